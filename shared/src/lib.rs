@@ -1,0 +1,17 @@
+//! hookhole-shared: what the relay and the client agree on, with no I/O.
+//!
+//! - [`protocol`]: the versioned websocket protocol, messages named by sender
+//!   ([`protocol::ClientMessage`], [`protocol::RelayMessage`]), close codes.
+//! - [`frame`]: the binary framing that carries a JSON header and raw body bytes
+//!   in one websocket message, so bodies are never base64'd or re-serialised.
+//! - [`headers`]: header lists that keep order, duplicates and raw value bytes,
+//!   and the hop-by-hop rules both sides apply.
+//! - [`channel`]: channel name rules.
+//!
+//! Nothing here opens a socket or spawns a task: both binaries and the tests
+//! share these types, and they are tested by value (golden JSON, round trips).
+
+pub mod channel;
+pub mod frame;
+pub mod headers;
+pub mod protocol;
