@@ -1,1 +1,30 @@
-//! placeholder
+//! hookhole-relay: the public side of the tunnel.
+//!
+//! One hyper service on one port: webhooks arrive at `/{channel}/{rest}`,
+//! clients connect with a websocket at `/_hookhole/connect`, and
+//! `/_hookhole/health` reports liveness. Each webhook is framed once and
+//! fanned out to every client on its channel; the sender gets the first
+//! real answer.
+//!
+//! - [`server`]: accept loop and graceful shutdown ([`serve`]).
+//! - `routes`: dispatch and the websocket upgrade.
+//! - `ingest`: turning a webhook into a delivery and waiting for its answer.
+//! - `hub`: channels, listeners, matching answers to waiting deliveries.
+//! - `tunnel`: one client's websocket session.
+//! - `error`: every error as an HTTP status and a JSON body.
+//! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
+
+pub mod cli;
+pub mod config;
+mod error;
+mod hub;
+mod ids;
+mod ingest;
+mod routes;
+pub mod server;
+pub mod settings;
+mod state;
+mod tunnel;
+
+pub use config::RelayConfig;
+pub use server::serve;

@@ -1,1 +1,45 @@
-fn main() {}
+//! `hookhole-relay`: run a relay.
+
+use clap::Parser;
+use hookhole_relay::cli::RelayArgs;
+use hookhole_relay::settings::UsageError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The hookhole relay: receives webhooks on public channel URLs and streams
+/// them to connected hookhole clients.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(flatten)]
+    relay: RelayArgs,
+    /// Config file [default: ./hookhole.toml, then the platform config dir]
+    #[arg(long, env = "HOOKHOLE_CONFIG", value_name = "PATH", global = true)]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return hookhole_relay::cli::exit_for_clap(e),
+    };
+    hookhole_relay::cli::init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hookhole-relay: error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(hookhole_relay::cli::run(&cli.relay, cli.config.as_deref())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("hookhole-relay: error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("hookhole-relay: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -162,7 +162,12 @@ mod tests {
 
     #[test]
     fn rejects_malformed_pairs() {
-        for bad in [r#"["x"]"#, r#"["x","y","z"]"#, r#"{"x":"y"}"#, r#"["x",{"base64":"!"}]"#] {
+        for bad in [
+            r#"["x"]"#,
+            r#"["x","y","z"]"#,
+            r#"{"x":"y"}"#,
+            r#"["x",{"base64":"!"}]"#,
+        ] {
             assert!(serde_json::from_str::<Header>(bad).is_err(), "{bad}");
         }
     }

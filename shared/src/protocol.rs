@@ -154,7 +154,10 @@ pub enum ClientMessage {
     Response(Response),
     Failed(Failure),
     /// The client has saved this delivery; the relay may forget it.
-    Ack { id: String, seq: u64 },
+    Ack {
+        id: String,
+        seq: u64,
+    },
     Heartbeat,
 }
 
@@ -165,7 +168,9 @@ pub enum RelayMessage {
     Welcome(Welcome),
     Delivery(Delivery),
     /// The number of clients on the channel changed.
-    Listeners { count: u32 },
+    Listeners {
+        count: u32,
+    },
     Heartbeat,
 }
 

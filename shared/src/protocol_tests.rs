@@ -114,7 +114,10 @@ fn delivery_golden_frame() {
     golden.extend_from_slice(header.as_bytes());
     golden.extend_from_slice(b"\x00\xff\r\n");
     assert_eq!(frame, golden);
-    assert_eq!(RelayMessage::decode_binary(Bytes::from(frame)).unwrap(), msg);
+    assert_eq!(
+        RelayMessage::decode_binary(Bytes::from(frame)).unwrap(),
+        msg
+    );
 }
 
 #[test]
@@ -126,7 +129,10 @@ fn response_round_trips_with_binary_body() {
         body: Bytes::from_static(b"\xde\xad"),
     });
     let frame = binary(&msg);
-    assert_eq!(ClientMessage::decode_binary(Bytes::from(frame)).unwrap(), msg);
+    assert_eq!(
+        ClientMessage::decode_binary(Bytes::from(frame)).unwrap(),
+        msg
+    );
 }
 
 #[test]

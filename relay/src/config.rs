@@ -1,0 +1,55 @@
+//! Settings of a running relay, independent of how they were given.
+
+use std::time::Duration;
+
+/// Default body limit: 25 MiB, above the largest payloads the common
+/// providers document (GitHub caps at 25 MB).
+pub const DEFAULT_MAX_BODY: usize = 25 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Base URL advertised to clients (`https://relay.example`); `None` derives
+    /// it from the `Host` header the client or sender used.
+    pub public_url: Option<String>,
+    /// How long a sender waits for the local server's answer before `504`.
+    pub response_timeout: Duration,
+    /// Largest request body accepted (`413` above).
+    pub max_body: usize,
+    /// How often heartbeats go to each client.
+    pub heartbeat_interval: Duration,
+    /// Silence after which a client is considered dead.
+    pub heartbeat_timeout: Duration,
+    /// How long the first websocket message (`hello`) may take.
+    pub handshake_timeout: Duration,
+    /// How long shutdown waits for in-flight deliveries before closing links.
+    pub drain_timeout: Duration,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        let response_timeout = Duration::from_secs(10);
+        RelayConfig {
+            public_url: None,
+            response_timeout,
+            max_body: DEFAULT_MAX_BODY,
+            heartbeat_interval: Duration::from_secs(15),
+            heartbeat_timeout: Duration::from_secs(45),
+            handshake_timeout: Duration::from_secs(10),
+            // Deliveries in flight at shutdown end within the response timeout;
+            // a little more lets their answers reach the senders.
+            drain_timeout: response_timeout + Duration::from_secs(2),
+        }
+    }
+}
+
+impl RelayConfig {
+    /// The public base URL (no trailing slash) for a request that arrived with
+    /// `host` as its `Host` header.
+    pub fn base_url(&self, host: Option<&str>, local_addr: std::net::SocketAddr) -> String {
+        match (&self.public_url, host) {
+            (Some(url), _) => url.trim_end_matches('/').to_string(),
+            (None, Some(host)) => format!("http://{host}"),
+            (None, None) => format!("http://{local_addr}"),
+        }
+    }
+}

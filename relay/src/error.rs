@@ -1,0 +1,136 @@
+//! The one place that maps relay errors to HTTP status codes and bodies.
+//!
+//! Bodies are `{"error": "...", "code": "..."}`. Messages are fixed text or
+//! come from our own client; they never echo what the sender sent.
+
+use bytes::Bytes;
+use hookhole_shared::protocol::{Failure, FailureCode};
+use http::{Response, StatusCode, header};
+use http_body_util::Full;
+use std::time::Duration;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// No channel in the path, or an unknown `/_hookhole/` endpoint.
+    NotFound,
+    InvalidChannel(hookhole_shared::channel::ChannelNameError),
+    /// Nobody is listening on the channel.
+    NoListener,
+    BodyTooLarge {
+        limit: usize,
+    },
+    BadBody(String),
+    /// The client could not get an answer from its local server.
+    Local(Failure),
+    /// No answer within the relay's response timeout.
+    ResponseTimeout(Duration),
+    /// Every listener disconnected before answering.
+    ListenersGone,
+    /// Not a valid websocket upgrade request.
+    BadUpgrade(&'static str),
+    MethodNotAllowed,
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::NotFound | ApiError::InvalidChannel(_) => StatusCode::NOT_FOUND,
+            ApiError::NoListener => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BadBody(_) | ApiError::BadUpgrade(_) => StatusCode::BAD_REQUEST,
+            ApiError::Local(f) if f.code == FailureCode::LocalTimeout => {
+                StatusCode::GATEWAY_TIMEOUT
+            }
+            ApiError::Local(_) | ApiError::ListenersGone => StatusCode::BAD_GATEWAY,
+            ApiError::ResponseTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::NotFound => "not_found",
+            ApiError::InvalidChannel(_) => "invalid_channel",
+            ApiError::NoListener => "no_listener",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::BadBody(_) => "bad_body",
+            ApiError::Local(f) => match f.code {
+                FailureCode::LocalUnreachable => "local_unreachable",
+                FailureCode::LocalTimeout => "local_timeout",
+                FailureCode::LocalError => "local_error",
+                FailureCode::ResponseTooLarge => "response_too_large",
+                FailureCode::BodyMismatch => "body_mismatch",
+            },
+            ApiError::ResponseTimeout(_) => "response_timeout",
+            ApiError::ListenersGone => "listener_disconnected",
+            ApiError::BadUpgrade(_) => "bad_upgrade",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::NotFound => "not found: send webhooks to /{channel}/{path}".to_string(),
+            ApiError::InvalidChannel(e) => format!("invalid channel: {e}"),
+            ApiError::NoListener => "no hookhole client is connected to this channel".to_string(),
+            ApiError::BodyTooLarge { limit } => {
+                format!("request body exceeds the relay's limit of {limit} bytes")
+            }
+            ApiError::BadBody(why) => format!("could not read the request body: {why}"),
+            ApiError::Local(f) => f.message.clone(),
+            ApiError::ResponseTimeout(t) => format!(
+                "the local server did not answer within {}",
+                humantime::format_duration(*t)
+            ),
+            ApiError::ListenersGone => {
+                "every hookhole client disconnected before answering".to_string()
+            }
+            ApiError::BadUpgrade(why) => format!("bad websocket upgrade: {why}"),
+            ApiError::MethodNotAllowed => "method not allowed".to_string(),
+        }
+    }
+
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        json_response(
+            self.status(),
+            &serde_json::json!({ "error": self.message(), "code": self.code() }),
+        )
+    }
+}
+
+/// A JSON response with the relay's standard headers.
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_timeout_is_504_and_refused_is_502() {
+        let timeout = ApiError::Local(Failure {
+            id: "d".into(),
+            code: FailureCode::LocalTimeout,
+            message: "slow".into(),
+        });
+        assert_eq!(timeout.status(), StatusCode::GATEWAY_TIMEOUT);
+        let refused = ApiError::Local(Failure {
+            id: "d".into(),
+            code: FailureCode::LocalUnreachable,
+            message: "connection refused".into(),
+        });
+        assert_eq!(refused.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(refused.code(), "local_unreachable");
+        assert_eq!(
+            ApiError::NoListener.status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+    }
+}

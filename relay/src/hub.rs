@@ -1,0 +1,221 @@
+//! Who listens where: the channel registry, fan-out, and matching answers to
+//! the deliveries that are waiting for them.
+//!
+//! Every listener owns a map of deliveries it was sent and not yet answered,
+//! each holding a clone of that delivery's reply sender. The ingress side
+//! waits on the receiver: when a listener answers, the reply arrives; when a
+//! listener disconnects, its map is dropped, its senders with it, and once
+//! every listener is gone the receiver reports "closed" instead of hanging
+//! until the timeout.
+
+use hookhole_shared::protocol::{Failure, Response};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Queue depth between the hub and one websocket writer. Beyond it senders
+/// wait (within their response timeout): backpressure, not unbounded memory.
+const OUTBOX_CAPACITY: usize = 256;
+
+/// A listener's answer to a delivery.
+#[derive(Debug)]
+pub enum Reply {
+    Response(Response),
+    Failed(Failure),
+}
+
+type Inflight = HashMap<String, mpsc::Sender<Reply>>;
+
+/// One connected client on a channel.
+pub struct Listener {
+    pub id: u64,
+    pub channel: String,
+    outbox: mpsc::Sender<Message>,
+    /// `None` once the connection has ended: nothing new may be registered.
+    inflight: Mutex<Option<Inflight>>,
+}
+
+impl Listener {
+    fn inflight(&self) -> MutexGuard<'_, Option<Inflight>> {
+        // A poisoned lock means a panic while holding it; the map itself is
+        // still consistent (single inserts/removes), so keep serving.
+        self.inflight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a message for this listener's websocket.
+    pub async fn send(&self, message: Message) -> bool {
+        self.outbox.send(message).await.is_ok()
+    }
+
+    /// Registers `reply` for delivery `id` and queues its frame. Returns false
+    /// when the listener is gone; the reply sender is then dropped.
+    pub async fn deliver(&self, id: &str, frame: Message, reply: mpsc::Sender<Reply>) -> bool {
+        match self.inflight().as_mut() {
+            Some(map) => map.insert(id.to_string(), reply),
+            None => return false,
+        };
+        if self.outbox.send(frame).await.is_ok() {
+            true
+        } else {
+            self.forget(id);
+            false
+        }
+    }
+
+    /// Passes an answer to whoever waits for delivery `id`. Answers to
+    /// deliveries nobody waits for any more (timed out) are dropped.
+    pub fn answer(&self, id: &str, reply: Reply) {
+        let waiting = self.inflight().as_mut().and_then(|map| map.remove(id));
+        if let Some(tx) = waiting {
+            // The waiter has capacity for one reply per listener.
+            let _ = tx.try_send(reply);
+        }
+    }
+
+    /// Drops the pending entry for `id` (the sender stopped waiting).
+    pub fn forget(&self, id: &str) {
+        if let Some(map) = self.inflight().as_mut() {
+            map.remove(id);
+        }
+    }
+
+    /// Deliveries sent and not yet answered.
+    #[cfg(test)]
+    pub fn pending(&self) -> usize {
+        self.inflight().as_ref().map_or(0, |m| m.len())
+    }
+
+    /// Ends the listener: every delivery waiting on it stops waiting.
+    fn close(&self) {
+        self.inflight().take();
+    }
+}
+
+#[derive(Default)]
+struct Channel {
+    listeners: Vec<Arc<Listener>>,
+    next_seq: u64,
+}
+
+/// The registry of channels and their listeners.
+#[derive(Default)]
+pub struct Hub {
+    channels: Mutex<HashMap<String, Channel>>,
+    next_listener: AtomicU64,
+}
+
+/// Counts for the health endpoint.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct HubStats {
+    pub channels: usize,
+    pub clients: usize,
+}
+
+impl Hub {
+    fn channels(&self) -> MutexGuard<'_, HashMap<String, Channel>> {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds a listener to `channel`; returns it, its outbox receiver, and
+    /// every listener now on the channel (to tell them the new count).
+    pub fn join(
+        &self,
+        channel: &str,
+    ) -> (Arc<Listener>, mpsc::Receiver<Message>, Vec<Arc<Listener>>) {
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        let listener = Arc::new(Listener {
+            id: self.next_listener.fetch_add(1, Ordering::Relaxed),
+            channel: channel.to_string(),
+            outbox: tx,
+            inflight: Mutex::new(Some(HashMap::new())),
+        });
+        let mut channels = self.channels();
+        let entry = channels.entry(channel.to_string()).or_default();
+        entry.listeners.push(listener.clone());
+        let all = entry.listeners.clone();
+        (listener, rx, all)
+    }
+
+    /// Removes a listener; returns the listeners left on its channel.
+    pub fn leave(&self, listener: &Listener) -> Vec<Arc<Listener>> {
+        listener.close();
+        let mut channels = self.channels();
+        let Some(entry) = channels.get_mut(&listener.channel) else {
+            return Vec::new();
+        };
+        entry.listeners.retain(|l| l.id != listener.id);
+        let rest = entry.listeners.clone();
+        // The sequence counter goes with the channel once nobody is on it:
+        // without buffering there is nothing for a later client to resume.
+        if rest.is_empty() {
+            channels.remove(&listener.channel);
+        }
+        rest
+    }
+
+    /// Takes the next sequence number on `channel` and its current listeners,
+    /// or `None` when nobody listens.
+    pub fn route(&self, channel: &str) -> Option<(u64, Vec<Arc<Listener>>)> {
+        let mut channels = self.channels();
+        let entry = channels.get_mut(channel)?;
+        if entry.listeners.is_empty() {
+            return None;
+        }
+        entry.next_seq += 1;
+        Some((entry.next_seq, entry.listeners.clone()))
+    }
+
+    pub fn stats(&self) -> HubStats {
+        let channels = self.channels();
+        HubStats {
+            channels: channels.len(),
+            clients: channels.values().map(|c| c.listeners.len()).sum(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn leaving_releases_every_waiter() {
+        let hub = Hub::default();
+        let (listener, _rx, all) = hub.join("dev");
+        assert_eq!(all.len(), 1);
+        let (seq, listeners) = hub.route("dev").unwrap();
+        assert_eq!(seq, 1);
+        let (tx, mut rx) = mpsc::channel(1);
+        assert!(listeners[0].deliver("d1", Message::text("x"), tx).await);
+        assert_eq!(listener.pending(), 1);
+        assert!(hub.leave(&listener).is_empty());
+        // The only sender was in the listener's map: the waiter sees "closed".
+        assert!(rx.recv().await.is_none());
+        assert!(hub.route("dev").is_none());
+        // A closed listener accepts nothing new.
+        let (tx, _rx2) = mpsc::channel(1);
+        assert!(!listener.deliver("d2", Message::text("x"), tx).await);
+    }
+
+    #[tokio::test]
+    async fn answers_reach_the_waiter_once() {
+        let hub = Hub::default();
+        let (listener, _rx, _) = hub.join("dev");
+        let (tx, mut rx) = mpsc::channel(1);
+        assert!(listener.deliver("d1", Message::text("x"), tx).await);
+        let failure = |id: &str| {
+            Reply::Failed(Failure {
+                id: id.into(),
+                code: hookhole_shared::protocol::FailureCode::LocalError,
+                message: "m".into(),
+            })
+        };
+        listener.answer("d1", failure("d1"));
+        listener.answer("d1", failure("d1"));
+        assert!(matches!(rx.recv().await, Some(Reply::Failed(_))));
+        assert!(rx.recv().await.is_none());
+        assert_eq!(hub.stats().clients, 1);
+    }
+}

@@ -1,0 +1,185 @@
+//! Webhook ingress: `METHOD /{channel}/{rest}?{query}` in, the local server's
+//! answer (or a precise error) out.
+
+use crate::error::ApiError;
+use crate::hub::Reply;
+use crate::state::RelayState;
+use bytes::Bytes;
+use hookhole_shared::headers::{self, Header};
+use hookhole_shared::protocol::{Delivery, Failure, Message as _, RelayMessage, Wire};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use sha2::{Digest, Sha256};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Headers that only the relay sets: values from outside are dropped so a
+/// sender cannot pose as someone else to the local server.
+const FORWARDED: &[&str] = &["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
+
+/// Splits `/{channel}{rest}` into the channel and the rest of the path.
+pub fn split_path(path: &str) -> Option<(&str, &str)> {
+    let path = path.strip_prefix('/')?;
+    let (channel, rest) = match path.find('/') {
+        Some(i) => path.split_at(i),
+        None => (path, ""),
+    };
+    (!channel.is_empty()).then_some((channel, rest))
+}
+
+pub async fn handle(
+    state: Arc<RelayState>,
+    peer: SocketAddr,
+    channel: String,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    hookhole_shared::channel::validate(&channel).map_err(ApiError::InvalidChannel)?;
+    let (parts, body) = req.into_parts();
+    let limit = state.config.max_body;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
+    // Refuse before reading the body when nobody listens: the sender learns
+    // at once, and no memory is spent on a delivery that goes nowhere.
+    let Some((seq, listeners)) = state.hub.route(&channel) else {
+        return Err(ApiError::NoListener);
+    };
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(ApiError::BodyTooLarge { limit });
+        }
+        Err(e) => return Err(ApiError::BadBody(e.to_string())),
+    };
+
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let mut list: Vec<Header> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| Header::new(name.as_str(), value.as_bytes()))
+        .collect();
+    headers::strip_hop_by_hop(&mut list);
+    list.retain(|h| h.name != "host" && !FORWARDED.contains(&h.name.as_str()));
+    list.push(Header::new("x-forwarded-for", peer.ip().to_string()));
+    list.push(Header::new("x-forwarded-proto", "http"));
+    if let Some(host) = &host {
+        list.push(Header::new("x-forwarded-host", host.as_str()));
+    }
+
+    let (_, rest) = split_path(parts.uri.path()).unwrap_or(("", ""));
+    let query = parts.uri.query().map(str::to_string);
+    let base = state.config.base_url(host.as_deref(), state.local_addr);
+    let url = match &query {
+        Some(q) => format!("{base}/{channel}{rest}?{q}"),
+        None => format!("{base}/{channel}{rest}"),
+    };
+    let delivery = Delivery {
+        id: crate::ids::delivery_id(),
+        seq,
+        received_at_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+        method: parts.method.as_str().to_string(),
+        path: rest.to_string(),
+        query,
+        headers: list,
+        body_sha256: hex::encode(Sha256::digest(&body)),
+        url,
+        body,
+    };
+    let id = delivery.id.clone();
+    let frame = match RelayMessage::Delivery(delivery).encode() {
+        // One encoded frame, shared by every listener (Bytes clones are cheap).
+        Wire::Binary(b) => Message::Binary(Bytes::from(b)),
+        Wire::Text(t) => Message::text(t),
+    };
+    tracing::debug!(%channel, %id, seq, listeners = listeners.len(), "delivery");
+
+    let timeout = state.config.response_timeout;
+    let outcome = tokio::time::timeout(timeout, async {
+        let (tx, mut rx) = mpsc::channel(listeners.len());
+        for listener in &listeners {
+            listener.deliver(&id, frame.clone(), tx.clone()).await;
+        }
+        drop(tx);
+        first_answer(&mut rx).await
+    })
+    .await;
+    for listener in &listeners {
+        listener.forget(&id);
+    }
+    match outcome {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(ApiError::ResponseTimeout(timeout)),
+    }
+}
+
+/// The first real HTTP response from any listener. A failure only counts
+/// once no listener can answer any more: with two clients, one whose local
+/// server is down must not hide the other's good answer.
+async fn first_answer(rx: &mut mpsc::Receiver<Reply>) -> Result<Response<Full<Bytes>>, ApiError> {
+    let mut first_failure: Option<Failure> = None;
+    while let Some(reply) = rx.recv().await {
+        match reply {
+            Reply::Response(r) => return Ok(to_http(r)),
+            Reply::Failed(f) => {
+                first_failure.get_or_insert(f);
+            }
+        }
+    }
+    Err(first_failure.map_or(ApiError::ListenersGone, ApiError::Local))
+}
+
+fn to_http(reply: hookhole_shared::protocol::Response) -> Response<Full<Bytes>> {
+    let mut list = reply.headers;
+    headers::strip_hop_by_hop(&mut list);
+    let mut response = Response::new(Full::new(reply.body));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let map = response.headers_mut();
+    for h in list {
+        // Both came from a valid HTTP response; skip any that do not re-parse.
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(h.name.as_bytes()),
+            HeaderValue::from_bytes(&h.value),
+        ) {
+            map.append(name, value);
+        }
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_channel_and_rest() {
+        assert_eq!(split_path("/dev/x/y"), Some(("dev", "/x/y")));
+        assert_eq!(split_path("/dev"), Some(("dev", "")));
+        assert_eq!(split_path("/dev/"), Some(("dev", "/")));
+        assert_eq!(
+            split_path("/dev//evil.example/x"),
+            Some(("dev", "//evil.example/x"))
+        );
+        assert_eq!(split_path("/"), None);
+        assert_eq!(split_path(""), None);
+        assert_eq!(split_path("//x"), None);
+    }
+}

@@ -1,0 +1,109 @@
+//! The one HTTP service: relay endpoints under `/_hookhole/`, webhooks elsewhere.
+
+use crate::error::{ApiError, json_response};
+use crate::ingest;
+use crate::state::RelayState;
+use bytes::Bytes;
+use hookhole_shared::protocol::{CONNECT_PATH, HEALTH_PATH};
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+
+pub async fn handle(
+    state: Arc<RelayState>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
+    let path = req.uri().path();
+    let result = if path == CONNECT_PATH {
+        upgrade(state, req)
+    } else if path == HEALTH_PATH {
+        health(&state, req.method())
+    } else if path.starts_with("/_") {
+        Err(ApiError::NotFound)
+    } else {
+        match ingest::split_path(path) {
+            Some((channel, _)) => {
+                let channel = channel.to_string();
+                ingest::handle(state, peer, channel, req).await
+            }
+            None => Err(ApiError::NotFound),
+        }
+    };
+    result.unwrap_or_else(ApiError::into_response)
+}
+
+fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, ApiError> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let stats = state.hub.stats();
+    Ok(json_response(
+        StatusCode::OK,
+        &serde_json::json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "protocol": hookhole_shared::protocol::VERSION,
+            "channels": stats.channels,
+            "clients": stats.clients,
+        }),
+    ))
+}
+
+/// Answers a websocket upgrade and starts the session once hyper hands over
+/// the connection.
+fn upgrade(
+    state: Arc<RelayState>,
+    mut req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    let headers = req.headers();
+    let is_upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if req.method() != Method::GET || !is_upgrade {
+        return Err(ApiError::BadUpgrade(
+            "expected a GET with Upgrade: websocket",
+        ));
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .is_none_or(|v| v.as_bytes() != b"13")
+    {
+        return Err(ApiError::BadUpgrade("Sec-WebSocket-Version must be 13"));
+    }
+    let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
+        return Err(ApiError::BadUpgrade("missing Sec-WebSocket-Key"));
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let sessions = state.sessions.clone();
+    sessions.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => crate::tunnel::run(state, upgraded, host).await,
+            Err(e) => tracing::warn!("websocket upgrade failed: {e}"),
+        }
+    });
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(
+        header::UPGRADE,
+        header::HeaderValue::from_static("websocket"),
+    );
+    h.insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("upgrade"),
+    );
+    if let Ok(value) = header::HeaderValue::from_str(&accept) {
+        h.insert(header::SEC_WEBSOCKET_ACCEPT, value);
+    }
+    Ok(response)
+}

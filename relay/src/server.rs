@@ -1,0 +1,97 @@
+//! The accept loop and graceful shutdown.
+//!
+//! Shutdown order matters: stop accepting, let webhooks in flight get their
+//! answers (bounded by the drain timeout) while client links stay open, then
+//! close every client link with "going away".
+
+use crate::config::RelayConfig;
+use crate::hub::Hub;
+use crate::routes;
+use crate::state::RelayState;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Slow-loris bound: a client must finish sending headers within this time.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long closing websockets may take once the drain is over.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Serves the relay on `listener` until `shutdown` is cancelled, then drains.
+pub async fn serve(
+    listener: TcpListener,
+    config: RelayConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let local_addr = listener.local_addr()?;
+    let drain_timeout = config.drain_timeout;
+    let state = Arc::new(RelayState {
+        config,
+        hub: Hub::default(),
+        local_addr,
+        close_links: CancellationToken::new(),
+        sessions: TaskTracker::new(),
+    });
+    let graceful = GracefulShutdown::new();
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // Out of file descriptors and the like: keep serving the
+                    // connections we have and try again shortly.
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let state = state.clone();
+        let service = service_fn(move |req| {
+            let state = state.clone();
+            async move { Ok::<_, Infallible>(routes::handle(state, peer, req).await) }
+        });
+        let conn = http
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, "connection ended: {e}");
+            }
+        });
+    }
+
+    drop(listener);
+    tracing::info!("shutting down: draining deliveries in flight");
+    if tokio::time::timeout(drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timeout reached; closing the remaining connections");
+    }
+    state.close_links.cancel();
+    state.sessions.close();
+    if tokio::time::timeout(CLOSE_TIMEOUT, state.sessions.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some client links did not close in time");
+    }
+    tracing::info!("relay stopped");
+    Ok(())
+}

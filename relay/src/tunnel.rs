@@ -1,0 +1,231 @@
+//! One client's websocket session: handshake, then deliveries out and
+//! answers in, with heartbeats both ways.
+
+use crate::hub::{Listener, Reply};
+use crate::state::RelayState;
+use futures_util::{SinkExt, StreamExt};
+use hookhole_shared::protocol::{
+    ClientMessage, Hello, Message as _, RelayMessage, VERSION, Welcome, Wire, close,
+};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+type Ws = WebSocketStream<TokioIo<Upgraded>>;
+
+/// Room for a delivery's JSON header on top of the largest body.
+const FRAME_OVERHEAD: usize = 2 * 1024 * 1024;
+
+pub fn ws_config(max_body: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(max_body + FRAME_OVERHEAD))
+        .max_frame_size(Some(max_body + FRAME_OVERHEAD))
+}
+
+fn to_message(wire: Wire) -> Message {
+    match wire {
+        Wire::Text(t) => Message::text(t),
+        Wire::Binary(b) => Message::Binary(b.into()),
+    }
+}
+
+async fn close_with(ws: &mut Ws, code: u16, reason: &str) {
+    let frame = CloseFrame {
+        code: code.into(),
+        reason: reason.into(),
+    };
+    // The peer may already be gone; there is nobody left to tell.
+    let _ = ws.close(Some(frame)).await;
+}
+
+/// Runs a session on an upgraded connection until either side ends it.
+pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String>) {
+    let io = TokioIo::new(upgraded);
+    let mut ws =
+        WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(state.config.max_body)))
+            .await;
+    let hello = match tokio::time::timeout(state.config.handshake_timeout, ws.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => match ClientMessage::decode_text(text.as_str()) {
+            Ok(ClientMessage::Hello(hello)) => hello,
+            Ok(other) => {
+                let reason = format!("expected hello, got {}", other.kind());
+                return close_with(&mut ws, close::BAD_HELLO, &reason).await;
+            }
+            Err(e) => {
+                let reason = format!("bad hello: {e}");
+                return close_with(&mut ws, close::BAD_HELLO, truncate(&reason)).await;
+            }
+        },
+        Ok(_) => {
+            return close_with(&mut ws, close::BAD_HELLO, "expected a hello text message").await;
+        }
+        Err(_) => {
+            return close_with(
+                &mut ws,
+                close::BAD_HELLO,
+                "no hello within the handshake timeout",
+            )
+            .await;
+        }
+    };
+    let channel = match admit(&hello) {
+        Ok(channel) => channel,
+        Err((code, reason)) => return close_with(&mut ws, code, &reason).await,
+    };
+
+    let (listener, outbox, everyone) = state.hub.join(&channel);
+    let base = state.config.base_url(host.as_deref(), state.local_addr);
+    tracing::info!(%channel, listener = listener.id, agent = %hello.agent, "client connected");
+    let welcome = RelayMessage::Welcome(Welcome {
+        version: VERSION,
+        channel: channel.clone(),
+        public_url: format!("{base}/{channel}"),
+        listeners: everyone.len() as u32,
+        heartbeat_secs: state.config.heartbeat_interval.as_secs().max(1),
+    });
+    if ws.send(to_message(welcome.encode())).await.is_ok() {
+        announce(&everyone, &listener).await;
+        let reason = pump(&state, &listener, &mut ws, outbox).await;
+        tracing::info!(%channel, listener = listener.id, %reason, "client disconnected");
+    }
+    let rest = state.hub.leave(&listener);
+    announce(&rest, &listener).await;
+}
+
+/// Close reasons must fit in a 123-byte control frame.
+fn truncate(reason: &str) -> &str {
+    let mut end = reason.len().min(120);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
+/// Checks a hello; returns the channel to join or a close code and reason.
+fn admit(hello: &Hello) -> Result<String, (u16, String)> {
+    if hello.version != VERSION {
+        return Err((
+            close::UNSUPPORTED_VERSION,
+            format!(
+                "unsupported protocol version {}; this relay speaks version {VERSION}",
+                hello.version
+            ),
+        ));
+    }
+    match &hello.channel {
+        Some(name) => match hookhole_shared::channel::validate(name) {
+            Ok(()) => Ok(name.clone()),
+            Err(e) => Err((close::INVALID_CHANNEL, e.to_string())),
+        },
+        None => Ok(crate::ids::channel_name()),
+    }
+}
+
+/// Tells every other listener on the channel how many there are now.
+async fn announce(listeners: &[Arc<Listener>], except: &Listener) {
+    // `listeners` is the channel as it is now: after a join it includes the
+    // newcomer (told by its welcome), after a leave it no longer has the leaver.
+    let count = RelayMessage::Listeners {
+        count: listeners.len() as u32,
+    };
+    let message = to_message(count.encode());
+    for other in listeners.iter().filter(|l| l.id != except.id) {
+        other.send(message.clone()).await;
+    }
+}
+
+/// Moves messages both ways until the link ends; returns why it ended.
+async fn pump(
+    state: &RelayState,
+    listener: &Listener,
+    ws: &mut Ws,
+    mut outbox: mpsc::Receiver<Message>,
+) -> String {
+    let heartbeat = to_message(RelayMessage::Heartbeat.encode());
+    let mut ticker = tokio::time::interval(state.config.heartbeat_interval);
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            incoming = ws.next() => match incoming {
+                Some(Ok(message)) => {
+                    last_heard = Instant::now();
+                    if let Err(reason) = receive(listener, message) {
+                        close_with(ws, close::PROTOCOL_ERROR, truncate(&reason)).await;
+                        return reason;
+                    }
+                }
+                Some(Err(e)) => return format!("websocket error: {e}"),
+                None => return "connection closed".to_string(),
+            },
+            Some(message) = outbox.recv() => {
+                if let Err(e) = send_batch(ws, message, &mut outbox).await {
+                    return format!("send failed: {e}");
+                }
+            }
+            _ = ticker.tick() => {
+                if last_heard.elapsed() > state.config.heartbeat_timeout {
+                    let reason = "no heartbeat from the client";
+                    close_with(ws, close::HEARTBEAT_TIMEOUT, reason).await;
+                    return reason.to_string();
+                }
+                if let Err(e) = ws.send(heartbeat.clone()).await {
+                    return format!("send failed: {e}");
+                }
+            }
+            _ = state.close_links.cancelled() => {
+                close_with(ws, close::GOING_AWAY, "relay shutting down").await;
+                return "relay shutting down".to_string();
+            }
+        }
+    }
+}
+
+/// Writes one message and whatever else is already queued, then flushes once:
+/// under load many deliveries share one write system call.
+async fn send_batch(
+    ws: &mut Ws,
+    first: Message,
+    outbox: &mut mpsc::Receiver<Message>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    ws.feed(first).await?;
+    for _ in 0..64 {
+        match outbox.try_recv() {
+            Ok(next) => ws.feed(next).await?,
+            Err(_) => break,
+        }
+    }
+    ws.flush().await
+}
+
+/// Handles one message from the client.
+fn receive(listener: &Listener, message: Message) -> Result<(), String> {
+    let decoded = match message {
+        Message::Text(text) => ClientMessage::decode_text(text.as_str()),
+        Message::Binary(bytes) => ClientMessage::decode_binary(bytes),
+        // Pings are answered by tungstenite; pongs and raw frames carry nothing.
+        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) | Message::Close(_) => {
+            return Ok(());
+        }
+    };
+    match decoded.map_err(|e| format!("malformed message: {e}"))? {
+        ClientMessage::Response(r) => {
+            let id = r.id.clone();
+            listener.answer(&id, Reply::Response(r));
+        }
+        ClientMessage::Failed(f) => {
+            let id = f.id.clone();
+            listener.answer(&id, Reply::Failed(f));
+        }
+        // Acks matter once deliveries are buffered; until then the answer
+        // itself completes a delivery.
+        ClientMessage::Ack { .. } | ClientMessage::Heartbeat => {}
+        ClientMessage::Hello(_) => return Err("hello sent twice".to_string()),
+    }
+    Ok(())
+}
