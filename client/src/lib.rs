@@ -1,1 +1,21 @@
-//! placeholder
+//! hookhole: the client side of the tunnel.
+//!
+//! It keeps a websocket to a relay (or starts one in-process), forwards each
+//! delivery byte for byte to the local server, and sends the answer back.
+//!
+//! - [`engine`]: the relay link (connect, handshake, reconnect with
+//!   [`backoff`]) and the per-delivery work.
+//! - [`forward`]: the HTTP request to the local server; [`target`]: the only
+//!   place a delivery becomes a URL, always on the configured host.
+//! - [`events`]: what the engine reports (JSON lines in headless mode).
+//! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay;
+//!   [`memory`]: the remembered relay-assigned channel.
+
+pub mod backoff;
+pub mod embedded;
+pub mod engine;
+pub mod events;
+pub mod forward;
+pub mod listen;
+pub mod memory;
+pub mod target;

@@ -1,1 +1,67 @@
-fn main() {}
+//! `hookhole`: receive webhooks on your laptop.
+
+use clap::{Parser, Subcommand};
+use hookhole::listen::ListenArgs;
+use hookhole_relay::cli::{RelayArgs, exit_for_clap, init_tracing, stop_on_signal};
+use hookhole_relay::settings::UsageError;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+/// hookhole: a webhook tunnel and inspector. Webhooks sent to a relay
+/// channel reach your local server byte for byte, and its answer goes back.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Config file [default: ./hookhole.toml, then the platform config dir]
+    #[arg(long, env = "HOOKHOLE_CONFIG", value_name = "PATH", global = true)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Forward webhooks from a relay channel to a local server
+    Listen(ListenArgs),
+    /// Run a relay (the same as the hookhole-relay binary)
+    Relay(RelayArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return exit_for_clap(e),
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hookhole: error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let config = cli.config.as_deref();
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Listen(args) => {
+                let listen = args.resolve(config)?;
+                let shutdown = CancellationToken::new();
+                tokio::spawn(stop_on_signal(shutdown.clone()));
+                hookhole::listen::run(listen, shutdown).await
+            }
+            Command::Relay(args) => hookhole_relay::cli::run(args, config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<UsageError>().is_some() => {
+            eprintln!("hookhole: error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("hookhole: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

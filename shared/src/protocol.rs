@@ -138,6 +138,19 @@ pub enum FailureCode {
     BodyMismatch,
 }
 
+impl FailureCode {
+    /// The code as it appears in JSON and relay error bodies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCode::LocalUnreachable => "local_unreachable",
+            FailureCode::LocalTimeout => "local_timeout",
+            FailureCode::LocalError => "local_error",
+            FailureCode::ResponseTooLarge => "response_too_large",
+            FailureCode::BodyMismatch => "body_mismatch",
+        }
+    }
+}
+
 /// A delivery the client could not forward, with a human-readable cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {

@@ -168,3 +168,16 @@ fn fatal_close_codes() {
     assert!(!close::is_fatal(close::GOING_AWAY));
     assert!(!close::is_fatal(close::HEARTBEAT_TIMEOUT));
 }
+
+#[test]
+fn failure_code_names_match_serde() {
+    for code in [
+        FailureCode::LocalUnreachable,
+        FailureCode::LocalTimeout,
+        FailureCode::LocalError,
+        FailureCode::ResponseTooLarge,
+        FailureCode::BodyMismatch,
+    ] {
+        assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+    }
+}

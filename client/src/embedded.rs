@@ -1,0 +1,58 @@
+//! The relay inside the client, for the zero-setup default: it listens on
+//! loopback only, so nothing is exposed beyond this machine.
+
+use hookhole_relay::RelayConfig;
+use std::net::{Ipv4Addr, SocketAddr};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct EmbeddedRelay {
+    pub addr: SocketAddr,
+    pub shutdown: CancellationToken,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl EmbeddedRelay {
+    /// The base URL clients and senders use.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops the relay and waits for it to drain.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        match self.task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("embedded relay: {e:#}"),
+            Err(e) => tracing::warn!("embedded relay task failed: {e}"),
+        }
+    }
+}
+
+/// Starts a relay on `127.0.0.1:port`; if that port is taken, on a free one.
+pub async fn start(port: u16, config: RelayConfig) -> anyhow::Result<EmbeddedRelay> {
+    let wanted = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = match TcpListener::bind(wanted).await {
+        Ok(listener) => listener,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && port != 0 => {
+            let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot start the embedded relay: {e}"))?;
+            tracing::warn!(
+                "port {port} is in use; the embedded relay uses port {} instead",
+                listener.local_addr().map(|a| a.port()).unwrap_or(0)
+            );
+            listener
+        }
+        Err(e) => anyhow::bail!("cannot start the embedded relay on {wanted}: {e}"),
+    };
+    let addr = listener.local_addr()?;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(hookhole_relay::serve(listener, config, shutdown.clone()));
+    Ok(EmbeddedRelay {
+        addr,
+        shutdown,
+        task,
+    })
+}

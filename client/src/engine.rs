@@ -1,0 +1,407 @@
+//! The client engine: keeps a link to the relay, forwards every delivery to
+//! the local server, answers the relay, and reports events.
+//!
+//! The link is retried with backoff until the relay refuses us for good
+//! (wrong protocol version, bad channel name), which ends the engine with an
+//! error the user can act on.
+
+use crate::backoff;
+use crate::events::{ConnectionEvent, DeliveryEvent, Event, LinkState};
+use crate::forward::Forwarder;
+use crate::memory::ChannelMemory;
+use futures_util::{SinkExt, StreamExt};
+use hookhole_shared::protocol::{
+    CONNECT_PATH, ClientMessage, Delivery, Failure, FailureCode, Hello, Message as _, RelayMessage,
+    VERSION, Welcome, Wire, close,
+};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Answers waiting to be written to the relay.
+const OUTBOX_CAPACITY: usize = 256;
+/// Largest message accepted from the relay: its body limit plus headers.
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+pub struct EngineConfig {
+    /// The relay's base URL (`http://`, or `ws://`).
+    pub relay_url: String,
+    /// The channel to join; `None` asks the remembered one, then the relay.
+    pub channel: Option<String>,
+    /// Where to remember a relay-assigned channel, and under which key.
+    pub memory: Option<(ChannelMemory, String)>,
+    pub forwarder: Forwarder,
+    /// The protocol version sent in `hello` (always [`VERSION`] outside tests).
+    pub protocol_version: u32,
+    pub handshake_timeout: Duration,
+}
+
+impl EngineConfig {
+    pub fn new(relay_url: String, forwarder: Forwarder) -> Self {
+        EngineConfig {
+            relay_url,
+            channel: None,
+            memory: None,
+            forwarder,
+            protocol_version: VERSION,
+            handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the relay refused the connection: {reason} (close code {code})")]
+    Refused { code: u16, reason: String },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// How one connected session ended.
+enum End {
+    Shutdown,
+    Lost(String),
+    Refused { code: u16, reason: String },
+}
+
+/// The websocket URL for a relay base URL.
+pub fn connect_url(relay_url: &str) -> Result<String, EngineError> {
+    let base = relay_url.trim_end_matches('/');
+    let ws = if let Some(rest) = base.strip_prefix("http://") {
+        format!("ws://{rest}")
+    } else if base.starts_with("ws://") {
+        base.to_string()
+    } else if base.starts_with("https://") || base.starts_with("wss://") {
+        return Err(EngineError::Config(format!(
+            "--relay {relay_url}: TLS relays are not supported by this build yet; use an http:// relay"
+        )));
+    } else {
+        return Err(EngineError::Config(format!(
+            "--relay {relay_url}: expected an http:// URL"
+        )));
+    };
+    Ok(format!("{ws}{CONNECT_PATH}"))
+}
+
+/// Runs until `shutdown` is cancelled or the relay refuses us for good.
+pub async fn run(
+    config: EngineConfig,
+    events: mpsc::Sender<Event>,
+    shutdown: CancellationToken,
+) -> Result<(), EngineError> {
+    let url = connect_url(&config.relay_url)?;
+    let mut channel = config.channel.clone().or_else(|| {
+        config
+            .memory
+            .as_ref()
+            .and_then(|(memory, key)| memory.get(key))
+    });
+    let mut ready_sent = false;
+    let mut failures: u32 = 0;
+    loop {
+        let reason = match connect(&config, &url, channel.clone()).await {
+            Ok((ws, welcome)) => {
+                failures = 0;
+                remember(&config, &welcome);
+                channel = Some(welcome.channel.clone());
+                let event = if ready_sent {
+                    Event::Connection(ConnectionEvent {
+                        state: LinkState::Connected,
+                        reason: None,
+                        retry_in_ms: None,
+                        listeners: Some(welcome.listeners),
+                    })
+                } else {
+                    ready_sent = true;
+                    Event::Ready {
+                        public_url: welcome.public_url.clone(),
+                        channel: welcome.channel.clone(),
+                        listeners: welcome.listeners,
+                        forward: config.forwarder.target().to_string(),
+                    }
+                };
+                let _ = events.send(event).await;
+                match session(ws, &welcome, &config, &events, &shutdown).await {
+                    End::Shutdown => return Ok(()),
+                    End::Lost(reason) => reason,
+                    End::Refused { code, reason } => {
+                        return Err(refused(&events, code, reason).await);
+                    }
+                }
+            }
+            Err(End::Refused { code, reason }) => return Err(refused(&events, code, reason).await),
+            Err(End::Lost(reason)) => reason,
+            Err(End::Shutdown) => return Ok(()),
+        };
+        failures += 1;
+        let delay = backoff::delay(failures, backoff::random_fraction());
+        tracing::warn!(
+            "{reason}; reconnecting in {}",
+            humantime::format_duration(delay)
+        );
+        let _ = events
+            .send(Event::Connection(ConnectionEvent {
+                state: LinkState::Reconnecting,
+                reason: Some(reason),
+                retry_in_ms: Some(delay.as_millis() as u64),
+                listeners: None,
+            }))
+            .await;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+async fn refused(events: &mpsc::Sender<Event>, code: u16, reason: String) -> EngineError {
+    let _ = events
+        .send(Event::Connection(ConnectionEvent {
+            state: LinkState::Failed,
+            reason: Some(reason.clone()),
+            retry_in_ms: None,
+            listeners: None,
+        }))
+        .await;
+    EngineError::Refused { code, reason }
+}
+
+fn remember(config: &EngineConfig, welcome: &Welcome) {
+    if config.channel.is_some() {
+        return;
+    }
+    if let Some((memory, key)) = &config.memory {
+        if let Err(e) = memory.set(key, &welcome.channel) {
+            tracing::warn!("cannot remember channel {}: {e}", welcome.channel);
+        }
+    }
+}
+
+fn to_message(wire: Wire) -> Message {
+    match wire {
+        Wire::Text(t) => Message::text(t),
+        Wire::Binary(b) => Message::Binary(b.into()),
+    }
+}
+
+fn close_reason(frame: Option<&CloseFrame>) -> (u16, String) {
+    match frame {
+        Some(f) => (u16::from(f.code), f.reason.to_string()),
+        None => (1005, String::new()),
+    }
+}
+
+/// Opens the websocket and completes the hello/welcome handshake.
+async fn connect(
+    config: &EngineConfig,
+    url: &str,
+    channel: Option<String>,
+) -> Result<(Ws, Welcome), End> {
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
+    let handshake = async {
+        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true)
+            .await
+            .map_err(|e| End::Lost(format!("relay unreachable: {e}")))?;
+        let hello = ClientMessage::Hello(Hello {
+            version: config.protocol_version,
+            channel,
+            token: None,
+            last_acked_seq: None,
+            agent: concat!("hookhole/", env!("CARGO_PKG_VERSION")).to_string(),
+        });
+        ws.send(to_message(hello.encode()))
+            .await
+            .map_err(|e| End::Lost(format!("relay handshake failed: {e}")))?;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => match RelayMessage::decode_text(text.as_str()) {
+                    Ok(RelayMessage::Welcome(welcome)) => return Ok((ws, welcome)),
+                    Ok(_) => continue,
+                    Err(e) => return Err(End::Lost(format!("bad welcome from the relay: {e}"))),
+                },
+                Some(Ok(Message::Close(frame))) => {
+                    let (code, reason) = close_reason(frame.as_ref());
+                    return Err(if close::is_fatal(code) {
+                        End::Refused { code, reason }
+                    } else {
+                        End::Lost(format!("relay closed the connection: {reason}"))
+                    });
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(End::Lost(format!("relay handshake failed: {e}"))),
+                None => return Err(End::Lost("relay closed the connection".to_string())),
+            }
+        }
+    };
+    match tokio::time::timeout(config.handshake_timeout, handshake).await {
+        Ok(result) => result,
+        Err(_) => Err(End::Lost(
+            "relay did not answer the handshake in time".to_string(),
+        )),
+    }
+}
+
+/// Serves one connected session until it ends.
+async fn session(
+    mut ws: Ws,
+    welcome: &Welcome,
+    config: &EngineConfig,
+    events: &mpsc::Sender<Event>,
+    shutdown: &CancellationToken,
+) -> End {
+    let (outbox_tx, mut outbox) = mpsc::channel::<Message>(OUTBOX_CAPACITY);
+    let interval = Duration::from_secs(welcome.heartbeat_secs.max(1));
+    // Three missed heartbeats: the link is dead even if TCP has not noticed.
+    let silence_limit = interval * 3;
+    let mut ticker = tokio::time::interval(interval);
+    let heartbeat = to_message(ClientMessage::Heartbeat.encode());
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            incoming = ws.next() => {
+                last_heard = Instant::now();
+                match incoming {
+                    Some(Ok(Message::Binary(bytes))) => match RelayMessage::decode_binary(bytes) {
+                        Ok(RelayMessage::Delivery(delivery)) => {
+                            tokio::spawn(handle_delivery(
+                                config.forwarder.clone(),
+                                delivery,
+                                outbox_tx.clone(),
+                                events.clone(),
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(e) => return protocol_error(&mut ws, e.to_string()).await,
+                    },
+                    Some(Ok(Message::Text(text))) => match RelayMessage::decode_text(text.as_str()) {
+                        Ok(RelayMessage::Listeners { count }) => {
+                            let _ = events.send(Event::Listeners { count }).await;
+                        }
+                        Ok(_) => {}
+                        Err(e) => return protocol_error(&mut ws, e.to_string()).await,
+                    },
+                    Some(Ok(Message::Close(frame))) => {
+                        let (code, reason) = close_reason(frame.as_ref());
+                        if close::is_fatal(code) {
+                            return End::Refused { code, reason };
+                        }
+                        return End::Lost(format!("the relay went away: {}", if reason.is_empty() { "connection closed" } else { &reason }));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return End::Lost(format!("connection to the relay lost: {e}")),
+                    None => return End::Lost("connection to the relay lost".to_string()),
+                }
+            }
+            Some(message) = outbox.recv() => {
+                let mut result = ws.feed(message).await;
+                while result.is_ok() {
+                    match outbox.try_recv() {
+                        Ok(next) => result = ws.feed(next).await,
+                        Err(_) => break,
+                    }
+                }
+                if let Err(e) = result.and(ws.flush().await) {
+                    return End::Lost(format!("connection to the relay lost: {e}"));
+                }
+            }
+            _ = ticker.tick() => {
+                if last_heard.elapsed() > silence_limit {
+                    return End::Lost(format!(
+                        "no heartbeat from the relay for {}",
+                        humantime::format_duration(silence_limit)
+                    ));
+                }
+                if let Err(e) = ws.send(heartbeat.clone()).await {
+                    return End::Lost(format!("connection to the relay lost: {e}"));
+                }
+            }
+            _ = shutdown.cancelled() => {
+                let _ = ws
+                    .close(Some(CloseFrame {
+                        code: 1000.into(),
+                        reason: "client shutting down".into(),
+                    }))
+                    .await;
+                return End::Shutdown;
+            }
+        }
+    }
+}
+
+async fn protocol_error(ws: &mut Ws, error: String) -> End {
+    let _ = ws
+        .close(Some(CloseFrame {
+            code: close::PROTOCOL_ERROR.into(),
+            reason: "malformed message".into(),
+        }))
+        .await;
+    End::Lost(format!("malformed message from the relay: {error}"))
+}
+
+/// Forwards one delivery, answers the relay, acknowledges, reports.
+async fn handle_delivery(
+    forwarder: Forwarder,
+    delivery: Delivery,
+    outbox: mpsc::Sender<Message>,
+    events: mpsc::Sender<Event>,
+) {
+    let started = Instant::now();
+    let result = if hex::encode(Sha256::digest(&delivery.body)) == delivery.body_sha256 {
+        forwarder.forward(&delivery).await
+    } else {
+        Err(Failure {
+            id: delivery.id.clone(),
+            code: FailureCode::BodyMismatch,
+            message: "the body does not match its SHA-256 from the relay".to_string(),
+        })
+    };
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let (answer, status, error) = match result {
+        Ok(response) => {
+            let status = response.status;
+            (ClientMessage::Response(response), Some(status), None)
+        }
+        Err(failure) => {
+            let error = format!("{}: {}", failure.code.as_str(), failure.message);
+            (ClientMessage::Failed(failure), None, Some(error))
+        }
+    };
+    // If the link dropped meanwhile, the relay has already answered the
+    // sender; the event below still records what the local server did.
+    let _ = outbox.send(to_message(answer.encode())).await;
+    let ack = ClientMessage::Ack {
+        id: delivery.id.clone(),
+        seq: delivery.seq,
+    };
+    let _ = outbox.send(to_message(ack.encode())).await;
+    let path = if delivery.path.is_empty() {
+        "/".to_string()
+    } else {
+        delivery.path.clone()
+    };
+    let _ = events
+        .send(Event::Delivery(DeliveryEvent {
+            id: delivery.id,
+            seq: delivery.seq,
+            attempt: 1,
+            method: delivery.method,
+            path,
+            query: delivery.query,
+            status,
+            error,
+            duration_ms,
+            body_bytes: delivery.body.len(),
+        }))
+        .await;
+}

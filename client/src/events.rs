@@ -1,0 +1,120 @@
+//! What the engine reports: one value per event, printed as one JSON line in
+//! headless mode (and later drawn by the terminal UI).
+//!
+//! Field names are a public interface: add fields, never rename them.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// Connected for the first time: the URL to paste into the provider.
+    Ready {
+        public_url: String,
+        channel: String,
+        listeners: u32,
+        forward: String,
+    },
+    /// One attempt at forwarding a delivery to the local server.
+    Delivery(DeliveryEvent),
+    /// The number of clients on the channel changed.
+    Listeners { count: u32 },
+    /// The link to the relay changed state.
+    Connection(ConnectionEvent),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryEvent {
+    pub id: String,
+    pub seq: u64,
+    pub attempt: u32,
+    pub method: String,
+    /// Path after the channel (`/` when the webhook URL had none).
+    pub path: String,
+    pub query: Option<String>,
+    /// The local server's status code; `None` when it could not be reached.
+    pub status: Option<u16>,
+    /// Why there is no status (`local_unreachable: ...`).
+    pub error: Option<String>,
+    pub duration_ms: u64,
+    pub body_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkState {
+    /// Connected again after a loss.
+    Connected,
+    /// Lost or not yet made; retrying after `retry_in_ms`.
+    Reconnecting,
+    /// The relay refused us for good (wrong version, bad channel): not retrying.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectionEvent {
+    pub state: LinkState,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_in_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listeners: Option<u32>,
+}
+
+impl Event {
+    /// The event as one line of JSON (no newline).
+    pub fn to_json_line(&self) -> String {
+        // Plain strings and numbers: serialising cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_line_has_the_documented_shape() {
+        let event = Event::Delivery(DeliveryEvent {
+            id: "abc".into(),
+            seq: 4,
+            attempt: 1,
+            method: "POST".into(),
+            path: "/x/y".into(),
+            query: Some("q=1".into()),
+            status: None,
+            error: Some("local_unreachable: connection refused".into()),
+            duration_ms: 3,
+            body_bytes: 123,
+        });
+        assert_eq!(
+            event.to_json_line(),
+            r#"{"event":"delivery","id":"abc","seq":4,"attempt":1,"method":"POST","path":"/x/y","query":"q=1","status":null,"error":"local_unreachable: connection refused","duration_ms":3,"body_bytes":123}"#
+        );
+    }
+
+    #[test]
+    fn ready_and_connection_lines() {
+        let ready = Event::Ready {
+            public_url: "http://127.0.0.1:8080/dev".into(),
+            channel: "dev".into(),
+            listeners: 1,
+            forward: "http://127.0.0.1:3000".into(),
+        };
+        assert_eq!(
+            ready.to_json_line(),
+            r#"{"event":"ready","public_url":"http://127.0.0.1:8080/dev","channel":"dev","listeners":1,"forward":"http://127.0.0.1:3000"}"#
+        );
+        let lost = Event::Connection(ConnectionEvent {
+            state: LinkState::Reconnecting,
+            reason: Some("relay shutting down".into()),
+            retry_in_ms: Some(250),
+            listeners: None,
+        });
+        assert_eq!(
+            lost.to_json_line(),
+            r#"{"event":"connection","state":"reconnecting","reason":"relay shutting down","retry_in_ms":250}"#
+        );
+    }
+}

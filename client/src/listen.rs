@@ -1,0 +1,180 @@
+//! `hookhole listen`: flags, config file, and wiring the engine to its
+//! relay (remote or embedded) and to the headless output.
+
+use crate::embedded;
+use crate::engine::{self, EngineConfig};
+use crate::events::Event;
+use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
+use crate::memory::ChannelMemory;
+use crate::target::Target;
+use hookhole_relay::RelayConfig;
+use hookhole_relay::settings::{self, UsageError};
+use serde::Deserialize;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub const DEFAULT_PORT: u16 = 8080;
+pub const DEFAULT_FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ListenArgs {
+    /// Local server to forward to: http://HOST:PORT[/PATH], HOST:PORT[/PATH], or a port
+    #[arg(long, short = 'f', env = "HOOKHOLE_FORWARD", value_name = "URL")]
+    pub forward: Option<String>,
+    /// Relay to connect to, e.g. http://relay.example.com [default: start an embedded
+    /// relay on 127.0.0.1]
+    #[arg(long, env = "HOOKHOLE_RELAY", value_name = "URL")]
+    pub relay: Option<String>,
+    /// Channel name ([a-z0-9-], up to 63) [default: one the relay assigns,
+    /// remembered for later runs]
+    #[arg(long, short = 'c', env = "HOOKHOLE_CHANNEL", value_name = "NAME")]
+    pub channel: Option<String>,
+    /// Port of the embedded relay; a free one is used if it is taken [default: 8080]
+    #[arg(long, short = 'p', env = "HOOKHOLE_PORT", value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Print one JSON object per line instead of the terminal UI (always on
+    /// for now, and whenever stdout is not a terminal)
+    #[arg(long, env = "HOOKHOLE_NO_TUI")]
+    pub no_tui: bool,
+    /// Where hookhole keeps its state [default: the platform data dir]
+    #[arg(long, env = "HOOKHOLE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Embedded relay: how long a sender waits for the local answer before 504
+    /// [default: 10s]
+    #[arg(long, env = "HOOKHOLE_RESPONSE_TIMEOUT", value_name = "DURATION",
+          value_parser = settings::parse_duration)]
+    pub response_timeout: Option<Duration>,
+    /// How long to wait for the local server's answer [default: 30s]
+    #[arg(long, env = "HOOKHOLE_FORWARD_TIMEOUT", value_name = "DURATION",
+          value_parser = settings::parse_duration)]
+    pub forward_timeout: Option<Duration>,
+}
+
+/// The `[listen]` section of `hookhole.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ListenFile {
+    forward: Option<String>,
+    relay: Option<String>,
+    channel: Option<String>,
+    port: Option<u16>,
+    no_tui: Option<bool>,
+    data_dir: Option<PathBuf>,
+    response_timeout: Option<String>,
+    forward_timeout: Option<String>,
+}
+
+/// Everything `listen` needs, merged from flags, environment and file.
+#[derive(Debug, Clone)]
+pub struct ListenConfig {
+    pub target: Target,
+    pub relay: Option<String>,
+    pub channel: Option<String>,
+    pub port: u16,
+    pub data_dir: Option<PathBuf>,
+    pub response_timeout: Option<Duration>,
+    pub forward_timeout: Duration,
+}
+
+impl ListenArgs {
+    pub fn resolve(&self, config_file: Option<&Path>) -> Result<ListenConfig, UsageError> {
+        let file: ListenFile = settings::load_section(config_file, "listen")?;
+        let forward = self.forward.clone().or(file.forward).ok_or_else(|| {
+            UsageError(
+                "--forward is required: the local server to send webhooks to, e.g. --forward http://127.0.0.1:3000".into(),
+            )
+        })?;
+        let target = Target::parse(&forward).map_err(UsageError)?;
+        let channel = self.channel.clone().or(file.channel);
+        if let Some(name) = &channel {
+            hookhole_shared::channel::validate(name)
+                .map_err(|e| UsageError(format!("--channel {name:?}: {e}")))?;
+        }
+        let relay = self.relay.clone().or(file.relay);
+        if let Some(url) = &relay {
+            engine::connect_url(url).map_err(|e| UsageError(e.to_string()))?;
+        }
+        let response_timeout = match self.response_timeout {
+            Some(t) => Some(t),
+            None => settings::file_duration(file.response_timeout.as_deref(), "response-timeout")?,
+        };
+        let forward_timeout = match self.forward_timeout {
+            Some(t) => t,
+            None => settings::file_duration(file.forward_timeout.as_deref(), "forward-timeout")?
+                .unwrap_or(DEFAULT_FORWARD_TIMEOUT),
+        };
+        let _headless = self.no_tui || file.no_tui.unwrap_or(false);
+        Ok(ListenConfig {
+            target,
+            relay,
+            channel,
+            port: self.port.or(file.port).unwrap_or(DEFAULT_PORT),
+            data_dir: self
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .or_else(|| dirs::data_dir().map(|d| d.join("hookhole"))),
+            response_timeout,
+            forward_timeout,
+        })
+    }
+}
+
+/// Runs `hookhole listen` until `shutdown` is cancelled.
+pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let forwarder = Forwarder::new(
+        config.target.clone(),
+        config.forward_timeout,
+        DEFAULT_MAX_RESPONSE,
+    );
+    let (embedded, relay_url, memory_key) = match &config.relay {
+        Some(url) => (None, url.clone(), url.trim_end_matches('/').to_string()),
+        None => {
+            let mut relay_config = RelayConfig::default();
+            if let Some(timeout) = config.response_timeout {
+                relay_config.response_timeout = timeout;
+                relay_config.drain_timeout = timeout + Duration::from_secs(2);
+            }
+            let relay = embedded::start(config.port, relay_config).await?;
+            let url = relay.url();
+            (Some(relay), url, "embedded".to_string())
+        }
+    };
+    let mut engine_config = EngineConfig::new(relay_url, forwarder);
+    engine_config.channel = config.channel.clone();
+    engine_config.memory = config
+        .data_dir
+        .as_deref()
+        .map(|dir| (ChannelMemory::new(dir), memory_key));
+
+    let (tx, rx) = mpsc::channel(1024);
+    let printer = tokio::spawn(print_events(rx));
+    let result = engine::run(engine_config, tx, shutdown).await;
+    // The engine dropped its sender: the printer drains and ends.
+    let _ = printer.await;
+    if let Some(relay) = embedded {
+        relay.stop().await;
+    }
+    result.map_err(anyhow::Error::from)
+}
+
+/// Headless output: one JSON object per line on stdout; a human hint on stderr.
+async fn print_events(mut rx: mpsc::Receiver<Event>) {
+    let mut stdout = std::io::stdout();
+    while let Some(event) = rx.recv().await {
+        if let Event::Ready {
+            public_url,
+            forward,
+            ..
+        } = &event
+        {
+            tracing::info!("forwarding {public_url} -> {forward}");
+        }
+        let line = event.to_json_line();
+        // A closed stdout (e.g. `| head`) is not a reason to stop forwarding.
+        let _ = writeln!(stdout, "{line}").and_then(|_| stdout.flush());
+    }
+}

@@ -1,0 +1,76 @@
+//! Remembers the channel the relay assigned, per relay, in the data dir, so
+//! the URL pasted into a provider stays valid across runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const FILE_NAME: &str = "channels.json";
+
+#[derive(Debug, Clone)]
+pub struct ChannelMemory {
+    path: PathBuf,
+}
+
+impl ChannelMemory {
+    pub fn new(data_dir: &Path) -> Self {
+        ChannelMemory {
+            path: data_dir.join(FILE_NAME),
+        }
+    }
+
+    fn load(&self) -> BTreeMap<String, String> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// The channel last used with the relay known as `key`.
+    pub fn get(&self, key: &str) -> Option<String> {
+        self.load().remove(key)
+    }
+
+    /// Records `channel` for `key` (write to a temporary file, then rename,
+    /// so a crash never leaves a half-written file).
+    pub fn set(&self, key: &str, channel: &str) -> std::io::Result<()> {
+        let mut all = self.load();
+        if all.get(key).map(String::as_str) == Some(channel) {
+            return Ok(());
+        }
+        all.insert(key.to_string(), channel.to_string());
+        if let Some(dir) = self.path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = self.path.with_extension("json.tmp");
+        let json = serde_json::to_vec_pretty(&all).map_err(std::io::Error::other)?;
+        std::fs::write(&tmp, json)?;
+        std::fs::rename(&tmp, &self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_per_relay() {
+        let dir = tempfile::tempdir().unwrap();
+        let memory = ChannelMemory::new(&dir.path().join("nested"));
+        assert_eq!(memory.get("embedded"), None);
+        memory.set("embedded", "abc").unwrap();
+        memory.set("http://relay:1", "xyz").unwrap();
+        let again = ChannelMemory::new(&dir.path().join("nested"));
+        assert_eq!(again.get("embedded").as_deref(), Some("abc"));
+        assert_eq!(again.get("http://relay:1").as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn a_corrupt_file_is_treated_as_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), b"{not json").unwrap();
+        let memory = ChannelMemory::new(dir.path());
+        assert_eq!(memory.get("x"), None);
+        memory.set("x", "y").unwrap();
+        assert_eq!(memory.get("x").as_deref(), Some("y"));
+    }
+}
