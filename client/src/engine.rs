@@ -226,6 +226,17 @@ async fn connect(
         loop {
             match ws.next().await {
                 Some(Ok(Message::Text(text))) => match RelayMessage::decode_text(text.as_str()) {
+                    Ok(RelayMessage::Welcome(welcome))
+                        if welcome.version != config.protocol_version =>
+                    {
+                        return Err(End::Refused {
+                            code: close::UNSUPPORTED_VERSION,
+                            reason: format!(
+                                "the relay speaks protocol version {}, this client {}",
+                                welcome.version, config.protocol_version
+                            ),
+                        });
+                    }
                     Ok(RelayMessage::Welcome(welcome)) => return Ok((ws, welcome)),
                     Ok(_) => continue,
                     Err(e) => return Err(End::Lost(format!("bad welcome from the relay: {e}"))),
@@ -266,6 +277,8 @@ async fn session(
     let silence_limit = interval * 3;
     let mut ticker = tokio::time::interval(interval);
     let heartbeat = to_message(ClientMessage::Heartbeat.encode());
+    // A bigger answer would exceed the relay's message limit and cost the link.
+    let max_response = usize::try_from(welcome.max_body).unwrap_or(usize::MAX);
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
@@ -277,6 +290,7 @@ async fn session(
                             tokio::spawn(handle_delivery(
                                 config.forwarder.clone(),
                                 delivery,
+                                max_response,
                                 outbox_tx.clone(),
                                 events.clone(),
                             ));
@@ -353,12 +367,13 @@ async fn protocol_error(ws: &mut Ws, error: String) -> End {
 async fn handle_delivery(
     forwarder: Forwarder,
     delivery: Delivery,
+    max_response: usize,
     outbox: mpsc::Sender<Message>,
     events: mpsc::Sender<Event>,
 ) {
     let started = Instant::now();
     let result = if hex::encode(Sha256::digest(&delivery.body)) == delivery.body_sha256 {
-        forwarder.forward(&delivery).await
+        forwarder.forward(&delivery, max_response).await
     } else {
         Err(Failure {
             id: delivery.id.clone(),

@@ -44,8 +44,10 @@ impl Forwarder {
         &self.target
     }
 
-    /// Sends a delivery to the local server and returns its answer.
-    pub async fn forward(&self, delivery: &Delivery) -> Result<Response, Failure> {
+    /// Sends a delivery to the local server and returns its answer; bodies
+    /// above `limit` (or the forwarder's own limit) fail as too large.
+    pub async fn forward(&self, delivery: &Delivery, limit: usize) -> Result<Response, Failure> {
+        let limit = limit.min(self.max_response);
         let fail = |code, message: String| Failure {
             id: delivery.id.clone(),
             code,
@@ -80,7 +82,7 @@ impl Forwarder {
                 }
             })?;
             let (parts, body) = response.into_parts();
-            let body = match Limited::new(body, self.max_response).collect().await {
+            let body = match Limited::new(body, limit).collect().await {
                 Ok(collected) => collected.to_bytes(),
                 Err(e)
                     if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -88,7 +90,7 @@ impl Forwarder {
                 {
                     return Err(fail(
                         FailureCode::ResponseTooLarge,
-                        format!("local response body exceeds {} bytes", self.max_response),
+                        format!("local response body exceeds the {limit}-byte limit"),
                     ));
                 }
                 Err(e) => {

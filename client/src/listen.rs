@@ -171,7 +171,7 @@ async fn print_events(mut rx: mpsc::Receiver<Event>) {
             ..
         } = &event
         {
-            tracing::info!("forwarding {public_url} -> {forward}");
+            tracing::info!("send webhooks to {public_url}  (forwarded to {forward})");
         }
         let line = event.to_json_line();
         // A closed stdout (e.g. `| head`) is not a reason to stop forwarding.

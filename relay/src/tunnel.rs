@@ -65,10 +65,11 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String
         Ok(_) => {
             return close_with(&mut ws, close::BAD_HELLO, "expected a hello text message").await;
         }
+        // A stall rather than a mistake: a code the client retries after.
         Err(_) => {
             return close_with(
                 &mut ws,
-                close::BAD_HELLO,
+                close::HEARTBEAT_TIMEOUT,
                 "no hello within the handshake timeout",
             )
             .await;
@@ -88,6 +89,7 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String
         public_url: format!("{base}/{channel}"),
         listeners: everyone.len() as u32,
         heartbeat_secs: state.config.heartbeat_interval.as_secs().max(1),
+        max_body: state.config.max_body as u64,
     });
     if ws.send(to_message(welcome.encode())).await.is_ok() {
         announce(&everyone, &listener).await;
@@ -224,7 +226,7 @@ fn receive(listener: &Listener, message: Message) -> Result<(), String> {
         }
         // Acks matter once deliveries are buffered; until then the answer
         // itself completes a delivery.
-        ClientMessage::Ack { .. } | ClientMessage::Heartbeat => {}
+        ClientMessage::Ack { .. } | ClientMessage::Heartbeat | ClientMessage::Unknown => {}
         ClientMessage::Hello(_) => return Err("hello sent twice".to_string()),
     }
     Ok(())

@@ -5,6 +5,8 @@
 //! ordered list rather than a map. On the wire a pair is `["name", "value"]`,
 //! or `["name", {"base64": "..."}]` when the value is not UTF-8 (HTTP allows
 //! obs-text bytes), so the JSON stays readable without losing a byte.
+//! The relay strips hop-by-hop headers from requests and responses; the
+//! client forwards what it is given.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -73,7 +75,9 @@ pub fn strip_hop_by_hop(headers: &mut Vec<Header>) {
                 .collect::<Vec<_>>()
         })
         .collect();
-    headers.retain(|h| !is_hop_by_hop(&h.name) && !named.iter().any(|n| n == &h.name));
+    headers.retain(|h| {
+        !is_hop_by_hop(&h.name) && !named.iter().any(|n| n.eq_ignore_ascii_case(&h.name))
+    });
 }
 
 /// The first value of a header, if present (names compared case-insensitively).
@@ -177,7 +181,7 @@ mod tests {
         let mut headers = vec![
             Header::new("content-type", "application/json"),
             Header::new("connection", "keep-alive, X-Secret-Hop"),
-            Header::new("x-secret-hop", "1"),
+            Header::new("X-Secret-Hop", "1"),
             Header::new("transfer-encoding", "chunked"),
             Header::new("stripe-signature", "t=1,v1=ab"),
             Header::new("keep-alive", "timeout=5"),

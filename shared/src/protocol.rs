@@ -23,7 +23,7 @@ pub const HEALTH_PATH: &str = "/_hookhole/health";
 pub mod close {
     /// The client speaks another protocol version.
     pub const UNSUPPORTED_VERSION: u16 = 4001;
-    /// The first message was not a valid `hello`, or did not arrive in time.
+    /// The first message was not a valid `hello`.
     pub const BAD_HELLO: u16 = 4002;
     /// The token was missing or wrong, or the channel belongs to another token.
     pub const UNAUTHORIZED: u16 = 4003;
@@ -31,7 +31,7 @@ pub mod close {
     pub const INVALID_CHANNEL: u16 = 4004;
     /// A message after the handshake could not be decoded.
     pub const PROTOCOL_ERROR: u16 = 4005;
-    /// Nothing was heard from the peer within the heartbeat timeout.
+    /// Nothing was heard from the peer in time (heartbeat or handshake).
     pub const HEARTBEAT_TIMEOUT: u16 = 4008;
     /// The relay is shutting down (the standard "going away" code).
     pub const GOING_AWAY: u16 = 1001;
@@ -85,6 +85,9 @@ pub struct Welcome {
     pub listeners: u32,
     /// How often the relay sends heartbeats; the client should do the same.
     pub heartbeat_secs: u64,
+    /// Largest body the relay accepts, in a webhook or in a response: a
+    /// client answers `response_too_large` rather than send a bigger one.
+    pub max_body: u64,
 }
 
 /// One webhook request as the relay received it. Sent as a binary message.
@@ -102,7 +105,8 @@ pub struct Delivery {
     /// The raw query string without `?`; `None` when the URL had no `?`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// End-to-end headers in arrival order, `X-Forwarded-*` set by the relay.
+    /// End-to-end headers in arrival order (the HTTP parser groups repeated
+    /// names at their first occurrence), `X-Forwarded-*` set by the relay.
     pub headers: Vec<Header>,
     /// Lowercase hex SHA-256 of the body, checked by the client.
     pub body_sha256: String,
@@ -166,12 +170,16 @@ pub enum ClientMessage {
     Hello(Hello),
     Response(Response),
     Failed(Failure),
-    /// The client has saved this delivery; the relay may forget it.
+    /// The client is done with this delivery (it has answered it).
     Ack {
         id: String,
         seq: u64,
     },
     Heartbeat,
+    /// A message type from a newer peer: ignored, so that adding a message
+    /// type does not need a version bump.
+    #[serde(other)]
+    Unknown,
 }
 
 /// Messages the relay sends.
@@ -185,6 +193,9 @@ pub enum RelayMessage {
         count: u32,
     },
     Heartbeat,
+    /// A message type from a newer peer: ignored.
+    #[serde(other)]
+    Unknown,
 }
 
 /// An encoded message, ready to become a websocket text or binary message.
@@ -269,6 +280,7 @@ impl Message for ClientMessage {
             ClientMessage::Failed(_) => "failed",
             ClientMessage::Ack { .. } => "ack",
             ClientMessage::Heartbeat => "heartbeat",
+            ClientMessage::Unknown => "unknown",
         }
     }
 }
@@ -292,6 +304,7 @@ impl Message for RelayMessage {
             RelayMessage::Delivery(_) => "delivery",
             RelayMessage::Listeners { .. } => "listeners",
             RelayMessage::Heartbeat => "heartbeat",
+            RelayMessage::Unknown => "unknown",
         }
     }
 }

@@ -75,8 +75,9 @@ fn small_messages_golden() {
                 public_url: "http://127.0.0.1:8080/dev".into(),
                 listeners: 2,
                 heartbeat_secs: 15,
+                max_body: 26214400,
             }),
-            r#"{"type":"welcome","version":1,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":2,"heartbeat_secs":15}"#,
+            r#"{"type":"welcome","version":1,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":2,"heartbeat_secs":15,"max_body":26214400}"#,
         ),
         (
             RelayMessage::Listeners { count: 3 },
@@ -150,7 +151,7 @@ fn wrong_message_kind_is_refused() {
 
 #[test]
 fn garbage_is_an_error_not_a_panic() {
-    for garbage in ["", "{", "[]", r#"{"type":"nope"}"#, r#"{"type":"hello"}"#] {
+    for garbage in ["", "{", "[]", r#"{"kind":"hello"}"#, r#"{"type":"hello"}"#] {
         assert!(ClientMessage::decode_text(garbage).is_err(), "{garbage}");
     }
     for garbage in [&b""[..], b"\x00\x00\x00\x02{}", b"\x00\x00\x00\x05{}"] {
@@ -180,4 +181,16 @@ fn failure_code_names_match_serde() {
     ] {
         assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
     }
+}
+
+#[test]
+fn unknown_message_types_from_newer_peers_are_ignorable() {
+    assert_eq!(
+        ClientMessage::decode_text(r#"{"type":"from_the_future","x":1}"#).unwrap(),
+        ClientMessage::Unknown
+    );
+    assert_eq!(
+        RelayMessage::decode_text(r#"{"type":"from_the_future"}"#).unwrap(),
+        RelayMessage::Unknown
+    );
 }

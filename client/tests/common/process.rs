@@ -1,0 +1,95 @@
+//! Running the real `hookhole` binary: stdout read line by line, killed on drop.
+
+use super::within;
+use std::path::Path;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+pub struct Proc {
+    pub child: Child,
+    pub stdout: Lines<BufReader<ChildStdout>>,
+}
+
+/// A `hookhole` command isolated from the developer's own config and data:
+/// run in `dir`, with the platform dirs pointed into it.
+pub fn hookhole(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookhole"));
+    cmd.current_dir(dir)
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("HOME", dir)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("HOOKHOLE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: Command) -> Proc {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("spawn hookhole");
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Proc { child, stdout }
+    }
+
+    /// The next stdout line, parsed as JSON (every stdout line must be JSON).
+    pub async fn next_json(&mut self) -> serde_json::Value {
+        let line = within("a line on stdout", self.stdout.next_line())
+            .await
+            .unwrap()
+            .expect("stdout closed");
+        serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
+    }
+
+    /// Skips stdout lines until one has `"event": event`.
+    pub async fn wait_event(&mut self, event: &str) -> serde_json::Value {
+        loop {
+            let json = self.next_json().await;
+            if json["event"] == event {
+                return json;
+            }
+        }
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("still running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for exit; returns the exit code and everything on stderr.
+    pub async fn exit(mut self) -> (Option<i32>, String) {
+        let status = within("the process to exit", self.child.wait())
+            .await
+            .unwrap();
+        let mut stderr = String::new();
+        if let Some(mut err) = self.child.stderr.take() {
+            use tokio::io::AsyncReadExt;
+            let _ = err.read_to_string(&mut stderr).await;
+        }
+        (status.code(), stderr)
+    }
+}
+
+/// Runs a command to completion: exit code, stdout, stderr.
+pub async fn run(mut cmd: Command) -> (Option<i32>, String, String) {
+    cmd.stdin(Stdio::null()).kill_on_drop(true);
+    let out = within("the command to finish", cmd.output()).await.unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
