@@ -491,3 +491,67 @@ async fn a_garbage_speaking_peer_is_closed_and_others_keep_working() {
     let sent = post(&format!("{}/x", good.public_url), b"still here").await;
     assert_eq!((sent.status, sent.body.as_ref()), (200, &b"still here"[..]));
 }
+
+#[tokio::test]
+async fn the_configured_public_url_is_what_the_client_is_told() {
+    let config = RelayConfig {
+        public_url: Some("https://hooks.example.com/".into()),
+        ..RelayConfig::default()
+    };
+    let relay = TestRelay::start_with(config).await;
+    let client = TestClient::start(&relay.url(), Some("named"), "http://127.0.0.1:9").await;
+    assert_eq!(client.public_url, "https://hooks.example.com/named");
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let config = RelayConfig {
+        heartbeat_interval: Duration::from_millis(50),
+        heartbeat_timeout: Duration::from_millis(200),
+        ..RelayConfig::default()
+    };
+    let relay = TestRelay::start_with(config).await;
+    let url = format!("ws://{}/_hookhole/connect", relay.addr);
+    let (mut peer, _) = within(
+        "a raw websocket",
+        tokio_tungstenite::connect_async(url.as_str()),
+    )
+    .await
+    .unwrap();
+    peer.send(Message::text(
+        r#"{"type":"hello","version":1,"channel":"quiet"}"#,
+    ))
+    .await
+    .unwrap();
+    // Read (so pings get answered at the websocket layer) but never send a
+    // protocol message: the relay must give up on us.
+    let mut heartbeats = 0;
+    let frame = within("the relay to drop a silent peer", async {
+        loop {
+            match peer.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(Message::Text(t))) if t.as_str().contains("heartbeat") => heartbeats += 1,
+                Some(Ok(_)) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame with a code");
+    assert_eq!(
+        u16::from(frame.code),
+        hookhole_shared::protocol::close::HEARTBEAT_TIMEOUT
+    );
+    assert!(heartbeats >= 2, "the relay sent {heartbeats} heartbeats");
+    // The relay forgets the peer right after closing it.
+    let health_url = format!("{}/_hookhole/health", relay.url());
+    within("the relay to forget the peer", async {
+        while send("GET", &health_url, &[], b"").await.json()["clients"] != 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+}
