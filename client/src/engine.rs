@@ -108,7 +108,12 @@ pub async fn run(
     let mut ready_sent = false;
     let mut failures: u32 = 0;
     loop {
-        let reason = match connect(&config, &url, channel.clone()).await {
+        // Ctrl-C must not wait for a connection attempt to a stalled relay.
+        let attempt = tokio::select! {
+            attempt = connect(&config, &url, channel.clone()) => attempt,
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        let reason = match attempt {
             Ok((ws, welcome)) => {
                 failures = 0;
                 remember(&config, &welcome);

@@ -106,6 +106,9 @@ impl ListenArgs {
             None => settings::file_duration(file.forward_timeout.as_deref(), "forward-timeout")?
                 .unwrap_or(DEFAULT_FORWARD_TIMEOUT),
         };
+        // Only headless output exists so far; `--no-tui` is accepted (flag and
+        // file) so that scripts written today keep their JSON lines when the
+        // terminal UI lands.
         let _headless = self.no_tui || file.no_tui.unwrap_or(false);
         Ok(ListenConfig {
             target,
