@@ -15,3 +15,4 @@ pub mod channel;
 pub mod frame;
 pub mod headers;
 pub mod protocol;
+pub mod signature;

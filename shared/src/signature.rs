@@ -1,0 +1,304 @@
+//! Webhook signature verification: is this delivery really from the provider?
+//!
+//! Most providers differ only in data (which header, which HMAC, hex or
+//! base64, what is signed, where the timestamp is), so each is a
+//! [`preset::Preset`] in one data file (`signature/presets.json`) run by one
+//! engine; only schemes that cannot be described that way (Twilio's sorted
+//! form parameters, Mailgun's signature inside the body) have code of their
+//! own. Users add presets in their config with the same schema.
+//!
+//! - [`verify()`]: detect candidate schemes from the headers, try every
+//!   configured secret, report one [`Verdict`].
+//! - [`preset`]: the schema and the built-in table; [`secret`]: `--secret`
+//!   syntax; [`sign`]: the signing side, the mirror of the verifiers.
+//! - `engine`, `parse`, `crypto`: the preset engine and its parts;
+//!   `twilio`, `mailgun`: the custom verifiers.
+//!
+//! Everything is pure: the clock is a parameter, secrets arrive resolved.
+
+mod crypto;
+mod engine;
+mod mailgun;
+mod parse;
+pub mod preset;
+pub mod secret;
+pub mod sign;
+pub mod template;
+mod twilio;
+
+use crate::headers::Header;
+use preset::{Custom, Preset};
+use secret::Secret;
+use serde::Serialize;
+
+/// What a verifier sees of a delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    /// The public URL the provider called (schemes that sign the URL need it,
+    /// not the local forward URL).
+    pub url: &'a str,
+    pub headers: &'a [Header],
+    pub body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// The first value of a header, trimmed, if present and non-empty.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        crate::headers::get(self.headers, name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    }
+}
+
+/// The outcome of verifying one delivery. The names are part of the
+/// interface (JSON, terminal UI, docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// A signature matches and the timestamp, if any, is within tolerance.
+    Valid,
+    /// The signature is well-formed but matches no configured secret.
+    Invalid,
+    /// A signature matches but its timestamp is outside the tolerance.
+    Expired,
+    /// No known signature header.
+    Unsigned,
+    /// Signed, but no secret is configured for the scheme.
+    NoSecret,
+    /// A signature header is present but cannot be parsed.
+    Malformed,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::Invalid => "invalid",
+            Status::Expired => "expired",
+            Status::Unsigned => "unsigned",
+            Status::NoSecret => "no_secret",
+            Status::Malformed => "malformed",
+        }
+    }
+
+    /// How strongly a status speaks when several schemes were tried: a match
+    /// beats a stale match beats a mismatch beats an unreadable header.
+    fn rank(self) -> u8 {
+        match self {
+            Status::Valid => 5,
+            Status::Expired => 4,
+            Status::Invalid => 3,
+            Status::Malformed => 2,
+            Status::NoSecret => 1,
+            Status::Unsigned => 0,
+        }
+    }
+}
+
+/// The result for one delivery.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// The provider whose scheme decided (`stripe`, `github`...); `None` when unsigned.
+    pub scheme: Option<String>,
+    pub status: Status,
+    /// One line for humans: which key matched, the timestamp age, what was expected.
+    pub reason: String,
+    /// Which configured secret matched, masked (`secret 2 of 2, whsec_…5e2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Seconds between the signed timestamp and the verifier's clock.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_age_s: Option<i64>,
+    /// Schemes whose headers are present (for `no_secret`, what to configure).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
+}
+
+/// One scheme's outcome for one secret (or for none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Attempt {
+    pub status: Status,
+    pub reason: String,
+    pub timestamp_age_s: Option<i64>,
+}
+
+impl Attempt {
+    pub fn new(status: Status, reason: impl Into<String>) -> Self {
+        Attempt {
+            status,
+            reason: reason.into(),
+            timestamp_age_s: None,
+        }
+    }
+}
+
+/// The providers to verify against: the built-in table plus user presets.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    presets: Vec<Preset>,
+}
+
+impl Registry {
+    /// The built-in table alone.
+    pub fn builtin() -> Self {
+        Registry {
+            presets: preset::builtin().to_vec(),
+        }
+    }
+
+    /// The built-in table plus user presets; a user preset with a built-in
+    /// id and variant replaces it.
+    pub fn with_user_presets(user: Vec<Preset>) -> Result<Self, preset::PresetError> {
+        let mut presets = preset::builtin().to_vec();
+        for p in user {
+            p.validate()?;
+            presets.retain(|b| !(b.id == p.id && b.variant == p.variant));
+            presets.push(p);
+        }
+        Ok(Registry { presets })
+    }
+
+    pub fn presets(&self) -> &[Preset] {
+        &self.presets
+    }
+
+    /// Whether `id` names a provider in this registry.
+    pub fn knows(&self, id: &str) -> bool {
+        self.presets.iter().any(|p| p.id == id)
+    }
+}
+
+/// A candidate scheme: a preset whose signature is on the request, with
+/// the secret to try (after the secret's own parameters are applied).
+struct Candidate<'a> {
+    preset: Preset,
+    secret: Option<(usize, usize, &'a Secret)>,
+}
+
+/// Verifies a request against every matching scheme and configured secret.
+/// `now` is the verifier's clock in Unix seconds.
+pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], now: i64) -> Verdict {
+    let mut candidates: Vec<Candidate<'_>> = Vec::new();
+    let mut setup_errors: Vec<(String, String)> = Vec::new();
+    for preset in registry.presets() {
+        let mine: Vec<&Secret> = secrets.iter().filter(|s| s.provider == preset.id).collect();
+        if mine.is_empty() {
+            if preset.is_present(request) {
+                candidates.push(Candidate {
+                    preset: preset.clone(),
+                    secret: None,
+                });
+            }
+            continue;
+        }
+        let total = mine.len();
+        for (index, secret) in mine.into_iter().enumerate() {
+            match preset.with_params(&secret.params) {
+                Ok(effective) if effective.is_present(request) => candidates.push(Candidate {
+                    preset: effective,
+                    secret: Some((index, total, secret)),
+                }),
+                Ok(_) => {}
+                Err(e) => setup_errors.push((preset.id.clone(), e)),
+            }
+        }
+    }
+
+    let mut names: Vec<String> = Vec::new();
+    for c in &candidates {
+        if !names.contains(&c.preset.id) {
+            names.push(c.preset.id.clone());
+        }
+    }
+    if candidates.is_empty() {
+        if let Some((id, error)) = setup_errors.into_iter().next() {
+            return Verdict {
+                scheme: Some(id),
+                status: Status::NoSecret,
+                reason: format!("secret configured but unusable: {error}"),
+                secret: None,
+                timestamp_age_s: None,
+                candidates: names,
+            };
+        }
+        return Verdict {
+            scheme: None,
+            status: Status::Unsigned,
+            reason: "no known signature header".to_string(),
+            secret: None,
+            timestamp_age_s: None,
+            candidates: names,
+        };
+    }
+    if candidates.iter().all(|c| c.secret.is_none()) {
+        let first = &candidates[0].preset;
+        return Verdict {
+            scheme: Some(first.id.clone()),
+            status: Status::NoSecret,
+            reason: format!(
+                "signed ({}) but no secret is configured for {}; pass --secret {}=...",
+                first.header_label(),
+                names.join(" or "),
+                first.id
+            ),
+            secret: None,
+            timestamp_age_s: None,
+            candidates: names,
+        };
+    }
+
+    let mut best: Option<(Attempt, &Candidate<'_>)> = None;
+    for candidate in candidates.iter().filter(|c| c.secret.is_some()) {
+        let Some((_, _, secret)) = candidate.secret else {
+            continue;
+        };
+        let attempt = match candidate.preset.custom {
+            Some(Custom::Twilio) => twilio::verify(request, secret),
+            Some(Custom::Mailgun) => mailgun::verify(request, secret, now),
+            None => engine::verify(&candidate.preset, request, secret, now),
+        };
+        let better = best
+            .as_ref()
+            .is_none_or(|(b, _)| attempt.status.rank() > b.status.rank());
+        if better {
+            let done = attempt.status == Status::Valid;
+            best = Some((attempt, candidate));
+            if done {
+                break;
+            }
+        }
+    }
+    let Some((attempt, candidate)) = best else {
+        // Unreachable in practice: at least one candidate had a secret.
+        return Verdict {
+            scheme: None,
+            status: Status::Unsigned,
+            reason: "no scheme could be tried".to_string(),
+            secret: None,
+            timestamp_age_s: None,
+            candidates: names,
+        };
+    };
+    let secret_label = match (attempt.status, candidate.secret) {
+        (Status::Valid | Status::Expired, Some((index, total, secret))) => Some(format!(
+            "secret {} of {total}, {}",
+            index + 1,
+            secret.masked()
+        )),
+        _ => None,
+    };
+    Verdict {
+        scheme: Some(candidate.preset.id.clone()),
+        status: attempt.status,
+        reason: attempt.reason,
+        secret: secret_label,
+        timestamp_age_s: attempt.timestamp_age_s,
+        candidates: names,
+    }
+}
+
+#[cfg(test)]
+#[path = "signature/verify_tests.rs"]
+mod tests;

@@ -1,0 +1,118 @@
+//! The signing side: the headers a provider would send for a body, built
+//! from the same preset the verifier uses. Tests round-trip every preset
+//! through it; `hookhole trigger` and re-signed replays use it too.
+
+use super::Request;
+use super::crypto;
+use super::engine::signed_content;
+use super::preset::{Preset, TimestampUnit};
+use super::secret::Secret;
+use crate::headers::Header;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+
+/// What to sign: the body, the public URL, the time and the message id.
+#[derive(Debug, Clone, Copy)]
+pub struct Signing<'a> {
+    pub body: &'a [u8],
+    pub url: &'a str,
+    /// Unix seconds to put in the timestamp, if the scheme has one.
+    pub timestamp: i64,
+    /// The message id, for schemes that sign one.
+    pub id: &'a str,
+}
+
+/// The headers carrying the signature (and its timestamp and id headers)
+/// for `preset`, keyed with `secret`. HMAC presets only: public-key schemes
+/// need the provider's private key.
+pub fn sign(
+    preset: &Preset,
+    secret: &Secret,
+    signing: &Signing<'_>,
+) -> Result<Vec<Header>, String> {
+    let preset = preset.with_params(&secret.params)?;
+    if preset.custom.is_some() || !preset.algorithm.is_hmac() {
+        return Err(format!("{} cannot be signed here", preset.name));
+    }
+    let mut headers = Vec::new();
+    let ts_text = preset.timestamp.as_ref().map(|rule| match rule.unit {
+        TimestampUnit::S => signing.timestamp.to_string(),
+        TimestampUnit::Ms => (signing.timestamp * 1000).to_string(),
+        TimestampUnit::Rfc3339 => rfc3339(signing.timestamp),
+    });
+    if let (Some(rule), Some(text)) = (&preset.timestamp, &ts_text) {
+        if let Some(("header", name)) = rule.source.split_once(':') {
+            headers.push(Header::new(name.to_ascii_lowercase(), text.as_str()));
+        }
+    }
+    if let Some(name) = &preset.id_header {
+        headers.push(Header::new(name.to_ascii_lowercase(), signing.id));
+    }
+    let request = Request {
+        method: "POST",
+        url: signing.url,
+        headers: &headers,
+        body: signing.body,
+    };
+    let content = signed_content(
+        &preset,
+        &request,
+        secret,
+        ts_text.as_deref(),
+        Some(signing.id),
+    )?;
+    let key = crypto::parse_key_decoding(&preset.key_decoding)
+        .and_then(|d| crypto::decode_key(&secret.value, &d))?;
+    let mac = crypto::mac(preset.algorithm, &key, &content).ok_or("not an HMAC scheme")?;
+    let encoded = match preset.encoding {
+        super::preset::Encoding::Hex => hex::encode(mac),
+        super::preset::Encoding::Base64 => STANDARD.encode(mac),
+        super::preset::Encoding::Base64url => URL_SAFE_NO_PAD.encode(mac),
+    };
+    let signature = format!("{}{encoded}", preset.prefix.as_deref().unwrap_or(""));
+    let value = match &preset.list {
+        None => signature,
+        Some(list) => {
+            let sig_key = list
+                .sig_keys
+                .first()
+                .map_or("v1", String::as_str)
+                .replace('*', "1");
+            let entry = format!("{sig_key}{}{signature}", list.kv_sep);
+            match (&list.ts_key, &ts_text) {
+                (Some(ts_key), Some(ts)) => {
+                    format!("{ts_key}{}{ts}{}{entry}", list.kv_sep, list.item_sep)
+                }
+                _ => entry,
+            }
+        }
+    };
+    headers.push(Header::new(preset.header.to_ascii_lowercase(), value));
+    Ok(headers)
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+#[path = "sign_tests.rs"]
+mod tests;
