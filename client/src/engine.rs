@@ -9,12 +9,14 @@ use crate::backoff;
 use crate::events::{ConnectionEvent, DeliveryEvent, Event, LinkState};
 use crate::forward::Forwarder;
 use crate::memory::ChannelMemory;
+use crate::verification::Verifier;
 use futures_util::{SinkExt, StreamExt};
 use hookhole_shared::protocol::{
     CONNECT_PATH, ClientMessage, Delivery, Failure, FailureCode, Hello, Message as _, RelayMessage,
     VERSION, Welcome, Wire, close,
 };
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -43,6 +45,8 @@ pub struct EngineConfig {
     /// The protocol version sent in `hello` (always [`VERSION`] outside tests).
     pub protocol_version: u32,
     pub handshake_timeout: Duration,
+    /// Checks each delivery's signature.
+    pub verifier: Arc<Verifier>,
 }
 
 impl EngineConfig {
@@ -54,6 +58,7 @@ impl EngineConfig {
             forwarder,
             protocol_version: VERSION,
             handshake_timeout: Duration::from_secs(10),
+            verifier: Arc::new(Verifier::default()),
         }
     }
 }
@@ -294,6 +299,7 @@ async fn session(
                         Ok(RelayMessage::Delivery(delivery)) => {
                             tokio::spawn(handle_delivery(
                                 config.forwarder.clone(),
+                                config.verifier.clone(),
                                 delivery,
                                 max_response,
                                 outbox_tx.clone(),
@@ -371,6 +377,7 @@ async fn protocol_error(ws: &mut Ws, error: String) -> End {
 /// Forwards one delivery, answers the relay, acknowledges, reports.
 async fn handle_delivery(
     forwarder: Forwarder,
+    verifier: Arc<Verifier>,
     delivery: Delivery,
     max_response: usize,
     outbox: mpsc::Sender<Message>,
@@ -383,10 +390,12 @@ async fn handle_delivery(
         Err(Failure {
             id: delivery.id.clone(),
             code: FailureCode::BodyMismatch,
-            message: "the body does not match its SHA-256 from the relay".to_string(),
+            message: "body changed in transit (its SHA-256 differs from the relay's)".to_string(),
         })
     };
     let duration_ms = started.elapsed().as_millis() as u64;
+    // After forwarding, so verification never adds to the sender's wait.
+    let signature = verifier.check(&delivery);
     let (answer, status, error) = match result {
         Ok(response) => {
             let status = response.status;
@@ -422,6 +431,7 @@ async fn handle_delivery(
             error,
             duration_ms,
             body_bytes: delivery.body.len(),
+            signature,
         }))
         .await;
 }

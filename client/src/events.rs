@@ -3,6 +3,7 @@
 //!
 //! Field names are a public interface: add fields, never rename them.
 
+use hookhole_shared::signature::Verdict;
 use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,6 +39,9 @@ pub struct DeliveryEvent {
     pub error: Option<String>,
     pub duration_ms: u64,
     pub body_bytes: usize,
+    /// Whether the signature verifies: `scheme`, `status`, `reason`, and
+    /// when known the matching secret (masked) and timestamp age.
+    pub signature: Verdict,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -73,6 +77,7 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookhole_shared::signature::Status;
 
     #[test]
     fn delivery_line_has_the_documented_shape() {
@@ -87,10 +92,18 @@ mod tests {
             error: Some("local_unreachable: connection refused".into()),
             duration_ms: 3,
             body_bytes: 123,
+            signature: Verdict {
+                scheme: Some("stripe".into()),
+                status: Status::Expired,
+                reason: "signature matches but the timestamp is 600 s old (tolerance 300 s)".into(),
+                secret: Some("secret 1 of 1, whsec_…5e2".into()),
+                timestamp_age_s: Some(600),
+                candidates: vec!["stripe".into()],
+            },
         });
         assert_eq!(
             event.to_json_line(),
-            r#"{"event":"delivery","id":"abc","seq":4,"attempt":1,"method":"POST","path":"/x/y","query":"q=1","status":null,"error":"local_unreachable: connection refused","duration_ms":3,"body_bytes":123}"#
+            r#"{"event":"delivery","id":"abc","seq":4,"attempt":1,"method":"POST","path":"/x/y","query":"q=1","status":null,"error":"local_unreachable: connection refused","duration_ms":3,"body_bytes":123,"signature":{"scheme":"stripe","status":"expired","reason":"signature matches but the timestamp is 600 s old (tolerance 300 s)","secret":"secret 1 of 1, whsec_…5e2","timestamp_age_s":600,"candidates":["stripe"]}}"#
         );
     }
 

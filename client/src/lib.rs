@@ -10,6 +10,8 @@
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
 //! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay;
 //!   [`memory`]: the remembered relay-assigned channel.
+//! - [`verification`]: signature verdicts per delivery; [`secrets`]: resolving
+//!   `--secret` values.
 
 pub mod backoff;
 pub mod embedded;
@@ -18,4 +20,8 @@ pub mod events;
 pub mod forward;
 pub mod listen;
 pub mod memory;
+pub mod providers;
+pub mod secrets;
 pub mod target;
+pub mod verification;
+pub mod verify_cmd;

@@ -6,9 +6,12 @@ use crate::engine::{self, EngineConfig};
 use crate::events::Event;
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
 use crate::memory::ChannelMemory;
+use crate::secrets;
 use crate::target::Target;
+use crate::verification::Verifier;
 use hookhole_relay::RelayConfig;
 use hookhole_relay::settings::{self, UsageError};
+use hookhole_shared::signature::Registry;
 use serde::Deserialize;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -47,6 +50,15 @@ pub struct ListenArgs {
     #[arg(long, env = "HOOKHOLE_RESPONSE_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub response_timeout: Option<Duration>,
+    /// Secret to verify signatures with: PROVIDER=SECRET[,key=value...]; SECRET may be
+    /// @path or env:NAME. Repeat for more providers or rotated secrets
+    #[arg(
+        long,
+        short = 's',
+        env = "HOOKHOLE_SECRET",
+        value_name = "PROVIDER=SECRET"
+    )]
+    pub secret: Vec<String>,
     /// How long to wait for the local server's answer [default: 30s]
     #[arg(long, env = "HOOKHOLE_FORWARD_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -65,6 +77,9 @@ struct ListenFile {
     data_dir: Option<PathBuf>,
     response_timeout: Option<String>,
     forward_timeout: Option<String>,
+    /// Same syntax as `--secret`; `@path` is relative to the config file.
+    #[serde(default)]
+    secret: Vec<String>,
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -77,6 +92,7 @@ pub struct ListenConfig {
     pub data_dir: Option<PathBuf>,
     pub response_timeout: Option<Duration>,
     pub forward_timeout: Duration,
+    pub verifier: Verifier,
 }
 
 impl ListenArgs {
@@ -110,6 +126,15 @@ impl ListenArgs {
         // file) so that scripts written today keep their JSON lines when the
         // terminal UI lands.
         let _headless = self.no_tui || file.no_tui.unwrap_or(false);
+        // Secrets add up: flags and environment, then the config file's.
+        let registry = Registry::builtin();
+        let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
+        let file_dir = settings::find(config_file).and_then(|p| p.parent().map(Path::to_path_buf));
+        secrets.extend(secrets::resolve(
+            &file.secret,
+            &registry,
+            file_dir.as_deref(),
+        )?);
         Ok(ListenConfig {
             target,
             relay,
@@ -122,6 +147,7 @@ impl ListenArgs {
                 .or_else(|| dirs::data_dir().map(|d| d.join("hookhole"))),
             response_timeout,
             forward_timeout,
+            verifier: Verifier { registry, secrets },
         })
     }
 }
@@ -148,6 +174,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     };
     let mut engine_config = EngineConfig::new(relay_url, forwarder);
     engine_config.channel = config.channel.clone();
+    engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
     engine_config.memory = config
         .data_dir
         .as_deref()

@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 use hookhole::listen::ListenArgs;
+use hookhole::providers::ProvidersArgs;
+use hookhole::verify_cmd::VerifyArgs;
 use hookhole_relay::cli::{RelayArgs, exit_for_clap, init_tracing, stop_on_signal};
 use hookhole_relay::settings::UsageError;
 use std::path::PathBuf;
@@ -26,7 +28,16 @@ enum Command {
     Listen(ListenArgs),
     /// Run a relay (the same as the hookhole-relay binary)
     Relay(RelayArgs),
+    /// Verify one request's signature offline (exit 0 only when valid)
+    Verify(VerifyArgs),
+    /// List the providers whose signatures hookhole verifies
+    Providers(ProvidersArgs),
 }
+
+/// `hookhole verify` found no valid signature.
+#[derive(Debug, thiserror::Error)]
+#[error("signature not valid")]
+struct NotValid;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -51,10 +62,17 @@ fn main() -> ExitCode {
                 hookhole::listen::run(listen, shutdown).await
             }
             Command::Relay(args) => hookhole_relay::cli::run(args, config).await,
+            Command::Verify(args) => match hookhole::verify_cmd::run(args)? {
+                true => Ok(()),
+                false => Err(anyhow::Error::new(NotValid)),
+            },
+            Command::Providers(args) => hookhole::providers::run(args),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The verdict is already printed; the exit code says "not valid".
+        Err(e) if e.downcast_ref::<NotValid>().is_some() => ExitCode::FAILURE,
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
             eprintln!("hookhole: error: {e}");
             ExitCode::from(2)

@@ -225,3 +225,115 @@ async fn a_relay_process_stops_on_ctrl_c_and_the_client_says_so() {
     );
     assert!(lost["retry_in_ms"].as_u64().unwrap() <= 30_000);
 }
+
+#[tokio::test]
+async fn secrets_from_a_file_verify_deliveries_in_the_json_lines() {
+    use hmac::{Hmac, Mac};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("gh-secret"), "file-secret-value\n").unwrap();
+    let target = TestTarget::echo().await;
+    let mut cmd = hookhole(dir.path());
+    cmd.args([
+        "listen",
+        "--forward",
+        &target.url(),
+        "--port",
+        "0",
+        "--secret",
+        "github=@gh-secret",
+    ]);
+    let mut proc = Proc::spawn(cmd);
+    let url = proc.wait_event("ready").await["public_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let body = br#"{"zen":"Keep it logically awesome."}"#;
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"file-secret-value").unwrap();
+    mac.update(body);
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    send(
+        "POST",
+        &format!("{url}/gh"),
+        &[("x-hub-signature-256", &signature)],
+        body,
+    )
+    .await;
+    let d = proc.wait_event("delivery").await;
+    assert_eq!(d["signature"]["scheme"], "github");
+    assert_eq!(d["signature"]["status"], "valid", "{d}");
+
+    send(
+        "POST",
+        &format!("{url}/gh"),
+        &[("x-hub-signature-256", &signature)],
+        b"{}",
+    )
+    .await;
+    let d = proc.wait_event("delivery").await;
+    assert_eq!(d["signature"]["status"], "invalid", "{d}");
+    proc.signal("INT");
+    let (_, stderr) = proc.exit().await;
+    assert!(
+        !stderr.contains("file-secret-value"),
+        "the secret leaked to the log: {stderr}"
+    );
+}
+
+#[tokio::test]
+async fn verify_exits_0_only_for_a_valid_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("body"), "Hello, World!").unwrap();
+    let header = "X-Hub-Signature-256: sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    let cases: Vec<(&str, Option<i32>, &str)> = vec![
+        ("github=It's a Secret to Everybody", Some(0), "valid"),
+        ("github=another secret entirely", Some(1), "invalid"),
+        ("stripe=whsec_not_for_github", Some(1), "no_secret"),
+    ];
+    for (secret, code, status) in cases {
+        let mut cmd = hookhole(dir.path());
+        cmd.args([
+            "verify",
+            "--secret",
+            secret,
+            "-H",
+            header,
+            "--body-file",
+            "body",
+        ]);
+        let (got, stdout, stderr) = run(cmd).await;
+        assert_eq!(got, code, "{secret}: {stderr}");
+        let verdict: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+        assert_eq!(verdict["status"], status, "{secret}");
+        assert!(
+            !stdout.contains("Everybody") && !stderr.contains("It's a Secret"),
+            "secret shown"
+        );
+    }
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["verify", "--secret", "gitbub=x", "--body-file", "body"]);
+    let (code, _, stderr) = run(cmd).await;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("did you mean \"github\""), "{stderr}");
+}
+
+#[tokio::test]
+async fn providers_lists_every_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["providers", "--json"]);
+    let (code, stdout, _) = run(cmd).await;
+    assert_eq!(code, Some(0));
+    let presets: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let ids: std::collections::BTreeSet<&str> =
+        presets.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert!(ids.len() >= 20, "{ids:?}");
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["providers", "maple"]);
+    let (code, stdout, _) = run(cmd).await;
+    assert_eq!(code, Some(0));
+    assert!(stdout.contains("subscription_id"), "{stdout}");
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["providers", "nope"]);
+    assert_eq!(run(cmd).await.0, Some(2));
+}

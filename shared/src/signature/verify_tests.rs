@@ -113,3 +113,63 @@ fn verdict_json_shape() {
         r#"{"scheme":"stripe","status":"valid","reason":"HMAC-SHA256 matches","timestamp_age_s":30}"#
     );
 }
+
+/// Known-answer checks the fixture file does not spell out: a truncated
+/// signature, a signature for another body, and secret rotation for a
+/// single-signature scheme.
+#[test]
+fn truncated_and_foreign_signatures_do_not_verify() {
+    let registry = Registry::builtin();
+    let body = b"{\"ok\":true}";
+    let mut headers = github_headers("truncate-me-secret", body);
+    let full = headers[0].value_lossy().into_owned();
+    headers[0] = Header::new("x-hub-signature-256", &full[..full.len() - 2]);
+    let secrets = [Secret::new("github", "truncate-me-secret")];
+    let v = verify(&registry, &request(&headers, body), &secrets, NOW);
+    assert_eq!(v.status, Status::Invalid, "{v:?}");
+    headers[0] = Header::new("x-hub-signature-256", &full[..full.len() - 1]);
+    let v = verify(&registry, &request(&headers, body), &secrets, NOW);
+    assert_eq!(v.status, Status::Malformed, "odd-length hex: {v:?}");
+}
+
+mod no_panic {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Any value in any scheme's signature header, any body, any secret:
+        /// a verdict, never a panic.
+        #[test]
+        fn verify_never_panics(
+            value in "[ -~]{0,120}",
+            body in prop::collection::vec(any::<u8>(), 0..200),
+            json_ish in prop::sample::select(vec![
+                "", "{\"signature\":{\"timestamp\":\"1\",\"token\":\"t\",\"signature\":\"zz\"}}",
+                "signature=ab&token=x&timestamp=1", "{\"webhookTimestamp\":1}", "a=%zz&b=+",
+            ]),
+            secret in "[ -~]{1,40}",
+        ) {
+            let registry = Registry::builtin();
+            let mut body = body;
+            body.extend_from_slice(json_ish.as_bytes());
+            for preset in registry.presets() {
+                let mut headers = vec![
+                    Header::new("content-type", "application/x-www-form-urlencoded"),
+                    Header::new("webhook-id", "msg_1"),
+                    Header::new("webhook-timestamp", value.as_str()),
+                    Header::new("x-slack-request-timestamp", value.as_str()),
+                ];
+                if !preset.header.is_empty() {
+                    headers.push(Header::new(preset.header.to_ascii_lowercase(), value.as_str()));
+                }
+                let secrets = [Secret::new(preset.id.clone(), secret.as_str())
+                    .with_param("subscription_id", "dws_1")
+                    .with_param("header", "X-Any")];
+                let req = Request { method: "POST", url: "https://x.test/a?bodySHA256=00", headers: &headers, body: &body };
+                let _ = verify(&registry, &req, &secrets, NOW);
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! `hookhole providers`: what we verify, from the preset data itself. The
+//! README's table is this module's Markdown output (a test keeps them equal).
+
+use hookhole_shared::signature::Registry;
+use hookhole_shared::signature::preset::{Confidence, Custom, Direction, Preset};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProvidersArgs {
+    /// Show every field of one provider's schemes
+    pub name: Option<String>,
+    /// Print the presets as JSON (the same schema as user presets)
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the table as Markdown (as in the README)
+    #[arg(long)]
+    pub markdown: bool,
+}
+
+pub fn run(args: &ProvidersArgs) -> anyhow::Result<()> {
+    let registry = Registry::builtin();
+    let presets: Vec<&Preset> = match &args.name {
+        Some(name) => {
+            let found: Vec<&Preset> = registry
+                .presets()
+                .iter()
+                .filter(|p| &p.id == name)
+                .collect();
+            if found.is_empty() {
+                anyhow::bail!(hookhole_relay::settings::UsageError(format!(
+                    "unknown provider {name:?}; `hookhole providers` lists them"
+                )));
+            }
+            found
+        }
+        None => registry.presets().iter().collect(),
+    };
+    if args.json || args.name.is_some() {
+        println!("{}", serde_json::to_string_pretty(&presets)?);
+    } else if args.markdown {
+        print!("{}", markdown_table(&presets));
+    } else {
+        print!("{}", text_table(&presets));
+    }
+    Ok(())
+}
+
+fn header(p: &Preset) -> String {
+    match p.custom {
+        Some(Custom::Mailgun) => "in the body (`signature`)".to_string(),
+        _ if p.header.is_empty() => "`header=` you choose".to_string(),
+        _ => p.header.clone(),
+    }
+}
+
+fn window(p: &Preset) -> String {
+    match (&p.timestamp, p.custom) {
+        (_, Some(Custom::Mailgun)) => "300 s, past only".to_string(),
+        (None, _) => "none".to_string(),
+        (Some(t), _) => match (t.tolerance_s, t.direction) {
+            (None, _) => "signed, no expiry".to_string(),
+            (Some(s), Direction::Both) => format!("±{s} s"),
+            (Some(s), Direction::PastOnly) => format!("{s} s, past only"),
+        },
+    }
+}
+
+fn name(p: &Preset) -> String {
+    match p.confidence {
+        Confidence::Low => format!("{} (unverified)", p.name),
+        _ => p.name.clone(),
+    }
+}
+
+fn rows(presets: &[&Preset]) -> Vec<[String; 6]> {
+    presets
+        .iter()
+        .map(|p| {
+            [
+                p.id.clone(),
+                name(p),
+                header(p),
+                p.algorithm.label().to_string(),
+                window(p),
+                p.secret_hint.clone(),
+            ]
+        })
+        .collect()
+}
+
+const COLUMNS: [&str; 6] = [
+    "provider",
+    "scheme",
+    "signature header",
+    "algorithm",
+    "timestamp window",
+    "secret to pass",
+];
+
+pub fn markdown_table(presets: &[&Preset]) -> String {
+    let mut out = format!(
+        "| {} |\n|{}\n",
+        COLUMNS.join(" | "),
+        "---|".repeat(COLUMNS.len())
+    );
+    for row in rows(presets) {
+        let cells: Vec<String> = row
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == 0 {
+                    format!("`{c}`")
+                } else {
+                    c.replace('|', "\\|")
+                }
+            })
+            .collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+fn text_table(presets: &[&Preset]) -> String {
+    let mut rows = rows(presets);
+    for (row, p) in rows.iter_mut().zip(presets) {
+        if p.confidence == Confidence::Low {
+            row[0].push_str(" (unverified)");
+        }
+    }
+    let shown = [0usize, 2, 3, 4, 5];
+    let widths: Vec<usize> = shown
+        .iter()
+        .map(|&i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([COLUMNS[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(n, (c, w))| {
+                if n + 1 == cells.len() {
+                    c.to_string()
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        padded.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut out = line(shown.iter().map(|&i| COLUMNS[i]).collect());
+    for row in &rows {
+        out.push_str(&line(shown.iter().map(|&i| row[i].as_str()).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's provider table is exactly what `--markdown` prints.
+    /// After changing presets, run `hookhole providers --markdown` and paste
+    /// it between the markers.
+    #[test]
+    fn readme_table_matches_the_preset_data() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("<!-- providers:start -->\n")
+            .expect("start marker")
+            + 25;
+        let end = readme.find("<!-- providers:end -->").expect("end marker");
+        let registry = Registry::builtin();
+        let presets: Vec<&Preset> = registry.presets().iter().collect();
+        assert_eq!(&readme[start..end], markdown_table(&presets));
+    }
+
+    #[test]
+    fn every_preset_is_listed() {
+        let registry = Registry::builtin();
+        let presets: Vec<&Preset> = registry.presets().iter().collect();
+        let text = text_table(&presets);
+        assert_eq!(text.lines().count(), presets.len() + 1);
+        for p in &presets {
+            assert!(text.contains(&p.id), "{}", p.id);
+        }
+        assert!(
+            markdown_table(&presets).contains("(unverified)"),
+            "low-confidence presets are marked"
+        );
+        assert!(
+            text.contains("(unverified)"),
+            "low-confidence presets are marked"
+        );
+    }
+}
