@@ -300,6 +300,30 @@ impl Preset {
             parse_template(t)?;
             p.template = t.clone();
         }
+        if let Some(h) = params.get("timestamp_header") {
+            p.timestamp = Some(TimestampRule {
+                source: format!("header:{h}"),
+                unit: TimestampUnit::S,
+                tolerance_s: Some(300),
+                direction: Direction::PastOnly,
+            });
+        }
+        if let Some(h) = params.get("id_header") {
+            p.id_header = Some(h.clone());
+        }
+        let parts = parse_template(&p.template)?;
+        if parts.contains(&Part::Timestamp) && p.timestamp.is_none() {
+            return Err(format!(
+                "{}: the template signs {{timestamp}}; add timestamp_header=NAME",
+                self.id
+            ));
+        }
+        if parts.contains(&Part::Id) && p.id_header.is_none() {
+            return Err(format!(
+                "{}: the template signs {{id}}; add id_header=NAME",
+                self.id
+            ));
+        }
         if let Some(t) = params.get("tolerance") {
             let secs: i64 = t
                 .trim_end_matches('s')

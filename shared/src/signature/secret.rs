@@ -14,7 +14,8 @@ pub struct Secret {
     pub provider: String,
     pub value: String,
     /// Extra settings not on the wire: `subscription_id` (Maple), `header`,
-    /// `algorithm`, `encoding`, `prefix`, `template` (generic, Convoy), `tolerance`.
+    /// `algorithm`, `encoding`, `prefix`, `template`, `timestamp_header`,
+    /// `id_header` (generic, Convoy), `tolerance`.
     pub params: BTreeMap<String, String>,
 }
 
@@ -156,6 +157,8 @@ pub const KNOWN_PARAMS: &[&str] = &[
     "prefix",
     "template",
     "tolerance",
+    "timestamp_header",
+    "id_header",
 ];
 
 #[cfg(test)]

@@ -114,6 +114,55 @@ fn verdict_json_shape() {
     );
 }
 
+#[test]
+fn generic_signs_timestamp_id_and_url_when_configured() {
+    let registry = Registry::builtin();
+    let generic = preset::builtin()
+        .iter()
+        .find(|p| p.id == "generic")
+        .unwrap();
+    let template_only = Secret::new("generic", "generic-secret-1")
+        .with_param("header", "X-Sig")
+        .with_param("template", "{timestamp}.{id}.{url}.{body}");
+    assert!(
+        generic
+            .with_params(&template_only.params)
+            .unwrap_err()
+            .contains("timestamp_header")
+    );
+    let secret = template_only
+        .with_param("timestamp_header", "X-Timestamp")
+        .with_param("id_header", "X-Id")
+        .with_param("encoding", "base64");
+    let signing = sign::Signing {
+        body: b"{}",
+        url: "https://hooks.example.test/in/abc",
+        timestamp: NOW - 5,
+        id: "evt_9",
+    };
+    let headers = sign::sign(generic, &secret, &signing).unwrap();
+    let names: Vec<&str> = headers.iter().map(|h| h.name.as_str()).collect();
+    assert_eq!(names, ["x-timestamp", "x-id", "x-sig"]);
+    let v = verify(
+        &registry,
+        &request(&headers, b"{}"),
+        std::slice::from_ref(&secret),
+        NOW,
+    );
+    assert_eq!(
+        (v.status, v.timestamp_age_s),
+        (Status::Valid, Some(5)),
+        "{v:?}"
+    );
+    let v = verify(
+        &registry,
+        &request(&headers, b"{}"),
+        std::slice::from_ref(&secret),
+        NOW + 3600,
+    );
+    assert_eq!(v.status, Status::Expired, "{v:?}");
+}
+
 /// Known-answer checks the fixture file does not spell out: a truncated
 /// signature, a signature for another body, and secret rotation for a
 /// single-signature scheme.
