@@ -11,7 +11,6 @@ use crate::target::Target;
 use crate::verification::Verifier;
 use hookhole_relay::RelayConfig;
 use hookhole_relay::settings::{self, UsageError};
-use hookhole_shared::signature::Registry;
 use serde::Deserialize;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -127,7 +126,7 @@ impl ListenArgs {
         // terminal UI lands.
         let _headless = self.no_tui || file.no_tui.unwrap_or(false);
         // Secrets add up: flags and environment, then the config file's.
-        let registry = Registry::builtin();
+        let registry = crate::verification::registry(config_file)?;
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
         let file_dir = settings::find(config_file).and_then(|p| p.parent().map(Path::to_path_buf));
         secrets.extend(secrets::resolve(

@@ -62,11 +62,11 @@ fn main() -> ExitCode {
                 hookhole::listen::run(listen, shutdown).await
             }
             Command::Relay(args) => hookhole_relay::cli::run(args, config).await,
-            Command::Verify(args) => match hookhole::verify_cmd::run(args)? {
+            Command::Verify(args) => match hookhole::verify_cmd::run(args, config)? {
                 true => Ok(()),
                 false => Err(anyhow::Error::new(NotValid)),
             },
-            Command::Providers(args) => hookhole::providers::run(args),
+            Command::Providers(args) => hookhole::providers::run(args, config),
         }
     });
     match result {

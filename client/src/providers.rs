@@ -1,7 +1,6 @@
 //! `hookhole providers`: what we verify, from the preset data itself. The
 //! README's table is this module's Markdown output (a test keeps them equal).
 
-use hookhole_shared::signature::Registry;
 use hookhole_shared::signature::preset::{Confidence, Custom, Direction, Preset};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -16,8 +15,8 @@ pub struct ProvidersArgs {
     pub markdown: bool,
 }
 
-pub fn run(args: &ProvidersArgs) -> anyhow::Result<()> {
-    let registry = Registry::builtin();
+pub fn run(args: &ProvidersArgs, config_file: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let registry = crate::verification::registry(config_file)?;
     let presets: Vec<&Preset> = match &args.name {
         Some(name) => {
             let found: Vec<&Preset> = registry
@@ -162,6 +161,7 @@ fn text_table(presets: &[&Preset]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookhole_shared::signature::Registry;
 
     /// The README's provider table is exactly what `--markdown` prints.
     /// After changing presets, run `hookhole providers --markdown` and paste

@@ -1,10 +1,21 @@
 //! Signature verification of deliveries, on the client, against the exact
 //! bytes that arrived.
 
+use hookhole_relay::settings::{self, UsageError};
 use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::Delivery;
+use hookhole_shared::signature::preset::Preset;
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::{Registry, Request, Verdict, verify};
+use std::path::Path;
+
+/// The built-in schemes plus the `[[preset]]` tables of the config file
+/// (same schema as `shared/src/signature/presets.json`).
+pub fn registry(config_file: Option<&Path>) -> Result<Registry, UsageError> {
+    let user: Vec<Preset> = settings::load_section(config_file, "preset")?;
+    Registry::with_user_presets(user)
+        .map_err(|e| UsageError(format!("[[preset]] in the config file: {e}")))
+}
 
 #[derive(Debug, Clone)]
 pub struct Verifier {

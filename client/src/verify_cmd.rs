@@ -5,9 +5,9 @@ use crate::secrets;
 use crate::verification::Verifier;
 use hookhole_relay::settings::UsageError;
 use hookhole_shared::headers::Header;
-use hookhole_shared::signature::{Registry, Status};
+use hookhole_shared::signature::Status;
 use std::io::Read as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -33,8 +33,8 @@ pub struct VerifyArgs {
 
 /// Prints the verdict as JSON on stdout and a summary on stderr; returns
 /// whether the signature is valid.
-pub fn run(args: &VerifyArgs) -> anyhow::Result<bool> {
-    let registry = Registry::builtin();
+pub fn run(args: &VerifyArgs, config_file: Option<&Path>) -> anyhow::Result<bool> {
+    let registry = crate::verification::registry(config_file)?;
     let secrets = secrets::resolve(&args.secret, &registry, None)?;
     let headers = args
         .headers

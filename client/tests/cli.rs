@@ -337,3 +337,70 @@ async fn providers_lists_every_scheme() {
     cmd.args(["providers", "nope"]);
     assert_eq!(run(cmd).await.0, Some(2));
 }
+
+#[tokio::test]
+async fn user_presets_in_the_config_file_verify_and_are_listed() {
+    use hmac::{Hmac, Mac};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hookhole.toml"),
+        r#"
+[[preset]]
+id = "acme"
+name = "Acme Corp"
+secret_hint = "the Acme webhook secret"
+header = "X-Acme-Signature"
+prefix = "sha256="
+template = "{timestamp}.{body}"
+timestamp = { source = "header:X-Acme-Timestamp", unit = "s", tolerance_s = 300 }
+"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("body"), "{\"order\":1}").unwrap();
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"acme-secret-1").unwrap();
+    mac.update(b"1767225600.{\"order\":1}");
+    let signature = format!(
+        "X-Acme-Signature: sha256={}",
+        hex::encode(mac.finalize().into_bytes())
+    );
+    let verify = |secret: &str| {
+        let mut cmd = hookhole(dir.path());
+        cmd.args([
+            "verify",
+            "--secret",
+            secret,
+            "-H",
+            &signature,
+            "-H",
+            "X-Acme-Timestamp: 1767225600",
+        ]);
+        cmd.args(["--body-file", "body", "--now", "1767225630"]);
+        cmd
+    };
+    let (code, stdout, stderr) = run(verify("acme=acme-secret-1")).await;
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
+    assert!(
+        stdout.contains(r#""scheme":"acme","status":"valid""#),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(verify("acme=another-secret")).await;
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains(r#""status":"invalid""#), "{stdout}");
+
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["providers"]);
+    let (code, stdout, _) = run(cmd).await;
+    assert_eq!(code, Some(0));
+    assert!(stdout.lines().any(|l| l.starts_with("acme ")), "{stdout}");
+
+    std::fs::write(
+        dir.path().join("hookhole.toml"),
+        "[[preset]]\nid = \"Bad Id\"\nname = \"x\"\nsecret_hint = \"x\"\n",
+    )
+    .unwrap();
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["providers"]);
+    let (code, _, stderr) = run(cmd).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("[[preset]]"), "{stderr}");
+}

@@ -12,12 +12,13 @@
 //! - [`preset`]: the schema and the built-in table; [`secret`]: `--secret`
 //!   syntax; [`sign`]: the signing side, the mirror of the verifiers.
 //! - `engine`, `parse`, `crypto`: the preset engine and its parts;
-//!   `twilio`, `mailgun`: the custom verifiers.
+//!   `twilio`, `mailgun`, `jwt`: the custom verifiers.
 //!
 //! Everything is pure: the clock is a parameter, secrets arrive resolved.
 
 mod crypto;
 mod engine;
+mod jwt;
 mod mailgun;
 mod parse;
 pub mod preset;
@@ -185,7 +186,7 @@ pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], no
     for preset in registry.presets() {
         let mine: Vec<&Secret> = secrets.iter().filter(|s| s.provider == preset.id).collect();
         if mine.is_empty() {
-            if preset.is_present(request) {
+            if !preset.only_with_secret && preset.is_present(request) {
                 candidates.push(Candidate {
                     preset: preset.clone(),
                     secret: None,
@@ -234,11 +235,17 @@ pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], no
     }
     if candidates.iter().all(|c| c.secret.is_none()) {
         let first = &candidates[0].preset;
+        // A secret that was given but could not be used explains more than
+        // the list of providers that share this header.
+        let unusable = setup_errors
+            .first()
+            .map(|(_, e)| format!("secret configured but unusable: {e}; "))
+            .unwrap_or_default();
         return Verdict {
             scheme: Some(first.id.clone()),
             status: Status::NoSecret,
             reason: format!(
-                "signed ({}) but no secret is configured for {}; pass --secret {}=...",
+                "{unusable}signed ({}) but no secret is configured for {}; pass --secret {}=...",
                 first.header_label(),
                 names.join(" or "),
                 first.id
@@ -257,6 +264,7 @@ pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], no
         let attempt = match candidate.preset.custom {
             Some(Custom::Twilio) => twilio::verify(request, secret),
             Some(Custom::Mailgun) => mailgun::verify(request, secret, now),
+            Some(Custom::JwtHs256) => jwt::verify(&candidate.preset, request, secret, now),
             None => engine::verify(&candidate.preset, request, secret, now),
         };
         let better = best

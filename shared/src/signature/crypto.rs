@@ -69,7 +69,21 @@ pub fn mac(algorithm: Algorithm, key: &[u8], message: &[u8]) -> Option<Vec<u8>> 
         Algorithm::HmacSha256 => run::<Hmac<sha2::Sha256>>(key, message),
         Algorithm::HmacSha512 => run::<Hmac<sha2::Sha512>>(key, message),
         Algorithm::HmacMd5 => run::<Hmac<md5::Md5>>(key, message),
-        Algorithm::Ed25519 | Algorithm::EcdsaP256Sha256 => return None,
+        // Plain digests: the key is already inside the message ({secret}).
+        Algorithm::Sha1 => {
+            use sha1::Digest as _;
+            sha1::Sha1::digest(message).to_vec()
+        }
+        Algorithm::Sha256 => {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(message).to_vec()
+        }
+        Algorithm::Ed25519
+        | Algorithm::EcdsaP256Sha256
+        | Algorithm::Static
+        | Algorithm::BasicAuth => {
+            return None;
+        }
     })
 }
 
@@ -92,7 +106,21 @@ pub fn check(algorithm: Algorithm, key: &[u8], message: &[u8], signature: &[u8])
         Algorithm::HmacMd5 => hmac_ok::<Hmac<md5::Md5>>(key, message, signature),
         Algorithm::Ed25519 => ed25519(key, message, signature),
         Algorithm::EcdsaP256Sha256 => ecdsa_p256(key, message, signature),
+        Algorithm::Sha1 | Algorithm::Sha256 => {
+            mac(algorithm, key, message).is_some_and(|digest| ct_eq(&digest, signature))
+        }
+        // Compared as whole header values by the engine.
+        Algorithm::Static | Algorithm::BasicAuth => false,
     }
+}
+
+/// Constant-time equality: the time depends on the lengths only, never on
+/// where the first difference is.
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn ed25519(public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {

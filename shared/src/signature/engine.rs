@@ -15,8 +15,9 @@ use super::{Attempt, Request, Status};
 /// What the engine read off the request before checking any signature.
 struct Parsed<'a> {
     signatures: Vec<Vec<u8>>,
-    /// The timestamp as sent (signed as text) and as Unix seconds.
-    timestamp: Option<(String, i64)>,
+    /// The timestamp as sent (signed as text) and as Unix seconds (`None`
+    /// for raw timestamps, which are signed but not interpreted).
+    timestamp: Option<(String, Option<i64>)>,
     id: Option<&'a str>,
 }
 
@@ -118,6 +119,11 @@ pub fn signed_content(
             Part::Timestamp => out.extend_from_slice(timestamp.ok_or("no timestamp")?.as_bytes()),
             Part::Id => out.extend_from_slice(id.ok_or("no message id")?.as_bytes()),
             Part::Url => out.extend_from_slice(request.url.as_bytes()),
+            Part::Secret => out.extend_from_slice(secret.value.as_bytes()),
+            Part::BodySha256 => {
+                use sha2::Digest as _;
+                out.extend_from_slice(hex::encode(sha2::Sha256::digest(request.body)).as_bytes());
+            }
             Part::Header(name) => out.extend_from_slice(
                 request
                     .header(&name)
@@ -137,6 +143,9 @@ pub fn signed_content(
 }
 
 pub fn verify(preset: &Preset, request: &Request<'_>, secret: &Secret, now: i64) -> Attempt {
+    if preset.algorithm.is_credential() {
+        return credential(preset, request, secret);
+    }
     let parsed = match read(preset, request) {
         Ok(p) => p,
         Err(attempt) => return attempt,
@@ -184,7 +193,7 @@ pub fn verify(preset: &Preset, request: &Request<'_>, secret: &Secret, now: i64)
     } else {
         String::new()
     };
-    let Some((_, ts)) = parsed.timestamp else {
+    let Some((_, Some(ts))) = parsed.timestamp else {
         return Attempt::new(
             Status::Valid,
             format!("{} matches{which}", preset.algorithm.label()),
@@ -221,4 +230,56 @@ pub fn verify(preset: &Preset, request: &Request<'_>, secret: &Secret, now: i64)
     };
     attempt.timestamp_age_s = Some(age);
     attempt
+}
+
+/// Schemes where the header carries the secret itself (a token, or Basic
+/// credentials): compared in constant time, never echoed.
+fn credential(preset: &Preset, request: &Request<'_>, secret: &Secret) -> Attempt {
+    let Some(raw) = request.header(&preset.header) else {
+        return Attempt::new(Status::Unsigned, format!("no {} header", preset.header));
+    };
+    let presented: Vec<u8> = match preset.algorithm {
+        super::preset::Algorithm::BasicAuth => {
+            let Some(encoded) = raw
+                .strip_prefix("Basic ")
+                .or_else(|| raw.strip_prefix("basic "))
+            else {
+                return Attempt::new(
+                    Status::Malformed,
+                    format!("{} is not Basic credentials", preset.header),
+                );
+            };
+            match parse::base64_lenient(encoded) {
+                Some(decoded) => decoded,
+                None => {
+                    return Attempt::new(
+                        Status::Malformed,
+                        format!("{} Basic credentials are not base64", preset.header),
+                    );
+                }
+            }
+        }
+        _ => preset
+            .prefix
+            .as_deref()
+            .and_then(|p| raw.strip_prefix(p))
+            .unwrap_or(raw)
+            .as_bytes()
+            .to_vec(),
+    };
+    if crypto::ct_eq(&presented, secret.value.as_bytes()) {
+        Attempt::new(
+            Status::Valid,
+            format!("{} matches the configured secret", preset.algorithm.label()),
+        )
+    } else {
+        Attempt::new(
+            Status::Invalid,
+            format!(
+                "{} in {} does not match the configured secret",
+                preset.algorithm.label(),
+                preset.header
+            ),
+        )
+    }
 }

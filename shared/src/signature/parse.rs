@@ -75,10 +75,11 @@ pub fn decode_signature(text: &str, encoding: Encoding) -> Option<Vec<u8>> {
     }
 }
 
-/// A timestamp as Unix seconds (fractions dropped).
-pub fn timestamp(text: &str, unit: TimestampUnit) -> Result<i64, String> {
+/// A timestamp as Unix seconds (fractions dropped); `None` for raw ones.
+pub fn timestamp(text: &str, unit: TimestampUnit) -> Result<Option<i64>, String> {
     let text = text.trim();
-    match unit {
+    let secs = match unit {
+        TimestampUnit::Raw => return Ok(None),
         TimestampUnit::S | TimestampUnit::Ms => {
             let n: i64 = text
                 .parse()
@@ -92,7 +93,8 @@ pub fn timestamp(text: &str, unit: TimestampUnit) -> Result<i64, String> {
         TimestampUnit::Rfc3339 => {
             rfc3339(text).ok_or_else(|| format!("timestamp {text:?} is not RFC 3339"))
         }
-    }
+    };
+    secs.map(Some)
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.frac](Z|±HH:MM)` to Unix seconds.
@@ -104,7 +106,7 @@ pub fn rfc3339(text: &str) -> Option<i64> {
             .all(|c| c.is_ascii_digit())
             .then(|| s.parse().ok())?
     };
-    if b.len() < 20
+    if b.len() < 19
         || b.get(4) != Some(&b'-')
         || b.get(7) != Some(&b'-')
         || !matches!(b.get(10), Some(b'T' | b't' | b' '))
@@ -135,17 +137,21 @@ pub fn rfc3339(text: &str) -> Option<i64> {
             return None;
         }
     }
-    let offset = match b.get(i)? {
-        b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
-            let minutes = digits(i + 1..i + 3)? * 60 + digits(i + 4..i + 6)?;
-            if *sign == b'+' {
-                minutes * 60
-            } else {
-                -minutes * 60
+    // No zone at all (Orb sends ISO 8601 without one): UTC.
+    let offset = match b.get(i) {
+        None => 0,
+        Some(zone) => match zone {
+            b'Z' | b'z' if i + 1 == b.len() => 0,
+            sign @ (b'+' | b'-') if i + 6 == b.len() && b[i + 3] == b':' => {
+                let minutes = digits(i + 1..i + 3)? * 60 + digits(i + 4..i + 6)?;
+                if *sign == b'+' {
+                    minutes * 60
+                } else {
+                    -minutes * 60
+                }
             }
-        }
-        _ => return None,
+            _ => return None,
+        },
     };
     Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
 }
@@ -214,10 +220,19 @@ mod tests {
 
     #[test]
     fn timestamps() {
-        assert_eq!(timestamp("1767225600", TimestampUnit::S), Ok(1_767_225_600));
+        assert_eq!(
+            timestamp("1767225600", TimestampUnit::S),
+            Ok(Some(1_767_225_600))
+        );
         assert_eq!(
             timestamp("1767225600123", TimestampUnit::Ms),
-            Ok(1_767_225_600)
+            Ok(Some(1_767_225_600))
+        );
+        assert_eq!(timestamp("Tue, 1 Jan", TimestampUnit::Raw), Ok(None));
+        assert_eq!(
+            rfc3339("2026-01-01T00:00:00"),
+            Some(1_767_225_600),
+            "no zone: UTC"
         );
         assert!(timestamp("Infinity", TimestampUnit::S).is_err());
         assert_eq!(rfc3339("2026-01-01T00:00:00Z"), Some(1_767_225_600));
@@ -231,8 +246,9 @@ mod tests {
             "",
             "2026-01-01",
             "2026-13-01T00:00:00Z",
-            "2026-01-01T00:00:00",
+            "2026-01-01T00:00:00+1",
             "2026-01-01T00:00:00.Z",
+            "2026-01-01T00:00:0",
         ] {
             assert_eq!(rfc3339(bad), None, "{bad}");
         }

@@ -20,6 +20,14 @@ pub enum Algorithm {
     Ed25519,
     /// ECDSA P-256 with SHA-256, DER signature (SendGrid).
     EcdsaP256Sha256,
+    /// A plain digest of the template, which contains `{secret}` (Recharge,
+    /// Cloudinary): weaker than an HMAC, but what those providers send.
+    Sha1,
+    Sha256,
+    /// The header carries the secret itself (GitLab's token, Telegram).
+    Static,
+    /// `Authorization: Basic ...` carrying `user:password` (the secret).
+    BasicAuth,
 }
 
 impl Algorithm {
@@ -31,11 +39,32 @@ impl Algorithm {
             Algorithm::HmacMd5 => "HMAC-MD5",
             Algorithm::Ed25519 => "Ed25519",
             Algorithm::EcdsaP256Sha256 => "ECDSA P-256/SHA-256",
+            Algorithm::Sha1 => "SHA-1 (keyed)",
+            Algorithm::Sha256 => "SHA-256 (keyed)",
+            Algorithm::Static => "static token",
+            Algorithm::BasicAuth => "HTTP Basic auth",
         }
     }
 
     pub fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            Algorithm::HmacSha1
+                | Algorithm::HmacSha256
+                | Algorithm::HmacSha512
+                | Algorithm::HmacMd5
+        )
+    }
+
+    /// Schemes whose signature a holder of the secret can produce (so
+    /// `sign` supports them): everything but public-key signatures.
+    pub fn is_symmetric(self) -> bool {
         !matches!(self, Algorithm::Ed25519 | Algorithm::EcdsaP256Sha256)
+    }
+
+    /// Schemes compared as a whole header value, not a decoded signature.
+    pub fn is_credential(self) -> bool {
+        matches!(self, Algorithm::Static | Algorithm::BasicAuth)
     }
 
     fn from_param(text: &str) -> Option<Algorithm> {
@@ -75,6 +104,9 @@ impl Encoding {
 pub enum Custom {
     Twilio,
     Mailgun,
+    /// A compact JWT (HS256) in the header, keyed with the secret, whose
+    /// claims carry the body's hash (Netlify, Vonage, LiveKit).
+    JwtHs256,
 }
 
 /// How sure we are that the preset matches the provider's real behaviour.
@@ -109,7 +141,11 @@ pub struct ListFormat {
 pub enum TimestampUnit {
     S,
     Ms,
+    /// RFC 3339; a value without a zone is taken as UTC.
+    #[serde(alias = "iso8601")]
     Rfc3339,
+    /// Signed as sent but not interpreted: no tolerance check.
+    Raw,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +233,13 @@ pub struct Preset {
     /// Secret settings this preset needs (`subscription_id` for Maple).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<String>,
+    /// Consider this scheme only when a secret is configured for it: its
+    /// header (`Authorization`) is too common to mean "signed by them".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub only_with_secret: bool,
+    /// JWT schemes: the claim holding the body's SHA-256 (in `encoding`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwt_body_hash_claim: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
 }
@@ -237,7 +280,7 @@ impl Preset {
         {
             return Err(fail("id must be lowercase letters, digits and '-'".into()));
         }
-        if self.custom.is_some() {
+        if matches!(self.custom, Some(Custom::Twilio | Custom::Mailgun)) {
             return Ok(());
         }
         let parts = parse_template(&self.template).map_err(fail)?;
@@ -245,6 +288,13 @@ impl Preset {
         if parts.contains(&Part::Timestamp) && self.timestamp.is_none() {
             return Err(fail(
                 "template uses {timestamp} but no timestamp rule is given".into(),
+            ));
+        }
+        if parts.contains(&Part::Secret)
+            && !matches!(self.algorithm, Algorithm::Sha1 | Algorithm::Sha256)
+        {
+            return Err(fail(
+                "{secret} belongs only in plain sha1/sha256 templates".into(),
             ));
         }
         if parts.contains(&Part::Id) && self.id_header.is_none() {
@@ -344,7 +394,7 @@ impl Preset {
         match self.custom {
             Some(Custom::Twilio) => return super::twilio::is_present(request),
             Some(Custom::Mailgun) => return super::mailgun::is_present(request),
-            None => {}
+            Some(Custom::JwtHs256) | None => {}
         }
         if self.header.is_empty() {
             return false;

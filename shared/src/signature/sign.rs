@@ -5,7 +5,7 @@
 use super::Request;
 use super::crypto;
 use super::engine::signed_content;
-use super::preset::{Preset, TimestampUnit};
+use super::preset::{Algorithm, Custom, Preset, TimestampUnit};
 use super::secret::Secret;
 use crate::headers::Header;
 use base64::Engine as _;
@@ -31,14 +31,32 @@ pub fn sign(
     signing: &Signing<'_>,
 ) -> Result<Vec<Header>, String> {
     let preset = preset.with_params(&secret.params)?;
-    if preset.custom.is_some() || !preset.algorithm.is_hmac() {
-        return Err(format!("{} cannot be signed here", preset.name));
+    match (preset.custom, preset.algorithm) {
+        (Some(Custom::JwtHs256), _) => {
+            let token = super::jwt::sign(&preset, secret, signing.body, signing.timestamp);
+            let value = format!("{}{token}", preset.prefix.as_deref().unwrap_or(""));
+            return Ok(vec![Header::new(preset.header.to_ascii_lowercase(), value)]);
+        }
+        (Some(_), _) => return Err(format!("{} cannot be signed here", preset.name)),
+        (None, Algorithm::Static) => {
+            let value = format!("{}{}", preset.prefix.as_deref().unwrap_or(""), secret.value);
+            return Ok(vec![Header::new(preset.header.to_ascii_lowercase(), value)]);
+        }
+        (None, Algorithm::BasicAuth) => {
+            let value = format!("Basic {}", STANDARD.encode(&secret.value));
+            return Ok(vec![Header::new(preset.header.to_ascii_lowercase(), value)]);
+        }
+        (None, a) if !a.is_symmetric() => {
+            return Err(format!("{} cannot be signed here", preset.name));
+        }
+        (None, _) => {}
     }
     let mut headers = Vec::new();
     let ts_text = preset.timestamp.as_ref().map(|rule| match rule.unit {
         TimestampUnit::S => signing.timestamp.to_string(),
         TimestampUnit::Ms => (signing.timestamp * 1000).to_string(),
         TimestampUnit::Rfc3339 => rfc3339(signing.timestamp),
+        TimestampUnit::Raw => signing.timestamp.to_string(),
     });
     if let (Some(rule), Some(text)) = (&preset.timestamp, &ts_text) {
         if let Some(("header", name)) = rule.source.split_once(':') {
@@ -47,6 +65,15 @@ pub fn sign(
     }
     if let Some(name) = &preset.id_header {
         headers.push(Header::new(name.to_ascii_lowercase(), signing.id));
+    }
+    // Other headers the template signs (a nonce, a delivery id) carry the
+    // message id: any value works, as long as it is sent and signed.
+    for part in super::preset::parse_template(&preset.template)? {
+        if let super::preset::Part::Header(name) = part {
+            if !headers.iter().any(|h| h.name.eq_ignore_ascii_case(&name)) {
+                headers.push(Header::new(name.to_ascii_lowercase(), signing.id));
+            }
+        }
     }
     let request = Request {
         method: "POST",
@@ -63,7 +90,7 @@ pub fn sign(
     )?;
     let key = crypto::parse_key_decoding(&preset.key_decoding)
         .and_then(|d| crypto::decode_key(&secret.value, &d))?;
-    let mac = crypto::mac(preset.algorithm, &key, &content).ok_or("not an HMAC scheme")?;
+    let mac = crypto::mac(preset.algorithm, &key, &content).ok_or("not a MAC scheme")?;
     let encoded = match preset.encoding {
         super::preset::Encoding::Hex => hex::encode(mac),
         super::preset::Encoding::Base64 => STANDARD.encode(mac),

@@ -1,5 +1,5 @@
 //! Signed-content templates: `{timestamp}.{body}`, `v0:{timestamp}:{body}`,
-//! `{url}{body}`, `{header:NAME}`, `{param:NAME}`. Parsed when a preset is
+//! `{url}{body}`, `{header:NAME}`, `{param:NAME}`, `{secret}`, `{body_sha256}`. Parsed when a preset is
 //! loaded, so a typo in a preset is an error at startup, not a silent
 //! "invalid" on every delivery.
 
@@ -13,6 +13,10 @@ pub enum Part {
     Url,
     Header(String),
     Param(String),
+    /// The secret itself, for plain keyed hashes (`sha256({secret}{body})`).
+    Secret,
+    /// Lowercase hex SHA-256 of the body (Tebex signs this, not the body).
+    BodySha256,
 }
 
 /// Splits a template into parts; unknown placeholders are errors.
@@ -33,6 +37,8 @@ pub fn parse_template(template: &str) -> Result<Vec<Part>, String> {
             "timestamp" => Part::Timestamp,
             "id" => Part::Id,
             "url" => Part::Url,
+            "secret" => Part::Secret,
+            "body_sha256" => Part::BodySha256,
             _ => match name.split_once(':') {
                 Some(("header", h)) if !h.is_empty() => Part::Header(h.to_string()),
                 Some(("param", p)) if !p.is_empty() => Part::Param(p.to_string()),

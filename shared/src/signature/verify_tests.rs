@@ -31,11 +31,13 @@ fn unsigned_and_no_secret() {
     let headers = vec![Header::new("x-hub-signature", "sha1=00")];
     let v = verify(&registry, &request(&headers, b"{}"), &[], NOW);
     assert_eq!(v.status, Status::NoSecret);
-    assert_eq!(
-        v.candidates,
-        ["github", "intercom"],
-        "both use X-Hub-Signature"
-    );
+    for both in ["github", "intercom"] {
+        assert!(
+            v.candidates.iter().any(|c| c == both),
+            "both use X-Hub-Signature: {:?}",
+            v.candidates
+        );
+    }
     assert!(v.reason.contains("--secret github="), "{}", v.reason);
 }
 
