@@ -12,7 +12,10 @@
 //!   [`memory`]: the remembered relay-assigned channel.
 //! - [`verification`]: signature verdicts per delivery; [`secrets`]: resolving
 //!   `--secret` values.
+//! - [`trigger`]: signed test webhooks; [`announce`]: where a running
+//!   listener can be found.
 
+pub mod announce;
 pub mod backoff;
 pub mod embedded;
 pub mod engine;
@@ -20,8 +23,10 @@ pub mod events;
 pub mod forward;
 pub mod listen;
 pub mod memory;
+pub mod output;
 pub mod providers;
 pub mod secrets;
 pub mod target;
+pub mod trigger;
 pub mod verification;
 pub mod verify_cmd;

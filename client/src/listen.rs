@@ -1,6 +1,7 @@
 //! `hookhole listen`: flags, config file, and wiring the engine to its
 //! relay (remote or embedded) and to the headless output.
 
+use crate::announce::Announce;
 use crate::embedded;
 use crate::engine::{self, EngineConfig};
 use crate::events::Event;
@@ -128,27 +129,42 @@ impl ListenArgs {
         // Secrets add up: flags and environment, then the config file's.
         let registry = crate::verification::registry(config_file)?;
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
-        let file_dir = settings::find(config_file).and_then(|p| p.parent().map(Path::to_path_buf));
-        secrets.extend(secrets::resolve(
-            &file.secret,
-            &registry,
-            file_dir.as_deref(),
-        )?);
+        let shared = shared_settings(config_file, &registry, self.data_dir.clone())?;
+        secrets.extend(shared.secrets);
         Ok(ListenConfig {
             target,
             relay,
             channel,
             port: self.port.or(file.port).unwrap_or(DEFAULT_PORT),
-            data_dir: self
-                .data_dir
-                .clone()
-                .or(file.data_dir)
-                .or_else(|| dirs::data_dir().map(|d| d.join("hookhole"))),
+            data_dir: shared.data_dir,
             response_timeout,
             forward_timeout,
             verifier: Verifier { registry, secrets },
         })
     }
+}
+
+/// The `[listen]` settings other commands share with `listen` (trigger finds
+/// the listener through the data dir and signs with the same secrets).
+pub struct Shared {
+    pub data_dir: Option<PathBuf>,
+    /// The config file's secrets (`@path` relative to the file).
+    pub secrets: Vec<hookhole_shared::signature::secret::Secret>,
+}
+
+pub fn shared_settings(
+    config_file: Option<&Path>,
+    registry: &hookhole_shared::signature::Registry,
+    data_dir_flag: Option<PathBuf>,
+) -> Result<Shared, UsageError> {
+    let file: ListenFile = settings::load_section(config_file, "listen")?;
+    let file_dir = settings::find(config_file).and_then(|p| p.parent().map(Path::to_path_buf));
+    Ok(Shared {
+        data_dir: data_dir_flag
+            .or(file.data_dir)
+            .or_else(|| dirs::data_dir().map(|d| d.join("hookhole"))),
+        secrets: secrets::resolve(&file.secret, registry, file_dir.as_deref())?,
+    })
 }
 
 /// Runs `hookhole listen` until `shutdown` is cancelled.
@@ -180,7 +196,11 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         .map(|dir| (ChannelMemory::new(dir), memory_key));
 
     let (tx, rx) = mpsc::channel(1024);
-    let printer = tokio::spawn(print_events(rx));
+    let announce = config
+        .data_dir
+        .as_deref()
+        .map(|dir| Announce::new(dir, &std::env::current_dir().unwrap_or_default()));
+    let printer = tokio::spawn(print_events(rx, announce.clone()));
     let result = engine::run(engine_config, tx, shutdown).await;
     // The engine dropped its sender: the printer drains and ends.
     let _ = printer.await;
@@ -191,7 +211,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
 }
 
 /// Headless output: one JSON object per line on stdout; a human hint on stderr.
-async fn print_events(mut rx: mpsc::Receiver<Event>) {
+async fn print_events(mut rx: mpsc::Receiver<Event>, announce: Option<Announce>) {
     let mut stdout = std::io::stdout();
     while let Some(event) = rx.recv().await {
         if let Event::Ready {
@@ -201,9 +221,15 @@ async fn print_events(mut rx: mpsc::Receiver<Event>) {
         } = &event
         {
             tracing::info!("send webhooks to {public_url}  (forwarded to {forward})");
+            if let Some(announce) = &announce {
+                announce.record(public_url);
+            }
         }
         let line = event.to_json_line();
         // A closed stdout (e.g. `| head`) is not a reason to stop forwarding.
         let _ = writeln!(stdout, "{line}").and_then(|_| stdout.flush());
+    }
+    if let Some(announce) = &announce {
+        announce.remove();
     }
 }

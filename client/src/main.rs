@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use hookhole::listen::ListenArgs;
 use hookhole::providers::ProvidersArgs;
+use hookhole::trigger::TriggerArgs;
 use hookhole::verify_cmd::VerifyArgs;
 use hookhole_relay::cli::{RelayArgs, exit_for_clap, init_tracing, stop_on_signal};
 use hookhole_relay::settings::UsageError;
@@ -32,6 +33,8 @@ enum Command {
     Verify(VerifyArgs),
     /// List the providers whose signatures hookhole verifies
     Providers(ProvidersArgs),
+    /// Send a realistic, correctly signed webhook from any provider
+    Trigger(TriggerArgs),
 }
 
 /// `hookhole verify` found no valid signature.
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
                 false => Err(anyhow::Error::new(NotValid)),
             },
             Command::Providers(args) => hookhole::providers::run(args, config),
+            Command::Trigger(args) => hookhole::trigger::run(args, config).await,
         }
     });
     match result {

@@ -34,11 +34,11 @@ pub fn run(args: &ProvidersArgs, config_file: Option<&std::path::Path>) -> anyho
         None => registry.presets().iter().collect(),
     };
     if args.json || args.name.is_some() {
-        println!("{}", serde_json::to_string_pretty(&presets)?);
+        crate::output::line(&serde_json::to_string_pretty(&presets)?);
     } else if args.markdown {
-        print!("{}", markdown_table(&presets));
+        crate::output::text(&markdown_table(&presets));
     } else {
-        print!("{}", text_table(&presets));
+        crate::output::text(&text_table(&presets));
     }
     Ok(())
 }

@@ -56,7 +56,7 @@ pub fn run(args: &VerifyArgs, config_file: Option<&Path>) -> anyhow::Result<bool
     });
     let verifier = Verifier { registry, secrets };
     let verdict = verifier.check_parts(&args.method, &args.url, &headers, &body, now);
-    println!("{}", serde_json::to_string(&verdict)?);
+    crate::output::line(&serde_json::to_string(&verdict)?);
     eprintln!(
         "{} {}  {}",
         badge(verdict.status),
@@ -66,7 +66,7 @@ pub fn run(args: &VerifyArgs, config_file: Option<&Path>) -> anyhow::Result<bool
     Ok(verdict.status == Status::Valid)
 }
 
-fn parse_header(text: &str) -> Result<Header, UsageError> {
+pub fn parse_header(text: &str) -> Result<Header, UsageError> {
     let (name, value) = text
         .split_once(':')
         .ok_or_else(|| UsageError(format!("--header {text:?}: expected 'Name: value'")))?;

@@ -36,10 +36,11 @@ fn signed(id: &str, secret: &Secret, body: &[u8], url: &str, timestamp: i64) -> 
     let signing = Signing {
         body,
         url,
+        headers: &[],
         timestamp,
         id: "msg_e2e",
     };
-    sign(preset(id), secret, &signing).unwrap()
+    sign(preset(id), secret, &signing).unwrap().headers
 }
 
 async fn deliver(

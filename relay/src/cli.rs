@@ -3,6 +3,7 @@
 use crate::config::RelayConfig;
 use crate::settings::{self, SizeValue, UsageError};
 use serde::Deserialize;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -91,7 +92,9 @@ pub async fn run(args: &RelayArgs, config_file: Option<&Path>) -> anyhow::Result
     let base = config.base_url(None, local);
     // One machine-readable line on stdout, so scripts and tests can find the
     // port when listening on port 0.
-    println!(
+    // A closed stdout must not stop the relay.
+    let _ = writeln!(
+        std::io::stdout(),
         "{}",
         serde_json::json!({"event": "listening", "addr": local.to_string(), "public_url": base})
     );

@@ -160,6 +160,30 @@ fn from_form(body: &[u8]) -> Option<Found> {
     (found.timestamp.is_some() || found.token.is_some()).then_some(found)
 }
 
+/// The body Mailgun would send: `body` (a JSON object) with its `signature`
+/// object set for `timestamp` and `token`.
+pub(super) fn sign(
+    body: &[u8],
+    secret: &Secret,
+    timestamp: i64,
+    token: &str,
+) -> Result<Vec<u8>, String> {
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("Mailgun bodies are JSON: {e}"))?;
+    let object = value
+        .as_object_mut()
+        .ok_or("Mailgun bodies are JSON objects")?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.value.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(format!("{timestamp}{token}").as_bytes());
+    let signature = hex::encode(mac.finalize().into_bytes());
+    object.insert(
+        "signature".to_string(),
+        serde_json::json!({ "timestamp": timestamp.to_string(), "token": token, "signature": signature }),
+    );
+    serde_json::to_vec(&value).map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
-//! The signing side: the headers a provider would send for a body, built
-//! from the same preset the verifier uses. Tests round-trip every preset
+//! The signing side: what a provider would send for a body, built from the
+//! same preset the verifier uses. Tests round-trip every preset
 //! through it; `hookhole trigger` and re-signed replays use it too.
 
 use super::Request;
@@ -16,47 +16,77 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 pub struct Signing<'a> {
     pub body: &'a [u8],
     pub url: &'a str,
+    /// Headers the request carries anyway (`Content-Type`, event headers):
+    /// signed when the template names them.
+    pub headers: &'a [Header],
     /// Unix seconds to put in the timestamp, if the scheme has one.
     pub timestamp: i64,
     /// The message id, for schemes that sign one.
     pub id: &'a str,
 }
 
-/// The headers carrying the signature (and its timestamp and id headers)
-/// for `preset`, keyed with `secret`. HMAC presets only: public-key schemes
-/// need the provider's private key.
-pub fn sign(
-    preset: &Preset,
-    secret: &Secret,
-    signing: &Signing<'_>,
-) -> Result<Vec<Header>, String> {
+/// What to send: the headers to add, and the body (Mailgun puts its
+/// signature inside the body; everyone else sends it unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signed {
+    pub headers: Vec<Header>,
+    pub body: Vec<u8>,
+}
+
+/// Signs a request as the provider of `preset` would, with `secret`.
+/// Public-key schemes are refused: they need the provider's private key.
+pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<Signed, String> {
     let preset = preset.with_params(&secret.params)?;
+    let header = |value: String| Signed {
+        headers: vec![Header::new(preset.header.to_ascii_lowercase(), value)],
+        body: signing.body.to_vec(),
+    };
     match (preset.custom, preset.algorithm) {
         (Some(Custom::JwtHs256), _) => {
             let token = super::jwt::sign(&preset, secret, signing.body, signing.timestamp);
-            let value = format!("{}{token}", preset.prefix.as_deref().unwrap_or(""));
-            return Ok(vec![Header::new(preset.header.to_ascii_lowercase(), value)]);
+            return Ok(header(format!(
+                "{}{token}",
+                preset.prefix.as_deref().unwrap_or("")
+            )));
         }
-        (Some(_), _) => return Err(format!("{} cannot be signed here", preset.name)),
+        (Some(Custom::Twilio), _) => {
+            let request = Request {
+                method: "POST",
+                url: signing.url,
+                headers: signing.headers,
+                body: signing.body,
+            };
+            return Ok(header(super::twilio::sign(&request, secret)?));
+        }
+        (Some(Custom::Mailgun), _) => {
+            return Ok(Signed {
+                headers: Vec::new(),
+                body: super::mailgun::sign(signing.body, secret, signing.timestamp, signing.id)?,
+            });
+        }
         (None, Algorithm::Static) => {
-            let value = format!("{}{}", preset.prefix.as_deref().unwrap_or(""), secret.value);
-            return Ok(vec![Header::new(preset.header.to_ascii_lowercase(), value)]);
+            return Ok(header(format!(
+                "{}{}",
+                preset.prefix.as_deref().unwrap_or(""),
+                secret.value
+            )));
         }
         (None, Algorithm::BasicAuth) => {
-            let value = format!("Basic {}", STANDARD.encode(&secret.value));
-            return Ok(vec![Header::new(preset.header.to_ascii_lowercase(), value)]);
+            return Ok(header(format!("Basic {}", STANDARD.encode(&secret.value))));
         }
         (None, a) if !a.is_symmetric() => {
-            return Err(format!("{} cannot be signed here", preset.name));
+            return Err(format!(
+                "{} cannot be signed here: it needs the provider's private key",
+                preset.name
+            ));
         }
         (None, _) => {}
     }
     let mut headers = Vec::new();
     let ts_text = preset.timestamp.as_ref().map(|rule| match rule.unit {
-        TimestampUnit::S => signing.timestamp.to_string(),
+        TimestampUnit::S | TimestampUnit::Raw => signing.timestamp.to_string(),
         TimestampUnit::Ms => (signing.timestamp * 1000).to_string(),
         TimestampUnit::Rfc3339 => rfc3339(signing.timestamp),
-        TimestampUnit::Raw => signing.timestamp.to_string(),
     });
     if let (Some(rule), Some(text)) = (&preset.timestamp, &ts_text) {
         if let Some(("header", name)) = rule.source.split_once(':') {
@@ -66,19 +96,25 @@ pub fn sign(
     if let Some(name) = &preset.id_header {
         headers.push(Header::new(name.to_ascii_lowercase(), signing.id));
     }
-    // Other headers the template signs (a nonce, a delivery id) carry the
-    // message id: any value works, as long as it is sent and signed.
+    // Other headers the template signs (a nonce, a delivery id): the
+    // request's own when it has them, else the message id.
     for part in super::preset::parse_template(&preset.template)? {
         if let super::preset::Part::Header(name) = part {
-            if !headers.iter().any(|h| h.name.eq_ignore_ascii_case(&name)) {
+            let present = headers
+                .iter()
+                .chain(signing.headers)
+                .any(|h| h.name.eq_ignore_ascii_case(&name));
+            if !present {
                 headers.push(Header::new(name.to_ascii_lowercase(), signing.id));
             }
         }
     }
+    let mut all = signing.headers.to_vec();
+    all.extend(headers.iter().cloned());
     let request = Request {
         method: "POST",
         url: signing.url,
-        headers: &headers,
+        headers: &all,
         body: signing.body,
     };
     let content = signed_content(
@@ -115,7 +151,10 @@ pub fn sign(
         }
     };
     headers.push(Header::new(preset.header.to_ascii_lowercase(), value));
-    Ok(headers)
+    Ok(Signed {
+        headers,
+        body: signing.body.to_vec(),
+    })
 }
 
 /// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.

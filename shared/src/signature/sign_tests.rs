@@ -4,6 +4,7 @@
 //! verifying; a timestamp older than the window is `expired`.
 
 use super::*;
+use crate::headers::Header;
 use crate::signature::preset::{Custom, builtin};
 use crate::signature::{Registry, Status, verify};
 use proptest::prelude::*;
@@ -43,17 +44,34 @@ fn signable() -> Vec<Preset> {
 /// Whether changing a body byte must break the signature: credentials
 /// (a token, Basic auth) do not cover the body.
 fn covers_body(preset: &Preset) -> bool {
-    if preset.custom == Some(Custom::JwtHs256) {
-        return preset.jwt_body_hash_claim.is_some();
+    match preset.custom {
+        Some(Custom::JwtHs256) => return preset.jwt_body_hash_claim.is_some(),
+        // Mailgun signs timestamp + token only, never the event.
+        Some(Custom::Mailgun) => return false,
+        Some(Custom::Twilio) => return true,
+        None => {}
     }
     !preset.algorithm.is_credential()
         && (preset.template.contains("{body}") || preset.template.contains("{body_sha256}"))
 }
 
+/// Headers the request carries anyway (Twilio decides by content type).
+fn base_headers(preset: &Preset) -> Vec<Header> {
+    match preset.custom {
+        Some(Custom::Twilio) => vec![Header::new(
+            "content-type",
+            "application/x-www-form-urlencoded",
+        )],
+        _ => Vec::new(),
+    }
+}
+
 /// How far back to sign so that the signature must be reported expired.
 fn stale_by(preset: &Preset) -> Option<i64> {
-    if preset.custom == Some(Custom::JwtHs256) {
-        return Some(400); // our JWTs are valid for 300 s
+    match preset.custom {
+        Some(Custom::JwtHs256) => return Some(400), // our JWTs are valid for 300 s
+        Some(Custom::Mailgun) => return Some(360),  // Mailgun's window is 300 s
+        _ => {}
     }
     let rule = preset.timestamp.as_ref()?;
     if rule.unit == crate::signature::preset::TimestampUnit::Raw {
@@ -64,6 +82,16 @@ fn stale_by(preset: &Preset) -> Option<i64> {
 
 /// The body to sign: JSON with the timestamp when the scheme reads it there.
 fn body_for(preset: &Preset, payload: &[u8], at: i64) -> Vec<u8> {
+    match preset.custom {
+        Some(Custom::Twilio) => {
+            return format!("Body={}&From=%2B15551234567", hex::encode(payload)).into_bytes();
+        }
+        Some(Custom::Mailgun) => {
+            return format!("{{\"event-data\":{{\"id\":\"{}\"}}}}", hex::encode(payload))
+                .into_bytes();
+        }
+        _ => {}
+    }
     match preset.timestamp.as_ref().map(|t| t.source.as_str()) {
         Some(source) if source.starts_with("body:") => {
             let field = &source[5..];
@@ -97,6 +125,7 @@ fn public_key_and_custom_schemes_are_refused() {
     let signing = Signing {
         body: b"{}",
         url: "https://x",
+        headers: &[],
         timestamp: NOW,
         id: "msg_1",
     };
@@ -117,8 +146,11 @@ proptest! {
         for preset in signable() {
             let secret = secret_for(&preset, &raw_secret);
             let body = body_for(&preset, &payload, NOW);
-            let signing = Signing { body: &body, url: "https://hooks.example.test/in/abc?x=1", timestamp: NOW - 2, id: "msg_2Test" };
-            let headers = sign(&preset, &secret, &signing).unwrap();
+            let base = base_headers(&preset);
+            let signing = Signing { body: &body, url: "https://hooks.example.test/in/abc?x=1", headers: &base, timestamp: NOW - 2, id: "msg_2Test" };
+            let signed = sign(&preset, &secret, &signing).unwrap();
+            let headers: Vec<Header> = base.iter().cloned().chain(signed.headers).collect();
+            let body = signed.body;
             let request = Request { method: "POST", url: signing.url, headers: &headers, body: &body };
             let v = verify(&registry, &request, std::slice::from_ref(&secret), NOW);
             prop_assert_eq!(v.status, Status::Valid, "{} {:?}: {}", preset.id, preset.variant, v.reason);
@@ -136,8 +168,9 @@ proptest! {
             if let Some(stale) = stale_by(&preset) {
                 let old_body = body_for(&preset, &payload, NOW - stale);
                 let old = Signing { timestamp: NOW - stale, body: &old_body, ..signing };
-                let headers = sign(&preset, &secret, &old).unwrap();
-                let request = Request { method: "POST", url: old.url, headers: &headers, body: &old_body };
+                let signed = sign(&preset, &secret, &old).unwrap();
+                let headers: Vec<Header> = base.iter().cloned().chain(signed.headers).collect();
+                let request = Request { method: "POST", url: old.url, headers: &headers, body: &signed.body };
                 let v = verify(&registry, &request, std::slice::from_ref(&secret), NOW);
                 prop_assert_eq!(v.status, Status::Expired, "{} {:?}: {}", preset.id, preset.variant, v.reason);
             }

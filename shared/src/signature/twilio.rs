@@ -191,6 +191,20 @@ fn decode_component(raw: &[u8]) -> Result<String, String> {
     String::from_utf8(bytes).map_err(|_| "form body decodes to bytes that are not UTF-8".into())
 }
 
+/// The `X-Twilio-Signature` Twilio would send for this request: HMAC-SHA1
+/// over the URL and (for form posts) the sorted parameters, base64.
+pub(super) fn sign(request: &Request<'_>, secret: &Secret) -> Result<String, String> {
+    let params = match Covered::of(request)? {
+        Covered::Form(signed, _) => signed,
+        _ => String::new(),
+    };
+    let mut mac = Hmac::<Sha1>::new_from_slice(secret.value.as_bytes())
+        .expect("HMAC takes keys of any length");
+    mac.update(request.url.as_bytes());
+    mac.update(params.as_bytes());
+    Ok(BASE64.encode(mac.finalize().into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
