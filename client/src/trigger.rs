@@ -339,6 +339,12 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
             _ => {}
         }
     }
+    if args.tamper && event.preset(&registry).is_some_and(|p| !p.covers_body()) {
+        eprintln!(
+            "hookhole: note: {} does not sign the body, so --tamper changes nothing it checks",
+            event.provider
+        );
+    }
     let url = target(args, shared.data_dir.as_deref())?;
     let extra_headers = args
         .headers

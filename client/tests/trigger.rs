@@ -14,7 +14,7 @@ use hookhole::events::Event as EngineEvent;
 use hookhole::trigger::catalogue::{self, UNSIGNED};
 use hookhole::trigger::{Options, http_client, prepare, send, unix_now};
 use hookhole::verification::Verifier;
-use hookhole_shared::signature::preset::{Custom, Preset, TimestampUnit};
+use hookhole_shared::signature::preset::Preset;
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::{Registry, Status};
 use std::collections::BTreeMap;
@@ -50,32 +50,6 @@ fn secret_for(preset: &Preset, event: &catalogue::Event) -> Secret {
         secret = secret.with_param(k, v);
     }
     secret
-}
-
-/// How old a signature must be to be reported expired, if it can be.
-fn expiry(preset: &Preset) -> Option<u64> {
-    match preset.custom {
-        Some(Custom::JwtHs256) => return Some(400),
-        Some(Custom::Mailgun) => return Some(360),
-        _ => {}
-    }
-    let rule = preset.timestamp.as_ref()?;
-    if rule.unit == TimestampUnit::Raw {
-        return None;
-    }
-    rule.tolerance_s.map(|t| t as u64 + 60)
-}
-
-fn covers_body(preset: &Preset) -> bool {
-    match preset.custom {
-        Some(Custom::JwtHs256) => preset.jwt_body_hash_claim.is_some(),
-        Some(Custom::Mailgun) => false,
-        Some(Custom::Twilio) => true,
-        None => {
-            !preset.algorithm.is_credential()
-                && (preset.template.contains("{body}") || preset.template.contains("{body_sha256}"))
-        }
-    }
 }
 
 #[tokio::test]
@@ -121,16 +95,16 @@ async fn every_catalogue_event_arrives_valid_invalid_when_tampered_and_expired_w
             },
         )];
         if let Some(p) = preset {
-            if covers_body(p) {
+            if p.covers_body() {
                 let tamper = Options {
                     tamper: true,
                     ..Options::default()
                 };
                 cases.push(("--tamper", tamper, Status::Invalid));
             }
-            if let Some(secs) = expiry(p) {
+            if let Some(window) = p.expires_after() {
                 let age = Options {
-                    age: Duration::from_secs(secs),
+                    age: Duration::from_secs(window as u64 + 60),
                     ..Options::default()
                 };
                 cases.push(("--age", age, Status::Expired));

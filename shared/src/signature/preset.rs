@@ -411,6 +411,36 @@ impl Preset {
                 .is_none_or(|c| !value.contains(c))
     }
 
+    /// Whether changing a body byte breaks this scheme's signature. Tokens
+    /// and Basic credentials do not cover the body; Mailgun signs only
+    /// timestamp + token.
+    pub fn covers_body(&self) -> bool {
+        match self.custom {
+            Some(Custom::JwtHs256) => self.jwt_body_hash_claim.is_some(),
+            Some(Custom::Mailgun) => false,
+            Some(Custom::Twilio) => true,
+            None => {
+                !self.algorithm.is_credential()
+                    && (self.template.contains("{body}") || self.template.contains("{body_sha256}"))
+            }
+        }
+    }
+
+    /// Seconds after signing when a signature is reported `expired`, if it
+    /// ever is (JWTs made by our signer live 300 s; Mailgun's window is 300 s).
+    pub fn expires_after(&self) -> Option<i64> {
+        match self.custom {
+            Some(Custom::JwtHs256 | Custom::Mailgun) => return Some(300),
+            Some(Custom::Twilio) => return None,
+            None => {}
+        }
+        let rule = self.timestamp.as_ref()?;
+        if rule.unit == TimestampUnit::Raw {
+            return None;
+        }
+        rule.tolerance_s
+    }
+
     /// The header that identifies this scheme, for messages.
     pub fn header_label(&self) -> &str {
         match self.custom {

@@ -36,23 +36,9 @@ fn secret_for(preset: &Preset, raw: &[u8]) -> Secret {
 fn signable() -> Vec<Preset> {
     builtin()
         .iter()
-        .filter(|p| p.algorithm.is_symmetric() && matches!(p.custom, None | Some(Custom::JwtHs256)))
+        .filter(|p| p.algorithm.is_symmetric())
         .cloned()
         .collect()
-}
-
-/// Whether changing a body byte must break the signature: credentials
-/// (a token, Basic auth) do not cover the body.
-fn covers_body(preset: &Preset) -> bool {
-    match preset.custom {
-        Some(Custom::JwtHs256) => return preset.jwt_body_hash_claim.is_some(),
-        // Mailgun signs timestamp + token only, never the event.
-        Some(Custom::Mailgun) => return false,
-        Some(Custom::Twilio) => return true,
-        None => {}
-    }
-    !preset.algorithm.is_credential()
-        && (preset.template.contains("{body}") || preset.template.contains("{body_sha256}"))
 }
 
 /// Headers the request carries anyway (Twilio decides by content type).
@@ -64,20 +50,6 @@ fn base_headers(preset: &Preset) -> Vec<Header> {
         )],
         _ => Vec::new(),
     }
-}
-
-/// How far back to sign so that the signature must be reported expired.
-fn stale_by(preset: &Preset) -> Option<i64> {
-    match preset.custom {
-        Some(Custom::JwtHs256) => return Some(400), // our JWTs are valid for 300 s
-        Some(Custom::Mailgun) => return Some(360),  // Mailgun's window is 300 s
-        _ => {}
-    }
-    let rule = preset.timestamp.as_ref()?;
-    if rule.unit == crate::signature::preset::TimestampUnit::Raw {
-        return None;
-    }
-    rule.tolerance_s.map(|t| t + 60)
 }
 
 /// The body to sign: JSON with the timestamp when the scheme reads it there.
@@ -161,11 +133,11 @@ proptest! {
             tampered[i] ^= 1 << bit;
             let request = Request { body: &tampered, ..request };
             let v = verify(&registry, &request, std::slice::from_ref(&secret), NOW);
-            if covers_body(&preset) {
+            if preset.covers_body() {
                 prop_assert_ne!(v.status, Status::Valid, "{} {:?} accepted a changed byte", preset.id, preset.variant);
             }
 
-            if let Some(stale) = stale_by(&preset) {
+            if let Some(stale) = preset.expires_after().map(|t| t + 60) {
                 let old_body = body_for(&preset, &payload, NOW - stale);
                 let old = Signing { timestamp: NOW - stale, body: &old_body, ..signing };
                 let signed = sign(&preset, &secret, &old).unwrap();
