@@ -6,7 +6,7 @@
 //! error the user can act on.
 
 use crate::backoff;
-use crate::events::{ConnectionEvent, DeliveryEvent, Event, LinkState};
+use crate::events::{ConnectionEvent, DeliveryEvent, Event, Exchange, LinkState};
 use crate::forward::Forwarder;
 use crate::memory::ChannelMemory;
 use crate::verification::Verifier;
@@ -313,6 +313,10 @@ async fn session(
                         Ok(RelayMessage::Listeners { count }) => {
                             let _ = events.send(Event::Listeners { count }).await;
                         }
+                        Ok(RelayMessage::Heartbeat) => {
+                            // try_send: a busy consumer may skip a heartbeat.
+                            let _ = events.try_send(Event::Heartbeat);
+                        }
                         Ok(_) => {}
                         Err(e) => return protocol_error(&mut ws, e.to_string()).await,
                     },
@@ -396,15 +400,18 @@ async fn handle_delivery(
     let duration_ms = started.elapsed().as_millis() as u64;
     // After forwarding, so verification never adds to the sender's wait.
     let signature = verifier.check(&delivery);
-    let (answer, status, error) = match result {
-        Ok(response) => {
-            let status = response.status;
-            (ClientMessage::Response(response), Some(status), None)
-        }
-        Err(failure) => {
-            let error = format!("{}: {}", failure.code.as_str(), failure.message);
-            (ClientMessage::Failed(failure), None, Some(error))
-        }
+    // Bodies are `Bytes`: these clones share the buffers.
+    let (answer, status, error) = match &result {
+        Ok(response) => (
+            ClientMessage::Response(response.clone()),
+            Some(response.status),
+            None,
+        ),
+        Err(failure) => (
+            ClientMessage::Failed(failure.clone()),
+            None,
+            Some(format!("{}: {}", failure.code.as_str(), failure.message)),
+        ),
     };
     // If the link dropped meanwhile, the relay has already answered the
     // sender; the event below still records what the local server did.
@@ -420,18 +427,22 @@ async fn handle_delivery(
         delivery.path.clone()
     };
     let _ = events
-        .send(Event::Delivery(DeliveryEvent {
-            id: delivery.id,
+        .send(Event::Delivery(Box::new(DeliveryEvent {
+            id: delivery.id.clone(),
             seq: delivery.seq,
             attempt: 1,
-            method: delivery.method,
+            method: delivery.method.clone(),
             path,
-            query: delivery.query,
+            query: delivery.query.clone(),
             status,
             error,
             duration_ms,
             body_bytes: delivery.body.len(),
             signature,
-        }))
+            exchange: Some(Arc::new(Exchange {
+                delivery,
+                outcome: result,
+            })),
+        })))
         .await;
 }

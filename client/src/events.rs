@@ -3,8 +3,10 @@
 //!
 //! Field names are a public interface: add fields, never rename them.
 
+use hookhole_shared::protocol::{Delivery, Failure, Response};
 use hookhole_shared::signature::Verdict;
 use serde::Serialize;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -16,12 +18,24 @@ pub enum Event {
         listeners: u32,
         forward: String,
     },
-    /// One attempt at forwarding a delivery to the local server.
-    Delivery(DeliveryEvent),
+    /// One attempt at forwarding a delivery to the local server (boxed: it
+    /// is much larger than the other events).
+    Delivery(Box<DeliveryEvent>),
     /// The number of clients on the channel changed.
     Listeners { count: u32 },
     /// The link to the relay changed state.
     Connection(ConnectionEvent),
+    /// The relay's heartbeat arrived: the link is alive (terminal UI only;
+    /// never printed as a JSON line).
+    Heartbeat,
+}
+
+/// A whole exchange: the request as it arrived and what the local server
+/// did with it. Carried to the terminal UI, not printed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exchange {
+    pub delivery: Delivery,
+    pub outcome: Result<Response, Failure>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +56,8 @@ pub struct DeliveryEvent {
     /// Whether the signature verifies: `scheme`, `status`, `reason`, and
     /// when known the matching secret (masked) and timestamp age.
     pub signature: Verdict,
+    #[serde(skip)]
+    pub exchange: Option<Arc<Exchange>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -81,7 +97,7 @@ mod tests {
 
     #[test]
     fn delivery_line_has_the_documented_shape() {
-        let event = Event::Delivery(DeliveryEvent {
+        let event = Event::Delivery(Box::new(DeliveryEvent {
             id: "abc".into(),
             seq: 4,
             attempt: 1,
@@ -100,7 +116,8 @@ mod tests {
                 timestamp_age_s: Some(600),
                 candidates: vec!["stripe".into()],
             },
-        });
+            exchange: None,
+        }));
         assert_eq!(
             event.to_json_line(),
             r#"{"event":"delivery","id":"abc","seq":4,"attempt":1,"method":"POST","path":"/x/y","query":"q=1","status":null,"error":"local_unreachable: connection refused","duration_ms":3,"body_bytes":123,"signature":{"scheme":"stripe","status":"expired","reason":"signature matches but the timestamp is 600 s old (tolerance 300 s)","secret":"secret 1 of 1, whsec_…5e2","timestamp_age_s":600,"candidates":["stripe"]}}"#

@@ -12,6 +12,8 @@
 //!   [`memory`]: the remembered relay-assigned channel.
 //! - [`verification`]: signature verdicts per delivery; [`secrets`]: resolving
 //!   `--secret` values.
+//! - [`tui`]: the terminal UI (Elm style: `app` state and `update`, pure
+//!   `ui::render`, one runtime loop).
 //! - [`trigger`]: signed test webhooks; [`announce`]: where a running
 //!   listener can be found.
 
@@ -28,5 +30,6 @@ pub mod providers;
 pub mod secrets;
 pub mod target;
 pub mod trigger;
+pub mod tui;
 pub mod verification;
 pub mod verify_cmd;

@@ -38,8 +38,8 @@ pub struct ListenArgs {
     /// Port of the embedded relay; a free one is used if it is taken [default: 8080]
     #[arg(long, short = 'p', env = "HOOKHOLE_PORT", value_name = "PORT")]
     pub port: Option<u16>,
-    /// Print one JSON object per line instead of the terminal UI (always on
-    /// for now, and whenever stdout is not a terminal)
+    /// Print one JSON object per line instead of the terminal UI (always so
+    /// when stdout is not a terminal)
     #[arg(long, env = "HOOKHOLE_NO_TUI")]
     pub no_tui: bool,
     /// Where hookhole keeps its state [default: the platform data dir]
@@ -93,6 +93,11 @@ pub struct ListenConfig {
     pub response_timeout: Option<Duration>,
     pub forward_timeout: Duration,
     pub verifier: Verifier,
+    /// Show the terminal UI (stdout is a terminal and `--no-tui` not given).
+    pub tui: bool,
+    /// Local time offset for displayed times (read at startup, before any
+    /// thread exists, as the platform requires).
+    pub utc_offset_s: i64,
 }
 
 impl ListenArgs {
@@ -122,10 +127,7 @@ impl ListenArgs {
             None => settings::file_duration(file.forward_timeout.as_deref(), "forward-timeout")?
                 .unwrap_or(DEFAULT_FORWARD_TIMEOUT),
         };
-        // Only headless output exists so far; `--no-tui` is accepted (flag and
-        // file) so that scripts written today keep their JSON lines when the
-        // terminal UI lands.
-        let _headless = self.no_tui || file.no_tui.unwrap_or(false);
+        let headless = self.no_tui || file.no_tui.unwrap_or(false);
         // Secrets add up: flags and environment, then the config file's.
         let registry = crate::verification::registry(config_file)?;
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
@@ -140,6 +142,8 @@ impl ListenArgs {
             response_timeout,
             forward_timeout,
             verifier: Verifier { registry, secrets },
+            tui: !headless && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            utc_offset_s: 0,
         })
     }
 }
@@ -195,23 +199,61 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         .as_deref()
         .map(|dir| (ChannelMemory::new(dir), memory_key));
 
-    let (tx, rx) = mpsc::channel(1024);
+    let (engine_tx, engine_rx) = mpsc::channel(1024);
+    let (tx, rx) = mpsc::channel(4096);
     let announce = config
         .data_dir
         .as_deref()
         .map(|dir| Announce::new(dir, &std::env::current_dir().unwrap_or_default()));
-    let printer = tokio::spawn(print_events(rx, announce.clone()));
-    let result = engine::run(engine_config, tx, shutdown).await;
-    // The engine dropped its sender: the printer drains and ends.
-    let _ = printer.await;
+    tokio::spawn(tap(engine_rx, tx, announce));
+    let tui = config.tui.then(|| crate::tui::Context {
+        forwarder: engine_config.forwarder.clone(),
+        verifier: engine_config.verifier.clone(),
+        utc_offset_s: config.utc_offset_s,
+    });
+    let engine = tokio::spawn(engine::run(engine_config, engine_tx, shutdown.clone()));
+    let ui_result = match tui {
+        Some(ctx) => {
+            let result = crate::tui::run(rx, ctx, shutdown.clone()).await;
+            // Leaving the UI stops hookhole.
+            shutdown.cancel();
+            result
+        }
+        // Ends when the engine does (it drops its sender).
+        None => {
+            print_events(rx).await;
+            Ok(())
+        }
+    };
+    let result = engine.await;
     if let Some(relay) = embedded {
         relay.stop().await;
     }
-    result.map_err(anyhow::Error::from)
+    ui_result?;
+    match result {
+        Ok(r) => r.map_err(anyhow::Error::from),
+        Err(e) => Err(anyhow::anyhow!("the engine task failed: {e}")),
+    }
+}
+
+/// Passes events on, recording where this listener is (for `hookhole
+/// trigger`) once it is ready, and forgetting it when it stops.
+async fn tap(mut rx: mpsc::Receiver<Event>, tx: mpsc::Sender<Event>, announce: Option<Announce>) {
+    while let Some(event) = rx.recv().await {
+        if let (Event::Ready { public_url, .. }, Some(announce)) = (&event, &announce) {
+            announce.record(public_url);
+        }
+        if tx.send(event).await.is_err() {
+            break;
+        }
+    }
+    if let Some(announce) = &announce {
+        announce.remove();
+    }
 }
 
 /// Headless output: one JSON object per line on stdout; a human hint on stderr.
-async fn print_events(mut rx: mpsc::Receiver<Event>, announce: Option<Announce>) {
+async fn print_events(mut rx: mpsc::Receiver<Event>) {
     let mut stdout = std::io::stdout();
     while let Some(event) = rx.recv().await {
         if let Event::Ready {
@@ -221,15 +263,12 @@ async fn print_events(mut rx: mpsc::Receiver<Event>, announce: Option<Announce>)
         } = &event
         {
             tracing::info!("send webhooks to {public_url}  (forwarded to {forward})");
-            if let Some(announce) = &announce {
-                announce.record(public_url);
-            }
+        }
+        if matches!(event, Event::Heartbeat) {
+            continue;
         }
         let line = event.to_json_line();
         // A closed stdout (e.g. `| head`) is not a reason to stop forwarding.
         let _ = writeln!(stdout, "{line}").and_then(|_| stdout.flush());
-    }
-    if let Some(announce) = &announce {
-        announce.remove();
     }
 }

@@ -47,7 +47,29 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return exit_for_clap(e),
     };
-    init_tracing();
+    // Read while this is the only thread: the platform's local-time lookup
+    // is refused once other threads exist.
+    let utc_offset_s =
+        time::UtcOffset::current_local_offset().map_or(0, |o| i64::from(o.whole_seconds()));
+    let config = cli.config.as_deref();
+    // `listen` is resolved first: with the terminal UI, logs go to a file.
+    let listen = match &cli.command {
+        Command::Listen(args) => match args.resolve(config) {
+            Ok(mut listen) => {
+                listen.utc_offset_s = utc_offset_s;
+                Some(listen)
+            }
+            Err(e) => {
+                eprintln!("hookhole: error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    match &listen {
+        Some(l) if l.tui => init_tracing_to_file(l.data_dir.as_deref()),
+        _ => init_tracing(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -55,11 +77,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = cli.config.as_deref();
     let result = runtime.block_on(async {
         match &cli.command {
-            Command::Listen(args) => {
-                let listen = args.resolve(config)?;
+            Command::Listen(_) => {
+                let listen = listen.ok_or_else(|| anyhow::anyhow!("listen settings missing"))?;
                 let shutdown = CancellationToken::new();
                 tokio::spawn(stop_on_signal(shutdown.clone()));
                 hookhole::listen::run(listen, shutdown).await
@@ -86,4 +107,35 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// With the terminal UI on screen, logs go to `hookhole.log` in the data
+/// dir (or nowhere without one): never onto the screen being drawn.
+fn init_tracing_to_file(data_dir: Option<&std::path::Path>) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let Some(dir) = data_dir else {
+        return;
+    };
+    let file = std::fs::create_dir_all(dir).and_then(|_| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("hookhole.log"))
+    });
+    let Ok(file) = file else {
+        return;
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false),
+        )
+        .with(filter)
+        .try_init();
 }

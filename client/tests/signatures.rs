@@ -63,7 +63,7 @@ async fn deliver(
         .wait_for("a delivery event", |e| matches!(e, Event::Delivery(_)))
         .await
     {
-        Event::Delivery(d) => d,
+        Event::Delivery(d) => *d,
         _ => unreachable!(),
     }
 }

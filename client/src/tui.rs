@@ -1,0 +1,290 @@
+//! The terminal UI's runtime: owns the terminal, and runs one loop over
+//! engine events, input, replay results and a tick. All state lives in
+//! [`app::App`]; drawing is [`ui::render`]; this file only moves messages
+//! and carries out commands.
+
+pub mod app;
+mod body;
+mod clipboard;
+mod detail;
+pub mod editor;
+#[cfg(test)]
+mod fixtures;
+mod input;
+pub mod layout;
+pub mod model;
+pub mod ui;
+#[cfg(test)]
+mod ui_tests;
+
+use crate::events::Event;
+use crate::forward::Forwarder;
+use crate::verification::Verifier;
+use app::{App, Command, Edited, Msg, ReplayRequest};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use hookhole_shared::protocol::Delivery;
+use hookhole_shared::signature::sign::{Signing, sign};
+use model::{AttemptKind, Outcome};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// What the UI needs besides the engine's events.
+#[derive(Clone)]
+pub struct Context {
+    pub forwarder: Forwarder,
+    pub verifier: Arc<Verifier>,
+    pub utc_offset_s: i64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Whether colour may be used (`NO_COLOR` unset).
+pub fn color_allowed() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Runs the UI until the user quits or `shutdown` is cancelled; the
+/// terminal is restored on every exit path, panics included.
+pub async fn run(
+    mut events: mpsc::Receiver<Event>,
+    ctx: Context,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, &mut events, &ctx, &shutdown).await;
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    events: &mut mpsc::Receiver<Event>,
+    ctx: &Context,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
+    let mut app = App::new(ctx.utc_offset_s, color_allowed());
+    let size = terminal.size()?;
+    app.update(Msg::Tick(now_ms()));
+    app.update(Msg::Resize(size.width, size.height));
+    app.rebuild_detail();
+    let mut input = EventStream::new();
+    let (done_tx, mut done_rx) = mpsc::channel::<Msg>(256);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        terminal.draw(|frame| ui::render(&app, frame))?;
+        let first = tokio::select! {
+            Some(event) = events.recv() => Msg::Engine(event),
+            Some(Ok(event)) = input.next() => match event {
+                TermEvent::Key(key) => Msg::Key(key),
+                TermEvent::Mouse(mouse) => Msg::Mouse(mouse),
+                TermEvent::Resize(w, h) => Msg::Resize(w, h),
+                _ => continue,
+            },
+            Some(msg) = done_rx.recv() => msg,
+            _ = tick.tick() => Msg::Tick(now_ms()),
+            _ = shutdown.cancelled() => return Ok(()),
+        };
+        // A burst of deliveries is drawn once, not once per delivery.
+        let mut batch = vec![first];
+        while batch.len() < 2000 {
+            match events.try_recv() {
+                Ok(event) => batch.push(Msg::Engine(event)),
+                Err(_) => break,
+            }
+        }
+        let mut queue: std::collections::VecDeque<Msg> = batch.into();
+        while let Some(msg) = queue.pop_front() {
+            for command in app.update(msg) {
+                queue.extend(execute(command, terminal, ctx, &done_tx)?);
+            }
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+/// Carries out a command; returns messages to feed back at once.
+fn execute(
+    command: Command,
+    terminal: &mut ratatui::DefaultTerminal,
+    ctx: &Context,
+    done: &mpsc::Sender<Msg>,
+) -> anyhow::Result<Vec<Msg>> {
+    Ok(match command {
+        Command::Quit => Vec::new(),
+        Command::Replay(request) => {
+            tokio::spawn(replay(*request, ctx.clone(), done.clone()));
+            Vec::new()
+        }
+        Command::Copy { what, text } => vec![Msg::Notice(match clipboard::copy(&text) {
+            Ok(place) => format!(
+                "copied the {what} ({}) to the {place}",
+                body::human_size(text.len())
+            ),
+            Err(e) => format!("could not copy the {what}: {e}"),
+        })],
+        Command::Edit { id, request } => {
+            let result = edit(terminal, &request);
+            vec![Msg::Edited { id, result }]
+        }
+    })
+}
+
+/// Hands the terminal to `$VISUAL`/`$EDITOR` for the request, then takes it back.
+fn edit(terminal: &mut ratatui::DefaultTerminal, request: &Edited) -> Result<Edited, String> {
+    let text = editor::to_text(request)?;
+    let path = std::env::temp_dir().join(format!(
+        "hookhole-edit-{}-{}.http",
+        std::process::id(),
+        now_ms()
+    ));
+    std::fs::write(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let program = std::env::var("VISUAL")
+        .or_else(|_| std::env::var("EDITOR"))
+        .unwrap_or_else(|_| "vi".to_string());
+    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    // `$EDITOR` may carry arguments ("code --wait").
+    let mut words = program.split_whitespace();
+    let status = std::process::Command::new(words.next().unwrap_or("vi"))
+        .args(words)
+        .arg(&path)
+        .status();
+    *terminal = ratatui::init();
+    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+    let _ = terminal.clear();
+    let edited = std::fs::read_to_string(&path);
+    let _ = std::fs::remove_file(&path);
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Err(format!("{program} exited with {s}")),
+        Err(e) => return Err(format!("cannot run {program}: {e}")),
+    }
+    editor::from_text(&edited.map_err(|e| e.to_string())?, request)
+}
+
+/// Replays a request straight to the local server and reports the result.
+async fn replay(mut request: ReplayRequest, ctx: Context, done: mpsc::Sender<Msg>) {
+    let started = Instant::now();
+    let now = now_ms();
+    let resigned = match request.kind {
+        AttemptKind::Resigned => resign(&mut request, &ctx.verifier, (now / 1000) as i64),
+        _ => Ok(()),
+    };
+    let outcome = match resigned {
+        Err(e) => Outcome::Failed {
+            code: "not_resigned".into(),
+            message: e,
+        },
+        Ok(()) => {
+            let delivery = Delivery {
+                id: request.id.clone(),
+                seq: 0,
+                received_at_ms: now,
+                method: request.method.clone(),
+                path: request.path.clone(),
+                query: request.query.clone(),
+                headers: request.headers.clone(),
+                body_sha256: String::new(),
+                url: request.url.clone(),
+                body: request.body.clone(),
+            };
+            match ctx.forwarder.forward(&delivery, usize::MAX).await {
+                Ok(r) => Outcome::Response {
+                    status: r.status,
+                    headers: r.headers,
+                    body: r.body,
+                },
+                Err(f) => Outcome::Failed {
+                    code: f.code.as_str().to_string(),
+                    message: f.message,
+                },
+            }
+        }
+    };
+    // What was sent verifies differently after re-signing or editing.
+    let verdict = (request.kind != AttemptKind::Replay).then(|| {
+        ctx.verifier.check_parts(
+            &request.method,
+            &request.url,
+            &request.headers,
+            &request.body,
+            (now / 1000) as i64,
+        )
+    });
+    let _ = done
+        .send(Msg::ReplayDone {
+            id: request.id,
+            attempt: request.attempt,
+            outcome,
+            duration_ms: started.elapsed().as_millis() as u64,
+            verdict,
+        })
+        .await;
+}
+
+/// Replaces the request's signature headers with fresh ones, signed now
+/// with the configured secret for its scheme.
+fn resign(request: &mut ReplayRequest, verifier: &Verifier, now: i64) -> Result<(), String> {
+    let scheme = request
+        .scheme
+        .clone()
+        .ok_or("no signature scheme was detected on this delivery")?;
+    let secret = verifier
+        .secrets
+        .iter()
+        .find(|s| s.provider == scheme)
+        .ok_or_else(|| format!("no secret configured for {scheme}: pass --secret {scheme}=..."))?;
+    let probe = hookhole_shared::signature::Request {
+        method: &request.method,
+        url: &request.url,
+        headers: &request.headers,
+        body: &request.body,
+    };
+    let presets = verifier.registry.presets();
+    let preset = presets
+        .iter()
+        .filter(|p| p.id == scheme)
+        .find(|p| {
+            p.with_params(&secret.params)
+                .is_ok_and(|e| e.is_present(&probe))
+        })
+        .or_else(|| presets.iter().find(|p| p.id == scheme))
+        .ok_or_else(|| format!("unknown scheme {scheme}"))?;
+    // Keep the message id the provider sent, where the scheme signs one.
+    let id = preset
+        .id_header
+        .as_deref()
+        .and_then(|h| probe.header(h))
+        .map_or_else(|| request.id.clone(), str::to_string);
+    let signed = sign(
+        preset,
+        secret,
+        &Signing {
+            body: &request.body,
+            url: &request.url,
+            headers: &request.headers,
+            timestamp: now,
+            id: &id,
+        },
+    )?;
+    request.headers.retain(|h| {
+        !signed
+            .headers
+            .iter()
+            .any(|s| s.name.eq_ignore_ascii_case(&h.name))
+    });
+    request.headers.extend(signed.headers);
+    request.body = bytes::Bytes::from(signed.body);
+    Ok(())
+}

@@ -1,0 +1,474 @@
+//! The terminal UI's state and its only mutator, `App::update`.
+//!
+//! `App` is plain data: no terminal, no channels, no clock (time arrives as
+//! `Msg::Tick`). `update` turns a message into state changes and
+//! `Command`s for the runtime to carry out (replay, edit, copy, quit), so
+//! every key and event is testable without a terminal.
+
+use super::detail;
+use super::layout::Areas;
+use super::model::{Attempt, AttemptKind, Outcome, Record};
+use crate::events::{Event, LinkState};
+use bytes::Bytes;
+use hookhole_shared::headers::Header;
+use hookhole_shared::signature::Verdict;
+use std::collections::HashMap;
+
+/// Deliveries kept in memory; beyond it the oldest tenth is dropped.
+pub const MAX_RECORDS: usize = 20_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    List,
+    Detail,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Request,
+    Response,
+    Signature,
+    Attempts,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Request, Tab::Response, Tab::Signature, Tab::Attempts];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Request => "Request",
+            Tab::Response => "Response",
+            Tab::Signature => "Signature",
+            Tab::Attempts => "Attempts",
+        }
+    }
+
+    pub fn next(self, step: isize) -> Tab {
+        let i = Tab::ALL.iter().position(|t| *t == self).unwrap_or(0) as isize;
+        Tab::ALL[(i + step).rem_euclid(4) as usize]
+    }
+}
+
+/// The link to the relay, as the status bar shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Link {
+    pub public_url: String,
+    pub forward: String,
+    pub connected: bool,
+    pub reason: Option<String>,
+    /// When the next reconnect happens (ms), while reconnecting.
+    pub retry_at_ms: Option<u64>,
+    pub failed: bool,
+    pub last_heard_ms: Option<u64>,
+    pub listeners: u32,
+}
+
+/// A request to replay, with everything the runtime needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayRequest {
+    pub id: String,
+    pub attempt: u32,
+    pub kind: AttemptKind,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub url: String,
+    pub headers: Vec<Header>,
+    pub body: Bytes,
+    /// The scheme to re-sign with (`R`).
+    pub scheme: Option<String>,
+}
+
+/// A request as edited in `$EDITOR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edited {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: Vec<Header>,
+    pub body: Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Engine(Event),
+    Key(crossterm::event::KeyEvent),
+    Mouse(crossterm::event::MouseEvent),
+    Resize(u16, u16),
+    Tick(u64),
+    ReplayDone {
+        id: String,
+        attempt: u32,
+        outcome: Outcome,
+        duration_ms: u64,
+        verdict: Option<Verdict>,
+    },
+    Edited {
+        id: String,
+        result: Result<Edited, String>,
+    },
+    Notice(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Replay(Box<ReplayRequest>),
+    Edit { id: String, request: Box<Edited> },
+    Copy { what: &'static str, text: String },
+    Quit,
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub records: Vec<Record>,
+    index: HashMap<String, usize>,
+    /// Positions in `records` that pass the filter, oldest first.
+    pub visible: Vec<usize>,
+    pub selected: Option<String>,
+    /// First row of `visible` shown in the list.
+    pub offset: usize,
+    pub focus: Focus,
+    pub tab: Tab,
+    /// The detail pane's text for the selection and tab (rebuilt on change).
+    pub detail: Vec<String>,
+    pub detail_scroll: usize,
+    pub filter: String,
+    /// The filter being typed after `/`.
+    pub editing: Option<String>,
+    pub failed_only: bool,
+    pub follow: bool,
+    pub help: bool,
+    pub link: Link,
+    pub now_ms: u64,
+    /// Local time offset for the time column (read once at startup).
+    pub utc_offset_s: i64,
+    pub notice: Option<(String, u64)>,
+    pub size: (u16, u16),
+    pub color: bool,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(utc_offset_s: i64, color: bool) -> App {
+        App {
+            records: Vec::new(),
+            index: HashMap::new(),
+            visible: Vec::new(),
+            selected: None,
+            offset: 0,
+            focus: Focus::List,
+            tab: Tab::Request,
+            detail: Vec::new(),
+            detail_scroll: 0,
+            filter: String::new(),
+            editing: None,
+            failed_only: false,
+            follow: false,
+            help: false,
+            link: Link::default(),
+            now_ms: 0,
+            utc_offset_s,
+            notice: None,
+            size: (80, 24),
+            color,
+            quit: false,
+        }
+    }
+
+    pub fn areas(&self) -> Areas {
+        Areas::of(self.size.0, self.size.1)
+    }
+
+    pub fn record(&self, id: &str) -> Option<&Record> {
+        self.index.get(id).and_then(|&i| self.records.get(i))
+    }
+
+    pub fn selected_record(&self) -> Option<&Record> {
+        self.selected.as_deref().and_then(|id| self.record(id))
+    }
+
+    /// The selection's row in `visible`.
+    pub fn selected_row(&self) -> Option<usize> {
+        let pos = *self.index.get(self.selected.as_deref()?)?;
+        self.visible.iter().position(|&p| p == pos)
+    }
+
+    pub fn failed_count(&self) -> usize {
+        self.records.iter().filter(|r| r.failed()).count()
+    }
+
+    pub fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some((text.into(), self.now_ms + 4000));
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Command> {
+        match msg {
+            Msg::Engine(event) => {
+                self.engine(event);
+                Vec::new()
+            }
+            Msg::Key(key) => super::input::key(self, key),
+            Msg::Mouse(mouse) => {
+                super::input::mouse(self, mouse);
+                Vec::new()
+            }
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.keep_selection_in_view();
+                Vec::new()
+            }
+            Msg::Tick(now) => {
+                self.now_ms = now;
+                if self.notice.as_ref().is_some_and(|(_, until)| *until <= now) {
+                    self.notice = None;
+                }
+                Vec::new()
+            }
+            Msg::ReplayDone {
+                id,
+                attempt,
+                outcome,
+                duration_ms,
+                verdict,
+            } => {
+                if let Some(&pos) = self.index.get(&id) {
+                    if let Some(a) = self.records[pos]
+                        .attempts
+                        .iter_mut()
+                        .find(|a| a.number == attempt)
+                    {
+                        a.outcome = outcome;
+                        a.duration_ms = Some(duration_ms);
+                        a.verdict = verdict;
+                    }
+                    self.changed(pos);
+                }
+                Vec::new()
+            }
+            Msg::Edited { id, result } => match result {
+                Ok(edited) => self.replay(&id, AttemptKind::Edited, Some(edited)),
+                Err(e) => {
+                    self.notify(format!("edit cancelled: {e}"));
+                    Vec::new()
+                }
+            },
+            Msg::Notice(text) => {
+                self.notify(text);
+                Vec::new()
+            }
+        }
+    }
+
+    fn engine(&mut self, event: Event) {
+        match event {
+            Event::Ready {
+                public_url,
+                listeners,
+                forward,
+                ..
+            } => {
+                self.link.public_url = public_url;
+                self.link.forward = forward;
+                self.link.listeners = listeners;
+                self.link.connected = true;
+                self.link.last_heard_ms = Some(self.now_ms);
+            }
+            Event::Listeners { count } => self.link.listeners = count,
+            Event::Heartbeat => self.link.last_heard_ms = Some(self.now_ms),
+            Event::Connection(c) => {
+                self.link.connected = c.state == LinkState::Connected;
+                self.link.failed = c.state == LinkState::Failed;
+                self.link.reason = c.reason;
+                self.link.retry_at_ms = c.retry_in_ms.map(|ms| self.now_ms + ms);
+                if let Some(n) = c.listeners {
+                    self.link.listeners = n;
+                }
+                if self.link.connected {
+                    self.link.last_heard_ms = Some(self.now_ms);
+                }
+            }
+            Event::Delivery(d) => {
+                self.link.last_heard_ms = Some(self.now_ms);
+                self.push(Record::from_event(&d));
+            }
+        }
+    }
+
+    fn push(&mut self, record: Record) {
+        if self.records.len() >= MAX_RECORDS {
+            self.records.drain(..MAX_RECORDS / 10);
+            self.reindex();
+        }
+        let pos = self.records.len();
+        self.index.insert(record.id.clone(), pos);
+        self.records.push(record);
+        if self.matches(&self.records[pos]) {
+            self.visible.push(pos);
+        }
+        if self.follow || self.selected.is_none() {
+            self.select_row(self.visible.len().saturating_sub(1));
+        } else {
+            self.keep_selection_in_view();
+        }
+    }
+
+    fn reindex(&mut self) {
+        self.index = self
+            .records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
+        self.refilter();
+    }
+
+    /// Whether a record passes the `/` filter and the `f` toggle.
+    pub fn matches(&self, r: &Record) -> bool {
+        if self.failed_only && !r.failed() {
+            return false;
+        }
+        let needle = self.filter.trim().to_ascii_lowercase();
+        if needle.is_empty() {
+            return true;
+        }
+        let status = match r.last().map(|a| &a.outcome) {
+            Some(Outcome::Response { status, .. }) => status.to_string(),
+            Some(Outcome::Failed { code, .. }) => code.clone(),
+            _ => String::new(),
+        };
+        let fields = [
+            r.path.as_str(),
+            r.method.as_str(),
+            status.as_str(),
+            r.verdict.scheme.as_deref().unwrap_or(""),
+            r.verdict.status.as_str(),
+            r.query.as_deref().unwrap_or(""),
+        ];
+        fields
+            .iter()
+            .any(|f| f.to_ascii_lowercase().contains(&needle))
+            || contains_ignore_case(&r.body, needle.as_bytes())
+    }
+
+    pub fn refilter(&mut self) {
+        self.visible = (0..self.records.len())
+            .filter(|&i| self.matches(&self.records[i]))
+            .collect();
+        match self.selected_row() {
+            Some(_) => self.keep_selection_in_view(),
+            None => self.select_row(self.visible.len().saturating_sub(1)),
+        }
+    }
+
+    /// Something about the record at `pos` changed (an attempt finished).
+    fn changed(&mut self, pos: usize) {
+        if self.failed_only {
+            self.refilter();
+        }
+        if self.index.get(self.selected.as_deref().unwrap_or("")) == Some(&pos) {
+            self.rebuild_detail();
+        }
+    }
+
+    /// Selects the `row`-th visible delivery (clamped).
+    pub fn select_row(&mut self, row: usize) {
+        let before = self.selected.clone();
+        self.selected = match self
+            .visible
+            .get(row.min(self.visible.len().saturating_sub(1)))
+        {
+            Some(&pos) => Some(self.records[pos].id.clone()),
+            None => None,
+        };
+        if self.selected != before {
+            self.detail_scroll = 0;
+        }
+        self.keep_selection_in_view();
+        self.rebuild_detail();
+    }
+
+    pub fn move_selection(&mut self, delta: isize) {
+        let row = self.selected_row().unwrap_or(0) as isize + delta;
+        self.select_row(row.max(0) as usize);
+    }
+
+    fn keep_selection_in_view(&mut self) {
+        let rows = self.areas().list_rows().max(1);
+        let row = self.selected_row().unwrap_or(0);
+        if row < self.offset {
+            self.offset = row;
+        } else if row >= self.offset + rows {
+            self.offset = row + 1 - rows;
+        }
+        self.offset = self.offset.min(self.visible.len().saturating_sub(rows));
+    }
+
+    pub fn rebuild_detail(&mut self) {
+        self.detail = match self.selected_record() {
+            Some(r) => detail::lines(r, self.tab, self.utc_offset_s),
+            None => vec![
+                "No deliveries yet.".to_string(),
+                String::new(),
+                format!("Send webhooks to {}", self.link.public_url),
+                "or try: hookhole trigger stripe".to_string(),
+            ],
+        };
+    }
+
+    /// Starts a replay of the selection: a pending attempt now, the result
+    /// later as `Msg::ReplayDone`.
+    pub fn replay(&mut self, id: &str, kind: AttemptKind, edited: Option<Edited>) -> Vec<Command> {
+        let Some(&pos) = self.index.get(id) else {
+            return Vec::new();
+        };
+        let now = self.now_ms;
+        let record = &mut self.records[pos];
+        let number = record.attempts.len() as u32 + 1;
+        record.attempts.push(Attempt {
+            number,
+            kind,
+            started_ms: now,
+            duration_ms: None,
+            outcome: Outcome::Pending,
+            verdict: None,
+        });
+        let (method, path, query, headers, body) = match edited {
+            Some(e) => (e.method, e.path, e.query, e.headers, e.body),
+            None => (
+                record.method.clone(),
+                record.path.clone(),
+                record.query.clone(),
+                record.headers.clone(),
+                record.body.clone(),
+            ),
+        };
+        let request = ReplayRequest {
+            id: record.id.clone(),
+            attempt: number,
+            kind,
+            method,
+            path,
+            query,
+            url: record.url.clone(),
+            headers,
+            body,
+            scheme: record.verdict.scheme.clone(),
+        };
+        self.changed(pos);
+        vec![Command::Replay(Box::new(request))]
+    }
+}
+
+/// Case-insensitive (ASCII) substring search in raw bytes, without copying
+/// the body.
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty()
+        && haystack.len() >= needle.len()
+        && haystack
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

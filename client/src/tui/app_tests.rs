@@ -1,0 +1,331 @@
+//! `App::update` for every key and event, without a terminal.
+
+use super::*;
+use crate::tui::fixtures::{self, T0};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use hookhole_shared::signature::Status;
+
+fn app() -> App {
+    let mut app = App::new(0, false);
+    app.update(Msg::Resize(120, 40));
+    app.update(Msg::Tick(T0));
+    app.update(Msg::Engine(fixtures::ready()));
+    for event in fixtures::every_badge() {
+        app.update(Msg::Engine(event));
+    }
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) -> Vec<Command> {
+    app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+fn ch(app: &mut App, c: char) -> Vec<Command> {
+    key(app, KeyCode::Char(c))
+}
+
+fn selected(app: &App) -> String {
+    app.selected.clone().unwrap_or_default()
+}
+
+#[test]
+fn deliveries_appear_and_the_selection_stays_put() {
+    let mut app = app();
+    assert_eq!(app.records.len(), 6);
+    assert_eq!(selected(&app), "d0001", "the first delivery is selected");
+    app.update(Msg::Engine(fixtures::delivery(
+        7,
+        "/x",
+        Ok(200),
+        Status::Valid,
+        b"{}",
+    )));
+    assert_eq!(
+        selected(&app),
+        "d0001",
+        "new deliveries do not move the selection"
+    );
+    ch(&mut app, 'F');
+    assert!(app.follow);
+    assert_eq!(selected(&app), "d0007", "F jumps to the newest");
+    app.update(Msg::Engine(fixtures::delivery(
+        8,
+        "/y",
+        Ok(200),
+        Status::Valid,
+        b"{}",
+    )));
+    assert_eq!(selected(&app), "d0008", "follow mode tracks new deliveries");
+}
+
+#[test]
+fn movement_keys() {
+    let mut app = app();
+    ch(&mut app, 'j');
+    assert_eq!(selected(&app), "d0002");
+    key(&mut app, KeyCode::Down);
+    assert_eq!(selected(&app), "d0003");
+    ch(&mut app, 'k');
+    key(&mut app, KeyCode::Up);
+    assert_eq!(selected(&app), "d0001");
+    key(&mut app, KeyCode::Up);
+    assert_eq!(selected(&app), "d0001", "stops at the top");
+    ch(&mut app, 'G');
+    assert_eq!(selected(&app), "d0006");
+    ch(&mut app, 'g');
+    assert_eq!(selected(&app), "d0001");
+    key(&mut app, KeyCode::PageDown);
+    assert_eq!(selected(&app), "d0006", "a page is more than six rows here");
+    key(&mut app, KeyCode::PageUp);
+    assert_eq!(selected(&app), "d0001");
+}
+
+#[test]
+fn focus_tabs_and_detail_scrolling() {
+    let mut app = app();
+    assert_eq!((app.focus, app.tab), (Focus::List, Tab::Request));
+    assert!(app.detail[0].starts_with("POST https://hooks.example.com/dev/webhooks/stripe"));
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::Response);
+    assert_eq!(app.detail[2], "200 OK");
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.tab, Tab::Request);
+    ch(&mut app, '3');
+    assert_eq!(app.tab, Tab::Signature);
+    assert!(app.detail[1].contains("✓ valid"));
+    ch(&mut app, '4');
+    assert!(app.detail[0].starts_with("#1   original"));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.focus, Focus::Detail);
+    ch(&mut app, '1');
+    ch(&mut app, 'j');
+    ch(&mut app, 'j');
+    assert_eq!(
+        app.detail_scroll, 2,
+        "j scrolls the detail pane when it has focus"
+    );
+    assert_eq!(selected(&app), "d0001", "and does not move the selection");
+    ch(&mut app, 'g');
+    assert_eq!(app.detail_scroll, 0);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.focus, Focus::List);
+}
+
+#[test]
+fn filter_matches_path_method_status_scheme_signature_and_body() {
+    let mut app = app();
+    ch(&mut app, '/');
+    for c in "github".chars() {
+        ch(&mut app, c);
+    }
+    assert_eq!(app.visible.len(), 6, "typing does not filter until Enter");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.visible.len(), 1);
+    assert_eq!(
+        selected(&app),
+        "d0004",
+        "the selection moves into the filtered list"
+    );
+    for (filter, expected) in [
+        ("expired", 1),
+        ("400", 1),
+        ("POST", 6),
+        ("amount", 5),
+        ("local_unreachable", 1),
+        ("nothing-matches", 0),
+    ] {
+        app.filter = filter.to_string();
+        app.refilter();
+        assert_eq!(app.visible.len(), expected, "{filter}");
+    }
+    key(&mut app, KeyCode::Esc);
+    assert!(app.filter.is_empty(), "Esc clears the filter");
+    assert_eq!(app.visible.len(), 6);
+    ch(&mut app, '/');
+    ch(&mut app, 'x');
+    key(&mut app, KeyCode::Backspace);
+    key(&mut app, KeyCode::Esc);
+    assert!(
+        app.editing.is_none() && app.filter.is_empty(),
+        "Esc cancels typing"
+    );
+}
+
+#[test]
+fn failed_only_shows_errors_non_2xx_and_bad_signatures() {
+    let mut app = app();
+    ch(&mut app, 'f');
+    let ids: Vec<String> = app
+        .visible
+        .iter()
+        .map(|&i| app.records[i].id.clone())
+        .collect();
+    assert_eq!(
+        ids,
+        ["d0002", "d0006"],
+        "400 + invalid, and unreachable + malformed"
+    );
+    ch(&mut app, 'f');
+    assert_eq!(app.visible.len(), 6);
+}
+
+#[test]
+fn replays_are_pending_then_complete() {
+    let mut app = app();
+    let commands = ch(&mut app, 'r');
+    let [Command::Replay(request)] = commands.as_slice() else {
+        panic!("expected one replay, got {commands:?}");
+    };
+    assert_eq!(
+        (request.id.as_str(), request.attempt, request.kind),
+        ("d0001", 2, AttemptKind::Replay)
+    );
+    assert_eq!(request.path, "/webhooks/stripe");
+    assert_eq!(app.records[0].attempts[1].outcome, Outcome::Pending);
+    app.update(Msg::ReplayDone {
+        id: "d0001".into(),
+        attempt: 2,
+        outcome: Outcome::Response {
+            status: 500,
+            headers: vec![],
+            body: Bytes::new(),
+        },
+        duration_ms: 7,
+        verdict: None,
+    });
+    assert_eq!(app.records[0].attempts.len(), 2);
+    assert!(
+        app.records[0].failed(),
+        "the row's status is the last attempt's"
+    );
+    let commands = ch(&mut app, 'R');
+    assert!(
+        matches!(commands.as_slice(), [Command::Replay(r)] if r.kind == AttemptKind::Resigned && r.scheme.as_deref() == Some("stripe"))
+    );
+}
+
+#[test]
+fn edit_copy_help_and_quit() {
+    let mut app = app();
+    let commands = ch(&mut app, 'e');
+    assert!(matches!(commands.as_slice(), [Command::Edit { id, .. }] if id == "d0001"));
+    let edited = Edited {
+        method: "POST".into(),
+        path: "/webhooks/stripe".into(),
+        query: None,
+        headers: vec![],
+        body: Bytes::from_static(b"{}"),
+    };
+    let commands = app.update(Msg::Edited {
+        id: "d0001".into(),
+        result: Ok(edited),
+    });
+    assert!(
+        matches!(commands.as_slice(), [Command::Replay(r)] if r.kind == AttemptKind::Edited && r.body.as_ref() == b"{}")
+    );
+    app.update(Msg::Edited {
+        id: "d0001".into(),
+        result: Err("the file was emptied".into()),
+    });
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|(n, _)| n.contains("emptied"))
+    );
+
+    let commands = ch(&mut app, 'c');
+    assert!(
+        matches!(commands.as_slice(), [Command::Copy { text, .. }] if text.starts_with("curl -X POST 'http://127.0.0.1:3000/webhooks/stripe'"))
+    );
+    let commands = ch(&mut app, 'y');
+    assert!(
+        matches!(commands.as_slice(), [Command::Copy { what: "body", text }] if text.contains("evt_1"))
+    );
+
+    ch(&mut app, '?');
+    assert!(app.help);
+    assert!(ch(&mut app, 'q').is_empty(), "a key closes help first");
+    assert!(!app.help && !app.quit);
+    assert_eq!(ch(&mut app, 'q'), vec![Command::Quit]);
+    assert!(app.quit);
+    let mut other = self::app();
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert_eq!(other.update(Msg::Key(ctrl_c)), vec![Command::Quit]);
+}
+
+#[test]
+fn mouse_selects_and_scrolls() {
+    let mut app = app();
+    let list = app.areas().list;
+    let click = |row: u16| {
+        Msg::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: list.x + 5,
+            row,
+            modifiers: KeyModifiers::NONE,
+        })
+    };
+    app.update(click(list.y + 2 + 2));
+    assert_eq!(selected(&app), "d0003", "the third row");
+    app.update(click(list.y + 2 + 40));
+    assert_eq!(
+        selected(&app),
+        "d0003",
+        "a click below the rows changes nothing"
+    );
+    app.update(Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: list.x + 5,
+        row: list.y + 3,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(selected(&app), "d0004");
+}
+
+#[test]
+fn the_link_state_is_the_truth() {
+    let mut app = app();
+    assert!(app.link.connected);
+    app.update(Msg::Tick(T0 + 10_000));
+    app.update(Msg::Engine(fixtures::reconnecting()));
+    assert!(!app.link.connected);
+    assert_eq!(app.link.retry_at_ms, Some(T0 + 12_000));
+    app.update(Msg::Engine(Event::Listeners { count: 3 }));
+    assert_eq!(app.link.listeners, 3);
+    app.update(Msg::Tick(T0 + 20_000));
+    app.update(Msg::Engine(Event::Heartbeat));
+    assert_eq!(app.link.last_heard_ms, Some(T0 + 20_000));
+}
+
+#[test]
+fn ten_thousand_deliveries_stay_bounded_and_selectable() {
+    let mut app = App::new(0, false);
+    app.update(Msg::Resize(80, 24));
+    for n in 0..10_000 {
+        app.update(Msg::Engine(fixtures::delivery(
+            n,
+            "/bulk",
+            Ok(200),
+            Status::Valid,
+            b"{}",
+        )));
+    }
+    assert_eq!(app.visible.len(), 10_000);
+    ch(&mut app, 'G');
+    assert_eq!(selected(&app), "d9999");
+    assert!(
+        app.offset + app.areas().list_rows() >= 10_000,
+        "the list scrolled to the end"
+    );
+    for n in 10_000..(MAX_RECORDS as u64 + 10) {
+        app.update(Msg::Engine(fixtures::delivery(
+            n,
+            "/bulk",
+            Ok(200),
+            Status::Valid,
+            b"{}",
+        )));
+    }
+    assert!(app.records.len() <= MAX_RECORDS, "memory stays bounded");
+    assert!(app.record("d0000").is_none(), "the oldest were dropped");
+}

@@ -1,0 +1,144 @@
+//! Fixed deliveries for the UI's tests and snapshots: deterministic ids,
+//! times and verdicts, one of every signature status.
+
+use crate::events::{DeliveryEvent, Event, Exchange, LinkState};
+use bytes::Bytes;
+use hookhole_shared::headers::Header;
+use hookhole_shared::protocol::{Delivery, Failure, FailureCode, Response};
+use hookhole_shared::signature::{Status, Verdict};
+use std::sync::Arc;
+
+pub const T0: u64 = 1_767_225_600_000;
+
+pub fn verdict(status: Status, scheme: Option<&str>) -> Verdict {
+    Verdict {
+        scheme: scheme.map(str::to_string),
+        status,
+        reason: match status {
+            Status::Valid => "HMAC-SHA256 matches, timestamp 2 s old".into(),
+            Status::Invalid => "no HMAC-SHA256 signature matches the configured secret".into(),
+            Status::Expired => {
+                "signature matches but the timestamp is 900 s old (tolerance 300 s)".into()
+            }
+            Status::Unsigned => "no known signature header".into(),
+            Status::NoSecret => {
+                "signed (X-Hub-Signature-256) but no secret is configured for github".into()
+            }
+            Status::Malformed => "Stripe-Signature: no v1 entry in the signature header".into(),
+        },
+        secret: (status == Status::Valid).then(|| "secret 1 of 1, whsec_…5e2".to_string()),
+        timestamp_age_s: matches!(status, Status::Valid | Status::Expired).then_some(2),
+        candidates: scheme.map(|s| vec![s.to_string()]).unwrap_or_default(),
+    }
+}
+
+/// A delivery event with its full exchange.
+pub fn delivery(
+    n: u64,
+    path: &str,
+    outcome: Result<u16, FailureCode>,
+    status: Status,
+    body: &[u8],
+) -> Event {
+    let id = format!("d{n:04}");
+    let headers = vec![
+        Header::new("content-type", "application/json"),
+        Header::new(
+            "stripe-signature",
+            "t=1767225598,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd",
+        ),
+        Header::new("x-forwarded-for", "127.0.0.1"),
+    ];
+    let delivery = Delivery {
+        id: id.clone(),
+        seq: n,
+        received_at_ms: T0 + n * 1000,
+        method: "POST".into(),
+        path: path.into(),
+        query: None,
+        headers,
+        body_sha256: String::new(),
+        url: format!("https://hooks.example.com/dev{path}"),
+        body: Bytes::copy_from_slice(body),
+    };
+    let result = match outcome {
+        Ok(code) => Ok(Response {
+            id: id.clone(),
+            status: code,
+            headers: vec![Header::new("content-type", "application/json")],
+            body: Bytes::from_static(b"{\"received\":true}"),
+        }),
+        Err(code) => Err(Failure {
+            id: id.clone(),
+            code,
+            message:
+                "local server http://127.0.0.1:3000 unreachable: Connection refused (os error 111)"
+                    .into(),
+        }),
+    };
+    Event::Delivery(Box::new(DeliveryEvent {
+        id,
+        seq: n,
+        attempt: 1,
+        method: "POST".into(),
+        path: path.into(),
+        query: None,
+        status: result.as_ref().ok().map(|r| r.status),
+        error: result.as_ref().err().map(|f| f.message.clone()),
+        duration_ms: 3 + n,
+        body_bytes: body.len(),
+        signature: verdict(
+            status,
+            (status != Status::Unsigned).then(|| scheme_for(status)),
+        ),
+        exchange: Some(Arc::new(Exchange {
+            delivery,
+            outcome: result,
+        })),
+    }))
+}
+
+fn scheme_for(status: Status) -> &'static str {
+    match status {
+        Status::NoSecret => "github",
+        _ => "stripe",
+    }
+}
+
+pub fn ready() -> Event {
+    Event::Ready {
+        public_url: "https://hooks.example.com/dev".into(),
+        channel: "dev".into(),
+        listeners: 1,
+        forward: "http://127.0.0.1:3000".into(),
+    }
+}
+
+pub fn reconnecting() -> Event {
+    Event::Connection(crate::events::ConnectionEvent {
+        state: LinkState::Reconnecting,
+        reason: Some("the relay went away: relay shutting down".into()),
+        retry_in_ms: Some(2000),
+        listeners: None,
+    })
+}
+
+/// One delivery of every signature status, and one the local server refused.
+pub fn every_badge() -> Vec<Event> {
+    let body =
+        br#"{"id":"evt_1","type":"payment_intent.succeeded","data":{"object":{"amount":2000}}}"#;
+    vec![
+        delivery(1, "/webhooks/stripe", Ok(200), Status::Valid, body),
+        delivery(2, "/webhooks/stripe", Ok(400), Status::Invalid, body),
+        delivery(3, "/webhooks/stripe", Ok(200), Status::Expired, body),
+        delivery(4, "/webhooks/github", Ok(200), Status::NoSecret, body),
+        delivery(5, "/health", Ok(204), Status::Unsigned, b""),
+        delivery(
+            6,
+            "/webhooks/stripe",
+            Err(FailureCode::LocalUnreachable),
+            Status::Malformed,
+            body,
+        ),
+    ]
+}
