@@ -140,7 +140,14 @@ fn build_request(url: &str, delivery: &Delivery) -> Result<Request<Full<Bytes>>,
         }
         let name =
             HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name:?}: {e}"))?;
-        let value = HeaderValue::from_bytes(value).map_err(|e| format!("header {name}: {e}"))?;
+        // The length is always the body's, in the header's own position: the
+        // same value for a delivery as it arrived, and right for an edited
+        // replay whose body changed size.
+        let value = if name == http::header::CONTENT_LENGTH {
+            HeaderValue::from(delivery.body.len())
+        } else {
+            HeaderValue::from_bytes(value).map_err(|e| format!("header {name}: {e}"))?
+        };
         headers.append(name, value);
     }
     builder
@@ -156,4 +163,51 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(headers: Vec<Header>, body: &'static [u8]) -> Delivery {
+        Delivery {
+            id: "d".into(),
+            seq: 1,
+            received_at_ms: 0,
+            method: "POST".into(),
+            path: "/x".into(),
+            query: None,
+            headers,
+            body_sha256: String::new(),
+            url: String::new(),
+            body: Bytes::from_static(body),
+        }
+    }
+
+    #[test]
+    fn content_length_follows_the_body_in_place() {
+        // An edited replay: the stored length no longer matches the body.
+        let d = delivery(
+            vec![
+                Header::new("content-length", "414"),
+                Header::new("x-a", "1"),
+            ],
+            b"short",
+        );
+        let request = build_request("http://127.0.0.1:1/x", &d).unwrap();
+        let names: Vec<_> = request.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["content-length", "x-a"], "order kept");
+        assert_eq!(request.headers()["content-length"], "5");
+    }
+
+    #[test]
+    fn host_from_the_delivery_is_never_used() {
+        let d = delivery(vec![Header::new("host", "evil.example")], b"");
+        let request = build_request("http://127.0.0.1:1/x", &d).unwrap();
+        assert!(
+            request.headers().get("host").is_none(),
+            "the client sets Host from the target"
+        );
+        assert_eq!(request.uri().authority().unwrap().as_str(), "127.0.0.1:1");
+    }
 }

@@ -1,0 +1,173 @@
+//! The terminal UI in a real terminal (tmux): a delivery appears with its
+//! signature word, `r` replays it to the local server, `q` exits and leaves
+//! the terminal as it was.
+
+// The shared harness lives outside #[test] functions; a failed setup step
+// should panic there too.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use hookhole::trigger::catalogue;
+use hookhole::trigger::{Options, http_client, prepare, send, unix_now};
+use hookhole_shared::signature::Registry;
+use hookhole_shared::signature::secret::Secret;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// A tmux server of our own (`-L`), killed when the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "ui"])
+    }
+
+    /// Waits until the screen shows `text` (the UI redraws on its own time).
+    async fn wait_for(&self, text: &str) -> String {
+        within(&format!("{text:?} on the screen"), async {
+            loop {
+                let screen = self.screen();
+                if screen.contains(text) {
+                    return screen;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+async fn public_url(data: &Path) -> String {
+    within("the listener to record its URL", async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(data.join("hookhole/listeners.json")) {
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                if let Some(url) = v
+                    .as_object()
+                    .and_then(|m| m.values().next())
+                    .and_then(|l| l["public_url"].as_str())
+                {
+                    return url.to_string();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_delivery_shows_its_signature_r_replays_and_q_restores_the_terminal() {
+    if !tmux_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide tmux (.ci/run installs it)"
+        );
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = TestTarget::echo().await;
+    let secret = "whsec_tmux_test_secret_0001";
+    std::fs::write(
+        dir.path().join("hookhole.toml"),
+        format!(
+            "[listen]\nforward = \"{}\"\nport = 0\nsecret = [\"stripe={secret}\"]\n",
+            target.url()
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let tmux = Tmux {
+        socket: format!("hookhole-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "{} listen; echo EXITED=$?; sleep 60",
+        env!("CARGO_BIN_EXE_hookhole")
+    );
+    let dir_text = dir.path().to_string_lossy().into_owned();
+    let data_env = format!("XDG_DATA_HOME={}", data.display());
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ui",
+        "-x",
+        "120",
+        "-y",
+        "30",
+        "-c",
+        &dir_text,
+        "-e",
+        &data_env,
+        "-e",
+        "NO_COLOR=1",
+        &command,
+    ]);
+
+    let url = public_url(&data).await;
+    let registry = Registry::builtin();
+    let events = catalogue::catalogue(&registry);
+    let event = catalogue::find(&events, "stripe").unwrap();
+    let prepared = prepare(
+        event,
+        &registry,
+        Some(&Secret::new("stripe", secret)),
+        &url,
+        unix_now(),
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(send(&http_client(), &prepared).await.unwrap().status, 200);
+    target.next_request().await;
+    let screen = tmux.wait_for("✓ valid").await;
+    assert!(
+        screen.contains("POST") && screen.contains("200"),
+        "{screen}"
+    );
+
+    tmux.run(&["send-keys", "-t", "ui", "r"]);
+    let replayed = target.next_request().await;
+    assert_eq!(replayed.body, prepared.body, "r sends the same bytes again");
+    tmux.run(&["send-keys", "-t", "ui", "2"]);
+    tmux.wait_for("Attempt 2 (replay)").await;
+
+    tmux.run(&["send-keys", "-t", "ui", "q"]);
+    let screen = tmux.wait_for("EXITED=0").await;
+    assert!(
+        !screen.contains("Deliveries"),
+        "the UI is gone from the terminal:\n{screen}"
+    );
+}
