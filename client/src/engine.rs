@@ -8,6 +8,7 @@
 use crate::backoff;
 use crate::events::{ConnectionEvent, DeliveryEvent, Event, Exchange, LinkState};
 use crate::forward::Forwarder;
+use crate::history::History;
 use crate::memory::ChannelMemory;
 use crate::verification::Verifier;
 use futures_util::{SinkExt, StreamExt};
@@ -47,6 +48,8 @@ pub struct EngineConfig {
     pub handshake_timeout: Duration,
     /// Checks each delivery's signature.
     pub verifier: Arc<Verifier>,
+    /// Where deliveries and attempts are saved, if anywhere.
+    pub history: Option<Arc<History>>,
 }
 
 impl EngineConfig {
@@ -59,6 +62,7 @@ impl EngineConfig {
             protocol_version: VERSION,
             handshake_timeout: Duration::from_secs(10),
             verifier: Arc::new(Verifier::default()),
+            history: None,
         }
     }
 }
@@ -216,6 +220,17 @@ async fn connect(
     url: &str,
     channel: Option<String>,
 ) -> Result<(Ws, Welcome), End> {
+    // Resume: the relay resends buffered deliveries after the last one saved.
+    let last_acked_seq = match (&config.history, &channel) {
+        (Some(history), Some(channel)) => {
+            let (history, channel) = (history.clone(), channel.clone());
+            tokio::task::spawn_blocking(move || history.last_seq(&channel).ok().flatten())
+                .await
+                .ok()
+                .flatten()
+        }
+        _ => None,
+    };
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
@@ -227,7 +242,7 @@ async fn connect(
             version: config.protocol_version,
             channel,
             token: None,
-            last_acked_seq: None,
+            last_acked_seq,
             agent: concat!("hookhole/", env!("CARGO_PKG_VERSION")).to_string(),
         });
         ws.send(to_message(hello.encode()))
@@ -287,8 +302,16 @@ async fn session(
     let silence_limit = interval * 3;
     let mut ticker = tokio::time::interval(interval);
     let heartbeat = to_message(ClientMessage::Heartbeat.encode());
-    // A bigger answer would exceed the relay's message limit and cost the link.
-    let max_response = usize::try_from(welcome.max_body).unwrap_or(usize::MAX);
+    let context = DeliveryContext {
+        forwarder: config.forwarder.clone(),
+        verifier: config.verifier.clone(),
+        history: config.history.clone(),
+        channel: welcome.channel.clone(),
+        // A bigger answer would exceed the relay's message limit and cost the link.
+        max_response: usize::try_from(welcome.max_body).unwrap_or(usize::MAX),
+        outbox: outbox_tx.clone(),
+        events: events.clone(),
+    };
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
@@ -297,14 +320,7 @@ async fn session(
                 match incoming {
                     Some(Ok(Message::Binary(bytes))) => match RelayMessage::decode_binary(bytes) {
                         Ok(RelayMessage::Delivery(delivery)) => {
-                            tokio::spawn(handle_delivery(
-                                config.forwarder.clone(),
-                                config.verifier.clone(),
-                                delivery,
-                                max_response,
-                                outbox_tx.clone(),
-                                events.clone(),
-                            ));
+                            tokio::spawn(handle_delivery(context.clone(), delivery));
                         }
                         Ok(_) => {}
                         Err(e) => return protocol_error(&mut ws, e.to_string()).await,
@@ -378,18 +394,65 @@ async fn protocol_error(ws: &mut Ws, error: String) -> End {
     End::Lost(format!("malformed message from the relay: {error}"))
 }
 
-/// Forwards one delivery, answers the relay, acknowledges, reports.
-async fn handle_delivery(
+/// What every delivery of a session needs (cheap to clone).
+#[derive(Clone)]
+struct DeliveryContext {
     forwarder: Forwarder,
     verifier: Arc<Verifier>,
-    delivery: Delivery,
+    history: Option<Arc<History>>,
+    channel: String,
     max_response: usize,
     outbox: mpsc::Sender<Message>,
     events: mpsc::Sender<Event>,
-) {
+}
+
+/// Runs a blocking history write off the async threads; a failed write is
+/// logged, never a reason to drop the delivery.
+async fn save<T: Send + 'static>(
+    history: &Option<Arc<History>>,
+    what: &'static str,
+    write: impl FnOnce(&History) -> rusqlite::Result<T> + Send + 'static,
+) -> Option<T> {
+    let history = history.clone()?;
+    match tokio::task::spawn_blocking(move || write(&history)).await {
+        Ok(Ok(value)) => Some(value),
+        Ok(Err(e)) => {
+            tracing::warn!("history: cannot save the {what}: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::warn!("history: the {what} write failed: {e}");
+            None
+        }
+    }
+}
+
+/// Verifies, saves, forwards, saves the answer, answers the relay,
+/// acknowledges, reports. The delivery is saved before anything is answered
+/// or acknowledged: whatever the relay hears back about is in the history.
+async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
+    let signature = ctx.verifier.check(&delivery);
+    let stored = {
+        let (channel, d, v) = (ctx.channel.clone(), delivery.clone(), signature.clone());
+        save(&ctx.history, "delivery", move |h| {
+            h.record_delivery(&channel, &d, &v)
+        })
+        .await
+    };
+    let ack = ClientMessage::Ack {
+        id: delivery.id.clone(),
+        seq: delivery.seq,
+    };
+    if stored == Some(false) {
+        // A resend of a delivery already saved (and forwarded) before a
+        // reconnect: acknowledge it again, do not deliver it twice.
+        let _ = ctx.outbox.send(to_message(ack.encode())).await;
+        return;
+    }
+    let started_ms = delivery.received_at_ms;
     let started = Instant::now();
     let result = if hex::encode(Sha256::digest(&delivery.body)) == delivery.body_sha256 {
-        forwarder.forward(&delivery, max_response).await
+        ctx.forwarder.forward(&delivery, ctx.max_response).await
     } else {
         Err(Failure {
             id: delivery.id.clone(),
@@ -398,8 +461,12 @@ async fn handle_delivery(
         })
     };
     let duration_ms = started.elapsed().as_millis() as u64;
-    // After forwarding, so verification never adds to the sender's wait.
-    let signature = verifier.check(&delivery);
+    let attempt = crate::history::StoredAttempt::first(&result, started_ms, duration_ms);
+    let id = delivery.id.clone();
+    save(&ctx.history, "attempt", move |h| {
+        h.record_attempt(&id, &attempt)
+    })
+    .await;
     // Bodies are `Bytes`: these clones share the buffers.
     let (answer, status, error) = match &result {
         Ok(response) => (
@@ -415,18 +482,15 @@ async fn handle_delivery(
     };
     // If the link dropped meanwhile, the relay has already answered the
     // sender; the event below still records what the local server did.
-    let _ = outbox.send(to_message(answer.encode())).await;
-    let ack = ClientMessage::Ack {
-        id: delivery.id.clone(),
-        seq: delivery.seq,
-    };
-    let _ = outbox.send(to_message(ack.encode())).await;
+    let _ = ctx.outbox.send(to_message(answer.encode())).await;
+    let _ = ctx.outbox.send(to_message(ack.encode())).await;
     let path = if delivery.path.is_empty() {
         "/".to_string()
     } else {
         delivery.path.clone()
     };
-    let _ = events
+    let _ = ctx
+        .events
         .send(Event::Delivery(Box::new(DeliveryEvent {
             id: delivery.id.clone(),
             seq: delivery.seq,

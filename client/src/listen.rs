@@ -6,6 +6,7 @@ use crate::embedded;
 use crate::engine::{self, EngineConfig};
 use crate::events::Event;
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
+use crate::history::{History, Keep};
 use crate::memory::ChannelMemory;
 use crate::secrets;
 use crate::target::Target;
@@ -59,6 +60,9 @@ pub struct ListenArgs {
         value_name = "PROVIDER=SECRET"
     )]
     pub secret: Vec<String>,
+    /// History to keep: a count, an age, or both, e.g. 5000,7d [default: 10000,30d]
+    #[arg(long, env = "HOOKHOLE_KEEP", value_name = "COUNT,AGE", value_parser = Keep::parse)]
+    pub keep: Option<Keep>,
     /// How long to wait for the local server's answer [default: 30s]
     #[arg(long, env = "HOOKHOLE_FORWARD_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -80,6 +84,7 @@ struct ListenFile {
     /// Same syntax as `--secret`; `@path` is relative to the config file.
     #[serde(default)]
     secret: Vec<String>,
+    keep: Option<String>,
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -95,6 +100,7 @@ pub struct ListenConfig {
     pub verifier: Verifier,
     /// Show the terminal UI (stdout is a terminal and `--no-tui` not given).
     pub tui: bool,
+    pub keep: Keep,
     /// Local time offset for displayed times (read at startup, before any
     /// thread exists, as the platform requires).
     pub utc_offset_s: i64,
@@ -128,6 +134,11 @@ impl ListenArgs {
                 .unwrap_or(DEFAULT_FORWARD_TIMEOUT),
         };
         let headless = self.no_tui || file.no_tui.unwrap_or(false);
+        let keep = match (self.keep, &file.keep) {
+            (Some(keep), _) => keep,
+            (None, Some(text)) => Keep::parse(text).map_err(UsageError)?,
+            (None, None) => Keep::default(),
+        };
         // Secrets add up: flags and environment, then the config file's.
         let registry = crate::verification::registry(config_file)?;
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
@@ -143,6 +154,7 @@ impl ListenArgs {
             forward_timeout,
             verifier: Verifier { registry, secrets },
             tui: !headless && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+            keep,
             utc_offset_s: 0,
         })
     }
@@ -154,6 +166,12 @@ pub struct Shared {
     pub data_dir: Option<PathBuf>,
     /// The config file's secrets (`@path` relative to the file).
     pub secrets: Vec<hookhole_shared::signature::secret::Secret>,
+}
+
+/// The config file's `[listen] forward`, for commands that replay.
+pub fn file_forward(config_file: Option<&Path>) -> Result<Option<String>, UsageError> {
+    let file: ListenFile = settings::load_section(config_file, "listen")?;
+    Ok(file.forward)
 }
 
 pub fn shared_settings(
@@ -194,6 +212,15 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     let mut engine_config = EngineConfig::new(relay_url, forwarder);
     engine_config.channel = config.channel.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
+    engine_config.history = match &config.data_dir {
+        Some(dir) => Some(std::sync::Arc::new(
+            History::open(dir, config.keep).map_err(anyhow::Error::msg)?,
+        )),
+        None => {
+            tracing::warn!("no data dir: the history is not saved");
+            None
+        }
+    };
     engine_config.memory = config
         .data_dir
         .as_deref()
@@ -209,6 +236,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     let tui = config.tui.then(|| crate::tui::Context {
         forwarder: engine_config.forwarder.clone(),
         verifier: engine_config.verifier.clone(),
+        history: engine_config.history.clone(),
         utc_offset_s: config.utc_offset_s,
     });
     let engine = tokio::spawn(engine::run(engine_config, engine_tx, shutdown.clone()));

@@ -1,6 +1,7 @@
 //! `hookhole`: receive webhooks on your laptop.
 
 use clap::{Parser, Subcommand};
+use hookhole::history_cmd;
 use hookhole::listen::ListenArgs;
 use hookhole::providers::ProvidersArgs;
 use hookhole::trigger::TriggerArgs;
@@ -35,6 +36,14 @@ enum Command {
     Providers(ProvidersArgs),
     /// Send a realistic, correctly signed webhook from any provider
     Trigger(TriggerArgs),
+    /// List saved deliveries
+    History(history_cmd::HistoryArgs),
+    /// Show one saved delivery with every attempt
+    Show(history_cmd::ShowArgs),
+    /// Send saved deliveries to the local server again
+    Replay(history_cmd::ReplayArgs),
+    /// Export saved deliveries as HAR, curl commands or JSON
+    Export(history_cmd::ExportArgs),
 }
 
 /// `hookhole verify` found no valid signature.
@@ -92,6 +101,10 @@ fn main() -> ExitCode {
             },
             Command::Providers(args) => hookhole::providers::run(args, config),
             Command::Trigger(args) => hookhole::trigger::run(args, config).await,
+            Command::History(args) => history_cmd::history(args, config),
+            Command::Show(args) => history_cmd::show(args, config),
+            Command::Replay(args) => history_cmd::replay(args, config).await,
+            Command::Export(args) => history_cmd::export(args, config),
         }
     });
     match result {

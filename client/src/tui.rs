@@ -4,7 +4,7 @@
 //! and carries out commands.
 
 pub mod app;
-mod body;
+pub(crate) mod body;
 mod clipboard;
 mod detail;
 pub mod editor;
@@ -24,7 +24,6 @@ use app::{App, Command, Edited, Msg, ReplayRequest};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
 use futures_util::StreamExt;
 use hookhole_shared::protocol::Delivery;
-use hookhole_shared::signature::sign::{Signing, sign};
 use model::{AttemptKind, Outcome};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -36,6 +35,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Context {
     pub forwarder: Forwarder,
     pub verifier: Arc<Verifier>,
+    /// Earlier deliveries are shown from it; replays are saved to it.
+    pub history: Option<Arc<crate::history::History>>,
     pub utc_offset_s: i64,
 }
 
@@ -78,6 +79,16 @@ async fn event_loop(
     app.rebuild_detail();
     let mut input = EventStream::new();
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(256);
+    if let Some(history) = ctx.history.clone() {
+        let done = done_tx.clone();
+        tokio::spawn(async move {
+            let loaded = tokio::task::spawn_blocking(move || history.recent(1000)).await;
+            if let Ok(Ok(stored)) = loaded {
+                let records = stored.iter().map(model::Record::from_stored).collect();
+                let _ = done.send(Msg::Loaded(records)).await;
+            }
+        });
+    }
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         terminal.draw(|frame| ui::render(&app, frame))?;
@@ -222,69 +233,82 @@ async fn replay(mut request: ReplayRequest, ctx: Context, done: mpsc::Sender<Msg
             (now / 1000) as i64,
         )
     });
+    let duration_ms = started.elapsed().as_millis() as u64;
+    if let Some(history) = ctx.history.clone() {
+        let attempt = stored_attempt(&request, &outcome, now, duration_ms, verdict.clone());
+        let id = request.id.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = history.record_attempt(&id, &attempt) {
+                tracing::warn!("history: cannot save the replay: {e}");
+            }
+        })
+        .await;
+    }
     let _ = done
         .send(Msg::ReplayDone {
             id: request.id,
             attempt: request.attempt,
             outcome,
-            duration_ms: started.elapsed().as_millis() as u64,
+            duration_ms,
             verdict,
         })
         .await;
 }
 
-/// Replaces the request's signature headers with fresh ones, signed now
-/// with the configured secret for its scheme.
+/// A replay as the history stores it, with what was sent when it differs
+/// from the delivery.
+fn stored_attempt(
+    request: &ReplayRequest,
+    outcome: &Outcome,
+    started_ms: u64,
+    duration_ms: u64,
+    verdict: Option<hookhole_shared::signature::Verdict>,
+) -> crate::history::StoredAttempt {
+    let (status, error_code, error_message, response_headers, response_body) = match outcome {
+        Outcome::Response {
+            status,
+            headers,
+            body,
+        } => (Some(*status), None, None, headers.clone(), body.to_vec()),
+        Outcome::Failed { code, message } => (
+            None,
+            Some(code.clone()),
+            Some(message.clone()),
+            Vec::new(),
+            Vec::new(),
+        ),
+        Outcome::Pending => (None, None, None, Vec::new(), Vec::new()),
+    };
+    let changed = request.kind != AttemptKind::Replay;
+    crate::history::StoredAttempt {
+        number: request.attempt,
+        kind: request.kind.stored().to_string(),
+        started_ms,
+        duration_ms: Some(duration_ms),
+        status,
+        error_code,
+        error_message,
+        response_headers,
+        response_body,
+        request_headers: changed.then(|| request.headers.clone()),
+        request_body: changed.then(|| request.body.to_vec()),
+        verdict,
+    }
+}
+
+/// Replaces the request's signature headers with fresh ones (`R`).
 fn resign(request: &mut ReplayRequest, verifier: &Verifier, now: i64) -> Result<(), String> {
-    let scheme = request
-        .scheme
-        .clone()
-        .ok_or("no signature scheme was detected on this delivery")?;
-    let secret = verifier
-        .secrets
-        .iter()
-        .find(|s| s.provider == scheme)
-        .ok_or_else(|| format!("no secret configured for {scheme}: pass --secret {scheme}=..."))?;
-    let probe = hookhole_shared::signature::Request {
+    let about = crate::replay::About {
         method: &request.method,
         url: &request.url,
-        headers: &request.headers,
-        body: &request.body,
+        id: &request.id,
+        scheme: request.scheme.as_deref(),
     };
-    let presets = verifier.registry.presets();
-    let preset = presets
-        .iter()
-        .filter(|p| p.id == scheme)
-        .find(|p| {
-            p.with_params(&secret.params)
-                .is_ok_and(|e| e.is_present(&probe))
-        })
-        .or_else(|| presets.iter().find(|p| p.id == scheme))
-        .ok_or_else(|| format!("unknown scheme {scheme}"))?;
-    // Keep the message id the provider sent, where the scheme signs one.
-    let id = preset
-        .id_header
-        .as_deref()
-        .and_then(|h| probe.header(h))
-        .map_or_else(|| request.id.clone(), str::to_string);
-    let signed = sign(
-        preset,
-        secret,
-        &Signing {
-            body: &request.body,
-            url: &request.url,
-            headers: &request.headers,
-            timestamp: now,
-            id: &id,
-        },
-    )?;
-    request.headers.retain(|h| {
-        !signed
-            .headers
-            .iter()
-            .any(|s| s.name.eq_ignore_ascii_case(&h.name))
-    });
-    request.headers.extend(signed.headers);
-    request.body = bytes::Bytes::from(signed.body);
-    Ok(())
+    crate::replay::resign(
+        &mut request.headers,
+        &mut request.body,
+        about,
+        verifier,
+        now,
+    )
 }

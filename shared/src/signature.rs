@@ -99,7 +99,7 @@ impl Status {
 }
 
 /// The result for one delivery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Verdict {
     /// The provider whose scheme decided (`stripe`, `github`...); `None` when unsigned.
     pub scheme: Option<String>,
@@ -107,13 +107,13 @@ pub struct Verdict {
     /// One line for humans: which key matched, the timestamp age, what was expected.
     pub reason: String,
     /// Which configured secret matched, masked (`secret 2 of 2, whsec_…5e2`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
     /// Seconds between the signed timestamp and the verifier's clock.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timestamp_age_s: Option<i64>,
     /// Schemes whose headers are present (for `no_secret`, what to configure).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<String>,
 }
 

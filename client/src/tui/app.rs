@@ -108,6 +108,8 @@ pub enum Msg {
         result: Result<Edited, String>,
     },
     Notice(String),
+    /// Deliveries from earlier runs, oldest first.
+    Loaded(Vec<Record>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -256,6 +258,31 @@ impl App {
                 self.notify(text);
                 Vec::new()
             }
+            Msg::Loaded(earlier) => {
+                self.load(earlier);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Puts deliveries of earlier runs before the ones of this run (a
+    /// delivery already shown is not added twice).
+    fn load(&mut self, earlier: Vec<Record>) {
+        let mut earlier: Vec<Record> = earlier
+            .into_iter()
+            .filter(|r| !self.index.contains_key(&r.id))
+            .collect();
+        if earlier.is_empty() {
+            return;
+        }
+        earlier.append(&mut self.records);
+        self.records = earlier;
+        if self.records.len() > MAX_RECORDS {
+            self.records.drain(..self.records.len() - MAX_RECORDS);
+        }
+        self.reindex();
+        if self.selected.is_none() {
+            self.select_row(self.visible.len().saturating_sub(1));
         }
     }
 

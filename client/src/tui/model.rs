@@ -20,6 +20,25 @@ pub enum AttemptKind {
 }
 
 impl AttemptKind {
+    /// The name stored in the history.
+    pub fn stored(self) -> &'static str {
+        match self {
+            AttemptKind::Original => "original",
+            AttemptKind::Replay => "replay",
+            AttemptKind::Resigned => "resigned",
+            AttemptKind::Edited => "edited",
+        }
+    }
+
+    pub fn from_stored(name: &str) -> AttemptKind {
+        match name {
+            "replay" => AttemptKind::Replay,
+            "resigned" => AttemptKind::Resigned,
+            "edited" => AttemptKind::Edited,
+            _ => AttemptKind::Original,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             AttemptKind::Original => "original",
@@ -145,6 +164,55 @@ impl Record {
                 outcome,
                 verdict: None,
             }],
+        }
+    }
+
+    /// A record from the history (deliveries of earlier runs).
+    pub fn from_stored(stored: &crate::history::StoredDelivery) -> Record {
+        let d = &stored.delivery;
+        let attempts = stored
+            .attempts
+            .iter()
+            .map(|a| Attempt {
+                number: a.number,
+                kind: AttemptKind::from_stored(&a.kind),
+                started_ms: a.started_ms,
+                duration_ms: a.duration_ms,
+                outcome: match (a.status, &a.error_code) {
+                    (Some(status), _) => Outcome::Response {
+                        status,
+                        headers: a.response_headers.clone(),
+                        body: Bytes::from(a.response_body.clone()),
+                    },
+                    (None, Some(code)) => Outcome::Failed {
+                        code: code.clone(),
+                        message: a.error_message.clone().unwrap_or_default(),
+                    },
+                    // Saved before the answer came (the process stopped).
+                    (None, None) => Outcome::Failed {
+                        code: "interrupted".into(),
+                        message: "hookhole stopped before this attempt finished".into(),
+                    },
+                },
+                verdict: a.verdict.clone(),
+            })
+            .collect();
+        Record {
+            id: d.id.clone(),
+            seq: d.seq,
+            received_at_ms: d.received_at_ms,
+            method: d.method.clone(),
+            path: if d.path.is_empty() {
+                "/".into()
+            } else {
+                d.path.clone()
+            },
+            query: d.query.clone(),
+            url: d.url.clone(),
+            headers: d.headers.clone(),
+            body: d.body.clone(),
+            verdict: stored.verdict.clone(),
+            attempts,
         }
     }
 

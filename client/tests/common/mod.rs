@@ -228,8 +228,16 @@ impl TestTarget {
         F: Fn(Recorded) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Reply> + Send + 'static,
     {
+        Self::on(TcpListener::bind("127.0.0.1:0").await.unwrap(), handler)
+    }
+
+    /// A target on an already bound listener (a port chosen earlier).
+    pub fn on<F, Fut>(listener: TcpListener, handler: F) -> Self
+    where
+        F: Fn(Recorded) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Reply> + Send + 'static,
+    {
         let handler: Handler = Arc::new(move |r| Box::pin(handler(r)));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, requests) = mpsc::unbounded_channel();
         let task = tokio::spawn(async move {

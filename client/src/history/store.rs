@@ -1,0 +1,539 @@
+//! The SQLite schema and every query.
+
+use hookhole_shared::headers::Header;
+use hookhole_shared::protocol::Delivery;
+use hookhole_shared::signature::Verdict;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS deliveries (
+    id              TEXT PRIMARY KEY,
+    channel         TEXT NOT NULL,
+    seq             INTEGER NOT NULL,
+    received_at_ms  INTEGER NOT NULL,
+    method          TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    query           TEXT,
+    url             TEXT NOT NULL,
+    headers         TEXT NOT NULL,
+    body            BLOB NOT NULL,
+    verdict         TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at_ms);
+CREATE INDEX IF NOT EXISTS deliveries_by_channel_seq ON deliveries (channel, seq);
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery_id       TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    number            INTEGER NOT NULL,
+    kind              TEXT NOT NULL,
+    started_ms        INTEGER NOT NULL,
+    duration_ms       INTEGER,
+    status            INTEGER,
+    error_code        TEXT,
+    error_message     TEXT,
+    response_headers  TEXT,
+    response_body     BLOB,
+    request_headers   TEXT,
+    request_body      BLOB,
+    verdict           TEXT,
+    PRIMARY KEY (delivery_id, number)
+);
+";
+
+/// How much history to keep: at most `count` deliveries, none older than `age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keep {
+    pub count: u64,
+    pub age: Duration,
+}
+
+impl Default for Keep {
+    fn default() -> Self {
+        Keep {
+            count: 10_000,
+            age: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl Keep {
+    /// Parses `--keep`: a count (`5000`), an age (`7d`), or both (`5000,7d`).
+    pub fn parse(text: &str) -> Result<Keep, String> {
+        let mut keep = Keep::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if let Ok(count) = part.parse::<u64>() {
+                keep.count = count;
+            } else {
+                keep.age = humantime::parse_duration(part).map_err(|_| {
+                    format!(
+                        "--keep {text:?}: expected a count (5000), an age (7d), or both (5000,7d)"
+                    )
+                })?;
+            }
+        }
+        Ok(keep)
+    }
+}
+
+/// One attempt at forwarding a delivery, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StoredAttempt {
+    pub number: u32,
+    /// `original`, `replay`, `resigned` or `edited`.
+    pub kind: String,
+    pub started_ms: u64,
+    pub duration_ms: Option<u64>,
+    pub status: Option<u16>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub response_headers: Vec<Header>,
+    #[serde(skip)]
+    pub response_body: Vec<u8>,
+    /// What was sent, when it differs from the delivery (re-signed, edited).
+    pub request_headers: Option<Vec<Header>>,
+    #[serde(skip)]
+    pub request_body: Option<Vec<u8>>,
+    pub verdict: Option<Verdict>,
+}
+
+impl StoredAttempt {
+    /// The first attempt, as the engine made it.
+    pub fn first(
+        result: &Result<hookhole_shared::protocol::Response, hookhole_shared::protocol::Failure>,
+        started_ms: u64,
+        duration_ms: u64,
+    ) -> StoredAttempt {
+        StoredAttempt::from_result("original", 1, result, started_ms, duration_ms)
+    }
+
+    pub fn from_result(
+        kind: &str,
+        number: u32,
+        result: &Result<hookhole_shared::protocol::Response, hookhole_shared::protocol::Failure>,
+        started_ms: u64,
+        duration_ms: u64,
+    ) -> StoredAttempt {
+        let (status, error_code, error_message, response_headers, response_body) = match result {
+            Ok(r) => (
+                Some(r.status),
+                None,
+                None,
+                r.headers.clone(),
+                r.body.to_vec(),
+            ),
+            Err(f) => (
+                None,
+                Some(f.code.as_str().to_string()),
+                Some(f.message.clone()),
+                Vec::new(),
+                Vec::new(),
+            ),
+        };
+        StoredAttempt {
+            number,
+            kind: kind.to_string(),
+            started_ms,
+            duration_ms: Some(duration_ms),
+            status,
+            error_code,
+            error_message,
+            response_headers,
+            response_body,
+            request_headers: None,
+            request_body: None,
+            verdict: None,
+        }
+    }
+
+    /// 2xx answers are successes; errors and other statuses are failures.
+    pub fn failed(&self) -> bool {
+        match self.status {
+            Some(s) => !(200..300).contains(&s),
+            None => self.error_code.is_some(),
+        }
+    }
+}
+
+/// A delivery with all its attempts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDelivery {
+    pub delivery: Delivery,
+    pub channel: String,
+    pub verdict: Verdict,
+    pub attempts: Vec<StoredAttempt>,
+}
+
+impl StoredDelivery {
+    pub fn last(&self) -> Option<&StoredAttempt> {
+        self.attempts.last()
+    }
+
+    /// The last attempt failed, or the signature is invalid or unreadable.
+    pub fn failed(&self) -> bool {
+        use hookhole_shared::signature::Status;
+        self.last().is_none_or(StoredAttempt::failed)
+            || matches!(self.verdict.status, Status::Invalid | Status::Malformed)
+    }
+}
+
+/// A line of `hookhole history`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub id: String,
+    pub channel: String,
+    pub seq: u64,
+    pub received_at_ms: u64,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+    pub attempts: u32,
+    pub body_bytes: u64,
+    pub signature: Verdict,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error("no delivery with an id starting with {0:?}")]
+    NotFound(String),
+    #[error("{prefix:?} matches several deliveries ({}); give more characters", .ids.join(", "))]
+    Ambiguous { prefix: String, ids: Vec<String> },
+    #[error("history database: {0}")]
+    Db(#[from] rusqlite::Error),
+}
+
+pub struct History {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    keep: Keep,
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+fn from_json<T: for<'de> serde::Deserialize<'de> + Default>(text: Option<String>) -> T {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Creates the file readable by its owner only: it holds request bodies
+/// and headers (tokens, customer data). SQLite gives its WAL files the
+/// same rights.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path).map(drop)
+}
+
+fn unverified() -> Verdict {
+    Verdict {
+        scheme: None,
+        status: hookhole_shared::signature::Status::Unsigned,
+        reason: String::new(),
+        secret: None,
+        timestamp_age_s: None,
+        candidates: Vec::new(),
+    }
+}
+
+impl History {
+    /// Opens (or creates) the history database in `data_dir`.
+    pub fn open(data_dir: &Path, keep: Keep) -> Result<History, String> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let path = data_dir.join(super::FILE_NAME);
+        create_private(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        let setup = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(&path)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            // WAL: readers (the history commands) never block the listener.
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        };
+        let conn = setup().map_err(|e| format!("history database {}: {e}", path.display()))?;
+        let history = History {
+            conn: Mutex::new(conn),
+            path,
+            keep,
+        };
+        history.prune().map_err(|e| e.to_string())?;
+        Ok(history)
+    }
+
+    /// Opens the history of a data dir for the history commands: never
+    /// creates it, never prunes (retention is the listener's business).
+    pub fn open_existing(data_dir: &Path) -> Result<History, String> {
+        let path = data_dir.join(super::FILE_NAME);
+        if !path.exists() {
+            return Err(format!(
+                "no history in {} yet: deliveries are saved there by `hookhole listen`",
+                data_dir.display()
+            ));
+        }
+        let conn =
+            Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| e.to_string())?;
+        Ok(History {
+            conn: Mutex::new(conn),
+            path,
+            keep: Keep::default(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Saves a delivery; false when its id is already stored (a resend).
+    pub fn record_delivery(
+        &self,
+        channel: &str,
+        d: &Delivery,
+        verdict: &Verdict,
+    ) -> rusqlite::Result<bool> {
+        let inserted = self.conn().execute(
+            "INSERT OR IGNORE INTO deliveries
+             (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                d.id,
+                channel,
+                d.seq as i64,
+                d.received_at_ms as i64,
+                d.method,
+                d.path,
+                d.query,
+                d.url,
+                json(&d.headers),
+                d.body.as_ref(),
+                json(verdict)
+            ],
+        )?;
+        // Pruning now and then keeps the cost of retention off each insert.
+        if inserted == 1 && d.seq % 100 == 0 {
+            self.prune()?;
+        }
+        Ok(inserted == 1)
+    }
+
+    /// Saves (or completes) an attempt.
+    pub fn record_attempt(&self, delivery_id: &str, a: &StoredAttempt) -> rusqlite::Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO attempts
+             (delivery_id, number, kind, started_ms, duration_ms, status, error_code, error_message,
+              response_headers, response_body, request_headers, request_body, verdict)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                delivery_id,
+                a.number,
+                a.kind,
+                a.started_ms as i64,
+                a.duration_ms.map(|d| d as i64),
+                a.status,
+                a.error_code,
+                a.error_message,
+                json(&a.response_headers),
+                a.response_body,
+                a.request_headers.as_ref().map(json),
+                a.request_body,
+                a.verdict.as_ref().map(json),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The next attempt number for a delivery.
+    pub fn next_attempt(&self, delivery_id: &str) -> rusqlite::Result<u32> {
+        self.conn().query_row(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1",
+            params![delivery_id],
+            |row| row.get(0),
+        )
+    }
+
+    /// The highest sequence number saved for `channel`: sent to the relay on
+    /// reconnect so it resends only what came after.
+    pub fn last_seq(&self, channel: &str) -> rusqlite::Result<Option<u64>> {
+        let seq: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT MAX(seq) FROM deliveries WHERE channel = ?1",
+                params![channel],
+                |row| row.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(seq.map(|s| s as u64))
+    }
+
+    /// Drops what `--keep` no longer covers.
+    pub fn prune(&self) -> rusqlite::Result<()> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let cutoff = now - self.keep.age.as_millis() as i64;
+        let conn = self.conn();
+        conn.execute(
+            "DELETE FROM deliveries WHERE received_at_ms < ?1",
+            params![cutoff],
+        )?;
+        conn.execute(
+            "DELETE FROM deliveries WHERE id IN
+             (SELECT id FROM deliveries ORDER BY received_at_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
+            params![self.keep.count as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Resolves a full id or a unique prefix.
+    pub fn resolve(&self, prefix: &str) -> Result<String, LookupError> {
+        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id FROM deliveries WHERE id LIKE ?1 ORDER BY id LIMIT 6")?;
+        let ids: Vec<String> = stmt
+            .query_map(params![pattern], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        match ids.len() {
+            0 => Err(LookupError::NotFound(prefix.to_string())),
+            1 => Ok(ids[0].clone()),
+            _ if ids.iter().any(|id| id == prefix) => Ok(prefix.to_string()),
+            _ => Err(LookupError::Ambiguous {
+                prefix: prefix.to_string(),
+                ids,
+            }),
+        }
+    }
+
+    /// A delivery by id or unique prefix, with its attempts.
+    pub fn get(&self, prefix: &str) -> Result<StoredDelivery, LookupError> {
+        let id = self.resolve(prefix)?;
+        let conn = self.conn();
+        let (delivery, channel, verdict) = conn.query_row(
+            "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict
+             FROM deliveries WHERE id = ?1",
+            params![id],
+            |row| {
+                let body: Vec<u8> = row.get(9)?;
+                Ok((
+                    Delivery {
+                        id: row.get(0)?,
+                        seq: row.get::<_, i64>(2)? as u64,
+                        received_at_ms: row.get::<_, i64>(3)? as u64,
+                        method: row.get(4)?,
+                        path: row.get(5)?,
+                        query: row.get(6)?,
+                        url: row.get(7)?,
+                        headers: from_json(row.get(8)?),
+                        body_sha256: String::new(),
+                        body: bytes::Bytes::from(body),
+                    },
+                    row.get::<_, String>(1)?,
+                    from_json::<Option<Verdict>>(row.get(10)?),
+                ))
+            },
+        )?;
+        let mut stmt = conn.prepare(
+            "SELECT number, kind, started_ms, duration_ms, status, error_code, error_message,
+                    response_headers, response_body, request_headers, request_body, verdict
+             FROM attempts WHERE delivery_id = ?1 ORDER BY number",
+        )?;
+        let attempts = stmt
+            .query_map(params![id], |row| {
+                Ok(StoredAttempt {
+                    number: row.get(0)?,
+                    kind: row.get(1)?,
+                    started_ms: row.get::<_, i64>(2)? as u64,
+                    duration_ms: row.get::<_, Option<i64>>(3)?.map(|d| d as u64),
+                    status: row.get(4)?,
+                    error_code: row.get(5)?,
+                    error_message: row.get(6)?,
+                    response_headers: from_json(row.get(7)?),
+                    response_body: row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
+                    request_headers: from_json(row.get(9)?),
+                    request_body: row.get(10)?,
+                    verdict: from_json(row.get(11)?),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(StoredDelivery {
+            delivery,
+            channel,
+            verdict: verdict.unwrap_or_else(unverified),
+            attempts,
+        })
+    }
+
+    /// Ids of the `limit` most recent deliveries, oldest first.
+    pub fn recent_ids(&self, limit: usize) -> rusqlite::Result<Vec<String>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id FROM (SELECT id, received_at_ms, seq FROM deliveries
+             ORDER BY received_at_ms DESC, seq DESC LIMIT ?1) ORDER BY received_at_ms, seq",
+        )?;
+        stmt.query_map(params![limit.min(i64::MAX as usize) as i64], |row| {
+            row.get(0)
+        })?
+        .collect()
+    }
+
+    /// The `limit` most recent deliveries, oldest first, whole.
+    pub fn recent(&self, limit: usize) -> Result<Vec<StoredDelivery>, LookupError> {
+        self.recent_ids(limit)?
+            .iter()
+            .map(|id| self.get(id))
+            .collect()
+    }
+
+    /// Summaries for `hookhole history`, oldest first: the `limit` most
+    /// recent (of the failed ones, with `failed_only`).
+    pub fn summaries(&self, limit: usize, failed_only: bool) -> Result<Vec<Summary>, LookupError> {
+        let scan = if failed_only { usize::MAX } else { limit };
+        let mut out = Vec::new();
+        for id in self.recent_ids(scan)? {
+            let d = self.get(&id)?;
+            if failed_only && !d.failed() {
+                continue;
+            }
+            let last = d.last();
+            out.push(Summary {
+                id: d.delivery.id.clone(),
+                channel: d.channel.clone(),
+                seq: d.delivery.seq,
+                received_at_ms: d.delivery.received_at_ms,
+                method: d.delivery.method.clone(),
+                path: d.delivery.path.clone(),
+                query: d.delivery.query.clone(),
+                status: last.and_then(|a| a.status),
+                error: last.and_then(|a| a.error_code.clone()),
+                attempts: d.attempts.len() as u32,
+                body_bytes: d.delivery.body.len() as u64,
+                signature: d.verdict.clone(),
+            });
+        }
+        if out.len() > limit {
+            out.drain(..out.len() - limit);
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
