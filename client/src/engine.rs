@@ -297,7 +297,10 @@ async fn session(
     shutdown: &CancellationToken,
 ) -> End {
     let (outbox_tx, mut outbox) = mpsc::channel::<Message>(OUTBOX_CAPACITY);
-    let interval = Duration::from_secs(welcome.heartbeat_secs.max(1));
+    let interval = match welcome.heartbeat_ms {
+        Some(ms) => Duration::from_millis(ms.max(10)),
+        None => Duration::from_secs(welcome.heartbeat_secs.max(1)),
+    };
     // Three missed heartbeats: the link is dead even if TCP has not noticed.
     let silence_limit = interval * 3;
     let mut ticker = tokio::time::interval(interval);

@@ -1,11 +1,11 @@
 //! The relay's flags, shared by `hookhole-relay` and `hookhole relay`.
 
-use crate::config::RelayConfig;
+use crate::config::{Offline, RelayConfig};
 use crate::settings::{self, SizeValue, UsageError};
 use serde::Deserialize;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +32,29 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_BODY", value_name = "SIZE",
           value_parser = settings::parse_size)]
     pub max_body: Option<usize>,
+    /// Where deliveries for absent clients are kept
+    /// [default: the platform data dir, hookhole-relay/]
+    #[arg(long, env = "HOOKHOLE_RELAY_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// With no client on a channel: queue webhooks (answer 202, deliver on
+    /// connect) or reject them (503) [default: queue]
+    #[arg(long, env = "HOOKHOLE_RELAY_OFFLINE", value_enum)]
+    pub offline: Option<Offline>,
+    /// Most deliveries queued per channel (429 beyond) [default: 1000]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_LIMIT", value_name = "COUNT")]
+    pub buffer_limit: Option<u64>,
+    /// Most bytes queued per channel (507 beyond) [default: 256MiB]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_BYTES", value_name = "SIZE",
+          value_parser = settings::parse_size)]
+    pub buffer_bytes: Option<usize>,
+    /// Queued deliveries older than this are dropped [default: 24h]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_AGE", value_name = "DURATION",
+          value_parser = settings::parse_duration)]
+    pub buffer_age: Option<Duration>,
+    /// Heartbeat interval; a client silent for three is dropped [default: 15s]
+    #[arg(long, env = "HOOKHOLE_RELAY_HEARTBEAT", value_name = "DURATION",
+          value_parser = settings::parse_duration)]
+    pub heartbeat: Option<Duration>,
 }
 
 /// The `[relay]` section of `hookhole.toml`: the same names as the flags.
@@ -42,6 +65,12 @@ struct RelayFile {
     public_url: Option<String>,
     response_timeout: Option<String>,
     max_body: Option<SizeValue>,
+    data_dir: Option<PathBuf>,
+    offline: Option<String>,
+    buffer_limit: Option<u64>,
+    buffer_bytes: Option<SizeValue>,
+    buffer_age: Option<String>,
+    heartbeat: Option<String>,
 }
 
 impl RelayArgs {
@@ -77,6 +106,40 @@ impl RelayArgs {
             config.max_body = max;
         } else if let Some(max) = &file.max_body {
             config.max_body = max.resolve("max-body")?;
+        }
+        config.data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .or_else(|| dirs::data_dir().map(|d| d.join("hookhole-relay")));
+        config.offline = match (self.offline, file.offline.as_deref()) {
+            (Some(o), _) => o,
+            (None, Some(text)) => {
+                <Offline as clap::ValueEnum>::from_str(text, true).map_err(|_| {
+                    UsageError(format!("offline: expected queue or reject, got {text:?}"))
+                })?
+            }
+            (None, None) => Offline::Queue,
+        };
+        if let Some(n) = self.buffer_limit.or(file.buffer_limit) {
+            config.buffer_limits.count = n;
+        }
+        if let Some(b) = self.buffer_bytes {
+            config.buffer_limits.bytes = b as u64;
+        } else if let Some(b) = &file.buffer_bytes {
+            config.buffer_limits.bytes = b.resolve("buffer-bytes")? as u64;
+        }
+        let file_age = settings::file_duration(file.buffer_age.as_deref(), "buffer-age")?;
+        if let Some(age) = self.buffer_age.or(file_age) {
+            config.buffer_limits.age = age;
+        }
+        let file_heartbeat = settings::file_duration(file.heartbeat.as_deref(), "heartbeat")?;
+        if let Some(beat) = self.heartbeat.or(file_heartbeat) {
+            if beat.is_zero() {
+                return Err(UsageError("--heartbeat must be more than 0".into()));
+            }
+            config.heartbeat_interval = beat;
+            config.heartbeat_timeout = beat * 3;
         }
         Ok((listen, config))
     }

@@ -1,6 +1,18 @@
 //! Settings of a running relay, independent of how they were given.
 
+use crate::buffer::Limits;
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// What happens to a webhook for a channel nobody listens on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Offline {
+    /// Keep it (answer `202`) and deliver it when a client connects.
+    #[default]
+    Queue,
+    /// Answer `503`.
+    Reject,
+}
 
 /// Default body limit: 25 MiB, above the largest payloads the common
 /// providers document (GitHub caps at 25 MB).
@@ -23,6 +35,11 @@ pub struct RelayConfig {
     pub handshake_timeout: Duration,
     /// How long shutdown waits for in-flight deliveries before closing links.
     pub drain_timeout: Duration,
+    /// Where deliveries for absent clients are kept; `None` keeps nothing
+    /// (the embedded relay: it lives only while its client does).
+    pub data_dir: Option<PathBuf>,
+    pub offline: Offline,
+    pub buffer_limits: Limits,
 }
 
 impl Default for RelayConfig {
@@ -38,6 +55,9 @@ impl Default for RelayConfig {
             // Deliveries in flight at shutdown end within the response timeout;
             // a little more lets their answers reach the senders.
             drain_timeout: response_timeout + Duration::from_secs(2),
+            data_dir: None,
+            offline: Offline::Queue,
+            buffer_limits: Limits::default(),
         }
     }
 }

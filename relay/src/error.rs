@@ -29,6 +29,8 @@ pub enum ApiError {
     /// Not a valid websocket upgrade request.
     BadUpgrade(&'static str),
     MethodNotAllowed,
+    /// The offline buffer refused the delivery.
+    Buffer(crate::buffer::BufferError),
 }
 
 impl ApiError {
@@ -44,6 +46,15 @@ impl ApiError {
             ApiError::Local(_) | ApiError::ListenersGone => StatusCode::BAD_GATEWAY,
             ApiError::ResponseTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Buffer(crate::buffer::BufferError::TooMany(_)) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Buffer(crate::buffer::BufferError::TooLarge(_)) => {
+                StatusCode::INSUFFICIENT_STORAGE
+            }
+            ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -59,6 +70,9 @@ impl ApiError {
             ApiError::ListenersGone => "listener_disconnected",
             ApiError::BadUpgrade(_) => "bad_upgrade",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::Buffer(crate::buffer::BufferError::TooMany(_)) => "buffer_full",
+            ApiError::Buffer(crate::buffer::BufferError::TooLarge(_)) => "buffer_bytes_full",
+            ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => "buffer_storage",
         }
     }
 
@@ -81,14 +95,25 @@ impl ApiError {
             }
             ApiError::BadUpgrade(why) => format!("bad websocket upgrade: {why}"),
             ApiError::MethodNotAllowed => "method not allowed".to_string(),
+            ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => {
+                "the relay could not store the delivery".to_string()
+            }
+            ApiError::Buffer(e) => format!("no client is connected and {e}"),
         }
     }
 
     pub fn into_response(self) -> Response<Full<Bytes>> {
-        json_response(
+        let mut response = json_response(
             self.status(),
             &serde_json::json!({ "error": self.message(), "code": self.code() }),
-        )
+        );
+        if self.status() == StatusCode::TOO_MANY_REQUESTS {
+            // A client coming back drains the buffer; ask the sender to retry later.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+        }
+        response
     }
 }
 

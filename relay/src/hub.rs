@@ -96,7 +96,6 @@ impl Listener {
 #[derive(Default)]
 struct Channel {
     listeners: Vec<Arc<Listener>>,
-    next_seq: u64,
 }
 
 /// The registry of channels and their listeners.
@@ -104,6 +103,7 @@ struct Channel {
 pub struct Hub {
     channels: Mutex<HashMap<String, Channel>>,
     next_listener: AtomicU64,
+    last_seq: AtomicU64,
 }
 
 /// Counts for the health endpoint.
@@ -147,24 +147,39 @@ impl Hub {
         };
         entry.listeners.retain(|l| l.id != listener.id);
         let rest = entry.listeners.clone();
-        // The sequence counter goes with the channel once nobody is on it:
-        // without buffering there is nothing for a later client to resume.
         if rest.is_empty() {
             channels.remove(&listener.channel);
         }
         rest
     }
 
-    /// Takes the next sequence number on `channel` and its current listeners,
-    /// or `None` when nobody listens.
-    pub fn route(&self, channel: &str) -> Option<(u64, Vec<Arc<Listener>>)> {
-        let mut channels = self.channels();
-        let entry = channels.get_mut(channel)?;
-        if entry.listeners.is_empty() {
-            return None;
+    /// The current listeners of `channel`, or `None` when nobody listens.
+    pub fn route(&self, channel: &str) -> Option<Vec<Arc<Listener>>> {
+        let channels = self.channels();
+        let entry = channels.get(channel)?;
+        (!entry.listeners.is_empty()).then(|| entry.listeners.clone())
+    }
+
+    /// The next delivery sequence number: increasing, and tied to the clock
+    /// (microseconds) so it keeps increasing across relay restarts without
+    /// being stored. Clients resume buffered deliveries by it.
+    pub fn next_seq(&self) -> u64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let mut last = self.last_seq.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self.last_seq.compare_exchange_weak(
+                last,
+                next,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
         }
-        entry.next_seq += 1;
-        Some((entry.next_seq, entry.listeners.clone()))
     }
 
     pub fn stats(&self) -> HubStats {
@@ -185,8 +200,12 @@ mod tests {
         let hub = Hub::default();
         let (listener, _rx, all) = hub.join("dev");
         assert_eq!(all.len(), 1);
-        let (seq, listeners) = hub.route("dev").unwrap();
-        assert_eq!(seq, 1);
+        let listeners = hub.route("dev").unwrap();
+        let (a, b) = (hub.next_seq(), hub.next_seq());
+        assert!(
+            b > a && a > 1_700_000_000_000_000,
+            "increasing, clock-based"
+        );
         let (tx, mut rx) = mpsc::channel(1);
         assert!(listeners[0].deliver("d1", Message::text("x"), tx).await);
         assert_eq!(listener.pending(), 1);

@@ -48,11 +48,12 @@ pub async fn handle(
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(ApiError::BodyTooLarge { limit });
     }
-    // Refuse before reading the body when nobody listens: the sender learns
-    // at once, and no memory is spent on a delivery that goes nowhere.
-    let Some((seq, listeners)) = state.hub.route(&channel) else {
+    let routed = state.hub.route(&channel);
+    // Without a buffer, refuse before reading the body when nobody listens:
+    // the sender learns at once, and no memory is spent on it.
+    if routed.is_none() && state.buffer.is_none() {
         return Err(ApiError::NoListener);
-    };
+    }
     let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e)
@@ -91,7 +92,7 @@ pub async fn handle(
     };
     let delivery = Delivery {
         id: crate::ids::delivery_id(),
-        seq,
+        seq: state.hub.next_seq(),
         received_at_ms: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64),
@@ -103,12 +104,24 @@ pub async fn handle(
         url,
         body,
     };
-    let id = delivery.id.clone();
+    let (id, seq) = (delivery.id.clone(), delivery.seq);
+    // One encoded frame, shared by every listener (Bytes clones are cheap).
     let frame = match RelayMessage::Delivery(delivery).encode() {
-        // One encoded frame, shared by every listener (Bytes clones are cheap).
-        Wire::Binary(b) => Message::Binary(Bytes::from(b)),
-        Wire::Text(t) => Message::text(t),
+        Wire::Binary(b) => Bytes::from(b),
+        Wire::Text(t) => Bytes::from(t),
     };
+    let listeners = match routed {
+        Some(listeners) => listeners,
+        None => {
+            let _gate = state.gate.lock().await;
+            // A client may have connected while the body was read.
+            match state.hub.route(&channel) {
+                Some(listeners) => listeners,
+                None => return queue(&state, &channel, seq, &id, &frame),
+            }
+        }
+    };
+    let frame = Message::Binary(frame);
     tracing::debug!(%channel, %id, seq, listeners = listeners.len(), "delivery");
 
     let timeout = state.config.response_timeout;
@@ -129,6 +142,25 @@ pub async fn handle(
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ApiError::ResponseTimeout(timeout)),
     }
+}
+
+/// Keeps a delivery for an absent client and answers `202`.
+fn queue(
+    state: &RelayState,
+    channel: &str,
+    seq: u64,
+    id: &str,
+    frame: &[u8],
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    let buffer = state.buffer.as_ref().ok_or(ApiError::NoListener)?;
+    buffer
+        .push(channel, seq, id, frame)
+        .map_err(ApiError::Buffer)?;
+    tracing::info!(%channel, %id, "no client connected: delivery queued");
+    Ok(crate::error::json_response(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "queued": true, "id": id }),
+    ))
 }
 
 /// The first real HTTP response from any listener. A failure only counts

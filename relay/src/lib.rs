@@ -10,10 +10,12 @@
 //! - `routes`: dispatch and the websocket upgrade.
 //! - `ingest`: turning a webhook into a delivery and waiting for its answer.
 //! - `hub`: channels, listeners, matching answers to waiting deliveries.
+//! - [`buffer`]: deliveries kept in SQLite for absent clients.
 //! - `tunnel`: one client's websocket session.
 //! - `error`: every error as an HTTP status and a JSON body.
 //! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
 
+pub mod buffer;
 pub mod cli;
 pub mod config;
 mod error;

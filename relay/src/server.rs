@@ -32,7 +32,15 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let local_addr = listener.local_addr()?;
     let drain_timeout = config.drain_timeout;
+    let buffer = match (&config.data_dir, config.offline) {
+        (Some(dir), crate::config::Offline::Queue) => Some(Arc::new(
+            crate::buffer::Buffer::open(dir, config.buffer_limits).map_err(anyhow::Error::msg)?,
+        )),
+        _ => None,
+    };
     let state = Arc::new(RelayState {
+        buffer,
+        gate: tokio::sync::Mutex::new(()),
         config,
         hub: Hub::default(),
         local_addr,

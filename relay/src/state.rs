@@ -1,8 +1,10 @@
 //! What every request handler and websocket session of one relay shares.
 
+use crate::buffer::Buffer;
 use crate::config::RelayConfig;
 use crate::hub::Hub;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -14,4 +16,9 @@ pub struct RelayState {
     pub close_links: CancellationToken,
     /// Websocket sessions, which outlive the HTTP connection that upgraded.
     pub sessions: TaskTracker,
+    /// Deliveries kept for absent clients (when configured).
+    pub buffer: Option<Arc<Buffer>>,
+    /// Held while deciding "nobody listens, so buffer" and while a client
+    /// joins and takes the buffer: a webhook cannot fall between the two.
+    pub gate: tokio::sync::Mutex<()>,
 }

@@ -80,7 +80,22 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String
         Err((code, reason)) => return close_with(&mut ws, code, &reason).await,
     };
 
-    let (listener, outbox, everyone) = state.hub.join(&channel);
+    // Under the gate: a webhook arriving now is either buffered before we
+    // read the buffer, or routed live to us after we joined.
+    let (listener, outbox, everyone, waiting) = {
+        let _gate = state.gate.lock().await;
+        let (listener, outbox, everyone) = state.hub.join(&channel);
+        let waiting = match &state.buffer {
+            Some(buffer) => buffer
+                .waiting(&channel, hello.last_acked_seq)
+                .unwrap_or_else(|e| {
+                    tracing::warn!(%channel, "cannot read the buffer: {e}");
+                    Vec::new()
+                }),
+            None => Vec::new(),
+        };
+        (listener, outbox, everyone, waiting)
+    };
     let base = state.config.base_url(host.as_deref(), state.local_addr);
     tracing::info!(%channel, listener = listener.id, agent = %hello.agent, "client connected");
     let welcome = RelayMessage::Welcome(Welcome {
@@ -89,15 +104,33 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String
         public_url: format!("{base}/{channel}"),
         listeners: everyone.len() as u32,
         heartbeat_secs: state.config.heartbeat_interval.as_secs().max(1),
+        heartbeat_ms: Some(state.config.heartbeat_interval.as_millis() as u64),
         max_body: state.config.max_body as u64,
     });
-    if ws.send(to_message(welcome.encode())).await.is_ok() {
+    if ws.send(to_message(welcome.encode())).await.is_ok()
+        && send_waiting(&mut ws, waiting, &channel).await
+    {
         announce(&everyone, &listener).await;
         let reason = pump(&state, &listener, &mut ws, outbox).await;
         tracing::info!(%channel, listener = listener.id, %reason, "client disconnected");
     }
     let rest = state.hub.leave(&listener);
     announce(&rest, &listener).await;
+}
+
+/// Sends deliveries buffered while no client was connected, oldest first,
+/// before any live one (live ones wait in the outbox meanwhile).
+async fn send_waiting(ws: &mut Ws, waiting: Vec<(u64, bytes::Bytes)>, channel: &str) -> bool {
+    if waiting.is_empty() {
+        return true;
+    }
+    tracing::info!(%channel, count = waiting.len(), "sending buffered deliveries");
+    for (_, frame) in waiting {
+        if ws.feed(Message::Binary(frame)).await.is_err() {
+            return false;
+        }
+    }
+    ws.flush().await.is_ok()
 }
 
 /// Close reasons must fit in a 123-byte control frame.
@@ -157,7 +190,7 @@ async fn pump(
             incoming = ws.next() => match incoming {
                 Some(Ok(message)) => {
                     last_heard = Instant::now();
-                    if let Err(reason) = receive(listener, message) {
+                    if let Err(reason) = receive(state, listener, message) {
                         close_with(ws, close::PROTOCOL_ERROR, truncate(&reason)).await;
                         return reason;
                     }
@@ -206,7 +239,7 @@ async fn send_batch(
 }
 
 /// Handles one message from the client.
-fn receive(listener: &Listener, message: Message) -> Result<(), String> {
+fn receive(state: &RelayState, listener: &Listener, message: Message) -> Result<(), String> {
     let decoded = match message {
         Message::Text(text) => ClientMessage::decode_text(text.as_str()),
         Message::Binary(bytes) => ClientMessage::decode_binary(bytes),
@@ -224,9 +257,16 @@ fn receive(listener: &Listener, message: Message) -> Result<(), String> {
             let id = f.id.clone();
             listener.answer(&id, Reply::Failed(f));
         }
-        // Acks matter once deliveries are buffered; until then the answer
-        // itself completes a delivery.
-        ClientMessage::Ack { .. } | ClientMessage::Heartbeat | ClientMessage::Unknown => {}
+        // The client saved it: a buffered copy may go. Acks of live
+        // deliveries cost nothing (the buffer knows what it holds).
+        ClientMessage::Ack { seq, .. } => {
+            if let Some(buffer) = &state.buffer {
+                if let Err(e) = buffer.ack(&listener.channel, seq) {
+                    tracing::warn!(channel = %listener.channel, seq, "cannot release a buffered delivery: {e}");
+                }
+            }
+        }
+        ClientMessage::Heartbeat | ClientMessage::Unknown => {}
         ClientMessage::Hello(_) => return Err("hello sent twice".to_string()),
     }
     Ok(())

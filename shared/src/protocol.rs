@@ -85,6 +85,10 @@ pub struct Welcome {
     pub listeners: u32,
     /// How often the relay sends heartbeats; the client should do the same.
     pub heartbeat_secs: u64,
+    /// The same in milliseconds, for sub-second intervals (tests, fast
+    /// failure detection); preferred when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_ms: Option<u64>,
     /// Largest body the relay accepts, in a webhook or in a response: a
     /// client answers `response_too_large` rather than send a bigger one.
     pub max_body: u64,

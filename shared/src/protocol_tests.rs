@@ -75,9 +75,10 @@ fn small_messages_golden() {
                 public_url: "http://127.0.0.1:8080/dev".into(),
                 listeners: 2,
                 heartbeat_secs: 15,
+                heartbeat_ms: Some(15000),
                 max_body: 26214400,
             }),
-            r#"{"type":"welcome","version":1,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":2,"heartbeat_secs":15,"max_body":26214400}"#,
+            r#"{"type":"welcome","version":1,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":2,"heartbeat_secs":15,"heartbeat_ms":15000,"max_body":26214400}"#,
         ),
         (
             RelayMessage::Listeners { count: 3 },

@@ -1,0 +1,269 @@
+//! The offline buffer: deliveries that arrived while no client was
+//! connected, kept in SQLite until a client acknowledges them, so they
+//! survive a relay restart (or crash).
+//!
+//! Each entry is the encoded delivery frame, exactly what a client is sent.
+//! A sender is answered `202` only after its delivery is committed here.
+
+use bytes::Bytes;
+use rusqlite::{Connection, params};
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS buffered (
+    channel        TEXT NOT NULL,
+    seq            INTEGER NOT NULL,
+    id             TEXT NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    size           INTEGER NOT NULL,
+    frame          BLOB NOT NULL,
+    PRIMARY KEY (channel, seq)
+);
+";
+
+/// Per-channel bounds on what is kept for absent clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub count: u64,
+    pub bytes: u64,
+    pub age: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            count: 1000,
+            bytes: 256 * 1024 * 1024,
+            age: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Why a delivery could not be buffered.
+#[derive(Debug, thiserror::Error)]
+pub enum BufferError {
+    #[error("the channel's buffer is full ({0} deliveries waiting for a client)")]
+    TooMany(u64),
+    #[error("the channel's buffer is full ({0} bytes waiting for a client)")]
+    TooLarge(u64),
+    #[error("buffer storage failed: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+pub struct Buffer {
+    conn: Mutex<Connection>,
+    limits: Limits,
+    /// Sequence numbers buffered per channel, so acks of live deliveries
+    /// (the common case) cost no database write.
+    pending: Mutex<HashMap<String, BTreeSet<u64>>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Buffer {
+    pub fn open(dir: &Path, limits: Limits) -> Result<Buffer, String> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("buffer.sqlite");
+        let setup = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open(&path)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // FULL: a 202 promises the delivery survives a crash.
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            conn.execute_batch(SCHEMA)?;
+            Ok(conn)
+        };
+        let conn = setup().map_err(|e| format!("buffer database {}: {e}", path.display()))?;
+        let mut pending: HashMap<String, BTreeSet<u64>> = HashMap::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT channel, seq FROM buffered")
+                .map_err(|e| e.to_string())?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+                })
+                .map_err(|e| e.to_string())?;
+            for row in rows {
+                let (channel, seq) = row.map_err(|e| e.to_string())?;
+                pending.entry(channel).or_default().insert(seq);
+            }
+        }
+        Ok(Buffer {
+            conn: Mutex::new(conn),
+            limits,
+            pending: Mutex::new(pending),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn pending(&self) -> MutexGuard<'_, HashMap<String, BTreeSet<u64>>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps a delivery for `channel`, within the limits; committed when
+    /// this returns.
+    pub fn push(&self, channel: &str, seq: u64, id: &str, frame: &[u8]) -> Result<(), BufferError> {
+        let conn = self.conn();
+        let cutoff = now_ms() - self.limits.age.as_millis() as i64;
+        let expired = conn.execute(
+            "DELETE FROM buffered WHERE channel = ?1 AND received_at_ms < ?2",
+            params![channel, cutoff],
+        )?;
+        if expired > 0 {
+            tracing::warn!(%channel, expired, "dropped buffered deliveries older than the buffer age limit");
+            let mut stmt = conn.prepare("SELECT seq FROM buffered WHERE channel = ?1")?;
+            let left: BTreeSet<u64> = stmt
+                .query_map(params![channel], |row| {
+                    row.get::<_, i64>(0).map(|s| s as u64)
+                })?
+                .collect::<Result<_, _>>()?;
+            self.pending().insert(channel.to_string(), left);
+        }
+        let (count, bytes): (i64, i64) = conn.query_row(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM buffered WHERE channel = ?1",
+            params![channel],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
+        if count as u64 >= self.limits.count {
+            return Err(BufferError::TooMany(count as u64));
+        }
+        if bytes as u64 + frame.len() as u64 > self.limits.bytes {
+            return Err(BufferError::TooLarge(bytes as u64));
+        }
+        conn.execute(
+            "INSERT INTO buffered (channel, seq, id, received_at_ms, size, frame) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![channel, seq as i64, id, now_ms(), frame.len() as i64, frame],
+        )?;
+        self.pending()
+            .entry(channel.to_string())
+            .or_default()
+            .insert(seq);
+        Ok(())
+    }
+
+    /// Everything buffered for `channel` after `after` (the client's last
+    /// saved sequence number), oldest first. Entries up to `after` were
+    /// saved by the client already and are dropped.
+    pub fn waiting(
+        &self,
+        channel: &str,
+        after: Option<u64>,
+    ) -> rusqlite::Result<Vec<(u64, Bytes)>> {
+        if self.pending().get(channel).is_none_or(BTreeSet::is_empty) {
+            return Ok(Vec::new());
+        }
+        if let Some(after) = after {
+            // Collected first: `ack` takes the same lock.
+            let saved: Vec<u64> = self
+                .pending()
+                .get(channel)
+                .map(|set| set.range(..=after).copied().collect())
+                .unwrap_or_default();
+            for seq in saved {
+                self.ack(channel, seq)?;
+            }
+        }
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT seq, frame FROM buffered WHERE channel = ?1 ORDER BY seq")?;
+        stmt.query_map(params![channel], |row| {
+            Ok((
+                row.get::<_, i64>(0)? as u64,
+                Bytes::from(row.get::<_, Vec<u8>>(1)?),
+            ))
+        })?
+        .collect()
+    }
+
+    /// A client saved delivery `seq`: it need not be kept any more.
+    pub fn ack(&self, channel: &str, seq: u64) -> rusqlite::Result<()> {
+        let buffered = self
+            .pending()
+            .get_mut(channel)
+            .is_some_and(|set| set.remove(&seq));
+        if buffered {
+            self.conn().execute(
+                "DELETE FROM buffered WHERE channel = ?1 AND seq = ?2",
+                params![channel, seq as i64],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Deliveries waiting, for the health endpoint.
+    pub fn len(&self) -> usize {
+        self.pending().values().map(BTreeSet::len).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_orders_acks_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
+        for seq in [30, 10, 20] {
+            buffer
+                .push("ch", seq, &format!("d{seq}"), &seq.to_be_bytes())
+                .unwrap();
+        }
+        buffer.push("other", 5, "o", b"x").unwrap();
+        drop(buffer);
+        let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
+        assert_eq!(buffer.len(), 4);
+        let seqs: Vec<u64> = buffer
+            .waiting("ch", None)
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(seqs, [10, 20, 30], "oldest first");
+        buffer.ack("ch", 20).unwrap();
+        buffer.ack("ch", 999).unwrap();
+        let seqs: Vec<u64> = buffer
+            .waiting("ch", Some(10))
+            .unwrap()
+            .into_iter()
+            .map(|(s, _)| s)
+            .collect();
+        assert_eq!(seqs, [30], "acked and already-saved ones are gone");
+        assert_eq!(buffer.len(), 2);
+        assert!(buffer.waiting("nobody", None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn limits_refuse_with_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            count: 2,
+            bytes: 10,
+            age: Duration::from_secs(60),
+        };
+        let buffer = Buffer::open(dir.path(), limits).unwrap();
+        buffer.push("ch", 1, "a", b"1234").unwrap();
+        assert!(matches!(
+            buffer.push("ch", 2, "b", b"12345678"),
+            Err(BufferError::TooLarge(4))
+        ));
+        buffer.push("ch", 3, "c", b"1").unwrap();
+        assert!(matches!(
+            buffer.push("ch", 4, "d", b"1"),
+            Err(BufferError::TooMany(2))
+        ));
+        buffer.push("other", 1, "e", b"1").unwrap();
+    }
+}
