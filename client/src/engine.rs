@@ -172,7 +172,23 @@ pub async fn run(
             .await;
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
+            _ = woke_up() => tracing::info!("the machine woke up: reconnecting now"),
             _ = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+/// Returns when the machine wakes from sleep. Timers run on the monotonic
+/// clock, which stops while the machine sleeps; the wall clock does not.
+/// A wall clock that jumped ahead means a sleep happened, and a backoff
+/// started before it would make the user wait for nothing.
+async fn woke_up() {
+    loop {
+        let (wall, mono) = (std::time::SystemTime::now(), std::time::Instant::now());
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let wall_elapsed = wall.elapsed().unwrap_or_default();
+        if wall_elapsed > mono.elapsed() + Duration::from_secs(3) {
+            return;
         }
     }
 }
@@ -315,6 +331,14 @@ async fn session(
         outbox: outbox_tx.clone(),
         events: events.clone(),
     };
+    let (queued_tx, mut queued_rx) = mpsc::channel::<Delivery>(OUTBOX_CAPACITY);
+    let in_order = context.clone();
+    // Ends when the session does (its sender is dropped).
+    tokio::spawn(async move {
+        while let Some(delivery) = queued_rx.recv().await {
+            handle_delivery(in_order.clone(), delivery).await;
+        }
+    });
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
@@ -323,7 +347,12 @@ async fn session(
                 match incoming {
                     Some(Ok(Message::Binary(bytes))) => match RelayMessage::decode_binary(bytes) {
                         Ok(RelayMessage::Delivery(delivery)) => {
-                            tokio::spawn(handle_delivery(context.clone(), delivery));
+                            if delivery.queued {
+                                // Kept while we were away: forwarded one at a time, in order.
+                                let _ = queued_tx.send(delivery).await;
+                            } else {
+                                tokio::spawn(handle_delivery(context.clone(), delivery));
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => return protocol_error(&mut ws, e.to_string()).await,

@@ -180,6 +180,7 @@ mod tests {
             headers,
             body_sha256: String::new(),
             url: String::new(),
+            queued: false,
             body: Bytes::from_static(body),
         }
     }

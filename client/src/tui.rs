@@ -208,6 +208,7 @@ async fn replay(mut request: ReplayRequest, ctx: Context, done: mpsc::Sender<Msg
                 headers: request.headers.clone(),
                 body_sha256: String::new(),
                 url: request.url.clone(),
+                queued: false,
                 body: request.body.clone(),
             };
             match ctx.forwarder.forward(&delivery, usize::MAX).await {

@@ -102,14 +102,17 @@ pub async fn handle(
         headers: list,
         body_sha256: hex::encode(Sha256::digest(&body)),
         url,
+        queued: false,
         body,
     };
     let (id, seq) = (delivery.id.clone(), delivery.seq);
-    // One encoded frame, shared by every listener (Bytes clones are cheap).
-    let frame = match RelayMessage::Delivery(delivery).encode() {
+    let mut message = RelayMessage::Delivery(delivery);
+    let encode = |message: &RelayMessage| match message.encode() {
         Wire::Binary(b) => Bytes::from(b),
         Wire::Text(t) => Bytes::from(t),
     };
+    // One encoded frame, shared by every listener (Bytes clones are cheap).
+    let frame = encode(&message);
     let listeners = match routed {
         Some(listeners) => listeners,
         None => {
@@ -117,7 +120,12 @@ pub async fn handle(
             // A client may have connected while the body was read.
             match state.hub.route(&channel) {
                 Some(listeners) => listeners,
-                None => return queue(&state, &channel, seq, &id, &frame),
+                None => {
+                    if let RelayMessage::Delivery(d) = &mut message {
+                        d.queued = true;
+                    }
+                    return queue(&state, &channel, seq, &id, &encode(&message));
+                }
             }
         }
     };

@@ -116,6 +116,10 @@ pub struct Delivery {
     pub body_sha256: String,
     /// The public URL the sender called (signature schemes that sign the URL need it).
     pub url: String,
+    /// Kept while no client was connected (the sender was answered `202`):
+    /// clients forward these one at a time, in sequence order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub queued: bool,
     #[serde(skip)]
     pub body: Bytes,
 }

@@ -103,6 +103,7 @@ fn sample_delivery(body: &'static [u8]) -> Delivery {
         headers: vec![Header::new("content-type", "application/json")],
         body_sha256: "00".into(),
         url: "http://127.0.0.1:8080/dev/x/y?q=1".into(),
+        queued: false,
         body: Bytes::from_static(body),
     }
 }

@@ -442,6 +442,7 @@ impl History {
                         url: row.get(7)?,
                         headers: from_json(row.get(8)?),
                         body_sha256: String::new(),
+                        queued: false,
                         body: bytes::Bytes::from(body),
                     },
                     row.get::<_, String>(1)?,

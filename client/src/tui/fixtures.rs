@@ -59,6 +59,7 @@ pub fn delivery(
         headers,
         body_sha256: String::new(),
         url: format!("https://hooks.example.com/dev{path}"),
+        queued: false,
         body: Bytes::copy_from_slice(body),
     };
     let result = match outcome {
