@@ -555,3 +555,56 @@ async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_offline_buffer_refuses_clearly_beyond_its_limits_and_reject_mode_answers_503() {
+    use hookhole_relay::buffer::Limits;
+    use hookhole_relay::config::Offline;
+    let data = tempfile::tempdir().unwrap();
+    let config = RelayConfig {
+        data_dir: Some(data.path().to_path_buf()),
+        buffer_limits: Limits {
+            count: 2,
+            bytes: 1024,
+            age: Duration::from_secs(3600),
+        },
+        ..RelayConfig::default()
+    };
+    let relay = TestRelay::start_with(config.clone()).await;
+    let url = format!("{}/away/x", relay.url());
+    assert_eq!(post(&url, b"{\"n\":1}").await.status, 202);
+    let too_big = post(&url, &vec![b'x'; 2048]).await;
+    assert_eq!(too_big.status, 507);
+    assert_eq!(too_big.json()["code"], "buffer_bytes_full");
+    assert_eq!(post(&url, b"{\"n\":2}").await.status, 202);
+    let too_many = post(&url, b"{\"n\":3}").await;
+    assert_eq!(too_many.status, 429);
+    assert_eq!(too_many.json()["code"], "buffer_full");
+    assert_eq!(too_many.header("retry-after"), Some(&b"60"[..]));
+    let health = send(
+        "GET",
+        &format!("{}/_hookhole/health", relay.url()),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(health.json()["buffered"], 2);
+
+    // A client takes what was kept, and the channel accepts again.
+    let mut target = TestTarget::echo().await;
+    let _client = TestClient::start(&relay.url(), Some("away"), &target.url()).await;
+    assert_eq!(target.next_request().await.body, b"{\"n\":1}");
+    assert_eq!(target.next_request().await.body, b"{\"n\":2}");
+    assert_eq!(post(&url, b"{\"n\":4}").await.status, 200);
+
+    let reject = TestRelay::start_with(RelayConfig {
+        offline: Offline::Reject,
+        ..config
+    })
+    .await;
+    let sent = post(&format!("{}/away/x", reject.url()), b"{}").await;
+    assert_eq!(
+        (sent.status, sent.json()["code"].as_str()),
+        (503, Some("no_listener"))
+    );
+}

@@ -1,0 +1,214 @@
+//! Nothing lost: real relay and client processes, killed, paused and
+//! restarted, while webhooks keep coming.
+
+// The shared harness lives outside #[test] functions; a failed setup step
+// should panic there too.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::process::{Proc, hookhole, run};
+use common::*;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A relay process on `port` (0: any), keeping its buffer in `data`.
+async fn relay(dir: &Path, data: &Path, port: u16) -> (Proc, u16) {
+    let mut cmd = hookhole(dir);
+    cmd.args([
+        "relay",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(data)
+    .args(["--heartbeat", "200ms"]);
+    let mut proc = Proc::spawn(cmd);
+    let listening = proc.wait_event("listening").await;
+    let port = listening["addr"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (proc, port)
+}
+
+/// A headless client on channel `faults` of the relay at `port`.
+async fn client(dir: &Path, port: u16, target: &TestTarget) -> Proc {
+    let mut cmd = hookhole(dir);
+    cmd.args([
+        "listen",
+        "--no-tui",
+        "--channel",
+        "faults",
+        "--forward",
+        &target.url(),
+    ])
+    .args(["--relay", &format!("http://127.0.0.1:{port}")]);
+    let mut proc = Proc::spawn(cmd);
+    proc.wait_event("ready").await;
+    proc
+}
+
+fn numbered(n: usize) -> Vec<u8> {
+    format!("{{\"n\":{n}}}").into_bytes()
+}
+
+/// The `n` of every delivery in the client's history, with how often it is there.
+async fn history_counts(dir: &Path) -> BTreeMap<usize, usize> {
+    let mut cmd = hookhole(dir);
+    cmd.args(["history", "--json", "--limit", "100000"]);
+    let (code, stdout, stderr) = run(cmd).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut counts = BTreeMap::new();
+    for line in stdout.lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let id = row["id"].as_str().unwrap().to_string();
+        let mut show = hookhole(dir);
+        show.args(["show", &id, "--json"]);
+        let (_, shown, _) = run(show).await;
+        let shown: Value = serde_json::from_str(&shown).unwrap();
+        let body: Value = serde_json::from_str(shown["body"]["text"].as_str().unwrap()).unwrap();
+        *counts
+            .entry(body["n"].as_u64().unwrap() as usize)
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+#[tokio::test]
+async fn a_queued_deliveries_arrive_in_order_once_a_client_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, port) = relay(dir.path(), &dir.path().join("relay"), 0).await;
+    for n in 0..50 {
+        let sent = post(
+            &format!("http://127.0.0.1:{port}/faults/hook"),
+            &numbered(n),
+        )
+        .await;
+        assert_eq!(sent.status, 202, "queued while nobody listens");
+        assert_eq!(sent.json()["queued"], true);
+    }
+    let mut target = TestTarget::echo().await;
+    let _client = client(dir.path(), port, &target).await;
+    for n in 0..50 {
+        assert_eq!(target.next_request().await.body, numbered(n), "in order");
+    }
+    let counts = history_counts(dir.path()).await;
+    assert_eq!(counts.len(), 50);
+    assert!(counts.values().all(|&c| c == 1), "none twice: {counts:?}");
+}
+
+#[tokio::test]
+async fn b_a_client_killed_mid_burst_loses_nothing_the_relay_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, port) = relay(dir.path(), &dir.path().join("relay"), 0).await;
+    let mut target = TestTarget::echo().await;
+    let first = client(dir.path(), port, &target).await;
+    let url = format!("http://127.0.0.1:{port}/faults/hook");
+    let burst = tokio::spawn(async move {
+        let mut acknowledged = Vec::new();
+        for n in 0..60 {
+            let sent = post(&url, &numbered(n)).await;
+            if sent.status == 200 || sent.status == 202 {
+                acknowledged.push(n);
+            }
+        }
+        acknowledged
+    });
+    // Kill the client once the burst is well under way.
+    for _ in 0..20 {
+        target.next_request().await;
+    }
+    first.signal("KILL");
+    first.exit().await;
+    let acknowledged = within("the burst", burst).await.unwrap();
+    assert!(
+        acknowledged.len() >= 40,
+        "most were acknowledged: {acknowledged:?}"
+    );
+
+    let _second = client(dir.path(), port, &target).await;
+    // Whatever was queued while no client ran arrives now.
+    let health_url = format!("http://127.0.0.1:{port}/_hookhole/health");
+    within("the buffer to drain", async {
+        while send("GET", &health_url, &[], b"").await.json()["buffered"] != 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let counts = within("the history to hold everything", async {
+        loop {
+            let counts = history_counts(dir.path()).await;
+            if acknowledged.iter().all(|n| counts.contains_key(n)) {
+                return counts;
+            }
+        }
+    })
+    .await;
+    for n in &acknowledged {
+        assert_eq!(counts[n], 1, "delivery {n} saved exactly once: {counts:?}");
+    }
+}
+
+#[tokio::test]
+async fn c_a_relay_killed_with_a_full_buffer_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("relay");
+    let (first, port) = relay(dir.path(), &data, 0).await;
+    for n in 0..20 {
+        assert_eq!(
+            post(
+                &format!("http://127.0.0.1:{port}/faults/hook"),
+                &numbered(n)
+            )
+            .await
+            .status,
+            202
+        );
+    }
+    first.signal("KILL");
+    first.exit().await;
+    let (_second, _) = relay(dir.path(), &data, port).await;
+    let mut target = TestTarget::echo().await;
+    let _client = client(dir.path(), port, &target).await;
+    for n in 0..20 {
+        assert_eq!(target.next_request().await.body, numbered(n));
+    }
+    assert_eq!(history_counts(dir.path()).await.len(), 20);
+}
+
+#[tokio::test]
+async fn d_a_stalled_relay_is_reported_dead_and_the_client_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (relay, port) = relay(dir.path(), &dir.path().join("relay"), 0).await;
+    let target = TestTarget::echo().await;
+    let mut client = client(dir.path(), port, &target).await;
+    relay.signal("STOP");
+    let lost = client.wait_event("connection").await;
+    assert_eq!(lost["state"], "reconnecting");
+    assert!(
+        lost["reason"].as_str().unwrap().contains("no heartbeat"),
+        "{lost}"
+    );
+    relay.signal("CONT");
+    within("the client to reconnect", async {
+        loop {
+            let event = client.wait_event("connection").await;
+            if event["state"] == "connected" {
+                return;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        post(&format!("http://127.0.0.1:{port}/faults/again"), b"{}")
+            .await
+            .status,
+        200
+    );
+}
