@@ -203,7 +203,7 @@ impl Buffer {
     }
 
     /// Deliveries waiting, for the health endpoint.
-    pub fn len(&self) -> usize {
+    pub fn waiting_count(&self) -> usize {
         self.pending().values().map(BTreeSet::len).sum()
     }
 }
@@ -224,7 +224,7 @@ mod tests {
         buffer.push("other", 5, "o", b"x").unwrap();
         drop(buffer);
         let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
-        assert_eq!(buffer.len(), 4);
+        assert_eq!(buffer.waiting_count(), 4);
         let seqs: Vec<u64> = buffer
             .waiting("ch", None)
             .unwrap()
@@ -241,7 +241,7 @@ mod tests {
             .map(|(s, _)| s)
             .collect();
         assert_eq!(seqs, [30], "acked and already-saved ones are gone");
-        assert_eq!(buffer.len(), 2);
+        assert_eq!(buffer.waiting_count(), 2);
         assert!(buffer.waiting("nobody", None).unwrap().is_empty());
     }
 

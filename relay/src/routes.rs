@@ -49,7 +49,7 @@ fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, 
             "protocol": hookhole_shared::protocol::VERSION,
             "channels": stats.channels,
             "clients": stats.clients,
-            "buffered": state.buffer.as_ref().map_or(0, |b| b.len()),
+            "buffered": state.buffer.as_ref().map_or(0, |b| b.waiting_count()),
         }),
     ))
 }
