@@ -8,7 +8,7 @@
 use crate::backoff;
 use crate::events::{ConnectionEvent, DeliveryEvent, Event, Exchange, LinkState};
 use crate::forward::Forwarder;
-use crate::history::History;
+use crate::history::{History, Writer};
 use crate::memory::ChannelMemory;
 use crate::verification::Verifier;
 use futures_util::{SinkExt, StreamExt};
@@ -48,8 +48,10 @@ pub struct EngineConfig {
     pub handshake_timeout: Duration,
     /// Checks each delivery's signature.
     pub verifier: Arc<Verifier>,
-    /// Where deliveries and attempts are saved, if anywhere.
+    /// The history, for reads (the last saved sequence number).
     pub history: Option<Arc<History>>,
+    /// Where deliveries and attempts are saved, if anywhere.
+    pub writer: Option<Writer>,
 }
 
 impl EngineConfig {
@@ -63,6 +65,7 @@ impl EngineConfig {
             handshake_timeout: Duration::from_secs(10),
             verifier: Arc::new(Verifier::default()),
             history: None,
+            writer: None,
         }
     }
 }
@@ -324,7 +327,7 @@ async fn session(
     let context = DeliveryContext {
         forwarder: config.forwarder.clone(),
         verifier: config.verifier.clone(),
-        history: config.history.clone(),
+        writer: config.writer.clone(),
         channel: welcome.channel.clone(),
         // A bigger answer would exceed the relay's message limit and cost the link.
         max_response: usize::try_from(welcome.max_body).unwrap_or(usize::MAX),
@@ -431,32 +434,18 @@ async fn protocol_error(ws: &mut Ws, error: String) -> End {
 struct DeliveryContext {
     forwarder: Forwarder,
     verifier: Arc<Verifier>,
-    history: Option<Arc<History>>,
+    writer: Option<Writer>,
     channel: String,
     max_response: usize,
     outbox: mpsc::Sender<Message>,
     events: mpsc::Sender<Event>,
 }
 
-/// Runs a blocking history write off the async threads; a failed write is
-/// logged, never a reason to drop the delivery.
-async fn save<T: Send + 'static>(
-    history: &Option<Arc<History>>,
-    what: &'static str,
-    write: impl FnOnce(&History) -> rusqlite::Result<T> + Send + 'static,
-) -> Option<T> {
-    let history = history.clone()?;
-    match tokio::task::spawn_blocking(move || write(&history)).await {
-        Ok(Ok(value)) => Some(value),
-        Ok(Err(e)) => {
-            tracing::warn!("history: cannot save the {what}: {e}");
-            None
-        }
-        Err(e) => {
-            tracing::warn!("history: the {what} write failed: {e}");
-            None
-        }
-    }
+/// Logs a failed history write; never a reason to drop the delivery.
+fn saved<T>(what: &str, result: Result<T, String>) -> Option<T> {
+    result
+        .map_err(|e| tracing::warn!("history: cannot save the {what}: {e}"))
+        .ok()
 }
 
 /// Verifies, saves, forwards, saves the answer, answers the relay,
@@ -464,12 +453,12 @@ async fn save<T: Send + 'static>(
 /// or acknowledged: whatever the relay hears back about is in the history.
 async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     let signature = ctx.verifier.check(&delivery);
-    let stored = {
-        let (channel, d, v) = (ctx.channel.clone(), delivery.clone(), signature.clone());
-        save(&ctx.history, "delivery", move |h| {
-            h.record_delivery(&channel, &d, &v)
-        })
-        .await
+    let stored = match &ctx.writer {
+        Some(w) => saved(
+            "delivery",
+            w.record_delivery(&ctx.channel, &delivery, &signature).await,
+        ),
+        None => None,
     };
     let ack = ClientMessage::Ack {
         id: delivery.id.clone(),
@@ -493,12 +482,10 @@ async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         })
     };
     let duration_ms = started.elapsed().as_millis() as u64;
-    let attempt = crate::history::StoredAttempt::first(&result, started_ms, duration_ms);
-    let id = delivery.id.clone();
-    save(&ctx.history, "attempt", move |h| {
-        h.record_attempt(&id, &attempt)
-    })
-    .await;
+    if let Some(w) = &ctx.writer {
+        let attempt = crate::history::StoredAttempt::first(&result, started_ms, duration_ms);
+        saved("attempt", w.record_attempt(&delivery.id, attempt).await);
+    }
     // Bodies are `Bytes`: these clones share the buffers.
     let (answer, status, error) = match &result {
         Ok(response) => (

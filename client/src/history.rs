@@ -8,8 +8,10 @@
 //! Async callers go through `spawn_blocking`.
 
 pub mod store;
+pub mod writer;
 
 pub use store::{History, Keep, LookupError, StoredAttempt, StoredDelivery, Summary};
+pub use writer::Writer;
 
 /// The database file inside the data dir.
 pub const FILE_NAME: &str = "history.sqlite";

@@ -212,15 +212,14 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     let mut engine_config = EngineConfig::new(relay_url, forwarder);
     engine_config.channel = config.channel.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
-    engine_config.history = match &config.data_dir {
-        Some(dir) => Some(std::sync::Arc::new(
-            History::open(dir, config.keep).map_err(anyhow::Error::msg)?,
-        )),
-        None => {
-            tracing::warn!("no data dir: the history is not saved");
-            None
-        }
-    };
+    if let Some(dir) = &config.data_dir {
+        let history = History::open(dir, config.keep).map_err(anyhow::Error::msg)?;
+        engine_config.history = Some(std::sync::Arc::new(history));
+        engine_config.writer =
+            Some(crate::history::Writer::start(dir).map_err(anyhow::Error::msg)?);
+    } else {
+        tracing::warn!("no data dir: the history is not saved");
+    }
     engine_config.memory = config
         .data_dir
         .as_deref()

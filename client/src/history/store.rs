@@ -284,6 +284,7 @@ impl History {
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
         conn.pragma_update(None, "foreign_keys", "ON")
+            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             .map_err(|e| e.to_string())?;
         Ok(History {
             conn: Mutex::new(conn),
@@ -294,6 +295,29 @@ impl History {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `work` inside one transaction, then `after` with the work's
+    /// output and whether the commit succeeded.
+    pub fn in_transaction<T>(
+        &self,
+        work: impl FnOnce(&History) -> T,
+        after: impl FnOnce(T, &Result<(), String>),
+    ) {
+        let began = self
+            .conn()
+            .execute_batch("BEGIN")
+            .map_err(|e| e.to_string());
+        let output = work(self);
+        let committed = began.and_then(|()| {
+            self.conn()
+                .execute_batch("COMMIT")
+                .map_err(|e| e.to_string())
+        });
+        if committed.is_err() {
+            let _ = self.conn().execute_batch("ROLLBACK");
+        }
+        after(output, &committed);
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

@@ -1,0 +1,354 @@
+//! hookhole-bench: the tunnel against direct requests to the same local
+//! server, in the same run, on this machine.
+//!
+//! `cargo run --release -p hookhole-bench [-- --quick] [-- --check]`
+//!
+//! Starts a target server, a relay and a client (history and signature
+//! verification on) as separate release processes on loopback, drives the
+//! workloads, and prints one table with each figure as a ratio to direct.
+
+mod idle;
+mod load;
+mod procs;
+mod target;
+
+use bytes::Bytes;
+use hookhole_shared::signature::preset::builtin;
+use hookhole_shared::signature::secret::Secret;
+use hookhole_shared::signature::sign::{Signing, sign};
+use load::{Request, Stats};
+use procs::{Proc, spawn};
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SECRET: &str = "whsec_benchmark_secret_0001";
+
+struct Options {
+    quick: bool,
+    check: bool,
+}
+
+fn addr_of(line: &str) -> anyhow::Result<SocketAddr> {
+    let value: serde_json::Value = serde_json::from_str(line)?;
+    Ok(value["addr"].as_str().unwrap_or_default().parse()?)
+}
+
+/// A webhook body of about `size` bytes, signed like Stripe's.
+fn webhook(size: usize) -> anyhow::Result<(Vec<(String, String)>, Bytes)> {
+    let pad = "x".repeat(size.saturating_sub(120));
+    let body = Bytes::from(format!(
+        "{{\"id\":\"evt_bench\",\"object\":\"event\",\"type\":\"payment_intent.succeeded\",\"data\":{{\"pad\":\"{pad}\"}}}}"
+    ));
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
+    let preset = builtin()
+        .iter()
+        .find(|p| p.id == "stripe")
+        .ok_or_else(|| anyhow::anyhow!("no stripe preset"))?;
+    let signing = Signing {
+        body: &body,
+        url: "",
+        headers: &[],
+        timestamp: now,
+        id: "evt_bench",
+    };
+    let signed =
+        sign(preset, &Secret::new("stripe", SECRET), &signing).map_err(anyhow::Error::msg)?;
+    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
+    headers.extend(
+        signed
+            .headers
+            .into_iter()
+            .map(|h| (h.name.clone(), h.value_lossy().into_owned())),
+    );
+    Ok((headers, body))
+}
+
+struct Row {
+    name: &'static str,
+    direct: Stats,
+    tunnel: Stats,
+    cpu_per_request: Duration,
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+struct Setup {
+    target: SocketAddr,
+    relay: SocketAddr,
+    relay_proc: Proc,
+    clients: Vec<Proc>,
+    binary: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    _target_proc: Proc,
+}
+
+impl Setup {
+    fn cpu(&self) -> Duration {
+        self.relay_proc.cpu() + self.clients.iter().map(Proc::cpu).sum::<Duration>()
+    }
+
+    fn add_client(&mut self) -> anyhow::Result<()> {
+        let n = self.clients.len();
+        let data = self.dir.join(format!("client-{n}"));
+        let relay = format!("http://{}", self.relay);
+        let forward = format!("http://{}", self.target);
+        let secret = format!("stripe={SECRET}");
+        let (proc, _) = spawn(
+            "client",
+            &self.binary,
+            &[
+                "listen",
+                "--no-tui",
+                "--relay",
+                &relay,
+                "--channel",
+                "bench",
+                "--forward",
+                &forward,
+                "--secret",
+                &secret,
+                "--data-dir",
+                data.to_str().unwrap_or_default(),
+                "--keep",
+                "100000",
+            ],
+            "\"ready\"",
+        )?;
+        self.clients.push(proc);
+        Ok(())
+    }
+}
+
+async fn workload(
+    setup: &Setup,
+    name: &'static str,
+    connections: usize,
+    total: u64,
+    max: Duration,
+    size: usize,
+) -> anyhow::Result<Row> {
+    let (headers, body) = webhook(size)?;
+    let direct_req = Request {
+        addr: setup.target,
+        path: "/hook".into(),
+        headers: headers.clone(),
+        body: body.clone(),
+    };
+    let tunnel_req = Request {
+        addr: setup.relay,
+        path: "/bench/hook".into(),
+        headers,
+        body,
+    };
+    // Warm up both paths (connections, pools, caches).
+    load::run(direct_req.clone(), connections.min(4), 50, max).await?;
+    load::run(tunnel_req.clone(), connections.min(4), 50, max).await?;
+    let direct = load::run(direct_req, connections, total, max).await?;
+    let cpu_before = setup.cpu();
+    let tunnel = load::run(tunnel_req, connections, total, max).await?;
+    let cpu = setup.cpu().saturating_sub(cpu_before);
+    let cpu_per_request = cpu / (tunnel.requests.max(1) as u32);
+    if direct.errors + tunnel.errors > 0 {
+        eprintln!(
+            "{name}: {} direct and {} tunnel requests failed",
+            direct.errors, tunnel.errors
+        );
+    }
+    Ok(Row {
+        name,
+        direct,
+        tunnel,
+        cpu_per_request,
+    })
+}
+
+async fn bench(options: &Options) -> anyhow::Result<bool> {
+    let binary = procs::hookhole_binary()?;
+    let dir = std::env::temp_dir().join(format!("hookhole-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let me = std::env::current_exe()?;
+    let (target_proc, line) = spawn("target", &me, &["--serve-target"], "listening")?;
+    let target = addr_of(&line)?;
+    let relay_data = dir.join("relay");
+    let (relay_proc, line) = spawn(
+        "relay",
+        &binary,
+        &[
+            "relay",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            relay_data.to_str().unwrap_or_default(),
+        ],
+        "listening",
+    )?;
+    let relay = addr_of(&line)?;
+    let mut setup = Setup {
+        target,
+        relay,
+        relay_proc,
+        clients: Vec::new(),
+        binary,
+        dir: dir.clone(),
+        _target_proc: target_proc,
+    };
+    setup.add_client()?;
+
+    let q = options.quick;
+    let scale = |full: u64, quick: u64| if q { quick } else { full };
+    let long = if q {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(10)
+    };
+    let mut rows = vec![
+        workload(
+            &setup,
+            "1 connection, 2 KiB",
+            1,
+            scale(2000, 300),
+            long,
+            2048,
+        )
+        .await?,
+        workload(
+            &setup,
+            "32 connections, 2 KiB",
+            32,
+            scale(50_000, 6000),
+            long,
+            2048,
+        )
+        .await?,
+        workload(
+            &setup,
+            "1 connection, 1 MiB",
+            1,
+            scale(200, 30),
+            long * 3,
+            1 << 20,
+        )
+        .await?,
+    ];
+    let rss_relay = setup.relay_proc.rss_kib();
+    let rss_client = setup.clients[0].rss_kib();
+    setup.add_client()?;
+    rows.push(
+        workload(
+            &setup,
+            "fan-out: 2 clients, 32 conns",
+            32,
+            scale(20_000, 3000),
+            long,
+            2048,
+        )
+        .await?,
+    );
+
+    let idle_count = if q { 1000 } else { 10_000 };
+    let before = setup.relay_proc.rss_kib();
+    let idle = idle::open(relay, idle_count).await?;
+    // Let the relay settle after the connection storm.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = setup.relay_proc.rss_kib();
+    let per_idle = after.saturating_sub(before) as f64 / idle_count as f64;
+    drop(idle);
+
+    println!();
+    println!(
+        "| workload | direct req/s | tunnel req/s | ratio | direct p50 | tunnel p50 | ratio | tunnel p99 | relay+client CPU/req |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!(
+            "| {} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.2}x | {} | {} |",
+            r.name,
+            r.direct.per_second(),
+            r.tunnel.per_second(),
+            r.tunnel.per_second() / r.direct.per_second().max(1e-9),
+            us(r.direct.percentile(0.5)),
+            us(r.tunnel.percentile(0.5)),
+            r.tunnel.percentile(0.5).as_secs_f64()
+                / r.direct.percentile(0.5).as_secs_f64().max(1e-12),
+            us(r.tunnel.percentile(0.99)),
+            us(r.cpu_per_request),
+        );
+    }
+    println!();
+    println!(
+        "relay RSS {} KiB, client RSS {} KiB (after the single-client workloads)",
+        rss_relay, rss_client
+    );
+    println!("relay RSS per idle connected client: {per_idle:.1} KiB ({idle_count} clients)");
+
+    let ratio = |r: &Row| r.tunnel.per_second() / r.direct.per_second().max(1e-9);
+    let latency = rows[0].tunnel.percentile(0.5).as_secs_f64()
+        / rows[0].direct.percentile(0.5).as_secs_f64().max(1e-12);
+    let targets = [
+        (
+            "32-connection throughput >= 0.5x direct",
+            ratio(&rows[1]) >= 0.5,
+            format!("{:.2}x", ratio(&rows[1])),
+        ),
+        (
+            "1-connection p50 latency <= 2x direct",
+            latency <= 2.0,
+            format!("{latency:.2}x"),
+        ),
+        (
+            "1 MiB bodies >= 0.25x direct",
+            ratio(&rows[2]) >= 0.25,
+            format!("{:.2}x", ratio(&rows[2])),
+        ),
+        (
+            "relay+client CPU <= 40 µs per delivery",
+            rows[1].cpu_per_request <= Duration::from_micros(40),
+            us(rows[1].cpu_per_request),
+        ),
+        (
+            "relay RSS <= 64 KiB per idle client",
+            per_idle <= 64.0,
+            format!("{per_idle:.1} KiB"),
+        ),
+    ];
+    println!();
+    let mut all = true;
+    for (what, met, value) in &targets {
+        println!("{} {what}: {value}", if *met { "met   " } else { "MISSED" });
+        all &= met;
+    }
+    drop(setup);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(all || !options.check)
+}
+
+fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hookhole-bench: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    if args.iter().any(|a| a == "--serve-target") {
+        return match runtime.block_on(target::serve()) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(_) => std::process::ExitCode::FAILURE,
+        };
+    }
+    let options = Options {
+        quick: args.iter().any(|a| a == "--quick"),
+        check: args.iter().any(|a| a == "--check"),
+    };
+    match runtime.block_on(bench(&options)) {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("hookhole-bench: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
