@@ -327,6 +327,7 @@ async fn session(
     let context = DeliveryContext {
         forwarder: config.forwarder.clone(),
         verifier: config.verifier.clone(),
+        history: config.history.clone(),
         writer: config.writer.clone(),
         channel: welcome.channel.clone(),
         // A bigger answer would exceed the relay's message limit and cost the link.
@@ -434,11 +435,23 @@ async fn protocol_error(ws: &mut Ws, error: String) -> End {
 struct DeliveryContext {
     forwarder: Forwarder,
     verifier: Arc<Verifier>,
+    history: Option<Arc<History>>,
     writer: Option<Writer>,
     channel: String,
     max_response: usize,
     outbox: mpsc::Sender<Message>,
     events: mpsc::Sender<Event>,
+}
+
+/// Whether the history holds delivery `id` already.
+async fn already_saved(history: &Option<Arc<History>>, id: &str) -> bool {
+    let Some(history) = history.clone() else {
+        return false;
+    };
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || history.contains(&id).unwrap_or(false))
+        .await
+        .unwrap_or(false)
 }
 
 /// Logs a failed history write; never a reason to drop the delivery.
@@ -448,25 +461,21 @@ fn saved<T>(what: &str, result: Result<T, String>) -> Option<T> {
         .ok()
 }
 
-/// Verifies, saves, forwards, saves the answer, answers the relay,
-/// acknowledges, reports. The delivery is saved before anything is answered
-/// or acknowledged: whatever the relay hears back about is in the history.
+/// Verifies, forwards, saves the delivery with its answer, answers the
+/// relay, acknowledges, reports. Nothing is answered or acknowledged before
+/// the delivery is saved: whatever the relay hears back about is in the
+/// history. A crash before that leaves the sender unanswered, and it retries.
 async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     let signature = ctx.verifier.check(&delivery);
-    let stored = match &ctx.writer {
-        Some(w) => saved(
-            "delivery",
-            w.record_delivery(&ctx.channel, &delivery, &signature).await,
-        ),
-        None => None,
-    };
     let ack = ClientMessage::Ack {
         id: delivery.id.clone(),
         seq: delivery.seq,
     };
-    if stored == Some(false) {
-        // A resend of a delivery already saved (and forwarded) before a
-        // reconnect: acknowledge it again, do not deliver it twice.
+    // Only a queued delivery can be a resend (the relay resends what was
+    // not acknowledged); a live one is new by construction.
+    if delivery.queued && already_saved(&ctx.history, &delivery.id).await {
+        // Saved (and forwarded) before a reconnect: acknowledge it again,
+        // do not deliver it twice.
         let _ = ctx.outbox.send(to_message(ack.encode())).await;
         return;
     }
@@ -482,9 +491,15 @@ async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         })
     };
     let duration_ms = started.elapsed().as_millis() as u64;
+    // Saved before the answer and the ack go out: whatever the relay hears
+    // about is in the history. One write for the delivery and its attempt.
     if let Some(w) = &ctx.writer {
         let attempt = crate::history::StoredAttempt::first(&result, started_ms, duration_ms);
-        saved("attempt", w.record_attempt(&delivery.id, attempt).await);
+        saved(
+            "delivery",
+            w.record_exchange(&ctx.channel, &delivery, &signature, attempt)
+                .await,
+        );
     }
     // Bodies are `Bytes`: these clones share the buffers.
     let (answer, status, error) = match &result {

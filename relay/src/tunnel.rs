@@ -23,7 +23,11 @@ type Ws = WebSocketStream<TokioIo<Upgraded>>;
 const FRAME_OVERHEAD: usize = 2 * 1024 * 1024;
 
 pub fn ws_config(max_body: usize) -> WebSocketConfig {
+    // tungstenite allocates its read buffer up front, 128 KiB by default:
+    // with thousands of idle clients that is most of the relay's memory. It
+    // grows as needed for large frames.
     WebSocketConfig::default()
+        .read_buffer_size(16 * 1024)
         .max_message_size(Some(max_body + FRAME_OVERHEAD))
         .max_frame_size(Some(max_body + FRAME_OVERHEAD))
 }

@@ -382,6 +382,15 @@ impl History {
         Ok(())
     }
 
+    /// Whether delivery `id` is stored.
+    pub fn contains(&self, id: &str) -> rusqlite::Result<bool> {
+        self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)",
+            params![id],
+            |row| row.get(0),
+        )
+    }
+
     /// The next attempt number for a delivery.
     pub fn next_attempt(&self, delivery_id: &str) -> rusqlite::Result<u32> {
         self.conn().query_row(

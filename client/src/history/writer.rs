@@ -29,6 +29,14 @@ enum Job {
         attempt: StoredAttempt,
         done: oneshot::Sender<Result<(), String>>,
     },
+    /// A delivery with its first attempt, in one write.
+    Exchange {
+        channel: String,
+        delivery: Delivery,
+        verdict: Verdict,
+        attempt: StoredAttempt,
+        done: oneshot::Sender<Result<bool, String>>,
+    },
 }
 
 /// A handle to the writer thread; the thread ends when every handle is dropped.
@@ -62,6 +70,31 @@ impl Writer {
             channel: channel.to_string(),
             delivery: delivery.clone(),
             verdict: verdict.clone(),
+            done,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| "the history writer stopped".to_string())?;
+        result
+            .await
+            .map_err(|_| "the history writer stopped".to_string())?
+    }
+
+    /// Saves a delivery and its first attempt together (one write, not
+    /// two); `Ok(false)` when the delivery was stored already.
+    pub async fn record_exchange(
+        &self,
+        channel: &str,
+        delivery: &Delivery,
+        verdict: &Verdict,
+        attempt: StoredAttempt,
+    ) -> Result<bool, String> {
+        let (done, result) = oneshot::channel();
+        let job = Job::Exchange {
+            channel: channel.to_string(),
+            delivery: delivery.clone(),
+            verdict: verdict.clone(),
+            attempt,
             done,
         };
         self.jobs
@@ -114,6 +147,21 @@ fn run(history: &super::History, queue: &mpsc::Receiver<Job>) {
                                 .record_delivery(channel, delivery, verdict)
                                 .map(Some)
                                 .map_err(|e| e.to_string()),
+                            Job::Exchange {
+                                channel,
+                                delivery,
+                                verdict,
+                                attempt,
+                                ..
+                            } => history
+                                .record_delivery(channel, delivery, verdict)
+                                .and_then(|new| {
+                                    if new {
+                                        history.record_attempt(&delivery.id, attempt)?;
+                                    }
+                                    Ok(Some(new))
+                                })
+                                .map_err(|e| e.to_string()),
                             Job::Attempt { id, attempt, .. } => history
                                 .record_attempt(id, attempt)
                                 .map(|()| None)
@@ -131,7 +179,7 @@ fn run(history: &super::History, queue: &mpsc::Receiver<Job>) {
                         Err(e) => Err(e.clone()),
                     };
                     match job {
-                        Job::Delivery { done, .. } => {
+                        Job::Delivery { done, .. } | Job::Exchange { done, .. } => {
                             let _ = done.send(result.map(|r| r.unwrap_or(false)));
                         }
                         Job::Attempt { done, .. } => {
