@@ -17,40 +17,27 @@ use tokio::sync::oneshot;
 /// Writes per transaction at most, so one commit never waits too long.
 const MAX_BATCH: usize = 256;
 
-enum Job {
-    Delivery {
-        channel: String,
-        delivery: Delivery,
-        verdict: Verdict,
-        done: oneshot::Sender<Result<bool, String>>,
-    },
-    Attempt {
-        id: String,
-        attempt: StoredAttempt,
-        done: oneshot::Sender<Result<(), String>>,
-    },
-    /// A delivery with its first attempt, in one write.
-    Exchange {
-        channel: String,
-        delivery: Delivery,
-        verdict: Verdict,
-        attempt: StoredAttempt,
-        done: oneshot::Sender<Result<bool, String>>,
-    },
+/// A delivery with its first attempt, saved in one write.
+struct Exchange {
+    channel: String,
+    delivery: Delivery,
+    verdict: Verdict,
+    attempt: StoredAttempt,
+    done: oneshot::Sender<Result<bool, String>>,
 }
 
 /// A handle to the writer thread; the thread ends when every handle is dropped.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Exchange>,
 }
 
 impl Writer {
-    /// Starts the writer on the history database in `data_dir` (opened,
-    /// and created if needed, by [`super::History::open`] first).
+    /// Starts the writer on the history database in `data_dir` (created by
+    /// [`super::History::open`] first).
     pub fn start(data_dir: &Path) -> Result<Writer, String> {
         let history = super::History::open_existing(data_dir)?;
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::channel::<Exchange>();
         std::thread::Builder::new()
             .name("hookhole-history".into())
             .spawn(move || run(&history, &queue))
@@ -58,30 +45,8 @@ impl Writer {
         Ok(Writer { jobs })
     }
 
-    /// Saves a delivery; `Ok(false)` when its id is already stored.
-    pub async fn record_delivery(
-        &self,
-        channel: &str,
-        delivery: &Delivery,
-        verdict: &Verdict,
-    ) -> Result<bool, String> {
-        let (done, result) = oneshot::channel();
-        let job = Job::Delivery {
-            channel: channel.to_string(),
-            delivery: delivery.clone(),
-            verdict: verdict.clone(),
-            done,
-        };
-        self.jobs
-            .send(job)
-            .map_err(|_| "the history writer stopped".to_string())?;
-        result
-            .await
-            .map_err(|_| "the history writer stopped".to_string())?
-    }
-
-    /// Saves a delivery and its first attempt together (one write, not
-    /// two); `Ok(false)` when the delivery was stored already.
+    /// Saves a delivery and its first attempt once committed; `Ok(false)`
+    /// when the delivery was stored already.
     pub async fn record_exchange(
         &self,
         channel: &str,
@@ -90,7 +55,7 @@ impl Writer {
         attempt: StoredAttempt,
     ) -> Result<bool, String> {
         let (done, result) = oneshot::channel();
-        let job = Job::Exchange {
+        let job = Exchange {
             channel: channel.to_string(),
             delivery: delivery.clone(),
             verdict: verdict.clone(),
@@ -104,24 +69,21 @@ impl Writer {
             .await
             .map_err(|_| "the history writer stopped".to_string())?
     }
-
-    pub async fn record_attempt(&self, id: &str, attempt: StoredAttempt) -> Result<(), String> {
-        let (done, result) = oneshot::channel();
-        let job = Job::Attempt {
-            id: id.to_string(),
-            attempt,
-            done,
-        };
-        self.jobs
-            .send(job)
-            .map_err(|_| "the history writer stopped".to_string())?;
-        result
-            .await
-            .map_err(|_| "the history writer stopped".to_string())?
-    }
 }
 
-fn run(history: &super::History, queue: &mpsc::Receiver<Job>) {
+fn save(history: &super::History, x: &Exchange) -> Result<bool, String> {
+    let new = history
+        .record_delivery(&x.channel, &x.delivery, &x.verdict)
+        .map_err(|e| e.to_string())?;
+    if new {
+        history
+            .record_attempt(&x.delivery.id, &x.attempt)
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(new)
+}
+
+fn run(history: &super::History, queue: &mpsc::Receiver<Exchange>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -132,60 +94,22 @@ fn run(history: &super::History, queue: &mpsc::Receiver<Job>) {
         }
         history.in_transaction(
             |history| {
-                // Results are held until the commit: a caller hears "saved"
-                // only once it is.
-                let results: Vec<(Job, Result<Option<bool>, String>)> = batch
+                batch
                     .drain(..)
-                    .map(|job| {
-                        let result = match &job {
-                            Job::Delivery {
-                                channel,
-                                delivery,
-                                verdict,
-                                ..
-                            } => history
-                                .record_delivery(channel, delivery, verdict)
-                                .map(Some)
-                                .map_err(|e| e.to_string()),
-                            Job::Exchange {
-                                channel,
-                                delivery,
-                                verdict,
-                                attempt,
-                                ..
-                            } => history
-                                .record_delivery(channel, delivery, verdict)
-                                .and_then(|new| {
-                                    if new {
-                                        history.record_attempt(&delivery.id, attempt)?;
-                                    }
-                                    Ok(Some(new))
-                                })
-                                .map_err(|e| e.to_string()),
-                            Job::Attempt { id, attempt, .. } => history
-                                .record_attempt(id, attempt)
-                                .map(|()| None)
-                                .map_err(|e| e.to_string()),
-                        };
-                        (job, result)
+                    .map(|x| {
+                        let result = save(history, &x);
+                        (x, result)
                     })
-                    .collect();
-                results
+                    .collect::<Vec<_>>()
             },
+            // Callers hear "saved" only once the commit succeeded.
             |results, committed| {
-                for (job, result) in results {
+                for (x, result) in results {
                     let result = match committed {
                         Ok(()) => result,
                         Err(e) => Err(e.clone()),
                     };
-                    match job {
-                        Job::Delivery { done, .. } | Job::Exchange { done, .. } => {
-                            let _ = done.send(result.map(|r| r.unwrap_or(false)));
-                        }
-                        Job::Attempt { done, .. } => {
-                            let _ = done.send(result.map(drop));
-                        }
-                    }
+                    let _ = x.done.send(result);
                 }
             },
         );
