@@ -46,6 +46,8 @@ pub struct EngineConfig {
     /// The protocol version sent in `hello` (always [`VERSION`] outside tests).
     pub protocol_version: u32,
     pub handshake_timeout: Duration,
+    /// Sent in `hello` to relays that require one.
+    pub token: Option<hookhole_shared::protocol::Token>,
     /// Checks each delivery's signature.
     pub verifier: Arc<Verifier>,
     /// The history, for reads (the last saved sequence number).
@@ -63,6 +65,7 @@ impl EngineConfig {
             forwarder,
             protocol_version: VERSION,
             handshake_timeout: Duration::from_secs(10),
+            token: None,
             verifier: Arc::new(Verifier::default()),
             history: None,
             writer: None,
@@ -260,7 +263,7 @@ async fn connect(
         let hello = ClientMessage::Hello(Hello {
             version: config.protocol_version,
             channel,
-            token: None,
+            token: config.token.clone(),
             last_acked_seq,
             agent: concat!("hookhole/", env!("CARGO_PKG_VERSION")).to_string(),
         });

@@ -63,6 +63,14 @@ pub struct ListenArgs {
     /// History to keep: a count, an age, or both, e.g. 5000,7d [default: 10000,30d]
     #[arg(long, env = "HOOKHOLE_KEEP", value_name = "COUNT,AGE", value_parser = Keep::parse)]
     pub keep: Option<Keep>,
+    /// Token for a relay that requires one (never shown in logs)
+    #[arg(
+        long,
+        env = "HOOKHOLE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
     /// How long to wait for the local server's answer [default: 30s]
     #[arg(long, env = "HOOKHOLE_FORWARD_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -85,6 +93,7 @@ struct ListenFile {
     #[serde(default)]
     secret: Vec<String>,
     keep: Option<String>,
+    token: Option<String>,
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -101,6 +110,8 @@ pub struct ListenConfig {
     /// Show the terminal UI (stdout is a terminal and `--no-tui` not given).
     pub tui: bool,
     pub keep: Keep,
+    /// Redacted in `Debug`: never in a log.
+    pub token: Option<hookhole_shared::protocol::Token>,
     /// Local time offset for displayed times (read at startup, before any
     /// thread exists, as the platform requires).
     pub utc_offset_s: i64,
@@ -155,6 +166,11 @@ impl ListenArgs {
             verifier: Verifier { registry, secrets },
             tui: !headless && std::io::IsTerminal::is_terminal(&std::io::stdout()),
             keep,
+            token: self
+                .token
+                .clone()
+                .or(file.token)
+                .map(hookhole_shared::protocol::Token),
             utc_offset_s: 0,
         })
     }
@@ -211,6 +227,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     };
     let mut engine_config = EngineConfig::new(relay_url, forwarder);
     engine_config.channel = config.channel.clone();
+    engine_config.token = config.token.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
     if let Some(dir) = &config.data_dir {
         let history = History::open(dir, config.keep).map_err(anyhow::Error::msg)?;

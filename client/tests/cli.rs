@@ -118,6 +118,11 @@ async fn bad_flags_and_config_are_one_line_and_exit_code_2() {
             "cannot read config file",
         ),
         (vec!["relay", "--listen", "nowhere"], "--listen"),
+        (
+            vec!["relay", "--listen", "0.0.0.0:0"],
+            "refusing to listen on 0.0.0.0:0 without tokens",
+        ),
+        (vec!["relay", "--token", "short"], "at least 16 characters"),
     ];
     for (args, expect) in cases {
         let mut cmd = hookhole(dir.path());

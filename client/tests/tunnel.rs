@@ -608,3 +608,96 @@ async fn the_offline_buffer_refuses_clearly_beyond_its_limits_and_reject_mode_an
         (503, Some("no_listener"))
     );
 }
+
+async fn refusal(relay: &TestRelay, channel: Option<&str>, token: Option<&str>) -> String {
+    let mut config = engine_config(&relay.url(), channel, "http://127.0.0.1:9");
+    config.token = token.map(|t| hookhole_shared::protocol::Token(t.to_string()));
+    let (tx, _events) = tokio::sync::mpsc::channel(16);
+    let result = within(
+        "the engine to be refused",
+        hookhole::engine::run(config, tx, tokio_util::sync::CancellationToken::new()),
+    )
+    .await;
+    match result {
+        Err(EngineError::Refused { code, reason }) => {
+            assert_eq!(code, hookhole_shared::protocol::close::UNAUTHORIZED);
+            reason
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_a_channel_belongs_to_the_token_that_claimed_it() {
+    let data = tempfile::tempdir().unwrap();
+    let (alice, bob) = ("alice-token-0123456789", "bob-token-012345678901");
+    let mut tokens = hookhole_relay::auth::Tokens::default();
+    tokens.add(alice).unwrap();
+    tokens
+        .add(&format!("sha256:{}", hookhole_relay::auth::owner_id(bob)))
+        .unwrap();
+    let config = RelayConfig {
+        tokens,
+        data_dir: Some(data.path().to_path_buf()),
+        ..RelayConfig::default()
+    };
+    let relay = TestRelay::start_with(config.clone()).await;
+    assert!(
+        refusal(&relay, Some("shop"), None)
+            .await
+            .contains("requires a token")
+    );
+    assert!(
+        refusal(&relay, Some("shop"), Some("not-a-real-token-000"))
+            .await
+            .contains("not accepted")
+    );
+
+    let target = TestTarget::echo().await;
+    let mut owner = engine_config(&relay.url(), Some("shop"), &target.url());
+    owner.token = Some(hookhole_shared::protocol::Token(alice.into()));
+    let alice_client = TestClient::start_with(owner).await;
+    assert!(
+        refusal(&relay, Some("shop"), Some(bob))
+            .await
+            .contains("belongs to another token")
+    );
+    let mut elsewhere = engine_config(&relay.url(), Some("bobs"), &target.url());
+    elsewhere.token = Some(hookhole_shared::protocol::Token(bob.into()));
+    TestClient::start_with(elsewhere).await;
+    assert_eq!(
+        post(&format!("{}/x", alice_client.public_url), b"{}")
+            .await
+            .status,
+        200
+    );
+
+    // Ownership outlives the relay.
+    relay.stop().await;
+    let relay = TestRelay::start_with(config).await;
+    assert!(
+        refusal(&relay, Some("shop"), Some(bob))
+            .await
+            .contains("belongs to another token")
+    );
+}
+
+#[tokio::test]
+async fn an_anonymous_public_relay_hands_out_random_channel_names_only() {
+    let relay = TestRelay::start_with(RelayConfig {
+        anonymous_random_only: true,
+        ..RelayConfig::default()
+    })
+    .await;
+    assert!(
+        refusal(&relay, Some("stripe-dev"), None)
+            .await
+            .contains("random channel names only")
+    );
+    let target = TestTarget::echo().await;
+    let first = TestClient::start(&relay.url(), None, &target.url()).await;
+    assert_eq!(first.channel.len(), 26);
+    // Holding the assigned name is the permission: the client may come back to it.
+    let again = TestClient::start(&relay.url(), Some(&first.channel), &target.url()).await;
+    assert_eq!(again.channel, first.channel);
+}

@@ -51,6 +51,23 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_AGE", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub buffer_age: Option<Duration>,
+    /// A token clients must present (repeatable; at least 16 characters, or
+    /// sha256:<hex> of one). Comma-separated in the environment
+    #[arg(
+        long = "token",
+        env = "HOOKHOLE_RELAY_TOKENS",
+        value_name = "TOKEN",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub tokens: Vec<String>,
+    /// A file of tokens, one per line (# comments; sha256:<hex> allowed)
+    #[arg(long, env = "HOOKHOLE_RELAY_TOKENS_FILE", value_name = "PATH")]
+    pub tokens_file: Option<PathBuf>,
+    /// Listen on a public address without tokens; clients then get random
+    /// channel names only
+    #[arg(long, env = "HOOKHOLE_RELAY_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
     /// Heartbeat interval; a client silent for three is dropped [default: 15s]
     #[arg(long, env = "HOOKHOLE_RELAY_HEARTBEAT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -71,6 +88,8 @@ struct RelayFile {
     buffer_bytes: Option<SizeValue>,
     buffer_age: Option<String>,
     heartbeat: Option<String>,
+    tokens_file: Option<PathBuf>,
+    allow_anonymous: Option<bool>,
 }
 
 impl RelayArgs {
@@ -140,6 +159,27 @@ impl RelayArgs {
             }
             config.heartbeat_interval = beat;
             config.heartbeat_timeout = beat * 3;
+        }
+        for token in &self.tokens {
+            config
+                .tokens
+                .add(token)
+                .map_err(|e| UsageError(format!("--token: {e}")))?;
+        }
+        if let Some(path) = self.tokens_file.clone().or(file.tokens_file) {
+            config
+                .tokens
+                .add_file(&path)
+                .map_err(|e| UsageError(format!("--tokens-file: {e}")))?;
+        }
+        let anonymous = self.allow_anonymous || file.allow_anonymous.unwrap_or(false);
+        if config.tokens.is_empty() && !listen.ip().is_loopback() {
+            if !anonymous {
+                return Err(UsageError(format!(
+                    "refusing to listen on {listen} without tokens: anyone could read the webhooks sent to it; pass --token (or --tokens-file), or --allow-anonymous"
+                )));
+            }
+            config.anonymous_random_only = true;
         }
         Ok((listen, config))
     }

@@ -40,6 +40,12 @@ pub struct RelayConfig {
     pub data_dir: Option<PathBuf>,
     pub offline: Offline,
     pub buffer_limits: Limits,
+    /// Client tokens; empty means anonymous clients are accepted.
+    pub tokens: crate::auth::Tokens,
+    /// Anonymous clients get relay-assigned random channel names only (a
+    /// public relay with `--allow-anonymous`): nobody can pick a name
+    /// another developer uses.
+    pub anonymous_random_only: bool,
 }
 
 impl Default for RelayConfig {
@@ -58,6 +64,8 @@ impl Default for RelayConfig {
             data_dir: None,
             offline: Offline::Queue,
             buffer_limits: Limits::default(),
+            tokens: crate::auth::Tokens::default(),
+            anonymous_random_only: false,
         }
     }
 }

@@ -11,10 +11,12 @@
 //! - `ingest`: turning a webhook into a delivery and waiting for its answer.
 //! - `hub`: channels, listeners, matching answers to waiting deliveries.
 //! - [`buffer`]: deliveries kept in SQLite for absent clients.
+//! - [`auth`]: client tokens and channel ownership.
 //! - `tunnel`: one client's websocket session.
 //! - `error`: every error as an HTTP status and a JSON body.
 //! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
 
+pub mod auth;
 pub mod buffer;
 pub mod cli;
 pub mod config;

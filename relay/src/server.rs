@@ -41,6 +41,7 @@ pub async fn serve(
     let state = Arc::new(RelayState {
         buffer,
         gate: tokio::sync::Mutex::new(()),
+        owners: crate::auth::Owners::open(config.data_dir.as_deref()),
         config,
         hub: Hub::default(),
         local_addr,

@@ -21,4 +21,6 @@ pub struct RelayState {
     /// Held while deciding "nobody listens, so buffer" and while a client
     /// joins and takes the buffer: a webhook cannot fall between the two.
     pub gate: tokio::sync::Mutex<()>,
+    /// Which token claimed which channel.
+    pub owners: crate::auth::Owners,
 }

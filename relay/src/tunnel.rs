@@ -79,7 +79,7 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String
             .await;
         }
     };
-    let channel = match admit(&hello) {
+    let channel = match admit(&state, &hello) {
         Ok(channel) => channel,
         Err((code, reason)) => return close_with(&mut ws, code, &reason).await,
     };
@@ -146,8 +146,17 @@ fn truncate(reason: &str) -> &str {
     &reason[..end]
 }
 
+/// Whether `name` has the shape of a relay-assigned name (26 characters of
+/// base32, 128 bits): unguessable, so holding it is the permission.
+fn looks_assigned(name: &str) -> bool {
+    name.len() == 26
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
 /// Checks a hello; returns the channel to join or a close code and reason.
-fn admit(hello: &Hello) -> Result<String, (u16, String)> {
+fn admit(state: &RelayState, hello: &Hello) -> Result<String, (u16, String)> {
     if hello.version != VERSION {
         return Err((
             close::UNSUPPORTED_VERSION,
@@ -157,13 +166,54 @@ fn admit(hello: &Hello) -> Result<String, (u16, String)> {
             ),
         ));
     }
-    match &hello.channel {
-        Some(name) => match hookhole_shared::channel::validate(name) {
-            Ok(()) => Ok(name.clone()),
-            Err(e) => Err((close::INVALID_CHANNEL, e.to_string())),
-        },
-        None => Ok(crate::ids::channel_name()),
+    let tokens = &state.config.tokens;
+    let owner = if tokens.is_empty() {
+        None
+    } else {
+        let presented = hello
+            .token
+            .as_ref()
+            .map(|t| t.0.as_str())
+            .unwrap_or_default();
+        match tokens.check(presented) {
+            Some(owner) => Some(owner),
+            None if hello.token.is_none() => {
+                return Err((
+                    close::UNAUTHORIZED,
+                    "this relay requires a token: pass --token".into(),
+                ));
+            }
+            None => {
+                return Err((
+                    close::UNAUTHORIZED,
+                    "the token is not accepted by this relay".into(),
+                ));
+            }
+        }
+    };
+    let channel = match &hello.channel {
+        Some(name) => {
+            hookhole_shared::channel::validate(name)
+                .map_err(|e| (close::INVALID_CHANNEL, e.to_string()))?;
+            if owner.is_none() && state.config.anonymous_random_only && !looks_assigned(name) {
+                return Err((
+                    close::UNAUTHORIZED,
+                    "without a token this relay assigns random channel names only: drop --channel, or use a token".into(),
+                ));
+            }
+            name.clone()
+        }
+        None => crate::ids::channel_name(),
+    };
+    if let Some(owner) = owner {
+        if !state.owners.claim(&channel, &owner) {
+            return Err((
+                close::UNAUTHORIZED,
+                format!("channel {channel} belongs to another token"),
+            ));
+        }
     }
+    Ok(channel)
 }
 
 /// Tells every other listener on the channel how many there are now.

@@ -1,0 +1,195 @@
+//! Who may listen on which channel: client tokens, and the channel each
+//! token claimed.
+//!
+//! Tokens are compared in constant time and never stored or logged: a
+//! token is known by the SHA-256 of it (its "owner id"), which is also what
+//! a tokens file may hold (`sha256:<hex>`), so the file can be shared with
+//! less care than the tokens themselves.
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// The SHA-256 of a token, hex: how the relay refers to it.
+pub fn owner_id(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Constant-time equality (time depends on the lengths only).
+fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The tokens a relay accepts, as owner ids.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Tokens {
+    hashes: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tokens({} configured)", self.hashes.len())
+    }
+}
+
+impl Tokens {
+    /// Adds a token given in plain (`--token`) or hashed (`sha256:<hex>`).
+    pub fn add(&mut self, entry: &str) -> Result<(), String> {
+        let entry = entry.trim();
+        let hash: [u8; 32] = match entry.strip_prefix("sha256:") {
+            Some(hex_text) => hex::decode(hex_text)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    "a hashed token must be sha256: followed by 64 hex digits".to_string()
+                })?,
+            None if entry.len() < 16 => {
+                return Err("tokens must be at least 16 characters (use a random one, e.g. `openssl rand -hex 24`)".to_string());
+            }
+            None => Sha256::digest(entry.as_bytes()).into(),
+        };
+        self.hashes.push(hash);
+        Ok(())
+    }
+
+    /// Reads a tokens file: one token per line, `#` comments, blank lines ignored.
+    pub fn add_file(&mut self, path: &Path) -> Result<(), String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            self.add(line)
+                .map_err(|e| format!("{} line {}: {e}", path.display(), n + 1))?;
+        }
+        Ok(())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+
+    /// The owner id of `presented`, if it is an accepted token. Every
+    /// configured token is compared, so timing says nothing about which.
+    pub fn check(&self, presented: &str) -> Option<String> {
+        let hash: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        let found = self
+            .hashes
+            .iter()
+            .fold(false, |found, h| found | ct_eq(h, &hash));
+        found.then(|| hex::encode(hash))
+    }
+}
+
+/// Which owner claimed which named channel, kept in the data dir so a
+/// channel stays its owner's across restarts.
+pub struct Owners {
+    path: Option<PathBuf>,
+    owners: Mutex<BTreeMap<String, String>>,
+}
+
+impl Owners {
+    pub fn open(data_dir: Option<&Path>) -> Owners {
+        let path = data_dir.map(|d| d.join("owners.json"));
+        let owners = path
+            .as_ref()
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Owners {
+            path,
+            owners: Mutex::new(owners),
+        }
+    }
+
+    /// Claims `channel` for `owner`: true if it is free or already theirs.
+    pub fn claim(&self, channel: &str, owner: &str) -> bool {
+        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        match owners.get(channel) {
+            Some(current) => ct_eq(current.as_bytes(), owner.as_bytes()),
+            None => {
+                owners.insert(channel.to_string(), owner.to_string());
+                if let Some(path) = &self.path {
+                    let saved = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
+                        .and_then(|()| {
+                            std::fs::write(
+                                path,
+                                serde_json::to_vec_pretty(&*owners).unwrap_or_default(),
+                            )
+                        });
+                    if let Err(e) = saved {
+                        tracing::warn!("cannot record the owner of channel {channel}: {e}");
+                    }
+                }
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_and_hashed_tokens() {
+        let mut tokens = Tokens::default();
+        tokens.add("correct-horse-battery-staple").unwrap();
+        tokens
+            .add(&format!("sha256:{}", owner_id("second-token-0123456789")))
+            .unwrap();
+        assert_eq!(
+            tokens.check("correct-horse-battery-staple"),
+            Some(owner_id("correct-horse-battery-staple"))
+        );
+        assert!(tokens.check("second-token-0123456789").is_some());
+        assert_eq!(tokens.check("wrong"), None);
+        assert!(tokens.add("short").is_err());
+        assert!(tokens.add("sha256:abc").is_err());
+        assert!(!format!("{tokens:?}").contains("horse"));
+    }
+
+    #[test]
+    fn a_channel_stays_its_first_owners_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let owners = Owners::open(Some(dir.path()));
+        assert!(owners.claim("shop", "alice"));
+        assert!(owners.claim("shop", "alice"));
+        assert!(!owners.claim("shop", "mallory"));
+        let reopened = Owners::open(Some(dir.path()));
+        assert!(!reopened.claim("shop", "mallory"));
+        assert!(reopened.claim("other", "mallory"));
+        let text = std::fs::read_to_string(dir.path().join("owners.json")).unwrap();
+        assert!(!text.contains("correct"), "only owner ids are stored");
+    }
+
+    #[test]
+    fn tokens_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("tokens");
+        std::fs::write(
+            &file,
+            format!(
+                "# team\n\nalpha-token-0000000001\nsha256:{}\n",
+                owner_id("beta-token-00000000002")
+            ),
+        )
+        .unwrap();
+        let mut tokens = Tokens::default();
+        tokens.add_file(&file).unwrap();
+        assert!(
+            tokens.check("alpha-token-0000000001").is_some()
+                && tokens.check("beta-token-00000000002").is_some()
+        );
+        std::fs::write(&file, "tiny\n").unwrap();
+        assert!(
+            Tokens::default()
+                .add_file(&file)
+                .unwrap_err()
+                .contains("line 1")
+        );
+    }
+}
