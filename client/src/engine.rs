@@ -48,6 +48,8 @@ pub struct EngineConfig {
     pub handshake_timeout: Duration,
     /// Sent in `hello` to relays that require one.
     pub token: Option<hookhole_shared::protocol::Token>,
+    /// Trust for `https://` relays.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Checks each delivery's signature.
     pub verifier: Arc<Verifier>,
     /// The history, for reads (the last saved sequence number).
@@ -66,6 +68,7 @@ impl EngineConfig {
             protocol_version: VERSION,
             handshake_timeout: Duration::from_secs(10),
             token: None,
+            tls: None,
             verifier: Arc::new(Verifier::default()),
             history: None,
             writer: None,
@@ -93,15 +96,13 @@ pub fn connect_url(relay_url: &str) -> Result<String, EngineError> {
     let base = relay_url.trim_end_matches('/');
     let ws = if let Some(rest) = base.strip_prefix("http://") {
         format!("ws://{rest}")
-    } else if base.starts_with("ws://") {
+    } else if let Some(rest) = base.strip_prefix("https://") {
+        format!("wss://{rest}")
+    } else if base.starts_with("ws://") || base.starts_with("wss://") {
         base.to_string()
-    } else if base.starts_with("https://") || base.starts_with("wss://") {
-        return Err(EngineError::Config(format!(
-            "--relay {relay_url}: TLS relays are not supported by this build yet; use an http:// relay"
-        )));
     } else {
         return Err(EngineError::Config(format!(
-            "--relay {relay_url}: expected an http:// URL"
+            "--relay {relay_url}: expected an http:// or https:// URL"
         )));
     };
     Ok(format!("{ws}{CONNECT_PATH}"))
@@ -257,9 +258,11 @@ async fn connect(
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE));
     let handshake = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(ws_config), true)
-            .await
-            .map_err(|e| End::Lost(format!("relay unreachable: {e}")))?;
+        let connector = config.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_config), true, connector)
+                .await
+                .map_err(|e| End::Lost(format!("relay unreachable: {e}")))?;
         let hello = ClientMessage::Hello(Hello {
             version: config.protocol_version,
             channel,

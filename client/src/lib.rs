@@ -30,6 +30,7 @@ pub mod listen;
 pub mod memory;
 pub mod output;
 pub mod providers;
+pub mod relay_tls;
 pub mod replay;
 pub mod secrets;
 pub mod target;

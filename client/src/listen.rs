@@ -63,6 +63,12 @@ pub struct ListenArgs {
     /// History to keep: a count, an age, or both, e.g. 5000,7d [default: 10000,30d]
     #[arg(long, env = "HOOKHOLE_KEEP", value_name = "COUNT,AGE", value_parser = Keep::parse)]
     pub keep: Option<Keep>,
+    /// Trust this CA (PEM) for an https:// relay with a private or self-signed certificate
+    #[arg(long, env = "HOOKHOLE_CA_CERT", value_name = "PATH")]
+    pub ca_cert: Option<PathBuf>,
+    /// Accept any certificate from an https:// relay (self-signed, on a network you trust)
+    #[arg(long, env = "HOOKHOLE_INSECURE")]
+    pub insecure: bool,
     /// Token for a relay that requires one (never shown in logs)
     #[arg(
         long,
@@ -94,6 +100,8 @@ struct ListenFile {
     secret: Vec<String>,
     keep: Option<String>,
     token: Option<String>,
+    ca_cert: Option<PathBuf>,
+    insecure: Option<bool>,
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -112,6 +120,9 @@ pub struct ListenConfig {
     pub keep: Keep,
     /// Redacted in `Debug`: never in a log.
     pub token: Option<hookhole_shared::protocol::Token>,
+    /// Trust for an `https://` relay.
+    #[doc(hidden)]
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// Local time offset for displayed times (read at startup, before any
     /// thread exists, as the platform requires).
     pub utc_offset_s: i64,
@@ -155,6 +166,16 @@ impl ListenArgs {
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
         let shared = shared_settings(config_file, &registry, self.data_dir.clone())?;
         secrets.extend(shared.secrets);
+        let tls = match &relay {
+            Some(url) if url.starts_with("https://") || url.starts_with("wss://") => Some(
+                crate::relay_tls::client_config(
+                    self.ca_cert.clone().or(file.ca_cert).as_deref(),
+                    self.insecure || file.insecure.unwrap_or(false),
+                )
+                .map_err(UsageError)?,
+            ),
+            _ => None,
+        };
         Ok(ListenConfig {
             target,
             relay,
@@ -171,6 +192,7 @@ impl ListenArgs {
                 .clone()
                 .or(file.token)
                 .map(hookhole_shared::protocol::Token),
+            tls,
             utc_offset_s: 0,
         })
     }
@@ -228,6 +250,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     let mut engine_config = EngineConfig::new(relay_url, forwarder);
     engine_config.channel = config.channel.clone();
     engine_config.token = config.token.clone();
+    engine_config.tls = config.tls.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
     if let Some(dir) = &config.data_dir {
         let history = History::open(dir, config.keep).map_err(anyhow::Error::msg)?;

@@ -123,6 +123,7 @@ async fn bad_flags_and_config_are_one_line_and_exit_code_2() {
             "refusing to listen on 0.0.0.0:0 without tokens",
         ),
         (vec!["relay", "--token", "short"], "at least 16 characters"),
+        (vec!["relay", "--tls-cert", "cert.pem"], "--tls-key"),
     ];
     for (args, expect) in cases {
         let mut cmd = hookhole(dir.path());
@@ -408,4 +409,64 @@ timestamp = { source = "header:X-Acme-Timestamp", unit = "s", tolerance_s = 300 
     let (code, _, stderr) = run(cmd).await;
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("[[preset]]"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_self_signed_https_relay_works_with_insecure_and_is_refused_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut relay_cmd = hookhole(dir.path());
+    relay_cmd.args(["relay", "--listen", "127.0.0.1:0", "--tls-self-signed"]);
+    let mut relay = Proc::spawn(relay_cmd);
+    let listening = relay.wait_event("listening").await;
+    let port = listening["addr"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(
+        listening["public_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    let url = format!("https://localhost:{port}");
+    let target = TestTarget::echo().await;
+
+    let mut trusting = hookhole(dir.path());
+    trusting.args([
+        "listen",
+        "--no-tui",
+        "--relay",
+        &url,
+        "--insecure",
+        "--channel",
+        "tls",
+        "--forward",
+        &target.url(),
+    ]);
+    let mut client = Proc::spawn(trusting);
+    assert_eq!(
+        client.wait_event("ready").await["public_url"],
+        format!("{url}/tls")
+    );
+
+    let mut strict = hookhole(dir.path());
+    strict.args([
+        "listen",
+        "--no-tui",
+        "--relay",
+        &url,
+        "--channel",
+        "tls2",
+        "--forward",
+        &target.url(),
+    ]);
+    let mut refused = Proc::spawn(strict);
+    let event = refused.wait_event("connection").await;
+    assert!(
+        event["reason"].as_str().unwrap().contains("certificate"),
+        "{event}"
+    );
 }

@@ -2,6 +2,7 @@
 
 use crate::config::{Offline, RelayConfig};
 use crate::settings::{self, SizeValue, UsageError};
+use crate::tls::TlsSource;
 use serde::Deserialize;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -68,6 +69,30 @@ pub struct RelayArgs {
     /// channel names only
     #[arg(long, env = "HOOKHOLE_RELAY_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
+    /// Serve HTTPS with this certificate chain (PEM); reloaded on SIGHUP
+    #[arg(
+        long,
+        env = "HOOKHOLE_RELAY_TLS_CERT",
+        value_name = "PATH",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM)
+    #[arg(
+        long,
+        env = "HOOKHOLE_RELAY_TLS_KEY",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with a certificate made at startup (prints its fingerprint;
+    /// clients need --ca-cert or --insecure)
+    #[arg(
+        long,
+        env = "HOOKHOLE_RELAY_TLS_SELF_SIGNED",
+        conflicts_with = "tls_cert"
+    )]
+    pub tls_self_signed: bool,
     /// Heartbeat interval; a client silent for three is dropped [default: 15s]
     #[arg(long, env = "HOOKHOLE_RELAY_HEARTBEAT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -90,6 +115,9 @@ struct RelayFile {
     heartbeat: Option<String>,
     tokens_file: Option<PathBuf>,
     allow_anonymous: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    tls_self_signed: Option<bool>,
 }
 
 impl RelayArgs {
@@ -172,6 +200,36 @@ impl RelayArgs {
                 .add_file(&path)
                 .map_err(|e| UsageError(format!("--tokens-file: {e}")))?;
         }
+        config.tls = match (
+            self.tls_cert.clone().or(file.tls_cert),
+            self.tls_key.clone().or(file.tls_key),
+            self.tls_self_signed || file.tls_self_signed.unwrap_or(false),
+        ) {
+            (Some(cert), Some(key), false) => Some(TlsSource::Files { cert, key }),
+            (None, None, true) => {
+                let mut names = vec![
+                    "localhost".to_string(),
+                    "127.0.0.1".to_string(),
+                    listen.ip().to_string(),
+                ];
+                if let Some(host) = config
+                    .public_url
+                    .as_deref()
+                    .and_then(|u| u.split("://").nth(1))
+                    .and_then(|r| r.split([':', '/']).next())
+                {
+                    names.push(host.to_string());
+                }
+                names.dedup();
+                Some(TlsSource::SelfSigned { names })
+            }
+            (None, None, false) => None,
+            _ => {
+                return Err(UsageError(
+                    "TLS needs both --tls-cert and --tls-key, or --tls-self-signed alone".into(),
+                ));
+            }
+        };
         let anonymous = self.allow_anonymous || file.allow_anonymous.unwrap_or(false);
         if config.tokens.is_empty() && !listen.ip().is_loopback() {
             if !anonymous {
@@ -243,8 +301,22 @@ pub fn exit_for_clap(err: clap::Error) -> std::process::ExitCode {
         return std::process::ExitCode::SUCCESS;
     }
     let rendered = err.render().to_string();
-    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
-    let first = lines.next().unwrap_or("error: invalid arguments");
+    let mut lines = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .peekable();
+    let mut first = lines
+        .next()
+        .unwrap_or("error: invalid arguments")
+        .to_string();
+    // "...were not provided:" is followed by the arguments it means.
+    while first.ends_with(':') {
+        match lines.next_if(|l| !l.starts_with("Usage:") && !l.starts_with("tip:")) {
+            Some(more) => first = format!("{first} {more}"),
+            None => break,
+        }
+    }
     // Keep clap's "tip: a similar argument exists" when there is one.
     match lines.find(|l| l.starts_with("tip:")) {
         Some(tip) => eprintln!("{first} ({tip}); see --help"),

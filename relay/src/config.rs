@@ -46,6 +46,8 @@ pub struct RelayConfig {
     /// public relay with `--allow-anonymous`): nobody can pick a name
     /// another developer uses.
     pub anonymous_random_only: bool,
+    /// HTTPS on ingress and for client websockets, when set.
+    pub tls: Option<crate::tls::TlsSource>,
 }
 
 impl Default for RelayConfig {
@@ -66,6 +68,7 @@ impl Default for RelayConfig {
             buffer_limits: Limits::default(),
             tokens: crate::auth::Tokens::default(),
             anonymous_random_only: false,
+            tls: None,
         }
     }
 }
@@ -74,10 +77,15 @@ impl RelayConfig {
     /// The public base URL (no trailing slash) for a request that arrived with
     /// `host` as its `Host` header.
     pub fn base_url(&self, host: Option<&str>, local_addr: std::net::SocketAddr) -> String {
+        let scheme = self.scheme();
         match (&self.public_url, host) {
             (Some(url), _) => url.trim_end_matches('/').to_string(),
-            (None, Some(host)) => format!("http://{host}"),
-            (None, None) => format!("http://{local_addr}"),
+            (None, Some(host)) => format!("{scheme}://{host}"),
+            (None, None) => format!("{scheme}://{local_addr}"),
         }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
     }
 }

@@ -78,7 +78,7 @@ pub async fn handle(
     headers::strip_hop_by_hop(&mut list);
     list.retain(|h| h.name != "host" && !FORWARDED.contains(&h.name.as_str()));
     list.push(Header::new("x-forwarded-for", peer.ip().to_string()));
-    list.push(Header::new("x-forwarded-proto", "http"));
+    list.push(Header::new("x-forwarded-proto", state.config.scheme()));
     if let Some(host) = &host {
         list.push(Header::new("x-forwarded-host", host.as_str()));
     }

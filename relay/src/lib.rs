@@ -28,6 +28,7 @@ mod routes;
 pub mod server;
 pub mod settings;
 mod state;
+pub mod tls;
 mod tunnel;
 
 pub use config::RelayConfig;

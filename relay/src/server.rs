@@ -24,6 +24,28 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing websockets may take once the drain is over.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// Reloads the certificate files on SIGHUP, until shutdown.
+async fn reload_on_hangup(tls: Arc<crate::tls::Tls>, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = hangups.recv() => match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: certificate reloaded"),
+                    Err(e) => tracing::warn!("SIGHUP: kept the old certificate: {e}"),
+                },
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (tls, shutdown);
+}
+
 /// Serves the relay on `listener` until `shutdown` is cancelled, then drains.
 pub async fn serve(
     listener: TcpListener,
@@ -32,6 +54,16 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let local_addr = listener.local_addr()?;
     let drain_timeout = config.drain_timeout;
+    let tls = match &config.tls {
+        Some(source) => Some(Arc::new(
+            crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
+    if let Some(tls) = &tls {
+        tracing::info!("HTTPS on; certificate SHA-256 {}", tls.fingerprint);
+        tokio::spawn(reload_on_hangup(tls.clone(), shutdown.clone()));
+    }
     let buffer = match (&config.data_dir, config.offline) {
         (Some(dir), crate::config::Offline::Queue) => Some(Arc::new(
             crate::buffer::Buffer::open(dir, config.buffer_limits).map_err(anyhow::Error::msg)?,
@@ -74,15 +106,40 @@ pub async fn serve(
             let state = state.clone();
             async move { Ok::<_, Infallible>(routes::handle(state, peer, req).await) }
         });
-        let conn = http
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(%peer, "connection ended: {e}");
+        match &tls {
+            None => {
+                let conn = http
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(%peer, "connection ended: {e}");
+                    }
+                });
             }
-        });
+            Some(tls) => {
+                // The handshake runs in the connection's task: a slow or
+                // hostile client never holds up the accept loop.
+                let (acceptor, http, watcher) = (tls.acceptor(), http.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    let stream =
+                        match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(stream)) => stream,
+                            Ok(Err(e)) => {
+                                return tracing::debug!(%peer, "TLS handshake failed: {e}");
+                            }
+                            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                        };
+                    let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    if let Err(e) = watcher.watch(conn).await {
+                        tracing::debug!(%peer, "connection ended: {e}");
+                    }
+                });
+            }
+        }
     }
 
     drop(listener);

@@ -1,0 +1,104 @@
+//! HTTPS end to end, with a certificate made at test time: senders reach
+//! the relay over TLS, the client's websocket is wss:// and verifies the
+//! relay against the given CA.
+
+// The shared harness lives outside #[test] functions; a failed setup step
+// should panic there too.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use hookhole_relay::RelayConfig;
+use hookhole_relay::tls::TlsSource;
+use rustls::pki_types::{CertificateDer, ServerName};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A raw HTTP/1.1 POST over TLS, trusting `ca`; returns the status line.
+async fn https_post(
+    addr: std::net::SocketAddr,
+    ca: &CertificateDer<'static>,
+    path: &str,
+    body: &[u8],
+) -> String {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    let config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: localhost:{}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        addr.port(),
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    tls.write_all(body).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tls.read_to_end(&mut response).await;
+    String::from_utf8_lossy(&response)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn webhooks_and_the_client_link_run_over_tls() {
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+    let relay = TestRelay::start_with(RelayConfig {
+        tls: Some(TlsSource::Files {
+            cert: cert.clone(),
+            key,
+        }),
+        ..RelayConfig::default()
+    })
+    .await;
+    let relay_url = format!("https://localhost:{}", relay.addr.port());
+    let mut target = TestTarget::echo().await;
+
+    let mut config = engine_config(&relay_url, Some("secure"), &target.url());
+    config.tls = Some(hookhole::relay_tls::client_config(Some(&cert), false).unwrap());
+    let client = TestClient::start_with(config).await;
+    assert_eq!(client.public_url, format!("{relay_url}/secure"));
+
+    let status = within(
+        "an HTTPS webhook",
+        https_post(
+            relay.addr,
+            made.cert.der(),
+            "/secure/hook",
+            b"{\"tls\":true}",
+        ),
+    )
+    .await;
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let got = target.next_request().await;
+    assert_eq!(got.body, b"{\"tls\":true}");
+    assert_eq!(got.header("x-forwarded-proto"), Some(&b"https"[..]));
+
+    // --insecure connects to a certificate it cannot verify (encrypted,
+    // identity unchecked); without it the link is refused, never silently
+    // downgraded.
+    let mut insecure = engine_config(&relay_url, Some("secure"), &target.url());
+    insecure.tls = Some(hookhole::relay_tls::client_config(None, true).unwrap());
+    TestClient::start_with(insecure).await;
+    let untrusting = hookhole::relay_tls::client_config(None, false).unwrap();
+    let connector = tokio_rustls::TlsConnector::from(untrusting);
+    let tcp = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let refused = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await;
+    assert!(refused.is_err(), "an unknown CA must not be trusted");
+}

@@ -1,0 +1,150 @@
+//! HTTPS: certificates from PEM files (reloaded on SIGHUP without dropping
+//! connections) or a self-signed one made at startup (`--tls-self-signed`,
+//! for local HTTPS, with its fingerprint printed to pin).
+
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use tokio_rustls::TlsAcceptor;
+
+/// Where the certificate comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsSource {
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    /// A certificate made at startup for these names (hosts or IPs).
+    SelfSigned {
+        names: Vec<String>,
+    },
+}
+
+/// The acceptor in use; swapped whole on reload, so a handshake in progress
+/// keeps the configuration it started with.
+pub struct Tls {
+    source: TlsSource,
+    acceptor: RwLock<TlsAcceptor>,
+    /// SHA-256 of the certificate (hex, colon-separated), for pinning.
+    pub fingerprint: String,
+}
+
+fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, String> {
+    let mut config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("the certificate and key do not fit together: {e}"))?;
+    // HTTP/2 and HTTP/1.1 on ingress; websockets use HTTP/1.1.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn fingerprint(cert: &CertificateDer<'_>) -> String {
+    Sha256::digest(cert.as_ref())
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn load(source: &TlsSource) -> Result<(ServerConfig, String), String> {
+    match source {
+        TlsSource::Files { cert, key } => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
+            let first = chain.first().ok_or_else(|| {
+                format!("--tls-cert {}: no certificate in the file", cert.display())
+            })?;
+            let print = fingerprint(first);
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
+            Ok((server_config(chain, key)?, print))
+        }
+        TlsSource::SelfSigned { names } => {
+            let made = rcgen::generate_simple_self_signed(names.clone())
+                .map_err(|e| format!("cannot make a self-signed certificate: {e}"))?;
+            let cert = made.cert.der().clone();
+            let print = fingerprint(&cert);
+            let key = PrivateKeyDer::try_from(made.key_pair.serialize_der())
+                .map_err(|e| format!("self-signed key: {e}"))?;
+            Ok((server_config(vec![cert], key)?, print))
+        }
+    }
+}
+
+impl Tls {
+    pub fn new(source: TlsSource) -> Result<Tls, String> {
+        let (config, fingerprint) = load(&source)?;
+        Ok(Tls {
+            source,
+            acceptor: RwLock::new(TlsAcceptor::from(Arc::new(config))),
+            fingerprint,
+        })
+    }
+
+    pub fn acceptor(&self) -> TlsAcceptor {
+        self.acceptor
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads the certificate files again (SIGHUP); new connections use
+    /// them, open ones keep theirs. A bad file keeps the old certificate.
+    pub fn reload(&self) -> Result<(), String> {
+        if !matches!(self.source, TlsSource::Files { .. }) {
+            return Ok(());
+        }
+        let (config, _) = load(&self.source)?;
+        *self.acceptor.write().unwrap_or_else(|p| p.into_inner()) =
+            TlsAcceptor::from(Arc::new(config));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_self_signed_and_clear_errors() {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+        let tls = Tls::new(TlsSource::Files {
+            cert: cert.clone(),
+            key: key.clone(),
+        })
+        .unwrap();
+        assert_eq!(tls.fingerprint.len(), 32 * 3 - 1);
+        tls.reload().unwrap();
+        std::fs::write(&cert, "not a certificate").unwrap();
+        assert!(
+            tls.reload().is_err(),
+            "a bad file is refused, the old certificate stays"
+        );
+        let err = Tls::new(TlsSource::Files {
+            cert,
+            key: dir.path().join("missing.pem"),
+        })
+        .err()
+        .unwrap();
+        assert!(err.contains("--tls"), "{err}");
+        assert!(
+            Tls::new(TlsSource::SelfSigned {
+                names: vec!["localhost".into(), "127.0.0.1".into()]
+            })
+            .is_ok()
+        );
+    }
+}
