@@ -175,10 +175,15 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
     let (relay_proc, line) = spawn(
         "relay",
         &binary,
+        // The benchmark measures the tunnel, not the rate limiter.
         &[
             "relay",
             "--listen",
             "127.0.0.1:0",
+            "--rate-limit",
+            "1000000000",
+            "--max-in-flight",
+            "100000",
             "--data-dir",
             relay_data.to_str().unwrap_or_default(),
         ],

@@ -701,3 +701,73 @@ async fn an_anonymous_public_relay_hands_out_random_channel_names_only() {
     let again = TestClient::start(&relay.url(), Some(&first.channel), &target.url()).await;
     assert_eq!(again.channel, first.channel);
 }
+
+#[tokio::test]
+async fn per_channel_limits_refuse_with_json_and_retry_after_and_are_counted() {
+    use hookhole_relay::limits::Limits;
+    let relay = TestRelay::start_with(RelayConfig {
+        limits: Limits {
+            rate: 1.0,
+            burst: 3.0,
+            in_flight: 1000,
+            clients: 1,
+        },
+        ..RelayConfig::default()
+    })
+    .await;
+    let target = TestTarget::echo().await;
+    let client = TestClient::start(&relay.url(), Some("limited"), &target.url()).await;
+    for _ in 0..3 {
+        assert_eq!(
+            post(&format!("{}/x", client.public_url), b"{}")
+                .await
+                .status,
+            200
+        );
+    }
+    let limited = post(&format!("{}/x", client.public_url), b"{}").await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["code"], "rate_limited");
+    assert!(limited.header("retry-after").is_some());
+    // Other channels are not affected by one channel's rate.
+    let other = post(&format!("{}/elsewhere/x", relay.url()), b"{}").await;
+    assert_eq!(other.json()["code"], "no_listener");
+
+    // One client is the limit here: a second is refused, and told why.
+    let mut second = engine_config(&relay.url(), Some("limited"), &target.url());
+    second.handshake_timeout = Duration::from_secs(5);
+    let (tx, mut events) = tokio::sync::mpsc::channel(16);
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let engine = tokio::spawn(hookhole::engine::run(second, tx, shutdown.clone()));
+    let event = within("the refusal", events.recv()).await.unwrap();
+    let Event::Connection(c) = event else {
+        panic!("expected a connection event, got {event:?}")
+    };
+    assert_eq!(
+        c.state,
+        LinkState::Reconnecting,
+        "a full channel is worth retrying later"
+    );
+    assert!(c.reason.unwrap().contains("already has 1 clients"));
+    shutdown.cancel();
+    let _ = engine.await;
+
+    let metrics = send(
+        "GET",
+        &format!("{}/_hookhole/metrics", relay.url()),
+        &[],
+        b"",
+    )
+    .await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("hookhole_rejections_total{code=\"rate_limited\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hookhole_rejections_total{code=\"no_listener\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("hookhole_deliveries_total 3"), "{text}");
+    assert!(text.contains("hookhole_clients 1"), "{text}");
+}

@@ -93,6 +93,16 @@ pub struct RelayArgs {
         conflicts_with = "tls_cert"
     )]
     pub tls_self_signed: bool,
+    /// Webhooks per second per channel; bursts of twice that pass (429 beyond)
+    /// [default: 1000]
+    #[arg(long, env = "HOOKHOLE_RELAY_RATE_LIMIT", value_name = "PER_SECOND")]
+    pub rate_limit: Option<f64>,
+    /// Deliveries per channel waiting for an answer (429 beyond) [default: 1000]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_IN_FLIGHT", value_name = "N")]
+    pub max_in_flight: Option<usize>,
+    /// Clients per channel [default: 16]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENTS", value_name = "N")]
+    pub max_clients: Option<usize>,
     /// Heartbeat interval; a client silent for three is dropped [default: 15s]
     #[arg(long, env = "HOOKHOLE_RELAY_HEARTBEAT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -118,6 +128,9 @@ struct RelayFile {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_self_signed: Option<bool>,
+    rate_limit: Option<f64>,
+    max_in_flight: Option<usize>,
+    max_clients: Option<usize>,
 }
 
 impl RelayArgs {
@@ -230,6 +243,21 @@ impl RelayArgs {
                 ));
             }
         };
+        let rate = self
+            .rate_limit
+            .or(file.rate_limit)
+            .unwrap_or(crate::limits::DEFAULT_RATE);
+        if !(rate > 0.0 && rate.is_finite()) {
+            return Err(UsageError("--rate-limit must be a positive number".into()));
+        }
+        config.limits.rate = rate;
+        config.limits.burst = (rate * 2.0).max(1.0);
+        if let Some(n) = self.max_in_flight.or(file.max_in_flight) {
+            config.limits.in_flight = n.max(1);
+        }
+        if let Some(n) = self.max_clients.or(file.max_clients) {
+            config.limits.clients = n.max(1);
+        }
         let anonymous = self.allow_anonymous || file.allow_anonymous.unwrap_or(false);
         if config.tokens.is_empty() && !listen.ip().is_loopback() {
             if !anonymous {

@@ -48,6 +48,8 @@ pub struct RelayConfig {
     pub anonymous_random_only: bool,
     /// HTTPS on ingress and for client websockets, when set.
     pub tls: Option<crate::tls::TlsSource>,
+    /// Per-channel rate, in-flight and client limits.
+    pub limits: crate::limits::Limits,
 }
 
 impl Default for RelayConfig {
@@ -69,6 +71,7 @@ impl Default for RelayConfig {
             tokens: crate::auth::Tokens::default(),
             anonymous_random_only: false,
             tls: None,
+            limits: crate::limits::Limits::default(),
         }
     }
 }

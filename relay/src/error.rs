@@ -31,6 +31,10 @@ pub enum ApiError {
     MethodNotAllowed,
     /// The offline buffer refused the delivery.
     Buffer(crate::buffer::BufferError),
+    /// The channel sends faster than its rate limit; retry after this long.
+    RateLimited(Duration),
+    /// The channel has as many deliveries waiting for answers as allowed.
+    TooManyInFlight,
 }
 
 impl ApiError {
@@ -55,6 +59,7 @@ impl ApiError {
             ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            ApiError::RateLimited(_) | ApiError::TooManyInFlight => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -73,6 +78,8 @@ impl ApiError {
             ApiError::Buffer(crate::buffer::BufferError::TooMany(_)) => "buffer_full",
             ApiError::Buffer(crate::buffer::BufferError::TooLarge(_)) => "buffer_bytes_full",
             ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => "buffer_storage",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::TooManyInFlight => "too_many_in_flight",
         }
     }
 
@@ -99,6 +106,13 @@ impl ApiError {
                 "the relay could not store the delivery".to_string()
             }
             ApiError::Buffer(e) => format!("no client is connected and {e}"),
+            ApiError::RateLimited(_) => {
+                "this channel receives webhooks faster than the relay allows".to_string()
+            }
+            ApiError::TooManyInFlight => {
+                "this channel has as many deliveries waiting for answers as the relay allows"
+                    .to_string()
+            }
         }
     }
 
@@ -107,11 +121,17 @@ impl ApiError {
             self.status(),
             &serde_json::json!({ "error": self.message(), "code": self.code() }),
         );
-        if self.status() == StatusCode::TOO_MANY_REQUESTS {
-            // A client coming back drains the buffer; ask the sender to retry later.
+        let retry_after = match &self {
+            // A client coming back drains the buffer: ask for a minute.
+            ApiError::Buffer(_) => Some(60),
+            ApiError::RateLimited(wait) => Some(wait.as_secs().max(1)),
+            ApiError::TooManyInFlight => Some(1),
+            _ => None,
+        };
+        if let Some(secs) = retry_after.filter(|_| self.status() == StatusCode::TOO_MANY_REQUESTS) {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
     }

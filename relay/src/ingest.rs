@@ -38,6 +38,11 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     hookhole_shared::channel::validate(&channel).map_err(ApiError::InvalidChannel)?;
+    let limits = state.config.limits;
+    state
+        .limiter
+        .rate(&channel, &limits, std::time::Instant::now())
+        .map_err(ApiError::RateLimited)?;
     let (parts, body) = req.into_parts();
     let limit = state.config.max_body;
     let declared = parts
@@ -129,6 +134,14 @@ pub async fn handle(
             }
         }
     };
+    let _slot = state
+        .limiter
+        .slot(&channel, &limits)
+        .ok_or(ApiError::TooManyInFlight)?;
+    state
+        .metrics
+        .delivered
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let frame = Message::Binary(frame);
     tracing::debug!(%channel, %id, seq, listeners = listeners.len(), "delivery");
 
@@ -164,6 +177,10 @@ fn queue(
     buffer
         .push(channel, seq, id, frame)
         .map_err(ApiError::Buffer)?;
+    state
+        .metrics
+        .queued
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(%channel, %id, "no client connected: delivery queued");
     Ok(crate::error::json_response(
         StatusCode::ACCEPTED,

@@ -24,6 +24,8 @@ mod error;
 mod hub;
 mod ids;
 mod ingest;
+pub mod limits;
+mod metrics;
 mod routes;
 pub mod server;
 pub mod settings;

@@ -18,10 +18,14 @@ pub async fn handle(
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path();
+    // Every rejection is counted, whichever route produced it.
+    let metrics_of = state.clone();
     let result = if path == CONNECT_PATH {
         upgrade(state, req)
     } else if path == HEALTH_PATH {
         health(&state, req.method())
+    } else if path == "/_hookhole/metrics" {
+        metrics(&state)
     } else if path.starts_with("/_") {
         Err(ApiError::NotFound)
     } else {
@@ -33,7 +37,24 @@ pub async fn handle(
             None => Err(ApiError::NotFound),
         }
     };
-    result.unwrap_or_else(ApiError::into_response)
+    result.unwrap_or_else(|e| {
+        metrics_of.metrics.reject(e.code());
+        e.into_response()
+    })
+}
+
+fn metrics(state: &RelayState) -> Result<Response<Full<Bytes>>, ApiError> {
+    let stats = state.hub.stats();
+    let buffered = state.buffer.as_ref().map_or(0, |b| b.waiting_count());
+    let text = state
+        .metrics
+        .render(stats.channels, stats.clients, buffered);
+    let mut response = Response::new(Full::new(Bytes::from(text)));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    Ok(response)
 }
 
 fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, ApiError> {

@@ -74,6 +74,8 @@ pub async fn serve(
         buffer,
         gate: tokio::sync::Mutex::new(()),
         owners: crate::auth::Owners::open(config.data_dir.as_deref()),
+        limiter: crate::limits::Gate::default(),
+        metrics: crate::metrics::Metrics::default(),
         config,
         hub: Hub::default(),
         local_addr,

@@ -23,4 +23,6 @@ pub struct RelayState {
     pub gate: tokio::sync::Mutex<()>,
     /// Which token claimed which channel.
     pub owners: crate::auth::Owners,
+    pub limiter: crate::limits::Gate,
+    pub metrics: crate::metrics::Metrics,
 }

@@ -87,7 +87,14 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String
     // Under the gate: a webhook arriving now is either buffered before we
     // read the buffer, or routed live to us after we joined.
     let (listener, outbox, everyone, waiting) = {
-        let _gate = state.gate.lock().await;
+        let gate = state.gate.lock().await;
+        let present = state.hub.route(&channel).map_or(0, |l| l.len());
+        if present >= state.config.limits.clients {
+            drop(gate);
+            let reason =
+                format!("channel {channel} already has {present} clients, the relay's limit");
+            return close_with(&mut ws, close::CHANNEL_FULL, &reason).await;
+        }
         let (listener, outbox, everyone) = state.hub.join(&channel);
         let waiting = match &state.buffer {
             Some(buffer) => buffer
@@ -98,6 +105,7 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String
                 }),
             None => Vec::new(),
         };
+        drop(gate);
         (listener, outbox, everyone, waiting)
     };
     let base = state.config.base_url(host.as_deref(), state.local_addr);

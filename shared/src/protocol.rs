@@ -33,6 +33,8 @@ pub mod close {
     pub const PROTOCOL_ERROR: u16 = 4005;
     /// Nothing was heard from the peer in time (heartbeat or handshake).
     pub const HEARTBEAT_TIMEOUT: u16 = 4008;
+    /// The channel has as many clients as the relay allows; retry later.
+    pub const CHANNEL_FULL: u16 = 4009;
     /// The relay is shutting down (the standard "going away" code).
     pub const GOING_AWAY: u16 = 1001;
 
