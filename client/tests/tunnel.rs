@@ -711,6 +711,7 @@ async fn per_channel_limits_refuse_with_json_and_retry_after_and_are_counted() {
             burst: 3.0,
             in_flight: 1000,
             clients: 1,
+            ..Limits::default()
         },
         ..RelayConfig::default()
     })
@@ -770,4 +771,96 @@ async fn per_channel_limits_refuse_with_json_and_retry_after_and_are_counted() {
     );
     assert!(text.contains("hookhole_deliveries_total 3"), "{text}");
     assert!(text.contains("hookhole_clients 1"), "{text}");
+}
+
+#[tokio::test]
+async fn oversized_messages_and_ping_floods_get_a_close_code_and_others_keep_working() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let relay = TestRelay::start_with(RelayConfig {
+        max_body: 1024,
+        ..RelayConfig::default()
+    })
+    .await;
+    let target = TestTarget::echo().await;
+    let good = TestClient::start(&relay.url(), Some("calm"), &target.url()).await;
+    let url = format!("ws://{}/_hookhole/connect", relay.addr);
+
+    async fn hostile(
+        url: &str,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
+    {
+        let (mut ws, _) = within("a raw websocket", tokio_tungstenite::connect_async(url))
+            .await
+            .unwrap();
+        ws.send(Message::text(
+            r#"{"type":"hello","version":1,"channel":"calm"}"#,
+        ))
+        .await
+        .unwrap();
+        within("welcome", ws.next()).await.unwrap().unwrap();
+        ws
+    }
+    async fn close_code(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> u16 {
+        within("a close frame", async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                    Some(Ok(_)) => continue,
+                    other => panic!("expected a close frame, got {other:?}"),
+                }
+            }
+        })
+        .await
+    }
+
+    // The relay allows its body limit plus 2 MiB of header room per message.
+    let mut big = hostile(&url).await;
+    let _ = big
+        .send(Message::Binary(vec![0u8; 3 * 1024 * 1024].into()))
+        .await;
+    assert_eq!(close_code(&mut big).await, 1009);
+
+    let mut flood = hostile(&url).await;
+    for _ in 0..200 {
+        if flood.send(Message::Ping(vec![1].into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(
+        close_code(&mut flood).await,
+        hookhole_shared::protocol::close::PROTOCOL_ERROR
+    );
+
+    let sent = post(&format!("{}/x", good.public_url), b"{}").await;
+    assert_eq!((sent.status, sent.body.as_ref()), (200, &b"{}"[..]));
+}
+
+#[tokio::test]
+async fn too_many_headers_get_a_json_431_and_the_relay_keeps_serving() {
+    let relay = TestRelay::start().await;
+    let target = TestTarget::echo().await;
+    let client = TestClient::start(&relay.url(), Some("heads"), &target.url()).await;
+    let many: Vec<(String, String)> = (0..120)
+        .map(|i| (format!("x-h{i}"), "v".to_string()))
+        .collect();
+    let refs: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let sent = send("POST", &format!("{}/x", client.public_url), &refs, b"{}").await;
+    assert_eq!(sent.status, 431);
+    assert_eq!(sent.json()["code"], "headers_too_large");
+    let ok = post(&format!("{}/x", client.public_url), b"{}").await;
+    assert_eq!(ok.status, 200);
+    let metrics = send(
+        "GET",
+        &format!("{}/_hookhole/metrics", relay.url()),
+        &[],
+        b"",
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&metrics.body).contains("code=\"headers_too_large\"} 1"));
 }

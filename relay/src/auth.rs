@@ -105,28 +105,34 @@ impl Owners {
         }
     }
 
-    /// Claims `channel` for `owner`: true if it is free or already theirs.
-    pub fn claim(&self, channel: &str, owner: &str) -> bool {
+    /// Claims `channel` for `owner`: free, or already theirs, and within
+    /// their `max` channels.
+    pub fn claim(&self, channel: &str, owner: &str, max: usize) -> Result<(), String> {
         let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
         match owners.get(channel) {
-            Some(current) => ct_eq(current.as_bytes(), owner.as_bytes()),
-            None => {
-                owners.insert(channel.to_string(), owner.to_string());
-                if let Some(path) = &self.path {
-                    let saved = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))
-                        .and_then(|()| {
-                            std::fs::write(
-                                path,
-                                serde_json::to_vec_pretty(&*owners).unwrap_or_default(),
-                            )
-                        });
-                    if let Err(e) = saved {
-                        tracing::warn!("cannot record the owner of channel {channel}: {e}");
-                    }
-                }
-                true
+            Some(current) if ct_eq(current.as_bytes(), owner.as_bytes()) => return Ok(()),
+            Some(_) => return Err(format!("channel {channel} belongs to another token")),
+            None => {}
+        }
+        if owners.values().filter(|o| *o == owner).count() >= max {
+            return Err(format!(
+                "this token already holds {max} channels, the relay's limit"
+            ));
+        }
+        owners.insert(channel.to_string(), owner.to_string());
+        if let Some(path) = &self.path {
+            let saved =
+                std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).and_then(|()| {
+                    std::fs::write(
+                        path,
+                        serde_json::to_vec_pretty(&*owners).unwrap_or_default(),
+                    )
+                });
+            if let Err(e) = saved {
+                tracing::warn!("cannot record the owner of channel {channel}: {e}");
             }
         }
+        Ok(())
     }
 }
 
@@ -156,12 +162,24 @@ mod tests {
     fn a_channel_stays_its_first_owners_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let owners = Owners::open(Some(dir.path()));
-        assert!(owners.claim("shop", "alice"));
-        assert!(owners.claim("shop", "alice"));
-        assert!(!owners.claim("shop", "mallory"));
+        assert!(owners.claim("shop", "alice", 2).is_ok());
+        assert!(owners.claim("shop", "alice", 2).is_ok());
+        assert!(
+            owners
+                .claim("shop", "mallory", 2)
+                .unwrap_err()
+                .contains("another token")
+        );
         let reopened = Owners::open(Some(dir.path()));
-        assert!(!reopened.claim("shop", "mallory"));
-        assert!(reopened.claim("other", "mallory"));
+        assert!(reopened.claim("shop", "mallory", 2).is_err());
+        assert!(reopened.claim("other", "mallory", 2).is_ok());
+        assert!(reopened.claim("third", "mallory", 2).is_ok());
+        assert!(
+            reopened
+                .claim("fourth", "mallory", 2)
+                .unwrap_err()
+                .contains("holds 2 channels")
+        );
         let text = std::fs::read_to_string(dir.path().join("owners.json")).unwrap();
         assert!(!text.contains("correct"), "only owner ids are stored");
     }

@@ -103,6 +103,12 @@ pub struct RelayArgs {
     /// Clients per channel [default: 16]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENTS", value_name = "N")]
     pub max_clients: Option<usize>,
+    /// Header fields per webhook (431 beyond) [default: 100]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_HEADERS", value_name = "N")]
+    pub max_headers: Option<usize>,
+    /// Named channels one token may claim [default: 32]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CHANNELS_PER_TOKEN", value_name = "N")]
+    pub max_channels_per_token: Option<usize>,
     /// Heartbeat interval; a client silent for three is dropped [default: 15s]
     #[arg(long, env = "HOOKHOLE_RELAY_HEARTBEAT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -131,6 +137,8 @@ struct RelayFile {
     rate_limit: Option<f64>,
     max_in_flight: Option<usize>,
     max_clients: Option<usize>,
+    max_headers: Option<usize>,
+    max_channels_per_token: Option<usize>,
 }
 
 impl RelayArgs {
@@ -257,6 +265,12 @@ impl RelayArgs {
         }
         if let Some(n) = self.max_clients.or(file.max_clients) {
             config.limits.clients = n.max(1);
+        }
+        if let Some(n) = self.max_headers.or(file.max_headers) {
+            config.limits.headers = n.max(1);
+        }
+        if let Some(n) = self.max_channels_per_token.or(file.max_channels_per_token) {
+            config.limits.channels_per_token = n.max(1);
         }
         let anonymous = self.allow_anonymous || file.allow_anonymous.unwrap_or(false);
         if config.tokens.is_empty() && !listen.ip().is_loopback() {

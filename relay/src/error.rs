@@ -35,6 +35,11 @@ pub enum ApiError {
     RateLimited(Duration),
     /// The channel has as many deliveries waiting for answers as allowed.
     TooManyInFlight,
+    /// More header fields, or header bytes, than the relay accepts.
+    HeadersTooLarge {
+        fields: usize,
+        bytes: usize,
+    },
 }
 
 impl ApiError {
@@ -60,6 +65,7 @@ impl ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ApiError::RateLimited(_) | ApiError::TooManyInFlight => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -80,6 +86,7 @@ impl ApiError {
             ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => "buffer_storage",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::TooManyInFlight => "too_many_in_flight",
+            ApiError::HeadersTooLarge { .. } => "headers_too_large",
         }
     }
 
@@ -113,6 +120,9 @@ impl ApiError {
                 "this channel has as many deliveries waiting for answers as the relay allows"
                     .to_string()
             }
+            ApiError::HeadersTooLarge { fields, bytes } => format!(
+                "request headers exceed the relay's limits ({fields} fields, {bytes} bytes)"
+            ),
         }
     }
 

@@ -39,6 +39,17 @@ pub async fn handle(
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     hookhole_shared::channel::validate(&channel).map_err(ApiError::InvalidChannel)?;
     let limits = state.config.limits;
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(n, v)| n.as_str().len() + v.len())
+        .sum();
+    if req.headers().len() > limits.headers || header_bytes > limits.header_bytes {
+        return Err(ApiError::HeadersTooLarge {
+            fields: limits.headers,
+            bytes: limits.header_bytes,
+        });
+    }
     state
         .limiter
         .rate(&channel, &limits, std::time::Instant::now())
@@ -238,5 +249,17 @@ mod tests {
         assert_eq!(split_path("/"), None);
         assert_eq!(split_path(""), None);
         assert_eq!(split_path("//x"), None);
+    }
+
+    proptest::proptest! {
+        /// Any path: a split or nothing, never a panic, and the channel is
+        /// always a single path segment.
+        #[test]
+        fn split_path_never_panics(path in ".{0,200}") {
+            if let Some((channel, rest)) = split_path(&path) {
+                proptest::prop_assert!(!channel.contains('/') && !channel.is_empty());
+                proptest::prop_assert!(rest.is_empty() || rest.starts_with('/'));
+            }
+        }
     }
 }

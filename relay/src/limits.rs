@@ -16,6 +16,11 @@ pub struct Limits {
     pub in_flight: usize,
     /// Clients per channel.
     pub clients: usize,
+    /// Header fields per request, and their total size in bytes (`431` beyond).
+    pub headers: usize,
+    pub header_bytes: usize,
+    /// Named channels one token may claim.
+    pub channels_per_token: usize,
 }
 
 /// The standalone relay's rate when `--rate-limit` is not given.
@@ -30,6 +35,9 @@ impl Default for Limits {
             burst: f64::INFINITY,
             in_flight: 1000,
             clients: 16,
+            headers: 100,
+            header_bytes: 64 * 1024,
+            channels_per_token: 32,
         }
     }
 }

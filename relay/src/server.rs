@@ -83,10 +83,14 @@ pub async fn serve(
         sessions: TaskTracker::new(),
     });
     let graceful = GracefulShutdown::new();
+    let headers_backstop = state.config.limits.headers.saturating_mul(2).max(128);
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        // Above the relay's own (JSON) header limit: hyper's bare 431 only
+        // for requests far beyond it.
+        .max_headers(headers_backstop);
 
     loop {
         let (stream, peer) = tokio::select! {

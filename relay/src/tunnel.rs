@@ -10,10 +10,14 @@ use hookhole_shared::protocol::{
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+
+/// Pings a client may send per second before it is disconnected.
+const MAX_PINGS_PER_SECOND: u32 = 50;
 use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
@@ -46,6 +50,18 @@ async fn close_with(ws: &mut Ws, code: u16, reason: &str) {
     };
     // The peer may already be gone; there is nobody left to tell.
     let _ = ws.close(Some(frame)).await;
+    // Read (and drop) what the peer still sends until it closes, briefly:
+    // closing a socket with unread data makes the kernel send a reset,
+    // which can reach the peer before our close frame and hide its code.
+    let drain = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n) = tokio::io::AsyncReadExt::read(ws.get_mut(), &mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
 }
 
 /// Runs a session on an upgraded connection until either side ends it.
@@ -214,12 +230,10 @@ fn admit(state: &RelayState, hello: &Hello) -> Result<String, (u16, String)> {
         None => crate::ids::channel_name(),
     };
     if let Some(owner) = owner {
-        if !state.owners.claim(&channel, &owner) {
-            return Err((
-                close::UNAUTHORIZED,
-                format!("channel {channel} belongs to another token"),
-            ));
-        }
+        state
+            .owners
+            .claim(&channel, &owner, state.config.limits.channels_per_token)
+            .map_err(|reason| (close::UNAUTHORIZED, reason))?;
     }
     Ok(channel)
 }
@@ -247,15 +261,34 @@ async fn pump(
     let heartbeat = to_message(RelayMessage::Heartbeat.encode());
     let mut ticker = tokio::time::interval(state.config.heartbeat_interval);
     let mut last_heard = Instant::now();
+    // Pings are answered by tungstenite, so a flood of them is work the
+    // relay does for nothing: a client gets a budget per second.
+    let (mut pings, mut ping_window) = (0u32, Instant::now());
     loop {
         tokio::select! {
             incoming = ws.next() => match incoming {
                 Some(Ok(message)) => {
                     last_heard = Instant::now();
+                    if matches!(message, Message::Ping(_)) {
+                        if ping_window.elapsed() > Duration::from_secs(1) {
+                            (pings, ping_window) = (0, Instant::now());
+                        }
+                        pings += 1;
+                        if pings > MAX_PINGS_PER_SECOND {
+                            let reason = "too many pings";
+                            close_with(ws, close::PROTOCOL_ERROR, reason).await;
+                            return reason.to_string();
+                        }
+                    }
                     if let Err(reason) = receive(state, listener, message) {
                         close_with(ws, close::PROTOCOL_ERROR, truncate(&reason)).await;
                         return reason;
                     }
+                }
+                Some(Err(WsError::Capacity(e))) => {
+                    // Standard code 1009: "message too big".
+                    close_with(ws, 1009, "message larger than the relay accepts").await;
+                    return format!("message too large: {e}");
                 }
                 Some(Err(e)) => return format!("websocket error: {e}"),
                 None => return "connection closed".to_string(),

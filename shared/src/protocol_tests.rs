@@ -196,3 +196,30 @@ fn unknown_message_types_from_newer_peers_are_ignorable() {
         RelayMessage::Unknown
     );
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Any bytes from a hostile peer: an error or a message, never a panic.
+        #[test]
+        fn decoders(bytes in prop::collection::vec(any::<u8>(), 0..600), text in ".{0,300}") {
+            let _ = RelayMessage::decode_binary(Bytes::from(bytes.clone()));
+            let _ = ClientMessage::decode_binary(Bytes::from(bytes.clone()));
+            let _ = RelayMessage::decode_text(&text);
+            let _ = ClientMessage::decode_text(&text);
+            let _ = frame::split(&bytes);
+        }
+
+        /// Frames with a valid prefix and arbitrary JSON-ish headers.
+        #[test]
+        fn framed_headers(header in r#"\{"type":"(delivery|response|hello|ack)"[ -~]{0,200}\}"#, body in prop::collection::vec(any::<u8>(), 0..64)) {
+            let message = Bytes::from(frame::encode(header.as_bytes(), &body));
+            let _ = RelayMessage::decode_binary(message.clone());
+            let _ = ClientMessage::decode_binary(message);
+        }
+    }
+}
