@@ -102,3 +102,103 @@ async fn webhooks_and_the_client_link_run_over_tls() {
         .await;
     assert!(refused.is_err(), "an unknown CA must not be trusted");
 }
+
+fn trusting(cert: &CertificateDer<'static>) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+async fn handshake(
+    addr: std::net::SocketAddr,
+    cert: &CertificateDer<'static>,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, std::io::Error> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    trusting(cert)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_certificate_without_dropping_clients_and_ingress_speaks_http2() {
+    use common::process::{Proc, hookhole};
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let first = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(&cert, first.cert.pem()).unwrap();
+    std::fs::write(&key, first.key_pair.serialize_pem()).unwrap();
+    let mut relay_cmd = hookhole(dir.path());
+    relay_cmd
+        .args(["relay", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key);
+    let mut relay = Proc::spawn(relay_cmd);
+    let listening = relay.wait_event("listening").await;
+    let addr: std::net::SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
+    let url = format!("https://localhost:{}", addr.port());
+    let mut target = TestTarget::echo().await;
+    let mut listen = hookhole(dir.path());
+    listen.args([
+        "listen",
+        "--no-tui",
+        "--relay",
+        &url,
+        "--insecure",
+        "--channel",
+        "reload",
+        "--forward",
+        &target.url(),
+    ]);
+    let mut client = Proc::spawn(listen);
+    client.wait_event("ready").await;
+    assert!(handshake(addr, first.cert.der()).await.is_ok());
+
+    // New files, then SIGHUP: new handshakes get the new certificate.
+    let second = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    std::fs::write(&cert, second.cert.pem()).unwrap();
+    std::fs::write(&key, second.key_pair.serialize_pem()).unwrap();
+    relay.signal("HUP");
+    within("the new certificate", async {
+        while handshake(addr, second.cert.der()).await.is_err() {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(
+        handshake(addr, first.cert.der()).await.is_err(),
+        "the old certificate is gone"
+    );
+
+    // The client's link made before the reload still delivers, over HTTP/2.
+    let tls = handshake(addr, second.cert.der()).await.unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let request = http::Request::builder()
+        .method("POST")
+        .uri(format!("{url}/reload/h2"))
+        .body(http_body_util::Full::new(bytes::Bytes::from_static(
+            b"{\"h2\":true}",
+        )))
+        .unwrap();
+    let response = within("an HTTP/2 webhook", sender.send_request(request))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let got = target.next_request().await;
+    assert_eq!(
+        (got.target.as_str(), got.body.as_slice()),
+        ("/h2", &b"{\"h2\":true}"[..])
+    );
+    assert_eq!(client.wait_event("delivery").await["status"], 200);
+}

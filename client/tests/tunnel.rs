@@ -864,3 +864,146 @@ async fn too_many_headers_get_a_json_431_and_the_relay_keeps_serving() {
     .await;
     assert!(String::from_utf8_lossy(&metrics.body).contains("code=\"headers_too_large\"} 1"));
 }
+
+#[tokio::test]
+async fn connections_beyond_the_cap_get_a_json_503_and_metrics_show_bytes_and_latency() {
+    use hookhole_relay::limits::Limits;
+    let relay = TestRelay::start_with(RelayConfig {
+        limits: Limits {
+            connections: 2,
+            ..Limits::default()
+        },
+        ..RelayConfig::default()
+    })
+    .await;
+    let target = TestTarget::echo().await;
+    let client = TestClient::start(&relay.url(), Some("capped"), &target.url()).await;
+    assert_eq!(
+        post(&format!("{}/x", client.public_url), b"12345")
+            .await
+            .status,
+        200
+    );
+    // The client's link and one idle connection fill the relay.
+    let held = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    let refused = within("the refusal", async {
+        loop {
+            let sent = post(&format!("{}/x", client.public_url), b"{}").await;
+            if sent.status == 503 {
+                return sent;
+            }
+        }
+    })
+    .await;
+    assert_eq!(refused.json()["code"], "too_many_connections");
+    drop(held);
+    within("room again", async {
+        while post(&format!("{}/x", client.public_url), b"{}")
+            .await
+            .status
+            != 200
+        {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let metrics = within("metrics", async {
+        loop {
+            let m = send(
+                "GET",
+                &format!("{}/_hookhole/metrics", relay.url()),
+                &[],
+                b"",
+            )
+            .await;
+            if m.status == 200 {
+                return String::from_utf8_lossy(&m.body).into_owned();
+            }
+        }
+    })
+    .await;
+    assert!(
+        metrics.contains("code=\"too_many_connections\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("hookhole_bytes_total "), "{metrics}");
+    assert!(
+        metrics.contains("hookhole_delivery_seconds_bucket{le=\"+Inf\"} "),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("hookhole_delivery_seconds_count 0"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn in_flight_limits_and_silent_handshakes_are_refused_and_others_keep_working() {
+    use futures_util::StreamExt;
+    use hookhole_relay::limits::Limits;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let relay = TestRelay::start_with(RelayConfig {
+        limits: Limits {
+            in_flight: 1,
+            ..Limits::default()
+        },
+        handshake_timeout: Duration::from_millis(200),
+        ..RelayConfig::default()
+    })
+    .await;
+    let release = Arc::new(Notify::new());
+    let wait = release.clone();
+    let mut target = TestTarget::start(move |req| {
+        let wait = wait.clone();
+        async move {
+            if req.target == "/slow" {
+                wait.notified().await;
+            }
+            Reply::ok("done")
+        }
+    })
+    .await;
+    let client = TestClient::start(&relay.url(), Some("busy"), &target.url()).await;
+    let url = format!("{}/slow", client.public_url);
+    let slow = tokio::spawn(async move { post(&url, b"{}").await });
+    target.next_request().await;
+    let refused = post(&format!("{}/fast", client.public_url), b"{}").await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.json()["code"], "too_many_in_flight");
+    assert_eq!(refused.header("retry-after"), Some(&b"1"[..]));
+    release.notify_waiters();
+    assert_eq!(within("the slow one", slow).await.unwrap().status, 200);
+    assert_eq!(
+        post(&format!("{}/fast", client.public_url), b"{}")
+            .await
+            .status,
+        200
+    );
+
+    // A peer that never says hello is closed (4008: a stall, retryable).
+    let ws_url = format!("ws://{}/_hookhole/connect", relay.addr);
+    let (mut silent, _) = within(
+        "a raw websocket",
+        tokio_tungstenite::connect_async(ws_url.as_str()),
+    )
+    .await
+    .unwrap();
+    let code = within("the close", async {
+        loop {
+            match silent.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(code, hookhole_shared::protocol::close::HEARTBEAT_TIMEOUT);
+    assert_eq!(
+        post(&format!("{}/after", client.public_url), b"{}")
+            .await
+            .status,
+        200
+    );
+}

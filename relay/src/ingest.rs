@@ -54,6 +54,7 @@ pub async fn handle(
         .limiter
         .rate(&channel, &limits, std::time::Instant::now())
         .map_err(ApiError::RateLimited)?;
+    let arrived = std::time::Instant::now();
     let (parts, body) = req.into_parts();
     let limit = state.config.max_body;
     let declared = parts
@@ -81,6 +82,10 @@ pub async fn handle(
         Err(e) => return Err(ApiError::BadBody(e.to_string())),
     };
 
+    state
+        .metrics
+        .bytes
+        .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
     let host = parts
         .headers
         .get(header::HOST)
@@ -170,7 +175,10 @@ pub async fn handle(
         listener.forget(&id);
     }
     match outcome {
-        Ok(Ok(response)) => Ok(response),
+        Ok(Ok(response)) => {
+            state.metrics.observe(arrived.elapsed().as_secs_f64());
+            Ok(response)
+        }
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ApiError::ResponseTimeout(timeout)),
     }

@@ -21,6 +21,9 @@ pub struct Limits {
     pub header_bytes: usize,
     /// Named channels one token may claim.
     pub channels_per_token: usize,
+    /// Open connections in all (HTTP and clients): beyond it, new ones are
+    /// answered `503` and closed.
+    pub connections: usize,
 }
 
 /// The standalone relay's rate when `--rate-limit` is not given.
@@ -38,6 +41,7 @@ impl Default for Limits {
             headers: 100,
             header_bytes: 64 * 1024,
             channels_per_token: 32,
+            connections: 16_384,
         }
     }
 }

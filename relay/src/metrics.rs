@@ -5,14 +5,41 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// Upper bounds (seconds) of the latency histogram's buckets.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
 #[derive(Default)]
 pub struct Metrics {
     pub delivered: AtomicU64,
     pub queued: AtomicU64,
+    /// Webhook body bytes received.
+    pub bytes: AtomicU64,
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// Time from a webhook's arrival to its answer, for answered deliveries.
+    latency: Mutex<Histogram>,
+}
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
 }
 
 impl Metrics {
+    pub fn observe(&self, seconds: f64) {
+        let mut h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        for (bound, count) in BUCKETS.iter().zip(h.counts.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
     pub fn reject(&self, code: &'static str) {
         *self
             .rejected
@@ -52,6 +79,28 @@ impl Metrics {
                 .iter()
                 .map(|(code, n)| format!("{{code=\"{code}\"}} {n}"))
                 .collect(),
+        );
+        metric(
+            "hookhole_bytes_total",
+            "counter",
+            "Webhook body bytes received.",
+            vec![format!(" {}", self.bytes.load(Ordering::Relaxed))],
+        );
+        let h = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets: Vec<String> = BUCKETS
+            .iter()
+            .zip(h.counts.iter())
+            .map(|(bound, n)| format!("_bucket{{le=\"{bound}\"}} {n}"))
+            .collect();
+        buckets.push(format!("_bucket{{le=\"+Inf\"}} {}", h.count));
+        buckets.push(format!("_sum {}", h.sum));
+        buckets.push(format!("_count {}", h.count));
+        drop(h);
+        metric(
+            "hookhole_delivery_seconds",
+            "histogram",
+            "Time from a webhook's arrival to its answer.",
+            buckets,
         );
         metric(
             "hookhole_channels",

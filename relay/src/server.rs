@@ -14,6 +14,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +24,48 @@ use tokio_util::task::TaskTracker;
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing websockets may take once the drain is over.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Counts an open HTTP connection while it lives.
+struct Open(Arc<AtomicUsize>);
+
+impl Open {
+    fn new(count: &Arc<AtomicUsize>) -> Open {
+        count.fetch_add(1, Ordering::Relaxed);
+        Open(count.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Answers a connection over the cap with a JSON `503` and closes it (a TLS
+/// connection is just closed: it would not read plain text).
+async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !tls {
+        let body = r#"{"error":"the relay has as many connections as it allows","code":"too_many_connections"}"#;
+        let response = format!(
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            stream.write_all(response.as_bytes()),
+        )
+        .await;
+    }
+    let _ = stream.shutdown().await;
+    // Read the request out (briefly) before closing: closing with unread
+    // data resets the connection, and the sender would lose the answer.
+    let drain = async {
+        let mut buf = [0u8; 4096];
+        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
 
 /// Reloads the certificate files on SIGHUP, until shutdown.
 async fn reload_on_hangup(tls: Arc<crate::tls::Tls>, shutdown: CancellationToken) {
@@ -83,6 +126,7 @@ pub async fn serve(
         sessions: TaskTracker::new(),
     });
     let graceful = GracefulShutdown::new();
+    let open_http = Arc::new(AtomicUsize::new(0));
     let headers_backstop = state.config.limits.headers.saturating_mul(2).max(128);
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
@@ -107,6 +151,15 @@ pub async fn serve(
             _ = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
+        // HTTP connections in progress plus clients (whose websockets left
+        // hyper's accounting when they upgraded).
+        let open = open_http.load(Ordering::Relaxed) + state.hub.stats().clients;
+        if open >= state.config.limits.connections {
+            state.metrics.reject("too_many_connections");
+            tokio::spawn(refuse(stream, tls.is_some()));
+            continue;
+        }
+        let guard = Open::new(&open_http);
         let state = state.clone();
         let service = service_fn(move |req| {
             let state = state.clone();
@@ -119,6 +172,7 @@ pub async fn serve(
                     .into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
+                    let _guard = guard;
                     if let Err(e) = conn.await {
                         tracing::debug!(%peer, "connection ended: {e}");
                     }
@@ -129,6 +183,7 @@ pub async fn serve(
                 // hostile client never holds up the accept loop.
                 let (acceptor, http, watcher) = (tls.acceptor(), http.clone(), graceful.watcher());
                 tokio::spawn(async move {
+                    let _guard = guard;
                     let stream =
                         match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream))
                             .await
