@@ -1007,3 +1007,64 @@ async fn in_flight_limits_and_silent_handshakes_are_refused_and_others_keep_work
         200
     );
 }
+
+#[tokio::test]
+async fn redirects_from_the_local_server_are_returned_never_followed() {
+    let relay = TestRelay::start().await;
+    let mut target = TestTarget::start(|_| async {
+        Reply {
+            status: 302,
+            headers: vec![("Location".into(), b"http://127.0.0.2:9/elsewhere".to_vec())],
+            body: Vec::new(),
+        }
+    })
+    .await;
+    let client = TestClient::start(&relay.url(), Some("redirect"), &target.url()).await;
+    let sent = post(&format!("{}/x", client.public_url), b"{}").await;
+    assert_eq!(sent.status, 302, "the sender sees the redirect");
+    assert_eq!(
+        sent.header("location"),
+        Some(&b"http://127.0.0.2:9/elsewhere"[..])
+    );
+    target.next_request().await;
+    assert!(
+        target.requests.try_recv().is_err(),
+        "exactly one request reached the local server"
+    );
+}
+
+#[tokio::test]
+async fn a_sender_that_never_finishes_its_headers_is_cut_off_and_others_are_served() {
+    use hookhole_relay::limits::Limits;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let relay = TestRelay::start_with(RelayConfig {
+        limits: Limits {
+            header_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        },
+        ..RelayConfig::default()
+    })
+    .await;
+    let target = TestTarget::echo().await;
+    let client = TestClient::start(&relay.url(), Some("loris"), &target.url()).await;
+    let mut slow = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    slow.write_all(b"POST /loris/x HTTP/1.1\r\nHost: relay\r\nX-Slow: ")
+        .await
+        .unwrap();
+    assert_eq!(
+        post(&format!("{}/x", client.public_url), b"{}")
+            .await
+            .status,
+        200,
+        "a slow sender does not hold up the others"
+    );
+    // The relay hangs up: the read ends (with hyper's 408 or nothing).
+    let mut rest = Vec::new();
+    let read = within("the relay to hang up", slow.read_to_end(&mut rest)).await;
+    assert!(read.is_ok() || rest.is_empty(), "{read:?}");
+    assert!(
+        rest.is_empty() || rest.starts_with(b"HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+}

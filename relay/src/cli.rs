@@ -103,12 +103,21 @@ pub struct RelayArgs {
     /// Clients per channel [default: 16]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENTS", value_name = "N")]
     pub max_clients: Option<usize>,
+    /// Time a sender has to send its request headers, against slow senders
+    /// holding connections open [default: 10s]
+    #[arg(long, env = "HOOKHOLE_RELAY_HEADER_TIMEOUT", value_name = "DURATION",
+          value_parser = settings::parse_duration)]
+    pub header_timeout: Option<Duration>,
     /// Header fields per webhook (431 beyond) [default: 100]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_HEADERS", value_name = "N")]
     pub max_headers: Option<usize>,
     /// Named channels one token may claim [default: 32]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CHANNELS_PER_TOKEN", value_name = "N")]
     pub max_channels_per_token: Option<usize>,
+    /// Open connections in all, senders and clients (503 beyond)
+    /// [default: 16384]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Heartbeat interval; a client silent for three is dropped [default: 15s]
     #[arg(long, env = "HOOKHOLE_RELAY_HEARTBEAT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -139,6 +148,8 @@ struct RelayFile {
     max_clients: Option<usize>,
     max_headers: Option<usize>,
     max_channels_per_token: Option<usize>,
+    max_connections: Option<usize>,
+    header_timeout: Option<String>,
 }
 
 impl RelayArgs {
@@ -271,6 +282,14 @@ impl RelayArgs {
         }
         if let Some(n) = self.max_channels_per_token.or(file.max_channels_per_token) {
             config.limits.channels_per_token = n.max(1);
+        }
+        if let Some(n) = self.max_connections.or(file.max_connections) {
+            config.limits.connections = n.max(1);
+        }
+        let file_header_timeout =
+            settings::file_duration(file.header_timeout.as_deref(), "header-timeout")?;
+        if let Some(t) = self.header_timeout.or(file_header_timeout) {
+            config.limits.header_timeout = t;
         }
         let anonymous = self.allow_anonymous || file.allow_anonymous.unwrap_or(false);
         if config.tokens.is_empty() && !listen.ip().is_loopback() {

@@ -24,6 +24,8 @@ pub struct Limits {
     /// Open connections in all (HTTP and clients): beyond it, new ones are
     /// answered `503` and closed.
     pub connections: usize,
+    /// Time a sender has to send its request headers (slow-loris bound).
+    pub header_timeout: std::time::Duration,
 }
 
 /// The standalone relay's rate when `--rate-limit` is not given.
@@ -42,6 +44,7 @@ impl Default for Limits {
             header_bytes: 64 * 1024,
             channels_per_token: 32,
             connections: 16_384,
+            header_timeout: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -20,8 +20,6 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Slow-loris bound: a client must finish sending headers within this time.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long closing websockets may take once the drain is over.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -127,11 +125,12 @@ pub async fn serve(
     });
     let graceful = GracefulShutdown::new();
     let open_http = Arc::new(AtomicUsize::new(0));
+    let header_timeout = state.config.limits.header_timeout;
     let headers_backstop = state.config.limits.headers.saturating_mul(2).max(128);
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(state.config.limits.header_timeout)
         // Above the relay's own (JSON) header limit: hyper's bare 431 only
         // for requests far beyond it.
         .max_headers(headers_backstop);
@@ -185,9 +184,7 @@ pub async fn serve(
                 tokio::spawn(async move {
                     let _guard = guard;
                     let stream =
-                        match tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream))
-                            .await
-                        {
+                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
                             Ok(Ok(stream)) => stream,
                             Ok(Err(e)) => {
                                 return tracing::debug!(%peer, "TLS handshake failed: {e}");
