@@ -1068,3 +1068,43 @@ async fn a_sender_that_never_finishes_its_headers_is_cut_off_and_others_are_serv
         String::from_utf8_lossy(&rest)
     );
 }
+
+#[tokio::test]
+async fn nothing_in_a_delivery_steers_the_client_away_from_its_target() {
+    let relay = TestRelay::start().await;
+    let mut target = TestTarget::echo().await;
+    let _client = TestClient::start(&relay.url(), Some("steer"), &target.url()).await;
+    // Each target names another host (127.0.0.2:9 has nothing listening).
+    let hostile = [
+        ("http://127.0.0.2:9/steer/abs", "/abs"),
+        ("/steer//127.0.0.2:9/x", "//127.0.0.2:9/x"),
+        ("/steer/@127.0.0.2:9/x", "/@127.0.0.2:9/x"),
+        ("/steer/../../x", "/../../x"),
+    ];
+    for (request_target, expected) in hostile {
+        let head = format!(
+            "POST {request_target} HTTP/1.1\r\n\
+             Host: 127.0.0.2:9\r\n\
+             X-Forwarded-Host: attacker.example\r\n\
+             Content-Length: 2\r\n\r\n"
+        );
+        let sent = raw_request(relay.addr, &head, b"{}").await;
+        assert_eq!(sent.status, 200, "{request_target}");
+        let got = target.next_request().await;
+        assert_eq!(got.target, expected, "{request_target}");
+        assert_eq!(
+            got.header("host"),
+            Some(target.addr.to_string().as_bytes()),
+            "{request_target}"
+        );
+        // The relay's own X-Forwarded-Host (the Host the sender used) is
+        // the only one: the outside value is gone.
+        let forwarded_hosts: Vec<_> = got
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-host"))
+            .map(|(_, v)| v.as_slice())
+            .collect();
+        assert_eq!(forwarded_hosts, [&b"127.0.0.2:9"[..]], "{request_target}");
+    }
+}
