@@ -1108,3 +1108,39 @@ async fn nothing_in_a_delivery_steers_the_client_away_from_its_target() {
         assert_eq!(forwarded_hosts, [&b"127.0.0.2:9"[..]], "{request_target}");
     }
 }
+
+#[tokio::test]
+async fn relay_errors_are_json_for_browsers_too_and_echo_nothing_from_the_request() {
+    let relay = TestRelay::start().await;
+    let marker = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    for path in [
+        format!("/{marker}/x"),
+        format!("/nobody/{marker}?q={marker}"),
+        format!("/_hookhole/{marker}"),
+    ] {
+        let sent = send(
+            "GET",
+            &format!("{}{path}", relay.url()),
+            &[("accept", "text/html,application/xhtml+xml")],
+            b"",
+        )
+        .await;
+        assert!(sent.status >= 400, "{path}: {}", sent.status);
+        assert_eq!(
+            sent.header("content-type"),
+            Some(&b"application/json"[..]),
+            "{path}"
+        );
+        assert_eq!(
+            sent.header("x-content-type-options"),
+            Some(&b"nosniff"[..]),
+            "{path}"
+        );
+        let body = String::from_utf8_lossy(&sent.body).to_lowercase();
+        assert!(
+            !body.contains("script") && !body.contains("%3c") && !body.contains('<'),
+            "{path}: {body}"
+        );
+        assert!(sent.json()["code"].is_string(), "{path}");
+    }
+}

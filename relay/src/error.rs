@@ -13,7 +13,8 @@ use std::time::Duration;
 pub enum ApiError {
     /// No channel in the path, or an unknown `/_hookhole/` endpoint.
     NotFound,
-    InvalidChannel(hookhole_shared::channel::ChannelNameError),
+    /// The channel name breaks the naming rules.
+    InvalidChannel,
     /// Nobody is listening on the channel.
     NoListener,
     BodyTooLarge {
@@ -45,7 +46,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound | ApiError::InvalidChannel(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::InvalidChannel => StatusCode::NOT_FOUND,
             ApiError::NoListener => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadBody(_) | ApiError::BadUpgrade(_) => StatusCode::BAD_REQUEST,
@@ -72,7 +73,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::NotFound => "not_found",
-            ApiError::InvalidChannel(_) => "invalid_channel",
+            ApiError::InvalidChannel => "invalid_channel",
             ApiError::NoListener => "no_listener",
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::BadBody(_) => "bad_body",
@@ -93,7 +94,11 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::NotFound => "not found: send webhooks to /{channel}/{path}".to_string(),
-            ApiError::InvalidChannel(e) => format!("invalid channel: {e}"),
+            // Never the offending character: error bodies echo no request data.
+            ApiError::InvalidChannel => format!(
+                "invalid channel name: use 1 to {} characters from a-z, 0-9 and '-'",
+                hookhole_shared::channel::MAX_LEN
+            ),
             ApiError::NoListener => "no hookhole client is connected to this channel".to_string(),
             ApiError::BodyTooLarge { limit } => {
                 format!("request body exceeds the relay's limit of {limit} bytes")
@@ -151,9 +156,15 @@ impl ApiError {
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
+    );
+    // Browsers must never sniff a relay answer into HTML.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
     );
     response
 }

@@ -37,7 +37,7 @@ pub async fn handle(
     channel: String,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
-    hookhole_shared::channel::validate(&channel).map_err(ApiError::InvalidChannel)?;
+    hookhole_shared::channel::validate(&channel).map_err(|_| ApiError::InvalidChannel)?;
     let limits = state.config.limits;
     let header_bytes: usize = req
         .headers()

@@ -46,7 +46,7 @@ async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
     if !tls {
         let body = r#"{"error":"the relay has as many connections as it allows","code":"too_many_connections"}"#;
         let response = format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\n\r\n{body}",
+            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-content-type-options: nosniff\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\n\r\n{body}",
             body.len()
         );
         let _ = tokio::time::timeout(
