@@ -1067,6 +1067,23 @@ async fn a_sender_that_never_finishes_its_headers_is_cut_off_and_others_are_serv
         "{}",
         String::from_utf8_lossy(&rest)
     );
+    // Counted once the relay's connection task has finished.
+    within("the header_timeout rejection in the metrics", async {
+        loop {
+            let metrics = send(
+                "GET",
+                &format!("{}/_hookhole/metrics", relay.url()),
+                &[],
+                b"",
+            )
+            .await;
+            if String::from_utf8_lossy(&metrics.body).contains("code=\"header_timeout\"} 1") {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
 }
 
 #[tokio::test]

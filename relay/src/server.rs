@@ -159,6 +159,7 @@ pub async fn serve(
             continue;
         }
         let guard = Open::new(&open_http);
+        let metrics = state.clone();
         let state = state.clone();
         let service = service_fn(move |req| {
             let state = state.clone();
@@ -173,7 +174,7 @@ pub async fn serve(
                 tokio::spawn(async move {
                     let _guard = guard;
                     if let Err(e) = conn.await {
-                        tracing::debug!(%peer, "connection ended: {e}");
+                        connection_failed(&metrics, peer, &*e);
                     }
                 });
             }
@@ -189,11 +190,14 @@ pub async fn serve(
                             Ok(Err(e)) => {
                                 return tracing::debug!(%peer, "TLS handshake failed: {e}");
                             }
-                            Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+                            Err(_) => {
+                                metrics.metrics.reject("header_timeout");
+                                return tracing::debug!(%peer, "TLS handshake timed out");
+                            }
                         };
                     let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(%peer, "connection ended: {e}");
+                        connection_failed(&metrics, peer, &*e);
                     }
                 });
             }
@@ -218,4 +222,20 @@ pub async fn serve(
     }
     tracing::info!("relay stopped");
     Ok(())
+}
+
+/// Logs why a sender's connection ended badly; a slow sender cut off by the
+/// header timeout (hyper answers it `408` itself) is counted as a rejection.
+fn connection_failed(
+    state: &RelayState,
+    peer: std::net::SocketAddr,
+    error: &(dyn std::error::Error + Send + Sync + 'static),
+) {
+    if error
+        .downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_timeout)
+    {
+        state.metrics.reject("header_timeout");
+    }
+    tracing::debug!(%peer, "connection ended: {error}");
 }
