@@ -753,18 +753,9 @@ async fn per_channel_limits_refuse_with_json_and_retry_after_and_are_counted() {
     shutdown.cancel();
     let _ = engine.await;
 
-    let metrics = send(
-        "GET",
-        &format!("{}/_hookhole/metrics", relay.url()),
-        &[],
-        b"",
-    )
-    .await;
-    let text = String::from_utf8_lossy(&metrics.body);
-    assert!(
-        text.contains("hookhole_rejections_total{code=\"rate_limited\"} 1"),
-        "{text}"
-    );
+    let text = relay
+        .metrics_with("hookhole_rejections_total{code=\"rate_limited\"} 1")
+        .await;
     assert!(
         text.contains("hookhole_rejections_total{code=\"no_listener\"} 1"),
         "{text}"
@@ -855,14 +846,7 @@ async fn too_many_headers_get_a_json_431_and_the_relay_keeps_serving() {
     assert_eq!(sent.json()["code"], "headers_too_large");
     let ok = post(&format!("{}/x", client.public_url), b"{}").await;
     assert_eq!(ok.status, 200);
-    let metrics = send(
-        "GET",
-        &format!("{}/_hookhole/metrics", relay.url()),
-        &[],
-        b"",
-    )
-    .await;
-    assert!(String::from_utf8_lossy(&metrics.body).contains("code=\"headers_too_large\"} 1"));
+    relay.metrics_with("code=\"headers_too_large\"} 1").await;
 }
 
 #[tokio::test]
@@ -907,25 +891,7 @@ async fn connections_beyond_the_cap_get_a_json_503_and_metrics_show_bytes_and_la
         }
     })
     .await;
-    let metrics = within("metrics", async {
-        loop {
-            let m = send(
-                "GET",
-                &format!("{}/_hookhole/metrics", relay.url()),
-                &[],
-                b"",
-            )
-            .await;
-            if m.status == 200 {
-                return String::from_utf8_lossy(&m.body).into_owned();
-            }
-        }
-    })
-    .await;
-    assert!(
-        metrics.contains("code=\"too_many_connections\"}"),
-        "{metrics}"
-    );
+    let metrics = relay.metrics_with("code=\"too_many_connections\"}").await;
     assert!(metrics.contains("hookhole_bytes_total "), "{metrics}");
     assert!(
         metrics.contains("hookhole_delivery_seconds_bucket{le=\"+Inf\"} "),
@@ -1067,23 +1033,7 @@ async fn a_sender_that_never_finishes_its_headers_is_cut_off_and_others_are_serv
         "{}",
         String::from_utf8_lossy(&rest)
     );
-    // Counted once the relay's connection task has finished.
-    within("the header_timeout rejection in the metrics", async {
-        loop {
-            let metrics = send(
-                "GET",
-                &format!("{}/_hookhole/metrics", relay.url()),
-                &[],
-                b"",
-            )
-            .await;
-            if String::from_utf8_lossy(&metrics.body).contains("code=\"header_timeout\"} 1") {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    relay.metrics_with("code=\"header_timeout\"} 1").await;
 }
 
 #[tokio::test]

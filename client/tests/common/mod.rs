@@ -68,6 +68,23 @@ impl TestRelay {
         format!("http://{}", self.addr)
     }
 
+    /// The relay's metrics text once it contains `needle` (a rejection is
+    /// counted when its connection task ends, which may follow the answer).
+    pub async fn metrics_with(&self, needle: &str) -> String {
+        let url = format!("{}/_hookhole/metrics", self.url());
+        within(&format!("{needle} in the metrics"), async {
+            loop {
+                let sent = send("GET", &url, &[], b"").await;
+                let text = String::from_utf8_lossy(&sent.body).into_owned();
+                if sent.status == 200 && text.contains(needle) {
+                    return text;
+                }
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+    }
+
     /// Cancels the relay and waits until it has drained and stopped.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
