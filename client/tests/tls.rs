@@ -200,5 +200,11 @@ async fn sighup_reloads_the_certificate_without_dropping_clients_and_ingress_spe
         (got.target.as_str(), got.body.as_slice()),
         ("/h2", &b"{\"h2\":true}"[..])
     );
+    let authority = url.trim_start_matches("https://");
+    assert_eq!(
+        got.header("x-forwarded-host"),
+        Some(authority.as_bytes()),
+        "HTTP/2's :authority is the forwarded host"
+    );
     assert_eq!(client.wait_event("delivery").await["status"], 200);
 }

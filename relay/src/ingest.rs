@@ -86,11 +86,13 @@ pub async fn handle(
         .metrics
         .bytes
         .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    // HTTP/2 carries the host in `:authority`, with no `Host` header.
     let host = parts
         .headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
+        .map(str::to_string)
+        .or_else(|| parts.uri.authority().map(|a| a.as_str().to_string()));
     let mut list: Vec<Header> = parts
         .headers
         .iter()
