@@ -2,6 +2,7 @@
 //! server, in the same run, on this machine.
 //!
 //! `cargo run --release -p hookhole-bench [-- --quick] [-- --check]`
+//! `cargo run --release -p hookhole-bench -- --soak[=MINUTES]` (10 by default)
 //!
 //! Starts a target server, a relay and a client (history and signature
 //! verification on) as separate release processes on loopback, drives the
@@ -10,6 +11,7 @@
 mod idle;
 mod load;
 mod procs;
+mod soak;
 mod target;
 
 use bytes::Bytes;
@@ -26,6 +28,8 @@ const SECRET: &str = "whsec_benchmark_secret_0001";
 struct Options {
     quick: bool,
     check: bool,
+    /// Run the memory soak (instead of the workloads) for this long.
+    soak: Option<Duration>,
 }
 
 fn addr_of(line: &str) -> anyhow::Result<SocketAddr> {
@@ -164,6 +168,48 @@ async fn workload(
     })
 }
 
+/// 10,000 idle clients kept alive and a trickle of webhooks for `length`:
+/// does the relay's memory stay flat?
+async fn soak(setup: &Setup, length: Duration) -> anyhow::Result<bool> {
+    let idle_count = 10_000;
+    let idle = idle::open(setup.relay, idle_count).await?;
+    let (headers, body) = webhook(2048)?;
+    let request = Request {
+        addr: setup.relay,
+        path: "/bench/hook".into(),
+        headers,
+        body,
+    };
+    println!(
+        "soak: {idle_count} idle clients, 2,000 webhooks per interval, {:.0} s",
+        length.as_secs_f64()
+    );
+    let result = soak::run(&setup.relay_proc, &idle, request, length).await?;
+    drop(idle);
+    println!();
+    println!("| time | relay RSS | idle clients connected | webhooks delivered | failed |");
+    println!("|---|---|---|---|---|");
+    for s in &result.samples {
+        println!(
+            "| {:.0} s | {} KiB | {} | {} | {} |",
+            s.at.as_secs_f64(),
+            s.rss_kib,
+            s.idle_alive,
+            s.delivered,
+            s.errors
+        );
+    }
+    println!();
+    let met = result.flat(idle_count);
+    println!(
+        "{} relay RSS flat over the soak, every idle client kept (at most {:.0}% above the first sample): {:+.1}%",
+        if met { "met   " } else { "MISSED" },
+        soak::FLAT_GROWTH * 100.0,
+        result.growth() * 100.0
+    );
+    Ok(met)
+}
+
 async fn bench(options: &Options) -> anyhow::Result<bool> {
     let binary = procs::hookhole_binary()?;
     let dir = std::env::temp_dir().join(format!("hookhole-bench-{}", std::process::id()));
@@ -200,6 +246,12 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
         _target_proc: target_proc,
     };
     setup.add_client()?;
+    if let Some(length) = options.soak {
+        let met = soak(&setup, length).await?;
+        drop(setup);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(met || !options.check);
+    }
 
     let q = options.quick;
     let scale = |full: u64, quick: u64| if q { quick } else { full };
@@ -344,9 +396,22 @@ fn main() -> std::process::ExitCode {
             Err(_) => std::process::ExitCode::FAILURE,
         };
     }
+    let soak = args.iter().find_map(|a| {
+        let minutes = a.strip_prefix("--soak")?;
+        match minutes.strip_prefix('=') {
+            Some(m) => m.parse::<f64>().ok().filter(|m| *m > 0.0),
+            None if minutes.is_empty() => Some(10.0),
+            None => None,
+        }
+    });
+    if args.iter().any(|a| a.starts_with("--soak")) && soak.is_none() {
+        eprintln!("hookhole-bench: --soak takes a number of minutes, e.g. --soak=10");
+        return std::process::ExitCode::from(2);
+    }
     let options = Options {
         quick: args.iter().any(|a| a == "--quick"),
         check: args.iter().any(|a| a == "--check"),
+        soak: soak.map(|m| Duration::from_secs_f64(m * 60.0)),
     };
     match runtime.block_on(bench(&options)) {
         Ok(true) => std::process::ExitCode::SUCCESS,
