@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-fn text(message: &ClientMessage) -> Message {
+fn to_message(message: &ClientMessage) -> Message {
     match message.encode() {
         Wire::Text(text) => Message::text(text),
         Wire::Binary(bytes) => Message::binary(bytes),
@@ -28,7 +28,7 @@ async fn connect(relay: SocketAddr, n: usize) -> anyhow::Result<Ws> {
         last_acked_seq: None,
         agent: "hookhole-bench".into(),
     });
-    ws.send(text(&hello)).await?;
+    ws.send(to_message(&hello)).await?;
     // The welcome: the relay has registered this client.
     ws.next()
         .await
@@ -39,7 +39,7 @@ async fn connect(relay: SocketAddr, n: usize) -> anyhow::Result<Ws> {
 /// Answers each relay message (an idle client only gets heartbeats) with a
 /// heartbeat, so the relay keeps the client for as long as the soak runs.
 async fn keep_alive(mut ws: Ws, alive: Arc<AtomicUsize>) {
-    let heartbeat = text(&ClientMessage::Heartbeat);
+    let heartbeat = to_message(&ClientMessage::Heartbeat);
     while let Some(Ok(message)) = ws.next().await {
         if message.is_text() && ws.send(heartbeat.clone()).await.is_err() {
             break;
