@@ -1,0 +1,350 @@
+//! Who may listen, and hostile peers and senders: tokens, channel ownership,
+//! bad websocket peers, requests that try to steer the client, error hygiene.
+
+// The shared harness lives outside #[test] functions; a failed setup step
+// should panic there too.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use hookhole::engine::EngineError;
+use hookhole::events::{Event, LinkState};
+use hookhole_relay::RelayConfig;
+
+async fn refusal(relay: &TestRelay, channel: Option<&str>, token: Option<&str>) -> String {
+    let mut config = engine_config(&relay.url(), channel, "http://127.0.0.1:9");
+    config.token = token.map(|t| hookhole_shared::protocol::Token(t.to_string()));
+    let (tx, _events) = tokio::sync::mpsc::channel(16);
+    let result = within(
+        "the engine to be refused",
+        hookhole::engine::run(config, tx, tokio_util::sync::CancellationToken::new()),
+    )
+    .await;
+    match result {
+        Err(EngineError::Refused { code, reason }) => {
+            assert_eq!(code, hookhole_shared::protocol::close::UNAUTHORIZED);
+            reason
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_required_and_a_channel_belongs_to_the_token_that_claimed_it() {
+    let data = tempfile::tempdir().unwrap();
+    let (alice, bob) = ("alice-token-0123456789", "bob-token-012345678901");
+    let mut tokens = hookhole_relay::auth::Tokens::default();
+    tokens.add(alice).unwrap();
+    tokens
+        .add(&format!("sha256:{}", hookhole_relay::auth::owner_id(bob)))
+        .unwrap();
+    let config = RelayConfig {
+        tokens,
+        data_dir: Some(data.path().to_path_buf()),
+        ..RelayConfig::default()
+    };
+    let relay = TestRelay::start_with(config.clone()).await;
+    assert!(
+        refusal(&relay, Some("shop"), None)
+            .await
+            .contains("requires a token")
+    );
+    assert!(
+        refusal(&relay, Some("shop"), Some("not-a-real-token-000"))
+            .await
+            .contains("not accepted")
+    );
+
+    let target = TestTarget::echo().await;
+    let mut owner = engine_config(&relay.url(), Some("shop"), &target.url());
+    owner.token = Some(hookhole_shared::protocol::Token(alice.into()));
+    let alice_client = TestClient::start_with(owner).await;
+    assert!(
+        refusal(&relay, Some("shop"), Some(bob))
+            .await
+            .contains("belongs to another token")
+    );
+    let mut elsewhere = engine_config(&relay.url(), Some("bobs"), &target.url());
+    elsewhere.token = Some(hookhole_shared::protocol::Token(bob.into()));
+    TestClient::start_with(elsewhere).await;
+    assert_eq!(
+        post(&format!("{}/x", alice_client.public_url), b"{}")
+            .await
+            .status,
+        200
+    );
+
+    // Ownership outlives the relay.
+    relay.stop().await;
+    let relay = TestRelay::start_with(config).await;
+    assert!(
+        refusal(&relay, Some("shop"), Some(bob))
+            .await
+            .contains("belongs to another token")
+    );
+}
+
+#[tokio::test]
+async fn an_anonymous_public_relay_hands_out_random_channel_names_only() {
+    let relay = TestRelay::start_with(RelayConfig {
+        anonymous_random_only: true,
+        ..RelayConfig::default()
+    })
+    .await;
+    assert!(
+        refusal(&relay, Some("stripe-dev"), None)
+            .await
+            .contains("random channel names only")
+    );
+    let target = TestTarget::echo().await;
+    let first = TestClient::start(&relay.url(), None, &target.url()).await;
+    assert_eq!(first.channel.len(), 26);
+    // Holding the assigned name is the permission: the client may come back to it.
+    let again = TestClient::start(&relay.url(), Some(&first.channel), &target.url()).await;
+    assert_eq!(again.channel, first.channel);
+}
+
+#[tokio::test]
+async fn another_protocol_version_is_refused_with_a_clear_reason() {
+    let relay = TestRelay::start().await;
+    let mut config = engine_config(&relay.url(), Some("v"), "http://127.0.0.1:9");
+    config.protocol_version = 99;
+    let (tx, mut events) = tokio::sync::mpsc::channel(16);
+    let result = within(
+        "the engine to give up",
+        hookhole::engine::run(config, tx, tokio_util::sync::CancellationToken::new()),
+    )
+    .await;
+    let Err(EngineError::Refused { code, reason }) = result else {
+        panic!("expected a refusal, got {result:?}");
+    };
+    assert_eq!(code, hookhole_shared::protocol::close::UNSUPPORTED_VERSION);
+    assert!(
+        reason.contains("unsupported protocol version 99"),
+        "{reason}"
+    );
+    assert!(reason.contains("version 1"), "{reason}");
+    let event = events.recv().await.unwrap();
+    assert!(
+        matches!(&event, Event::Connection(c) if c.state == LinkState::Failed),
+        "{event:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_garbage_speaking_peer_is_closed_and_others_keep_working() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let relay = TestRelay::start().await;
+    let target = TestTarget::echo().await;
+    let good = TestClient::start(&relay.url(), Some("shared"), &target.url()).await;
+
+    let url = format!("ws://{}/_hookhole/connect", relay.addr);
+    let (mut bad, _) = within(
+        "a raw websocket",
+        tokio_tungstenite::connect_async(url.as_str()),
+    )
+    .await
+    .unwrap();
+    bad.send(Message::text(
+        r#"{"type":"hello","version":1,"channel":"shared"}"#,
+    ))
+    .await
+    .unwrap();
+    // Welcome first, then garbage from us.
+    let welcome = within("welcome", bad.next()).await.unwrap().unwrap();
+    assert!(welcome.to_text().unwrap().contains("\"welcome\""));
+    bad.send(Message::Binary(vec![0xff, 0xff, 0xff, 0xff, 1].into()))
+        .await
+        .unwrap();
+    let closed = within("the relay to close the bad peer", async {
+        loop {
+            match bad.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame with a code");
+    assert_eq!(
+        u16::from(closed.code),
+        hookhole_shared::protocol::close::PROTOCOL_ERROR
+    );
+    assert!(closed.reason.contains("malformed"), "{}", closed.reason);
+
+    let sent = post(&format!("{}/x", good.public_url), b"still here").await;
+    assert_eq!((sent.status, sent.body.as_ref()), (200, &b"still here"[..]));
+}
+
+#[tokio::test]
+async fn oversized_messages_and_ping_floods_get_a_close_code_and_others_keep_working() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let relay = TestRelay::start_with(RelayConfig {
+        max_body: 1024,
+        ..RelayConfig::default()
+    })
+    .await;
+    let target = TestTarget::echo().await;
+    let good = TestClient::start(&relay.url(), Some("calm"), &target.url()).await;
+    let url = format!("ws://{}/_hookhole/connect", relay.addr);
+
+    async fn hostile(
+        url: &str,
+    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
+    {
+        let (mut ws, _) = within("a raw websocket", tokio_tungstenite::connect_async(url))
+            .await
+            .unwrap();
+        ws.send(Message::text(
+            r#"{"type":"hello","version":1,"channel":"calm"}"#,
+        ))
+        .await
+        .unwrap();
+        within("welcome", ws.next()).await.unwrap().unwrap();
+        ws
+    }
+    async fn close_code(
+        ws: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+    ) -> u16 {
+        within("a close frame", async {
+            loop {
+                match ws.next().await {
+                    Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                    Some(Ok(_)) => continue,
+                    other => panic!("expected a close frame, got {other:?}"),
+                }
+            }
+        })
+        .await
+    }
+
+    // The relay allows its body limit plus 2 MiB of header room per message.
+    let mut big = hostile(&url).await;
+    let _ = big
+        .send(Message::Binary(vec![0u8; 3 * 1024 * 1024].into()))
+        .await;
+    assert_eq!(close_code(&mut big).await, 1009);
+
+    let mut flood = hostile(&url).await;
+    for _ in 0..200 {
+        if flood.send(Message::Ping(vec![1].into())).await.is_err() {
+            break;
+        }
+    }
+    assert_eq!(
+        close_code(&mut flood).await,
+        hookhole_shared::protocol::close::PROTOCOL_ERROR
+    );
+
+    let sent = post(&format!("{}/x", good.public_url), b"{}").await;
+    assert_eq!((sent.status, sent.body.as_ref()), (200, &b"{}"[..]));
+}
+
+#[tokio::test]
+async fn redirects_from_the_local_server_are_returned_never_followed() {
+    let relay = TestRelay::start().await;
+    let mut target = TestTarget::start(|_| async {
+        Reply {
+            status: 302,
+            headers: vec![("Location".into(), b"http://127.0.0.2:9/elsewhere".to_vec())],
+            body: Vec::new(),
+        }
+    })
+    .await;
+    let client = TestClient::start(&relay.url(), Some("redirect"), &target.url()).await;
+    let sent = post(&format!("{}/x", client.public_url), b"{}").await;
+    assert_eq!(sent.status, 302, "the sender sees the redirect");
+    assert_eq!(
+        sent.header("location"),
+        Some(&b"http://127.0.0.2:9/elsewhere"[..])
+    );
+    target.next_request().await;
+    assert!(
+        target.requests.try_recv().is_err(),
+        "exactly one request reached the local server"
+    );
+}
+
+#[tokio::test]
+async fn nothing_in_a_delivery_steers_the_client_away_from_its_target() {
+    let relay = TestRelay::start().await;
+    let mut target = TestTarget::echo().await;
+    let _client = TestClient::start(&relay.url(), Some("steer"), &target.url()).await;
+    // Each target names another host (127.0.0.2:9 has nothing listening).
+    let hostile = [
+        ("http://127.0.0.2:9/steer/abs", "/abs"),
+        ("/steer//127.0.0.2:9/x", "//127.0.0.2:9/x"),
+        ("/steer/@127.0.0.2:9/x", "/@127.0.0.2:9/x"),
+        ("/steer/../../x", "/../../x"),
+    ];
+    for (request_target, expected) in hostile {
+        let head = format!(
+            "POST {request_target} HTTP/1.1\r\n\
+             Host: 127.0.0.2:9\r\n\
+             X-Forwarded-Host: attacker.example\r\n\
+             Content-Length: 2\r\n\r\n"
+        );
+        let sent = raw_request(relay.addr, &head, b"{}").await;
+        assert_eq!(sent.status, 200, "{request_target}");
+        let got = target.next_request().await;
+        assert_eq!(got.target, expected, "{request_target}");
+        assert_eq!(
+            got.header("host"),
+            Some(target.addr.to_string().as_bytes()),
+            "{request_target}"
+        );
+        // The relay's own X-Forwarded-Host (the Host the sender used) is
+        // the only one: the outside value is gone.
+        let forwarded_hosts: Vec<_> = got
+            .headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("x-forwarded-host"))
+            .map(|(_, v)| v.as_slice())
+            .collect();
+        assert_eq!(forwarded_hosts, [&b"127.0.0.2:9"[..]], "{request_target}");
+    }
+}
+
+#[tokio::test]
+async fn relay_errors_are_json_for_browsers_too_and_echo_nothing_from_the_request() {
+    let relay = TestRelay::start().await;
+    let marker = "%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+    for path in [
+        format!("/{marker}/x"),
+        format!("/nobody/{marker}?q={marker}"),
+        format!("/_hookhole/{marker}"),
+    ] {
+        let sent = send(
+            "GET",
+            &format!("{}{path}", relay.url()),
+            &[("accept", "text/html,application/xhtml+xml")],
+            b"",
+        )
+        .await;
+        assert!(sent.status >= 400, "{path}: {}", sent.status);
+        assert_eq!(
+            sent.header("content-type"),
+            Some(&b"application/json"[..]),
+            "{path}"
+        );
+        assert_eq!(
+            sent.header("x-content-type-options"),
+            Some(&b"nosniff"[..]),
+            "{path}"
+        );
+        let body = String::from_utf8_lossy(&sent.body).to_lowercase();
+        assert!(
+            !body.contains("script") && !body.contains("%3c") && !body.contains('<'),
+            "{path}: {body}"
+        );
+        assert!(sent.json()["code"].is_string(), "{path}");
+    }
+}
