@@ -1,12 +1,13 @@
 //! The SQLite schema and every query.
 
-use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
+
+pub use super::records::{Keep, StoredAttempt, StoredDelivery, Summary};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -41,159 +42,6 @@ CREATE TABLE IF NOT EXISTS attempts (
     PRIMARY KEY (delivery_id, number)
 );
 ";
-
-/// How much history to keep: at most `count` deliveries, none older than `age`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Keep {
-    pub count: u64,
-    pub age: Duration,
-}
-
-impl Default for Keep {
-    fn default() -> Self {
-        Keep {
-            count: 10_000,
-            age: Duration::from_secs(30 * 86_400),
-        }
-    }
-}
-
-impl Keep {
-    /// Parses `--keep`: a count (`5000`), an age (`7d`), or both (`5000,7d`).
-    pub fn parse(text: &str) -> Result<Keep, String> {
-        let mut keep = Keep::default();
-        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            if let Ok(count) = part.parse::<u64>() {
-                keep.count = count;
-            } else {
-                keep.age = humantime::parse_duration(part).map_err(|_| {
-                    format!(
-                        "--keep {text:?}: expected a count (5000), an age (7d), or both (5000,7d)"
-                    )
-                })?;
-            }
-        }
-        Ok(keep)
-    }
-}
-
-/// One attempt at forwarding a delivery, as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct StoredAttempt {
-    pub number: u32,
-    /// `original`, `replay`, `resigned` or `edited`.
-    pub kind: String,
-    pub started_ms: u64,
-    pub duration_ms: Option<u64>,
-    pub status: Option<u16>,
-    pub error_code: Option<String>,
-    pub error_message: Option<String>,
-    pub response_headers: Vec<Header>,
-    #[serde(skip)]
-    pub response_body: Vec<u8>,
-    /// What was sent, when it differs from the delivery (re-signed, edited).
-    pub request_headers: Option<Vec<Header>>,
-    #[serde(skip)]
-    pub request_body: Option<Vec<u8>>,
-    pub verdict: Option<Verdict>,
-}
-
-impl StoredAttempt {
-    /// The first attempt, as the engine made it.
-    pub fn first(
-        result: &Result<hookhole_shared::protocol::Response, hookhole_shared::protocol::Failure>,
-        started_ms: u64,
-        duration_ms: u64,
-    ) -> StoredAttempt {
-        StoredAttempt::from_result("original", 1, result, started_ms, duration_ms)
-    }
-
-    pub fn from_result(
-        kind: &str,
-        number: u32,
-        result: &Result<hookhole_shared::protocol::Response, hookhole_shared::protocol::Failure>,
-        started_ms: u64,
-        duration_ms: u64,
-    ) -> StoredAttempt {
-        let (status, error_code, error_message, response_headers, response_body) = match result {
-            Ok(r) => (
-                Some(r.status),
-                None,
-                None,
-                r.headers.clone(),
-                r.body.to_vec(),
-            ),
-            Err(f) => (
-                None,
-                Some(f.code.as_str().to_string()),
-                Some(f.message.clone()),
-                Vec::new(),
-                Vec::new(),
-            ),
-        };
-        StoredAttempt {
-            number,
-            kind: kind.to_string(),
-            started_ms,
-            duration_ms: Some(duration_ms),
-            status,
-            error_code,
-            error_message,
-            response_headers,
-            response_body,
-            request_headers: None,
-            request_body: None,
-            verdict: None,
-        }
-    }
-
-    /// 2xx answers are successes; errors and other statuses are failures.
-    pub fn failed(&self) -> bool {
-        match self.status {
-            Some(s) => !(200..300).contains(&s),
-            None => self.error_code.is_some(),
-        }
-    }
-}
-
-/// A delivery with all its attempts.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredDelivery {
-    pub delivery: Delivery,
-    pub channel: String,
-    pub verdict: Verdict,
-    pub attempts: Vec<StoredAttempt>,
-}
-
-impl StoredDelivery {
-    pub fn last(&self) -> Option<&StoredAttempt> {
-        self.attempts.last()
-    }
-
-    /// The last attempt failed, or the signature is invalid or unreadable.
-    pub fn failed(&self) -> bool {
-        use hookhole_shared::signature::Status;
-        self.last().is_none_or(StoredAttempt::failed)
-            || matches!(self.verdict.status, Status::Invalid | Status::Malformed)
-    }
-}
-
-/// A line of `hookhole history`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Summary {
-    pub id: String,
-    pub channel: String,
-    pub seq: u64,
-    pub received_at_ms: u64,
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub status: Option<u16>,
-    pub error: Option<String>,
-    pub attempts: u32,
-    pub body_bytes: u64,
-    pub signature: Verdict,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {

@@ -2,6 +2,7 @@
 
 use super::*;
 use bytes::Bytes;
+use hookhole_shared::headers::Header;
 use hookhole_shared::signature::Status;
 
 fn delivery(id: &str, seq: u64, at_ms: u64) -> Delivery {
