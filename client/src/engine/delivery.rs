@@ -1,0 +1,128 @@
+//! One delivery, start to finish: verify, forward, save, answer, report.
+
+use super::to_message;
+use crate::events::{DeliveryEvent, Event, Exchange};
+use crate::forward::Forwarder;
+use crate::history::{History, Writer};
+use crate::verification::Verifier;
+use hookhole_shared::protocol::{ClientMessage, Delivery, Failure, FailureCode, Message as _};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// What every delivery of a session needs (cheap to clone).
+#[derive(Clone)]
+pub(super) struct DeliveryContext {
+    pub(super) forwarder: Forwarder,
+    pub(super) verifier: Arc<Verifier>,
+    pub(super) history: Option<Arc<History>>,
+    pub(super) writer: Option<Writer>,
+    pub(super) channel: String,
+    pub(super) max_response: usize,
+    pub(super) outbox: mpsc::Sender<Message>,
+    pub(super) events: mpsc::Sender<Event>,
+}
+
+/// Whether the history holds delivery `id` already.
+async fn already_saved(history: &Option<Arc<History>>, id: &str) -> bool {
+    let Some(history) = history.clone() else {
+        return false;
+    };
+    let id = id.to_string();
+    tokio::task::spawn_blocking(move || history.contains(&id).unwrap_or(false))
+        .await
+        .unwrap_or(false)
+}
+
+/// Logs a failed history write; never a reason to drop the delivery.
+fn saved<T>(what: &str, result: Result<T, String>) -> Option<T> {
+    result
+        .map_err(|e| tracing::warn!("history: cannot save the {what}: {e}"))
+        .ok()
+}
+
+/// Verifies, forwards, saves the delivery with its answer, answers the
+/// relay, acknowledges, reports. Nothing is answered or acknowledged before
+/// the delivery is saved: whatever the relay hears back about is in the
+/// history. A crash before that leaves the sender unanswered, and it retries.
+pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
+    let signature = ctx.verifier.check(&delivery);
+    let ack = ClientMessage::Ack {
+        id: delivery.id.clone(),
+        seq: delivery.seq,
+    };
+    // Only a queued delivery can be a resend (the relay resends what was
+    // not acknowledged); a live one is new by construction.
+    if delivery.queued && already_saved(&ctx.history, &delivery.id).await {
+        // Saved (and forwarded) before a reconnect: acknowledge it again,
+        // do not deliver it twice.
+        let _ = ctx.outbox.send(to_message(ack.encode())).await;
+        return;
+    }
+    let started_ms = delivery.received_at_ms;
+    let started = Instant::now();
+    let result = if hex::encode(Sha256::digest(&delivery.body)) == delivery.body_sha256 {
+        ctx.forwarder.forward(&delivery, ctx.max_response).await
+    } else {
+        Err(Failure {
+            id: delivery.id.clone(),
+            code: FailureCode::BodyMismatch,
+            message: "body changed in transit (its SHA-256 differs from the relay's)".to_string(),
+        })
+    };
+    let duration_ms = started.elapsed().as_millis() as u64;
+    // Saved before the answer and the ack go out: whatever the relay hears
+    // about is in the history. One write for the delivery and its attempt.
+    if let Some(w) = &ctx.writer {
+        let attempt = crate::history::StoredAttempt::first(&result, started_ms, duration_ms);
+        saved(
+            "delivery",
+            w.record_exchange(&ctx.channel, &delivery, &signature, attempt)
+                .await,
+        );
+    }
+    // Bodies are `Bytes`: these clones share the buffers.
+    let (answer, status, error) = match &result {
+        Ok(response) => (
+            ClientMessage::Response(response.clone()),
+            Some(response.status),
+            None,
+        ),
+        Err(failure) => (
+            ClientMessage::Failed(failure.clone()),
+            None,
+            Some(format!("{}: {}", failure.code.as_str(), failure.message)),
+        ),
+    };
+    // If the link dropped meanwhile, the relay has already answered the
+    // sender; the event below still records what the local server did.
+    let _ = ctx.outbox.send(to_message(answer.encode())).await;
+    let _ = ctx.outbox.send(to_message(ack.encode())).await;
+    let path = if delivery.path.is_empty() {
+        "/".to_string()
+    } else {
+        delivery.path.clone()
+    };
+    let _ = ctx
+        .events
+        .send(Event::Delivery(Box::new(DeliveryEvent {
+            id: delivery.id.clone(),
+            seq: delivery.seq,
+            attempt: 1,
+            method: delivery.method.clone(),
+            path,
+            query: delivery.query.clone(),
+            status,
+            error,
+            duration_ms,
+            body_bytes: delivery.body.len(),
+            signature,
+            exchange: Some(Arc::new(Exchange {
+                delivery,
+                outcome: result,
+            })),
+        })))
+        .await;
+}
