@@ -125,7 +125,6 @@ fn main() -> ExitCode {
 /// With the terminal UI on screen, logs go to `hookhole.log` in the data
 /// dir (or nowhere without one): never onto the screen being drawn.
 fn init_tracing_to_file(data_dir: Option<&std::path::Path>) {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     let Some(dir) = data_dir else {
         return;
@@ -139,16 +138,12 @@ fn init_tracing_to_file(data_dir: Option<&std::path::Path>) {
     let Ok(file) = file else {
         return;
     };
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::sync::Mutex::new(file))
                 .with_ansi(false),
         )
-        .with(filter)
+        .with(hookhole_relay::cli::log_filter())
         .try_init();
 }

@@ -390,19 +390,24 @@ pub fn exit_for_clap(err: clap::Error) -> std::process::ExitCode {
 /// `info` by default. Stdout stays free for machine-readable lines.
 pub fn init_tracing() {
     use std::io::IsTerminal as _;
-    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
                 .with_writer(std::io::stderr)
                 .with_ansi(color),
         )
-        .with(filter)
+        .with(log_filter())
         .try_init();
+}
+
+/// What `RUST_LOG` asks for (e.g. `debug`, `hookhole_relay=trace`), `info`
+/// when it is unset or unreadable.
+pub fn log_filter() -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
