@@ -417,14 +417,7 @@ async fn a_self_signed_https_relay_works_with_insecure_and_is_refused_without() 
     let mut relay_cmd = hookhole(dir.path());
     relay_cmd.args(["relay", "--listen", "127.0.0.1:0", "--tls-self-signed"]);
     let mut relay = Proc::spawn(relay_cmd);
-    let listening = relay.wait_event("listening").await;
-    let port = listening["addr"]
-        .as_str()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .to_string();
+    let (listening, port) = relay.listening().await;
     assert!(
         listening["public_url"]
             .as_str()

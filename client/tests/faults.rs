@@ -25,15 +25,7 @@ async fn relay(dir: &Path, data: &Path, port: u16) -> (Proc, u16) {
     .arg(data)
     .args(["--heartbeat", "200ms"]);
     let mut proc = Proc::spawn(cmd);
-    let listening = proc.wait_event("listening").await;
-    let port = listening["addr"]
-        .as_str()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let (_, port) = proc.listening().await;
     (proc, port)
 }
 

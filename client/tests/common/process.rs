@@ -50,6 +50,13 @@ impl Proc {
             .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"))
     }
 
+    /// Waits for the relay's `listening` line; returns it and its port.
+    pub async fn listening(&mut self) -> (serde_json::Value, u16) {
+        let line = self.wait_event("listening").await;
+        let addr: std::net::SocketAddr = line["addr"].as_str().unwrap().parse().unwrap();
+        (line, addr.port())
+    }
+
     /// Skips stdout lines until one has `"event": event`.
     pub async fn wait_event(&mut self, event: &str) -> serde_json::Value {
         loop {
