@@ -149,9 +149,7 @@ async fn connections_beyond_the_cap_get_a_json_503_and_metrics_show_bytes_and_la
 
 #[tokio::test]
 async fn in_flight_limits_and_silent_handshakes_are_refused_and_others_keep_working() {
-    use futures_util::StreamExt;
     use hookhole_relay::limits::Limits;
-    use tokio_tungstenite::tungstenite::Message;
 
     let relay = TestRelay::start_with(RelayConfig {
         limits: Limits {
@@ -192,24 +190,11 @@ async fn in_flight_limits_and_silent_handshakes_are_refused_and_others_keep_work
     );
 
     // A peer that never says hello is closed (4008: a stall, retryable).
-    let ws_url = format!("ws://{}/_hookhole/connect", relay.addr);
-    let (mut silent, _) = within(
-        "a raw websocket",
-        tokio_tungstenite::connect_async(ws_url.as_str()),
-    )
-    .await
-    .unwrap();
-    let code = within("the close", async {
-        loop {
-            match silent.next().await {
-                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-                Some(Ok(_)) => continue,
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    })
-    .await;
-    assert_eq!(code, hookhole_shared::protocol::close::HEARTBEAT_TIMEOUT);
+    let mut silent = raw_peer(relay.addr, None).await;
+    assert_eq!(
+        close_code(&mut silent).await,
+        hookhole_shared::protocol::close::HEARTBEAT_TIMEOUT
+    );
     assert_eq!(
         post(&format!("{}/after", client.public_url), b"{}")
             .await

@@ -141,18 +141,11 @@ async fn a_garbage_speaking_peer_is_closed_and_others_keep_working() {
     let target = TestTarget::echo().await;
     let good = TestClient::start(&relay.url(), Some("shared"), &target.url()).await;
 
-    let url = format!("ws://{}/_hookhole/connect", relay.addr);
-    let (mut bad, _) = within(
-        "a raw websocket",
-        tokio_tungstenite::connect_async(url.as_str()),
+    let mut bad = raw_peer(
+        relay.addr,
+        Some(r#"{"type":"hello","version":1,"channel":"shared"}"#),
     )
-    .await
-    .unwrap();
-    bad.send(Message::text(
-        r#"{"type":"hello","version":1,"channel":"shared"}"#,
-    ))
-    .await
-    .unwrap();
+    .await;
     // Welcome first, then garbage from us.
     let welcome = within("welcome", bad.next()).await.unwrap().unwrap();
     assert!(welcome.to_text().unwrap().contains("\"welcome\""));
@@ -192,48 +185,24 @@ async fn oversized_messages_and_ping_floods_get_a_close_code_and_others_keep_wor
     .await;
     let target = TestTarget::echo().await;
     let good = TestClient::start(&relay.url(), Some("calm"), &target.url()).await;
-    let url = format!("ws://{}/_hookhole/connect", relay.addr);
-
-    async fn hostile(
-        url: &str,
-    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
-    {
-        let (mut ws, _) = within("a raw websocket", tokio_tungstenite::connect_async(url))
-            .await
-            .unwrap();
-        ws.send(Message::text(
-            r#"{"type":"hello","version":1,"channel":"calm"}"#,
-        ))
-        .await
-        .unwrap();
+    async fn hostile(relay: std::net::SocketAddr) -> RawWs {
+        let mut ws = raw_peer(
+            relay,
+            Some(r#"{"type":"hello","version":1,"channel":"calm"}"#),
+        )
+        .await;
         within("welcome", ws.next()).await.unwrap().unwrap();
         ws
     }
-    async fn close_code(
-        ws: &mut tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-    ) -> u16 {
-        within("a close frame", async {
-            loop {
-                match ws.next().await {
-                    Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-                    Some(Ok(_)) => continue,
-                    other => panic!("expected a close frame, got {other:?}"),
-                }
-            }
-        })
-        .await
-    }
 
     // The relay allows its body limit plus 2 MiB of header room per message.
-    let mut big = hostile(&url).await;
+    let mut big = hostile(relay.addr).await;
     let _ = big
         .send(Message::Binary(vec![0u8; 3 * 1024 * 1024].into()))
         .await;
     assert_eq!(close_code(&mut big).await, 1009);
 
-    let mut flood = hostile(&url).await;
+    let mut flood = hostile(relay.addr).await;
     for _ in 0..200 {
         if flood.send(Message::Ping(vec![1].into())).await.is_err() {
             break;

@@ -429,7 +429,7 @@ async fn the_configured_public_url_is_what_the_client_is_told() {
 
 #[tokio::test]
 async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
-    use futures_util::{SinkExt, StreamExt};
+    use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
 
     let config = RelayConfig {
@@ -438,18 +438,11 @@ async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
         ..RelayConfig::default()
     };
     let relay = TestRelay::start_with(config).await;
-    let url = format!("ws://{}/_hookhole/connect", relay.addr);
-    let (mut peer, _) = within(
-        "a raw websocket",
-        tokio_tungstenite::connect_async(url.as_str()),
+    let mut peer = raw_peer(
+        relay.addr,
+        Some(r#"{"type":"hello","version":1,"channel":"quiet"}"#),
     )
-    .await
-    .unwrap();
-    peer.send(Message::text(
-        r#"{"type":"hello","version":1,"channel":"quiet"}"#,
-    ))
-    .await
-    .unwrap();
+    .await;
     // Read (so pings get answered at the websocket layer) but never send a
     // protocol message: the relay must give up on us.
     let mut heartbeats = 0;

@@ -224,6 +224,45 @@ impl Reply {
     }
 }
 
+/// A websocket that speaks the protocol by hand.
+pub type RawWs = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// A websocket to the relay at `relay`: `hello` (raw JSON) is sent first
+/// when given; nothing is read.
+pub async fn raw_peer(relay: SocketAddr, hello: Option<&str>) -> RawWs {
+    use futures_util::SinkExt;
+    let url = format!("ws://{relay}/_hookhole/connect");
+    let (mut ws, _) = within(
+        "a raw websocket",
+        tokio_tungstenite::connect_async(url.as_str()),
+    )
+    .await
+    .unwrap();
+    if let Some(hello) = hello {
+        ws.send(tokio_tungstenite::tungstenite::Message::text(hello))
+            .await
+            .unwrap();
+    }
+    ws
+}
+
+/// The code of the close frame the relay ends `ws` with (other messages
+/// before it are skipped).
+pub async fn close_code(ws: &mut RawWs) -> u16 {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    within("a close frame", async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+}
+
 pub type Handler =
     Arc<dyn Fn(Recorded) -> Pin<Box<dyn Future<Output = Reply> + Send>> + Send + Sync>;
 
