@@ -8,6 +8,7 @@ pub(crate) mod body;
 mod clipboard;
 mod detail;
 pub mod editor;
+mod filter;
 #[cfg(test)]
 mod fixtures;
 mod input;

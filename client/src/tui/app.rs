@@ -6,6 +6,7 @@
 //! every key and event is testable without a terminal.
 
 use super::detail;
+use super::filter::Filter;
 use super::layout::Areas;
 use super::model::{Attempt, AttemptKind, Outcome, Record};
 use crate::events::{Event, LinkState};
@@ -351,35 +352,13 @@ impl App {
 
     /// Whether a record passes the `/` filter and the `f` toggle.
     pub fn matches(&self, r: &Record) -> bool {
-        if self.failed_only && !r.failed() {
-            return false;
-        }
-        let needle = self.filter.trim().to_ascii_lowercase();
-        if needle.is_empty() {
-            return true;
-        }
-        let status = match r.last().map(|a| &a.outcome) {
-            Some(Outcome::Response { status, .. }) => status.to_string(),
-            Some(Outcome::Failed { code, .. }) => code.clone(),
-            _ => String::new(),
-        };
-        let fields = [
-            r.path.as_str(),
-            r.method.as_str(),
-            status.as_str(),
-            r.verdict.scheme.as_deref().unwrap_or(""),
-            r.verdict.status.as_str(),
-            r.query.as_deref().unwrap_or(""),
-        ];
-        fields
-            .iter()
-            .any(|f| f.to_ascii_lowercase().contains(&needle))
-            || contains_ignore_case(&r.body, needle.as_bytes())
+        Filter::new(&self.filter, self.failed_only).matches(r)
     }
 
     pub fn refilter(&mut self) {
+        let filter = Filter::new(&self.filter, self.failed_only);
         self.visible = (0..self.records.len())
-            .filter(|&i| self.matches(&self.records[i]))
+            .filter(|&i| filter.matches(&self.records[i]))
             .collect();
         match self.selected_row() {
             Some(_) => self.keep_selection_in_view(),
@@ -484,16 +463,6 @@ impl App {
         self.changed(pos);
         vec![Command::Replay(Box::new(request))]
     }
-}
-
-/// Case-insensitive (ASCII) substring search in raw bytes, without copying
-/// the body.
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && haystack.len() >= needle.len()
-        && haystack
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
