@@ -11,6 +11,7 @@ use common::*;
 use hookhole::engine::EngineError;
 use hookhole::events::{Event, LinkState};
 use hookhole_relay::RelayConfig;
+use std::time::Duration;
 
 async fn refusal(relay: &TestRelay, channel: Option<&str>, token: Option<&str>) -> String {
     let mut config = engine_config(&relay.url(), channel, "http://127.0.0.1:9");
@@ -316,4 +317,50 @@ async fn relay_errors_are_json_for_browsers_too_and_echo_nothing_from_the_reques
         );
         assert!(sent.json()["code"].is_string(), "{path}");
     }
+}
+
+#[tokio::test]
+async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let config = RelayConfig {
+        heartbeat_interval: Duration::from_millis(50),
+        heartbeat_timeout: Duration::from_millis(200),
+        ..RelayConfig::default()
+    };
+    let relay = TestRelay::start_with(config).await;
+    let mut peer = raw_peer(
+        relay.addr,
+        Some(r#"{"type":"hello","version":1,"channel":"quiet"}"#),
+    )
+    .await;
+    // Read (so pings get answered at the websocket layer) but never send a
+    // protocol message: the relay must give up on us.
+    let mut heartbeats = 0;
+    let frame = within("the relay to drop a silent peer", async {
+        loop {
+            match peer.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(Message::Text(t))) if t.as_str().contains("heartbeat") => heartbeats += 1,
+                Some(Ok(_)) => {}
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a close frame with a code");
+    assert_eq!(
+        u16::from(frame.code),
+        hookhole_shared::protocol::close::HEARTBEAT_TIMEOUT
+    );
+    assert!(heartbeats >= 2, "the relay sent {heartbeats} heartbeats");
+    // The relay forgets the peer right after closing it.
+    let health_url = format!("{}/_hookhole/health", relay.url());
+    within("the relay to forget the peer", async {
+        while send("GET", &health_url, &[], b"").await.json()["clients"] != 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
 }

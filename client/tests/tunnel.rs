@@ -428,52 +428,6 @@ async fn the_configured_public_url_is_what_the_client_is_told() {
 }
 
 #[tokio::test]
-async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::Message;
-
-    let config = RelayConfig {
-        heartbeat_interval: Duration::from_millis(50),
-        heartbeat_timeout: Duration::from_millis(200),
-        ..RelayConfig::default()
-    };
-    let relay = TestRelay::start_with(config).await;
-    let mut peer = raw_peer(
-        relay.addr,
-        Some(r#"{"type":"hello","version":1,"channel":"quiet"}"#),
-    )
-    .await;
-    // Read (so pings get answered at the websocket layer) but never send a
-    // protocol message: the relay must give up on us.
-    let mut heartbeats = 0;
-    let frame = within("the relay to drop a silent peer", async {
-        loop {
-            match peer.next().await {
-                Some(Ok(Message::Close(frame))) => return frame,
-                Some(Ok(Message::Text(t))) if t.as_str().contains("heartbeat") => heartbeats += 1,
-                Some(Ok(_)) => {}
-                other => panic!("expected a close frame, got {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("a close frame with a code");
-    assert_eq!(
-        u16::from(frame.code),
-        hookhole_shared::protocol::close::HEARTBEAT_TIMEOUT
-    );
-    assert!(heartbeats >= 2, "the relay sent {heartbeats} heartbeats");
-    // The relay forgets the peer right after closing it.
-    let health_url = format!("{}/_hookhole/health", relay.url());
-    within("the relay to forget the peer", async {
-        while send("GET", &health_url, &[], b"").await.json()["clients"] != 0 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
-}
-
-#[tokio::test]
 async fn the_offline_buffer_refuses_clearly_beyond_its_limits_and_reject_mode_answers_503() {
     use hookhole_relay::buffer::Limits;
     use hookhole_relay::config::Offline;
