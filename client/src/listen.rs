@@ -256,7 +256,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         let history = History::open(dir, config.keep).map_err(anyhow::Error::msg)?;
         engine_config.history = Some(std::sync::Arc::new(history));
         engine_config.writer =
-            Some(crate::history::Writer::start(dir).map_err(anyhow::Error::msg)?);
+            Some(crate::history::Writer::start(dir, config.keep).map_err(anyhow::Error::msg)?);
     } else {
         tracing::warn!("no data dir: the history is not saved");
     }

@@ -196,3 +196,46 @@ async fn deliveries_survive_in_the_history_and_failed_ones_replay_once_the_serve
         "{stderr}"
     );
 }
+
+/// `--keep 3` holds while the listener runs, not only when it starts: the
+/// fourth and fifth deliveries push out the first two.
+#[tokio::test]
+async fn a_running_listener_keeps_only_the_newest_deliveries() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = TestTarget::start(|req| async move { Reply::ok(req.body) }).await;
+    let mut listen = hookhole(dir.path());
+    listen.args([
+        "listen",
+        "--no-tui",
+        "--port",
+        "0",
+        "--keep",
+        "3",
+        "--forward",
+        &target.url(),
+    ]);
+    let mut listener = Proc::spawn(listen);
+    let url = listener.wait_event("ready").await["public_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for n in 0..5 {
+        let sent = post(&format!("{url}/n/{n}"), b"{}").await;
+        assert_eq!(sent.status, 200);
+        listener.wait_event("delivery").await;
+    }
+    let (code, stdout, stderr) = run({
+        let mut c = hookhole(dir.path());
+        c.args(["history", "--json"]);
+        c
+    })
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let paths: Vec<String> = stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["path"].to_string())
+        .collect();
+    assert_eq!(paths, ["\"/n/2\"", "\"/n/3\"", "\"/n/4\""], "{stdout}");
+    listener.signal("INT");
+    listener.exit().await;
+}

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     body            BLOB NOT NULL,
     verdict         TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (received_at_ms);
+DROP INDEX IF EXISTS deliveries_by_time;
+CREATE INDEX IF NOT EXISTS deliveries_by_arrival ON deliveries (received_at_ms, seq);
 CREATE INDEX IF NOT EXISTS deliveries_by_channel_seq ON deliveries (channel, seq);
 CREATE TABLE IF NOT EXISTS attempts (
     delivery_id       TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
@@ -56,7 +57,31 @@ pub enum LookupError {
 pub struct History {
     conn: Mutex<Connection>,
     path: PathBuf,
+    /// `None` for the history commands, which never prune.
+    retention: Option<Mutex<Retention>>,
+}
+
+/// What pruning needs to stay cheap: it runs only once the database may
+/// hold noticeably more than `--keep` allows, not on every insert, and then
+/// walks the arrival index instead of scanning the table.
+struct Retention {
     keep: Keep,
+    /// At most this many deliveries are stored (inserts since the last
+    /// prune included): an upper bound, exact right after a prune.
+    stored: u64,
+    /// Inserts since deliveries past `--keep`'s age were last dropped.
+    since_age_check: u32,
+}
+
+/// Inserts between two checks for deliveries past `--keep`'s age.
+const AGE_CHECK_EVERY: u32 = 1000;
+
+impl Retention {
+    /// Deliveries allowed above the count before pruning: about 1.5%, so
+    /// pruning costs a few index steps per insert however large `--keep` is.
+    fn slack(&self) -> u64 {
+        self.keep.count / 64
+    }
 }
 
 fn json<T: serde::Serialize>(value: &T) -> String {
@@ -111,7 +136,11 @@ impl History {
         let history = History {
             conn: Mutex::new(conn),
             path,
-            keep,
+            retention: Some(Mutex::new(Retention {
+                keep,
+                stored: 0,
+                since_age_check: 0,
+            })),
         };
         history.prune().map_err(|e| e.to_string())?;
         Ok(history)
@@ -137,7 +166,7 @@ impl History {
         Ok(History {
             conn: Mutex::new(conn),
             path,
-            keep: Keep::default(),
+            retention: None,
         })
     }
 
@@ -179,11 +208,14 @@ impl History {
         d: &Delivery,
         verdict: &Verdict,
     ) -> rusqlite::Result<bool> {
-        let inserted = self.conn().execute(
-            "INSERT OR IGNORE INTO deliveries
+        let inserted = self
+            .conn()
+            .prepare_cached(
+                "INSERT OR IGNORE INTO deliveries
              (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
+            )?
+            .execute(params![
                 d.id,
                 channel,
                 d.seq as i64,
@@ -195,10 +227,8 @@ impl History {
                 json(&d.headers),
                 d.body.as_ref(),
                 json(verdict)
-            ],
-        )?;
-        // Pruning now and then keeps the cost of retention off each insert.
-        if inserted == 1 && d.seq % 100 == 0 {
+            ])?;
+        if inserted == 1 && self.inserted_one() {
             self.prune()?;
         }
         Ok(inserted == 1)
@@ -206,12 +236,14 @@ impl History {
 
     /// Saves (or completes) an attempt.
     pub fn record_attempt(&self, delivery_id: &str, a: &StoredAttempt) -> rusqlite::Result<()> {
-        self.conn().execute(
-            "INSERT OR REPLACE INTO attempts
+        self.conn()
+            .prepare_cached(
+                "INSERT OR REPLACE INTO attempts
              (delivery_id, number, kind, started_ms, duration_ms, status, error_code, error_message,
               response_headers, response_body, request_headers, request_body, verdict)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
+            )?
+            .execute(params![
                 delivery_id,
                 a.number,
                 a.kind,
@@ -225,8 +257,7 @@ impl History {
                 a.request_headers.as_ref().map(json),
                 a.request_body,
                 a.verdict.as_ref().map(json),
-            ],
-        )?;
+            ])?;
         Ok(())
     }
 
@@ -263,22 +294,45 @@ impl History {
         Ok(seq.map(|s| s as u64))
     }
 
-    /// Drops what `--keep` no longer covers.
+    fn retention(&self) -> Option<MutexGuard<'_, Retention>> {
+        let retention = self.retention.as_ref()?;
+        Some(retention.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Counts an insert; true when it is time to prune.
+    fn inserted_one(&self) -> bool {
+        let Some(mut r) = self.retention() else {
+            return false;
+        };
+        r.stored += 1;
+        r.since_age_check += 1;
+        r.stored > r.keep.count + r.slack() || r.since_age_check >= AGE_CHECK_EVERY
+    }
+
+    /// Drops what `--keep` no longer covers: deliveries older than its age,
+    /// then the oldest beyond its count. Does nothing for the commands.
     pub fn prune(&self) -> rusqlite::Result<()> {
+        let Some(mut r) = self.retention() else {
+            return Ok(());
+        };
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        let cutoff = now - self.keep.age.as_millis() as i64;
+        let cutoff = now.saturating_sub(r.keep.age.as_millis().min(i64::MAX as u128) as i64);
         let conn = self.conn();
-        conn.execute(
-            "DELETE FROM deliveries WHERE received_at_ms < ?1",
-            params![cutoff],
-        )?;
-        conn.execute(
-            "DELETE FROM deliveries WHERE id IN
-             (SELECT id FROM deliveries ORDER BY received_at_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
-            params![self.keep.count as i64],
-        )?;
+        conn.prepare_cached("DELETE FROM deliveries WHERE received_at_ms < ?1")?
+            .execute(params![cutoff])?;
+        // Both walk the arrival index: the newest `count` entries are
+        // skipped, not read, and no body is touched.
+        conn.prepare_cached(
+            "DELETE FROM deliveries WHERE rowid IN
+             (SELECT rowid FROM deliveries ORDER BY received_at_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
+        )?
+        .execute(params![r.keep.count.min(i64::MAX as u64) as i64])?;
+        r.stored = conn
+            .prepare_cached("SELECT COUNT(*) FROM deliveries")?
+            .query_row([], |row| row.get::<_, i64>(0))? as u64;
+        r.since_age_check = 0;
         Ok(())
     }
 

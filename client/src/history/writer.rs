@@ -7,7 +7,7 @@
 //! before it is answered or acknowledged), so batching changes the cost,
 //! not the guarantee.
 
-use super::store::StoredAttempt;
+use super::store::{Keep, StoredAttempt};
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
 use std::path::Path;
@@ -33,10 +33,10 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer on the history database in `data_dir` (created by
-    /// [`super::History::open`] first).
-    pub fn start(data_dir: &Path) -> Result<Writer, String> {
-        let history = super::History::open_existing(data_dir)?;
+    /// Starts the writer on the history database in `data_dir`, pruning
+    /// it to `keep` as it goes.
+    pub fn start(data_dir: &Path, keep: Keep) -> Result<Writer, String> {
+        let history = super::History::open(data_dir, keep)?;
         let (jobs, queue) = mpsc::channel::<Exchange>();
         std::thread::Builder::new()
             .name("hookhole-history".into())
