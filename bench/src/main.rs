@@ -3,6 +3,7 @@
 //!
 //! `cargo run --release -p hookhole-bench [-- --quick] [-- --check]`
 //! `cargo run --release -p hookhole-bench -- --soak[=MINUTES]` (10 by default)
+//! `cargo run --release -p hookhole-bench -- --profile` (one workload, 20 s)
 //!
 //! Starts a target server, a relay and a client (history and signature
 //! verification on) as separate release processes on loopback, drives the
@@ -30,6 +31,8 @@ struct Options {
     check: bool,
     /// Run the memory soak (instead of the workloads) for this long.
     soak: Option<Duration>,
+    /// Only drive the 32-connection tunnel workload, for a profiler.
+    profile: bool,
 }
 
 fn addr_of(line: &str) -> anyhow::Result<SocketAddr> {
@@ -210,6 +213,35 @@ async fn soak(setup: &Setup, length: Duration) -> anyhow::Result<bool> {
     Ok(met)
 }
 
+/// Prints the processes' ids, then drives 32 connections of 2 KiB webhooks
+/// through the tunnel for 20 s: attach `perf record -p` meanwhile.
+async fn profile(setup: &Setup) -> anyhow::Result<bool> {
+    let (headers, body) = webhook(2048)?;
+    let request = Request {
+        addr: setup.relay,
+        path: "/bench/hook".into(),
+        headers,
+        body,
+    };
+    load::run(request.clone(), 4, 200, Duration::from_secs(5)).await?;
+    println!(
+        "relay pid {}, client pid {}: 32 connections for 20 s",
+        setup.relay_proc.child.id(),
+        setup.clients[0].child.id()
+    );
+    let cpu_before = setup.cpu();
+    let stats = load::run(request, 32, u64::MAX, Duration::from_secs(20)).await?;
+    let cpu = setup.cpu().saturating_sub(cpu_before);
+    println!(
+        "{:.0} req/s, p50 {}, relay+client CPU {} per request, {} errors",
+        stats.per_second(),
+        us(stats.percentile(0.5)),
+        us(cpu / (stats.requests.max(1) as u32)),
+        stats.errors
+    );
+    Ok(true)
+}
+
 async fn bench(options: &Options) -> anyhow::Result<bool> {
     let binary = procs::hookhole_binary()?;
     let dir = std::env::temp_dir().join(format!("hookhole-bench-{}", std::process::id()));
@@ -251,6 +283,10 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
         drop(setup);
         let _ = std::fs::remove_dir_all(&dir);
         return Ok(met || !options.check);
+    }
+
+    if options.profile {
+        return profile(&setup).await;
     }
 
     let q = options.quick;
@@ -412,6 +448,7 @@ fn main() -> std::process::ExitCode {
         quick: args.iter().any(|a| a == "--quick"),
         check: args.iter().any(|a| a == "--check"),
         soak: soak.map(|m| Duration::from_secs_f64(m * 60.0)),
+        profile: args.iter().any(|a| a == "--profile"),
     };
     match runtime.block_on(bench(&options)) {
         Ok(true) => std::process::ExitCode::SUCCESS,
