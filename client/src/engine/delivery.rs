@@ -73,7 +73,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         })
     };
     let duration_ms = started.elapsed().as_millis() as u64;
-    // Saved before the answer and the ack go out: whatever the relay hears
+    // Saved before the answer (or the ack) goes out: whatever the relay hears
     // about is in the history. One write for the delivery and its attempt.
     if let Some(w) = &ctx.writer {
         let attempt = crate::history::StoredAttempt::first(&result, started_ms, duration_ms);
@@ -96,10 +96,13 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
             Some(format!("{}: {}", failure.code.as_str(), failure.message)),
         ),
     };
+    // A live delivery's sender waits for the answer, which also tells the
+    // relay it is saved; a queued one's sender was answered `202` long ago,
+    // and the relay only needs to hear it is saved, to free its buffer.
     // If the link dropped meanwhile, the relay has already answered the
     // sender; the event below still records what the local server did.
-    let _ = ctx.outbox.send(to_message(answer.encode())).await;
-    let _ = ctx.outbox.send(to_message(ack.encode())).await;
+    let reply = if delivery.queued { ack } else { answer };
+    let _ = ctx.outbox.send(to_message(reply.encode())).await;
     let path = if delivery.path.is_empty() {
         "/".to_string()
     } else {
