@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p hookhole-bench [-- --quick] [-- --check]`
 //! `cargo run --release -p hookhole-bench -- --soak[=MINUTES]` (10 by default)
-//! `cargo run --release -p hookhole-bench -- --profile` (one workload, 20 s)
+//! `cargo run --release -p hookhole-bench -- --profile[=large]` (one workload, 20 s)
 //!
 //! Starts a target server, a relay and a client (history and signature
 //! verification on) as separate release processes on loopback, drives the
@@ -26,13 +26,20 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SECRET: &str = "whsec_benchmark_secret_0001";
 
+#[derive(Clone, Copy)]
+enum Profile {
+    Small,
+    Large,
+}
+
 struct Options {
     quick: bool,
     check: bool,
     /// Run the memory soak (instead of the workloads) for this long.
     soak: Option<Duration>,
-    /// Only drive the 32-connection tunnel workload, for a profiler.
-    profile: bool,
+    /// Only drive one tunnel workload, for a profiler: 32 connections of
+    /// 2 KiB, or with `--profile=large` one connection of 1 MiB.
+    profile: Option<Profile>,
 }
 
 fn addr_of(line: &str) -> anyhow::Result<SocketAddr> {
@@ -213,24 +220,28 @@ async fn soak(setup: &Setup, length: Duration) -> anyhow::Result<bool> {
     Ok(met)
 }
 
-/// Prints the processes' ids, then drives 32 connections of 2 KiB webhooks
-/// through the tunnel for 20 s: attach `perf record -p` meanwhile.
-async fn profile(setup: &Setup) -> anyhow::Result<bool> {
-    let (headers, body) = webhook(2048)?;
+/// Prints the processes' ids, then drives one workload through the tunnel
+/// for 20 s: attach `perf record -p` meanwhile.
+async fn profile(setup: &Setup, which: Profile) -> anyhow::Result<bool> {
+    let (size, connections) = match which {
+        Profile::Small => (2048, 32),
+        Profile::Large => (1 << 20, 1),
+    };
+    let (headers, body) = webhook(size)?;
     let request = Request {
         addr: setup.relay,
         path: "/bench/hook".into(),
         headers,
         body,
     };
-    load::run(request.clone(), 4, 200, Duration::from_secs(5)).await?;
+    load::run(request.clone(), 4, 50, Duration::from_secs(5)).await?;
     println!(
-        "relay pid {}, client pid {}: 32 connections for 20 s",
+        "relay pid {}, client pid {}: {connections} connections of {size} bytes for 20 s",
         setup.relay_proc.child.id(),
         setup.clients[0].child.id()
     );
     let cpu_before = setup.cpu();
-    let stats = load::run(request, 32, u64::MAX, Duration::from_secs(20)).await?;
+    let stats = load::run(request, connections, u64::MAX, Duration::from_secs(20)).await?;
     let cpu = setup.cpu().saturating_sub(cpu_before);
     println!(
         "{:.0} req/s, p50 {}, relay+client CPU {} per request, {} errors",
@@ -285,8 +296,8 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
         return Ok(met || !options.check);
     }
 
-    if options.profile {
-        return profile(&setup).await;
+    if let Some(which) = options.profile {
+        return profile(&setup, which).await;
     }
 
     let q = options.quick;
@@ -448,7 +459,11 @@ fn main() -> std::process::ExitCode {
         quick: args.iter().any(|a| a == "--quick"),
         check: args.iter().any(|a| a == "--check"),
         soak: soak.map(|m| Duration::from_secs_f64(m * 60.0)),
-        profile: args.iter().any(|a| a == "--profile"),
+        profile: args.iter().find_map(|a| match a.as_str() {
+            "--profile" => Some(Profile::Small),
+            "--profile=large" => Some(Profile::Large),
+            _ => None,
+        }),
     };
     match runtime.block_on(bench(&options)) {
         Ok(true) => std::process::ExitCode::SUCCESS,
