@@ -8,6 +8,7 @@
 //! Async callers go through `spawn_blocking`.
 
 pub mod records;
+mod schema;
 pub mod store;
 pub mod writer;
 

@@ -9,41 +9,6 @@ use std::time::Duration;
 
 pub use super::records::{Keep, StoredAttempt, StoredDelivery, Summary};
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS deliveries (
-    id              TEXT PRIMARY KEY,
-    channel         TEXT NOT NULL,
-    seq             INTEGER NOT NULL,
-    received_at_ms  INTEGER NOT NULL,
-    method          TEXT NOT NULL,
-    path            TEXT NOT NULL,
-    query           TEXT,
-    url             TEXT NOT NULL,
-    headers         TEXT NOT NULL,
-    body            BLOB NOT NULL,
-    verdict         TEXT NOT NULL
-);
-DROP INDEX IF EXISTS deliveries_by_time;
-CREATE INDEX IF NOT EXISTS deliveries_by_arrival ON deliveries (received_at_ms, seq);
-CREATE INDEX IF NOT EXISTS deliveries_by_channel_seq ON deliveries (channel, seq);
-CREATE TABLE IF NOT EXISTS attempts (
-    delivery_id       TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
-    number            INTEGER NOT NULL,
-    kind              TEXT NOT NULL,
-    started_ms        INTEGER NOT NULL,
-    duration_ms       INTEGER,
-    status            INTEGER,
-    error_code        TEXT,
-    error_message     TEXT,
-    response_headers  TEXT,
-    response_body     BLOB,
-    request_headers   TEXT,
-    request_body      BLOB,
-    verdict           TEXT,
-    PRIMARY KEY (delivery_id, number)
-);
-";
-
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
     #[error("no delivery with an id starting with {0:?}")]
@@ -132,10 +97,11 @@ impl History {
             // syncs, and fewer of them copy each busy page fewer times.
             conn.pragma_update(None, "wal_autocheckpoint", 8000)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
-            conn.execute_batch(SCHEMA)?;
             Ok(conn)
         };
         let conn = setup().map_err(|e| format!("history database {}: {e}", path.display()))?;
+        super::schema::prepare(&conn)
+            .map_err(|e| format!("history database {}: {e}", path.display()))?;
         let history = History {
             conn: Mutex::new(conn),
             path,
@@ -166,6 +132,9 @@ impl History {
         conn.pragma_update(None, "foreign_keys", "ON")
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
             .map_err(|e| e.to_string())?;
+        // A history written by an older build is upgraded by whichever of
+        // the listener or a command opens it first.
+        super::schema::prepare(&conn).map_err(|e| format!("history {}: {e}", path.display()))?;
         Ok(History {
             conn: Mutex::new(conn),
             path,
@@ -242,9 +211,10 @@ impl History {
         self.conn()
             .prepare_cached(
                 "INSERT OR REPLACE INTO attempts
-             (delivery_id, number, kind, started_ms, duration_ms, status, error_code, error_message,
+             (delivery, number, kind, started_ms, duration_ms, status, error_code, error_message,
               response_headers, response_body, request_headers, request_body, verdict)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+             VALUES ((SELECT pk FROM deliveries WHERE id = ?1),
+                     ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 delivery_id,
@@ -276,7 +246,8 @@ impl History {
     /// The next attempt number for a delivery.
     pub fn next_attempt(&self, delivery_id: &str) -> rusqlite::Result<u32> {
         self.conn().query_row(
-            "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE delivery_id = ?1",
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts
+             WHERE delivery = (SELECT pk FROM deliveries WHERE id = ?1)",
             params![delivery_id],
             |row| row.get(0),
         )
@@ -328,8 +299,8 @@ impl History {
         // Both walk the arrival index: the newest `count` entries are
         // skipped, not read, and no body is touched.
         conn.prepare_cached(
-            "DELETE FROM deliveries WHERE rowid IN
-             (SELECT rowid FROM deliveries ORDER BY received_at_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
+            "DELETE FROM deliveries WHERE pk IN
+             (SELECT pk FROM deliveries ORDER BY received_at_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
         )?
         .execute(params![r.keep.count.min(i64::MAX as u64) as i64])?;
         r.stored = conn
@@ -391,7 +362,8 @@ impl History {
         let mut stmt = conn.prepare(
             "SELECT number, kind, started_ms, duration_ms, status, error_code, error_message,
                     response_headers, response_body, request_headers, request_body, verdict
-             FROM attempts WHERE delivery_id = ?1 ORDER BY number",
+             FROM attempts WHERE delivery = (SELECT pk FROM deliveries WHERE id = ?1)
+             ORDER BY number",
         )?;
         let attempts = stmt
             .query_map(params![id], |row| {

@@ -197,3 +197,102 @@ fn failed_summaries() {
         .collect();
     assert_eq!(last_two, ["down", "badsig"]);
 }
+
+/// The schema of builds before versioning: attempts keyed by the text id.
+const SCHEMA_V0: &str = "
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY, channel TEXT NOT NULL, seq INTEGER NOT NULL,
+    received_at_ms INTEGER NOT NULL, method TEXT NOT NULL, path TEXT NOT NULL, query TEXT,
+    url TEXT NOT NULL, headers TEXT NOT NULL, body BLOB NOT NULL, verdict TEXT NOT NULL
+);
+CREATE INDEX deliveries_by_time ON deliveries (received_at_ms);
+CREATE INDEX deliveries_by_channel_seq ON deliveries (channel, seq);
+CREATE TABLE attempts (
+    delivery_id TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    number INTEGER NOT NULL, kind TEXT NOT NULL, started_ms INTEGER NOT NULL,
+    duration_ms INTEGER, status INTEGER, error_code TEXT, error_message TEXT,
+    response_headers TEXT, response_body BLOB, request_headers TEXT, request_body BLOB,
+    verdict TEXT,
+    PRIMARY KEY (delivery_id, number)
+);
+INSERT INTO deliveries VALUES
+    ('old1', 'ch', 7, 1000, 'POST', '/a', NULL, 'u', '[[\"x-a\",\"1\"]]', x'00ff', '{}'),
+    ('old2', 'ch', 8, 2000, 'PUT', '/b', 'q=1', 'u', '[]', x'', '{}');
+INSERT INTO attempts (delivery_id, number, kind, started_ms, status, response_headers)
+    VALUES ('old1', 1, 'original', 1000, 502, '[]'), ('old1', 2, 'replay', 3000, 200, '[]'),
+           ('old2', 1, 'original', 2000, 200, '[]');
+";
+
+#[test]
+fn a_history_from_an_older_build_is_upgraded_with_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::history::FILE_NAME);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(SCHEMA_V0)
+        .unwrap();
+
+    // A command may be the first to open it: it upgrades too.
+    let reader = History::open_existing(dir.path()).unwrap();
+    let old = reader.get("old1").unwrap();
+    assert_eq!(old.delivery.body.as_ref(), b"\x00\xff");
+    assert_eq!(old.delivery.headers, vec![Header::new("x-a", "1")]);
+    let statuses: Vec<_> = old.attempts.iter().map(|a| a.status).collect();
+    assert_eq!(statuses, [Some(502), Some(200)]);
+    assert_eq!(reader.get("old2").unwrap().attempts.len(), 1);
+    assert_eq!(reader.last_seq("ch").unwrap(), Some(8));
+
+    // The listener opens it after; new rows and replays land beside the old
+    // (from 1970, so kept by count only).
+    let keep = Keep {
+        count: 100,
+        age: Duration::from_secs(u32::MAX.into()),
+    };
+    let history = History::open(dir.path(), keep).unwrap();
+    assert!(
+        history
+            .record_delivery("ch", &delivery("new", 9, now_ms()), &verdict())
+            .unwrap()
+    );
+    history
+        .record_attempt("new", &attempt(1, Some(200)))
+        .unwrap();
+    assert_eq!(history.next_attempt("old1").unwrap(), 3);
+    history
+        .record_attempt("old1", &attempt(3, Some(201)))
+        .unwrap();
+    assert_eq!(history.get("old1").unwrap().attempts.len(), 3);
+    assert_eq!(history.recent_ids(10).unwrap(), ["old1", "old2", "new"]);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, super::super::schema::VERSION);
+    let leftovers: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%_v0' OR name = 'deliveries_by_time'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leftovers, 0, "the old tables and their indexes are gone");
+}
+
+#[test]
+fn a_history_from_a_newer_build_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::history::FILE_NAME);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE deliveries (x); PRAGMA user_version = 99;")
+        .unwrap();
+    let error = History::open(dir.path(), Keep::default())
+        .err()
+        .expect("refused");
+    assert!(error.contains("newer hookhole"), "{error}");
+    let version: i32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 99);
+}

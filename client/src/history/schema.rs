@@ -1,0 +1,127 @@
+//! The history's tables, and the upgrade of databases made by older builds.
+//!
+//! Version 1 keys attempts by the delivery's integer `pk` (the insertion
+//! order) instead of its random text id. Every index a new delivery and its
+//! first attempt touch then grows at its end, except the one on `id`: under
+//! load a commit rewrites a few pages at the ends of the trees, not one
+//! random page per delivery in the attempts index.
+
+use rusqlite::{Connection, OptionalExtension};
+
+/// `PRAGMA user_version` of the schema below. Databases from before
+/// versioning have 0.
+pub const VERSION: i32 = 1;
+
+const TABLES: &str = "
+CREATE TABLE IF NOT EXISTS deliveries (
+    pk              INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    channel         TEXT NOT NULL,
+    seq             INTEGER NOT NULL,
+    received_at_ms  INTEGER NOT NULL,
+    method          TEXT NOT NULL,
+    path            TEXT NOT NULL,
+    query           TEXT,
+    url             TEXT NOT NULL,
+    headers         TEXT NOT NULL,
+    body            BLOB NOT NULL,
+    verdict         TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    delivery          INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
+    number            INTEGER NOT NULL,
+    kind              TEXT NOT NULL,
+    started_ms        INTEGER NOT NULL,
+    duration_ms       INTEGER,
+    status            INTEGER,
+    error_code        TEXT,
+    error_message     TEXT,
+    response_headers  TEXT,
+    response_body     BLOB,
+    request_headers   TEXT,
+    request_body      BLOB,
+    verdict           TEXT,
+    PRIMARY KEY (delivery, number)
+);
+";
+
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS deliveries_by_arrival ON deliveries (received_at_ms, seq);
+CREATE INDEX IF NOT EXISTS deliveries_by_channel_seq ON deliveries (channel, seq);
+";
+
+/// Version 0 to 1: the same rows, attempts re-keyed. The old tables are
+/// renamed out of the way, copied, and dropped (their indexes with them).
+const FROM_V0: &str = "
+ALTER TABLE attempts RENAME TO attempts_v0;
+ALTER TABLE deliveries RENAME TO deliveries_v0;
+";
+const COPY_V0: &str = "
+INSERT INTO deliveries
+    (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict)
+    SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict
+    FROM deliveries_v0 ORDER BY received_at_ms, seq;
+INSERT INTO attempts
+    (delivery, number, kind, started_ms, duration_ms, status, error_code, error_message,
+     response_headers, response_body, request_headers, request_body, verdict)
+    SELECT d.pk, a.number, a.kind, a.started_ms, a.duration_ms, a.status, a.error_code,
+           a.error_message, a.response_headers, a.response_body, a.request_headers,
+           a.request_body, a.verdict
+    FROM attempts_v0 a JOIN deliveries d ON d.id = a.delivery_id;
+DROP TABLE attempts_v0;
+DROP TABLE deliveries_v0;
+";
+
+/// Creates the tables, or upgrades an older database, in one transaction:
+/// two processes opening the same history at once upgrade it once.
+pub fn prepare(conn: &Connection) -> Result<(), String> {
+    let version = |conn: &Connection| -> rusqlite::Result<i32> {
+        conn.pragma_query_value(None, "user_version", |row| row.get(0))
+    };
+    if version(conn).map_err(|e| e.to_string())? == VERSION {
+        return Ok(());
+    }
+    // IMMEDIATE: take the write lock before reading the version, so a
+    // second process waits here and then finds the work done.
+    conn.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| e.to_string())?;
+    let work = || -> Result<(), String> {
+        let found = version(conn).map_err(|e| e.to_string())?;
+        if found == VERSION {
+            return Ok(());
+        }
+        if found > VERSION {
+            return Err(format!(
+                "written by a newer hookhole (history version {found}, this build reads {VERSION}); upgrade hookhole or use another --data-dir"
+            ));
+        }
+        upgrade(conn, found).map_err(|e| format!("cannot upgrade from version {found}: {e}"))
+    };
+    match work() {
+        Ok(()) => conn.execute_batch("COMMIT").map_err(|e| e.to_string()),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn upgrade(conn: &Connection, found: i32) -> rusqlite::Result<()> {
+    let old_tables = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if old_tables && found == 0 {
+        conn.execute_batch(FROM_V0)?;
+        conn.execute_batch(TABLES)?;
+        conn.execute_batch(COPY_V0)?;
+    } else {
+        conn.execute_batch(TABLES)?;
+    }
+    conn.execute_batch(INDEXES)?;
+    conn.pragma_update(None, "user_version", VERSION)
+}
