@@ -3,7 +3,7 @@
 //!
 //! `cargo run --release -p hookhole-bench [-- --quick] [-- --check]`
 //! `cargo run --release -p hookhole-bench -- --soak[=MINUTES]` (10 by default)
-//! `cargo run --release -p hookhole-bench -- --profile[=large]` (one workload, 20 s)
+//! `cargo run --release -p hookhole-bench -- --profile[=latency|large]` (one workload, 20 s)
 //!
 //! Starts a target server, a relay and a client (history and signature
 //! verification on) as separate release processes on loopback, drives the
@@ -29,6 +29,7 @@ const SECRET: &str = "whsec_benchmark_secret_0001";
 #[derive(Clone, Copy)]
 enum Profile {
     Small,
+    Latency,
     Large,
 }
 
@@ -38,7 +39,8 @@ struct Options {
     /// Run the memory soak (instead of the workloads) for this long.
     soak: Option<Duration>,
     /// Only drive one tunnel workload, for a profiler: 32 connections of
-    /// 2 KiB, or with `--profile=large` one connection of 1 MiB.
+    /// 2 KiB, or one connection of 2 KiB (`--profile=latency`) or of 1 MiB
+    /// (`--profile=large`).
     profile: Option<Profile>,
 }
 
@@ -225,6 +227,7 @@ async fn soak(setup: &Setup, length: Duration) -> anyhow::Result<bool> {
 async fn profile(setup: &Setup, which: Profile) -> anyhow::Result<bool> {
     let (size, connections) = match which {
         Profile::Small => (2048, 32),
+        Profile::Latency => (2048, 1),
         Profile::Large => (1 << 20, 1),
     };
     let (headers, body) = webhook(size)?;
@@ -461,6 +464,7 @@ fn main() -> std::process::ExitCode {
         soak: soak.map(|m| Duration::from_secs_f64(m * 60.0)),
         profile: args.iter().find_map(|a| match a.as_str() {
             "--profile" => Some(Profile::Small),
+            "--profile=latency" => Some(Profile::Latency),
             "--profile=large" => Some(Profile::Large),
             _ => None,
         }),
