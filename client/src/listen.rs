@@ -321,21 +321,33 @@ async fn tap(mut rx: mpsc::Receiver<Event>, tx: mpsc::Sender<Event>, announce: O
 
 /// Headless output: one JSON object per line on stdout; a human hint on stderr.
 async fn print_events(mut rx: mpsc::Receiver<Event>) {
-    let mut stdout = std::io::stdout();
-    while let Some(event) = rx.recv().await {
-        if let Event::Ready {
-            public_url,
-            forward,
-            ..
-        } = &event
-        {
-            tracing::info!("send webhooks to {public_url}  (forwarded to {forward})");
+    /// Bytes of lines gathered before they are written.
+    const BATCH: usize = 64 * 1024;
+    let mut lines = Vec::new();
+    while let Some(first) = rx.recv().await {
+        // Under load many events are waiting: one write for all of them,
+        // instead of a system call per line. Alone, a line goes out at once.
+        let mut next = Some(first);
+        while let Some(event) = next.take() {
+            if let Event::Ready {
+                public_url,
+                forward,
+                ..
+            } = &event
+            {
+                tracing::info!("send webhooks to {public_url}  (forwarded to {forward})");
+            }
+            if !matches!(event, Event::Heartbeat) {
+                lines.extend_from_slice(event.to_json_line().as_bytes());
+                lines.push(b'\n');
+            }
+            if lines.len() < BATCH {
+                next = rx.try_recv().ok();
+            }
         }
-        if matches!(event, Event::Heartbeat) {
-            continue;
-        }
-        let line = event.to_json_line();
+        let mut stdout = std::io::stdout().lock();
         // A closed stdout (e.g. `| head`) is not a reason to stop forwarding.
-        let _ = writeln!(stdout, "{line}").and_then(|_| stdout.flush());
+        let _ = stdout.write_all(&lines).and_then(|_| stdout.flush());
+        lines.clear();
     }
 }
