@@ -139,6 +139,36 @@ fn response_round_trips_with_binary_body() {
 }
 
 #[test]
+fn headers_in_any_field_order_decode_alike() {
+    // Ours start with the tag (the fast path); another encoder's may not.
+    let ours = r#"{"type":"delivery","id":"d1","seq":1,"received_at_ms":1700000000000,"method":"POST","path":"/x/y","query":"q=1","headers":[["content-type","application/json"]],"body_sha256":"00","url":"http://127.0.0.1:8080/dev/x/y?q=1"}"#;
+    let theirs = r#"{"id":"d1","seq":1,"received_at_ms":1700000000000,"method":"POST","path":"/x/y","query":"q=1","headers":[["content-type","application/json"]],"body_sha256":"00","url":"http://127.0.0.1:8080/dev/x/y?q=1","type":"delivery"}"#;
+    let expected = RelayMessage::Delivery(sample_delivery(b"\x00\xff"));
+    for header in [ours, theirs] {
+        let frame = frame::encode(header.as_bytes(), b"\x00\xff");
+        assert_eq!(
+            RelayMessage::decode_binary(Bytes::from(frame)).unwrap(),
+            expected,
+            "{header}"
+        );
+    }
+    // A broken header on the fast path is still an error, not a panic.
+    let frame = frame::encode(br#"{"type":"delivery","id":1}"#, b"");
+    assert!(RelayMessage::decode_binary(Bytes::from(frame)).is_err());
+    let frame = frame::encode(br#"{"type":"response","id":"d","status":200}"#, b"");
+    assert!(ClientMessage::decode_binary(Bytes::from(frame)).is_err());
+    let frame = frame::encode(
+        br#"{"status":200,"type":"response","id":"d","headers":[]}"#,
+        b"ok",
+    );
+    let ClientMessage::Response(r) = ClientMessage::decode_binary(Bytes::from(frame)).unwrap()
+    else {
+        panic!("a response");
+    };
+    assert_eq!((r.status, r.body.as_ref()), (200, &b"ok"[..]));
+}
+
+#[test]
 fn wrong_message_kind_is_refused() {
     // A delivery sent as text would lose its body: refuse it.
     let err = RelayMessage::decode_text(
