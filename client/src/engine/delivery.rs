@@ -73,35 +73,41 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         })
     };
     let duration_ms = started.elapsed().as_millis() as u64;
-    // Saved before the answer (or the ack) goes out: whatever the relay hears
-    // about is in the history. One write for the delivery and its attempt.
-    if let Some(w) = &ctx.writer {
-        let attempt = crate::history::StoredAttempt::first(&result, started_ms, duration_ms);
-        saved(
-            "delivery",
-            w.record_exchange(&ctx.channel, &delivery, &signature, attempt)
-                .await,
-        );
-    }
-    // Bodies are `Bytes`: these clones share the buffers.
-    let (answer, status, error) = match &result {
-        Ok(response) => (
-            ClientMessage::Response(response.clone()),
-            Some(response.status),
-            None,
-        ),
+    let (status, error) = match &result {
+        Ok(response) => (Some(response.status), None),
         Err(failure) => (
-            ClientMessage::Failed(failure.clone()),
             None,
             Some(format!("{}: {}", failure.code.as_str(), failure.message)),
         ),
     };
+    // One value for the history's write and the event: nothing is copied.
+    let exchange = Arc::new(Exchange {
+        delivery,
+        outcome: result,
+    });
+    // Saved before the answer (or the ack) goes out: whatever the relay hears
+    // about is in the history. One write for the delivery and its attempt.
+    if let Some(w) = &ctx.writer {
+        let attempt =
+            crate::history::StoredAttempt::first(&exchange.outcome, started_ms, duration_ms);
+        saved(
+            "delivery",
+            w.record_exchange(&ctx.channel, exchange.clone(), &signature, attempt)
+                .await,
+        );
+    }
+    let delivery = &exchange.delivery;
     // A live delivery's sender waits for the answer, which also tells the
     // relay it is saved; a queued one's sender was answered `202` long ago,
     // and the relay only needs to hear it is saved, to free its buffer.
     // If the link dropped meanwhile, the relay has already answered the
     // sender; the event below still records what the local server did.
-    let reply = if delivery.queued { ack } else { answer };
+    // Bodies are `Bytes`: the clones below share the buffers.
+    let reply = match &exchange.outcome {
+        _ if delivery.queued => ack,
+        Ok(response) => ClientMessage::Response(response.clone()),
+        Err(failure) => ClientMessage::Failed(failure.clone()),
+    };
     let _ = ctx.outbox.send(to_message(reply.encode())).await;
     let path = if delivery.path.is_empty() {
         "/".to_string()
@@ -122,10 +128,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
             duration_ms,
             body_bytes: delivery.body.len(),
             signature,
-            exchange: Some(Arc::new(Exchange {
-                delivery,
-                outcome: result,
-            })),
+            exchange: Some(exchange),
         })))
         .await;
 }

@@ -8,9 +8,10 @@
 //! not the guarantee.
 
 use super::store::{Keep, StoredAttempt};
-use hookhole_shared::protocol::Delivery;
+use crate::events::Exchange as Forwarded;
 use hookhole_shared::signature::Verdict;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
@@ -20,7 +21,8 @@ const MAX_BATCH: usize = 256;
 /// A delivery with its first attempt, saved in one write.
 struct Exchange {
     channel: String,
-    delivery: Delivery,
+    /// Shared with the event that reports it: the delivery is not copied.
+    forwarded: Arc<Forwarded>,
     verdict: Verdict,
     attempt: StoredAttempt,
     done: oneshot::Sender<Result<bool, String>>,
@@ -50,14 +52,14 @@ impl Writer {
     pub async fn record_exchange(
         &self,
         channel: &str,
-        delivery: &Delivery,
+        forwarded: Arc<Forwarded>,
         verdict: &Verdict,
         attempt: StoredAttempt,
     ) -> Result<bool, String> {
         let (done, result) = oneshot::channel();
         let job = Exchange {
             channel: channel.to_string(),
-            delivery: delivery.clone(),
+            forwarded,
             verdict: verdict.clone(),
             attempt,
             done,
@@ -72,12 +74,13 @@ impl Writer {
 }
 
 fn save(history: &super::History, x: &Exchange) -> Result<bool, String> {
+    let delivery = &x.forwarded.delivery;
     let new = history
-        .record_delivery(&x.channel, &x.delivery, &x.verdict)
+        .record_delivery(&x.channel, delivery, &x.verdict)
         .map_err(|e| e.to_string())?;
     if new {
         history
-            .record_attempt(&x.delivery.id, &x.attempt)
+            .record_attempt(&delivery.id, &x.attempt)
             .map_err(|e| e.to_string())?;
     }
     Ok(new)
