@@ -56,7 +56,9 @@ fn base_headers(preset: &Preset) -> Vec<Header> {
 fn body_for(preset: &Preset, payload: &[u8], at: i64) -> Vec<u8> {
     match preset.custom {
         Some(Custom::Twilio) => {
-            return format!("Body={}&From=%2B15551234567", hex::encode(payload)).into_bytes();
+            // No percent escapes: Twilio signs the decoded parameters, so
+            // flipping `%2B` to `%2b` changes a byte but not the signature.
+            return format!("Body={}&From=15551234567", hex::encode(payload)).into_bytes();
         }
         Some(Custom::Mailgun) => {
             return format!("{{\"event-data\":{{\"id\":\"{}\"}}}}", hex::encode(payload))
