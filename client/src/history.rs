@@ -7,6 +7,7 @@
 //! them anyway. WAL mode lets the commands read while a listener writes.
 //! Async callers go through `spawn_blocking`.
 
+mod checkpoint;
 pub mod records;
 mod schema;
 pub mod store;

@@ -93,9 +93,6 @@ impl History {
             // WAL: readers (the history commands) never block the listener.
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
-            // Checkpoint every 32 MiB of WAL instead of 4 MiB: each checkpoint
-            // syncs, and fewer of them copy each busy page fewer times.
-            conn.pragma_update(None, "wal_autocheckpoint", 8000)?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
             Ok(conn)
         };

@@ -7,6 +7,7 @@
 //! before it is answered or acknowledged), so batching changes the cost,
 //! not the guarantee.
 
+use super::checkpoint::Checkpointer;
 use super::store::{Keep, StoredAttempt};
 use crate::events::Exchange as Forwarded;
 use hookhole_shared::signature::Verdict;
@@ -39,10 +40,11 @@ impl Writer {
     /// it to `keep` as it goes.
     pub fn start(data_dir: &Path, keep: Keep) -> Result<Writer, String> {
         let history = super::History::open(data_dir, keep)?;
+        let checkpointer = Checkpointer::start(history.path())?;
         let (jobs, queue) = mpsc::channel::<Exchange>();
         std::thread::Builder::new()
             .name("hookhole-history".into())
-            .spawn(move || run(&history, &queue))
+            .spawn(move || run(&history, &checkpointer, &queue))
             .map_err(|e| format!("cannot start the history writer: {e}"))?;
         Ok(Writer { jobs })
     }
@@ -86,7 +88,7 @@ fn save(history: &super::History, x: &Exchange) -> Result<bool, String> {
     Ok(new)
 }
 
-fn run(history: &super::History, queue: &mpsc::Receiver<Exchange>) {
+fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Receiver<Exchange>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -116,5 +118,76 @@ fn run(history: &super::History, queue: &mpsc::Receiver<Exchange>) {
                 }
             },
         );
+        checkpointer.committed();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookhole_shared::protocol::{Delivery, Response};
+    use hookhole_shared::signature::Status;
+    use std::time::{Duration, Instant};
+
+    fn exchange(n: u64) -> Arc<Forwarded> {
+        let delivery = Delivery {
+            id: format!("d{n}"),
+            seq: n,
+            received_at_ms: 1_800_000_000_000 + n,
+            method: "POST".into(),
+            path: "/x".into(),
+            query: None,
+            headers: Vec::new(),
+            body_sha256: String::new(),
+            url: String::new(),
+            queued: false,
+            body: bytes::Bytes::from(vec![b'x'; 2048]),
+        };
+        let outcome = Ok(Response {
+            id: delivery.id.clone(),
+            status: 200,
+            headers: Vec::new(),
+            body: bytes::Bytes::new(),
+        });
+        Arc::new(Forwarded { delivery, outcome })
+    }
+
+    /// The writer's own checkpoints wait for 4 MiB of WAL; 50 small
+    /// deliveries reach the database file only through the checkpointer.
+    #[tokio::test]
+    async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
+        let dir = tempfile::tempdir().unwrap();
+        let keep = Keep {
+            count: 1000,
+            age: Duration::from_secs(u32::MAX.into()),
+        };
+        drop(super::super::History::open(dir.path(), keep).unwrap());
+        let file = dir.path().join(super::super::FILE_NAME);
+        let before = std::fs::metadata(&file).unwrap().len();
+        let writer = Writer::start(dir.path(), keep).unwrap();
+        let verdict = Verdict {
+            scheme: None,
+            status: Status::Unsigned,
+            reason: String::new(),
+            secret: None,
+            timestamp_age_s: None,
+            candidates: Vec::new(),
+        };
+        for n in 0..50 {
+            let forwarded = exchange(n);
+            let attempt = StoredAttempt::first(&forwarded.outcome, 0, 1);
+            assert_eq!(
+                writer
+                    .record_exchange("ch", forwarded, &verdict, attempt)
+                    .await,
+                Ok(true)
+            );
+        }
+        // 50 rows of 2 KiB: at least 100 KiB more in the file once copied.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::metadata(&file).unwrap().len() < before + 100 * 1024 {
+            assert!(Instant::now() < deadline, "no checkpoint reached the file");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
