@@ -3,9 +3,11 @@
 //! dir. It survives restarts; `hookhole history`/`show`/`replay`/`export`
 //! and the terminal UI read it.
 //!
-//! One connection behind a mutex: writes are small and SQLite serialises
-//! them anyway. WAL mode lets the commands read while a listener writes.
-//! Async callers go through `spawn_blocking`.
+//! A listener saves deliveries through [`Writer`] (one thread, one
+//! transaction per batch) and a second thread checkpoints the WAL; reads and
+//! replayed attempts go through a [`History`] (one connection behind a
+//! mutex, reached from async code with `spawn_blocking`). WAL mode lets the
+//! commands read while a listener writes.
 
 mod checkpoint;
 pub mod records;

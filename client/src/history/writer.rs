@@ -9,7 +9,7 @@
 
 use super::checkpoint::Checkpointer;
 use super::store::{Keep, StoredAttempt};
-use crate::events::Exchange as Forwarded;
+use crate::events::Exchange;
 use hookhole_shared::signature::Verdict;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,10 +20,10 @@ use tokio::sync::oneshot;
 const MAX_BATCH: usize = 256;
 
 /// A delivery with its first attempt, saved in one write.
-struct Exchange {
+struct Job {
     channel: String,
     /// Shared with the event that reports it: the delivery is not copied.
-    forwarded: Arc<Forwarded>,
+    forwarded: Arc<Exchange>,
     verdict: Verdict,
     attempt: StoredAttempt,
     done: oneshot::Sender<Result<bool, String>>,
@@ -32,7 +32,7 @@ struct Exchange {
 /// A handle to the writer thread; the thread ends when every handle is dropped.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Exchange>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Writer {
@@ -41,7 +41,7 @@ impl Writer {
     pub fn start(data_dir: &Path, keep: Keep) -> Result<Writer, String> {
         let history = super::History::open(data_dir, keep)?;
         let checkpointer = Checkpointer::start(history.path())?;
-        let (jobs, queue) = mpsc::channel::<Exchange>();
+        let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("hookhole-history".into())
             .spawn(move || run(&history, &checkpointer, &queue))
@@ -54,12 +54,12 @@ impl Writer {
     pub async fn record_exchange(
         &self,
         channel: &str,
-        forwarded: Arc<Forwarded>,
+        forwarded: Arc<Exchange>,
         verdict: &Verdict,
         attempt: StoredAttempt,
     ) -> Result<bool, String> {
         let (done, result) = oneshot::channel();
-        let job = Exchange {
+        let job = Job {
             channel: channel.to_string(),
             forwarded,
             verdict: verdict.clone(),
@@ -75,7 +75,7 @@ impl Writer {
     }
 }
 
-fn save(history: &super::History, x: &Exchange) -> Result<bool, String> {
+fn save(history: &super::History, x: &Job) -> Result<bool, String> {
     let delivery = &x.forwarded.delivery;
     let new = history
         .record_delivery(&x.channel, delivery, &x.verdict)
@@ -88,7 +88,7 @@ fn save(history: &super::History, x: &Exchange) -> Result<bool, String> {
     Ok(new)
 }
 
-fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Receiver<Exchange>) {
+fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -129,7 +129,7 @@ mod tests {
     use hookhole_shared::signature::Status;
     use std::time::{Duration, Instant};
 
-    fn exchange(n: u64) -> Arc<Forwarded> {
+    fn exchange(n: u64) -> Arc<Exchange> {
         let delivery = Delivery {
             id: format!("d{n}"),
             seq: n,
@@ -149,7 +149,7 @@ mod tests {
             headers: Vec::new(),
             body: bytes::Bytes::new(),
         });
-        Arc::new(Forwarded { delivery, outcome })
+        Arc::new(Exchange { delivery, outcome })
     }
 
     /// The writer's own checkpoints wait for 4 MiB of WAL; 50 small
