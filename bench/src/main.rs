@@ -300,7 +300,10 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
     }
 
     if let Some(which) = options.profile {
-        return profile(&setup, which).await;
+        let result = profile(&setup, which).await;
+        drop(setup);
+        let _ = std::fs::remove_dir_all(&dir);
+        return result;
     }
 
     let q = options.quick;
@@ -458,16 +461,21 @@ fn main() -> std::process::ExitCode {
         eprintln!("hookhole-bench: --soak takes a number of minutes, e.g. --soak=10");
         return std::process::ExitCode::from(2);
     }
+    let profile = args.iter().find_map(|a| match a.as_str() {
+        "--profile" => Some(Profile::Small),
+        "--profile=latency" => Some(Profile::Latency),
+        "--profile=large" => Some(Profile::Large),
+        _ => None,
+    });
+    if args.iter().any(|a| a.starts_with("--profile")) && profile.is_none() {
+        eprintln!("hookhole-bench: --profile takes latency or large, e.g. --profile=large");
+        return std::process::ExitCode::from(2);
+    }
     let options = Options {
         quick: args.iter().any(|a| a == "--quick"),
         check: args.iter().any(|a| a == "--check"),
         soak: soak.map(|m| Duration::from_secs_f64(m * 60.0)),
-        profile: args.iter().find_map(|a| match a.as_str() {
-            "--profile" => Some(Profile::Small),
-            "--profile=latency" => Some(Profile::Latency),
-            "--profile=large" => Some(Profile::Large),
-            _ => None,
-        }),
+        profile,
     };
     match runtime.block_on(bench(&options)) {
         Ok(true) => std::process::ExitCode::SUCCESS,
