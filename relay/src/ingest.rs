@@ -6,7 +6,8 @@ use crate::hub::Reply;
 use crate::state::RelayState;
 use bytes::Bytes;
 use hookhole_shared::headers::{self, Header};
-use hookhole_shared::protocol::{Delivery, Failure, Message as _, RelayMessage, Wire};
+use hookhole_shared::frame;
+use hookhole_shared::protocol::{Delivery, Failure, RelayMessage};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -71,21 +72,12 @@ pub async fn handle(
     if routed.is_none() && state.buffer.is_none() {
         return Err(ApiError::NoListener);
     }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return Err(ApiError::BodyTooLarge { limit });
-        }
-        Err(e) => return Err(ApiError::BadBody(e.to_string())),
-    };
+    let body = read_body(body, limit).await?;
 
     state
         .metrics
         .bytes
-        .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        .fetch_add(body.len as u64, std::sync::atomic::Ordering::Relaxed);
     // HTTP/2 carries the host in `:authority`, with no `Host` header.
     let host = parts
         .headers
@@ -123,16 +115,18 @@ pub async fn handle(
         path: rest.to_string(),
         query,
         headers: list,
-        body_sha256: hex::encode(Sha256::digest(&body)),
+        body_sha256: hex::encode(body.sha256),
         url,
         queued: false,
-        body,
+        // The body goes into the frame straight from its chunks, below.
+        body: Bytes::new(),
     };
     let (id, seq) = (delivery.id.clone(), delivery.seq);
     let mut message = RelayMessage::Delivery(delivery);
-    let encode = |message: &RelayMessage| match message.encode() {
-        Wire::Binary(b) => Bytes::from(b),
-        Wire::Text(t) => Bytes::from(t),
+    let encode = |message: &RelayMessage| {
+        // Serialising our own plain structs cannot fail.
+        let header = serde_json::to_vec(message).unwrap_or_default();
+        Bytes::from(frame::encode_chunks(&header, &body.chunks))
     };
     // One encoded frame, shared by every listener (Bytes clones are cheap).
     let frame = encode(&message);
@@ -184,6 +178,41 @@ pub async fn handle(
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ApiError::ResponseTimeout(timeout)),
     }
+}
+
+/// A request body as the HTTP server handed it over: never copied here,
+/// hashed as it arrives.
+struct Body {
+    chunks: Vec<Bytes>,
+    len: usize,
+    sha256: [u8; 32],
+}
+
+async fn read_body(body: Incoming, limit: usize) -> Result<Body, ApiError> {
+    let mut body = Limited::new(body, limit);
+    let (mut chunks, mut len, mut hasher) = (Vec::new(), 0, Sha256::new());
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ApiError::BodyTooLarge { limit }
+            } else {
+                ApiError::BadBody(e.to_string())
+            }
+        })?;
+        // Trailers carry nothing a webhook needs; they are dropped.
+        if let Ok(data) = frame.into_data() {
+            hasher.update(&data);
+            len += data.len();
+            chunks.push(data);
+        }
+    }
+    Ok(Body {
+        chunks,
+        len,
+        sha256: hasher.finalize().into(),
+    })
 }
 
 /// Keeps a delivery for an absent client and answers `202`.
