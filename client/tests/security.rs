@@ -317,6 +317,19 @@ async fn relay_errors_are_json_for_browsers_too_and_echo_nothing_from_the_reques
         );
         assert!(sent.json()["code"].is_string(), "{path}");
     }
+    // The one answer that is not JSON is not sniffed as HTML either.
+    let metrics = send(
+        "GET",
+        &format!("{}/_hookhole/metrics", relay.url()),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(metrics.status, 200);
+    assert_eq!(
+        metrics.header("x-content-type-options"),
+        Some(&b"nosniff"[..])
+    );
 }
 
 #[tokio::test]

@@ -54,6 +54,10 @@ fn metrics(state: &RelayState) -> Result<Response<Full<Bytes>>, ApiError> {
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("text/plain; version=0.0.4"),
     );
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        header::HeaderValue::from_static("nosniff"),
+    );
     Ok(response)
 }
 
