@@ -124,6 +124,10 @@ async fn bad_flags_and_config_are_one_line_and_exit_code_2() {
         ),
         (vec!["relay", "--token", "short"], "at least 16 characters"),
         (vec!["relay", "--tls-cert", "cert.pem"], "--tls-key"),
+        (
+            vec!["relay", "--trusted-proxy", "nginx"],
+            "not an IP address or range",
+        ),
     ];
     for (args, expect) in cases {
         let mut cmd = hookhole(dir.path());

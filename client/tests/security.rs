@@ -377,3 +377,62 @@ async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
     })
     .await;
 }
+
+/// Behind `--trusted-proxy`, the proxy's X-Forwarded-* reach the local server
+/// (with the proxy's own address added) and its scheme and host make the
+/// URL that URL-signing schemes check; the same headers from anyone else
+/// are replaced, as the exact-bytes test shows.
+#[tokio::test]
+async fn a_trusted_proxy_s_forwarded_headers_are_passed_on() {
+    let relay = TestRelay::start_with(RelayConfig {
+        trusted_proxies: vec![hookhole_relay::forwarded::parse_proxy("127.0.0.0/8").unwrap()],
+        ..RelayConfig::default()
+    })
+    .await;
+    let mut target = TestTarget::echo().await;
+    let mut client = TestClient::start(&relay.url(), Some("proxied"), &target.url()).await;
+    let sent = send(
+        "POST",
+        &format!("{}/proxied/in?x=1", relay.url()),
+        &[
+            ("x-forwarded-for", "203.0.113.9, 198.51.100.2"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "hooks.example.com"),
+        ],
+        b"{}",
+    )
+    .await;
+    assert_eq!(sent.status, 200);
+    let got = target.next_request().await;
+    let forwarded: Vec<(String, Vec<u8>)> = got
+        .headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .filter(|(n, _)| n.starts_with("x-forwarded-"))
+        .collect();
+    assert_eq!(
+        forwarded,
+        [
+            (
+                "x-forwarded-for".to_string(),
+                b"203.0.113.9, 198.51.100.2, 127.0.0.1".to_vec()
+            ),
+            ("x-forwarded-proto".to_string(), b"https".to_vec()),
+            (
+                "x-forwarded-host".to_string(),
+                b"hooks.example.com".to_vec()
+            ),
+        ]
+    );
+    let Event::Delivery(event) = client
+        .wait_for("the delivery", |e| matches!(e, Event::Delivery(_)))
+        .await
+    else {
+        unreachable!()
+    };
+    let exchange = event.exchange.expect("the exchange");
+    assert_eq!(
+        exchange.delivery.url,
+        "https://hooks.example.com/proxied/in?x=1"
+    );
+}

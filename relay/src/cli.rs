@@ -118,6 +118,12 @@ pub struct RelayArgs {
     /// [default: 16384]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// A proxy in front of the relay (address or range, repeatable) whose
+    /// X-Forwarded-For/-Proto/-Host are passed on to local servers; from
+    /// anyone else they are replaced
+    #[arg(long, env = "HOOKHOLE_RELAY_TRUSTED_PROXY", value_name = "ADDR[/BITS]",
+          value_delimiter = ',', value_parser = crate::forwarded::parse_proxy)]
+    pub trusted_proxy: Vec<ipnet::IpNet>,
     /// Heartbeat interval; a client silent for three is dropped [default: 15s]
     #[arg(long, env = "HOOKHOLE_RELAY_HEARTBEAT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -150,6 +156,7 @@ struct RelayFile {
     max_channels_per_token: Option<usize>,
     max_connections: Option<usize>,
     header_timeout: Option<String>,
+    trusted_proxy: Option<Vec<String>>,
 }
 
 impl RelayArgs {
@@ -291,6 +298,16 @@ impl RelayArgs {
         if let Some(t) = self.header_timeout.or(file_header_timeout) {
             config.limits.header_timeout = t;
         }
+        config.trusted_proxies = if self.trusted_proxy.is_empty() {
+            file.trusted_proxy
+                .iter()
+                .flatten()
+                .map(|p| crate::forwarded::parse_proxy(p))
+                .collect::<Result<_, _>>()
+                .map_err(|e| UsageError(format!("trusted-proxy in the config file: {e}")))?
+        } else {
+            self.trusted_proxy.clone()
+        };
         let anonymous = self.allow_anonymous || file.allow_anonymous.unwrap_or(false);
         if config.tokens.is_empty() && !listen.ip().is_loopback() {
             if !anonymous {

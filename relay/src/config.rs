@@ -50,6 +50,9 @@ pub struct RelayConfig {
     pub tls: Option<crate::tls::TlsSource>,
     /// Per-channel rate, in-flight and client limits.
     pub limits: crate::limits::Limits,
+    /// Proxies whose `X-Forwarded-*` headers are passed on instead of
+    /// replaced (`--trusted-proxy`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for RelayConfig {
@@ -72,6 +75,7 @@ impl Default for RelayConfig {
             anonymous_random_only: false,
             tls: None,
             limits: crate::limits::Limits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -80,7 +84,16 @@ impl RelayConfig {
     /// The public base URL (no trailing slash) for a request that arrived with
     /// `host` as its `Host` header.
     pub fn base_url(&self, host: Option<&str>, local_addr: std::net::SocketAddr) -> String {
-        let scheme = self.scheme();
+        self.base_url_as(self.scheme(), host, local_addr)
+    }
+
+    /// The same for a request that a proxy received with `scheme`.
+    pub fn base_url_as(
+        &self,
+        scheme: &str,
+        host: Option<&str>,
+        local_addr: std::net::SocketAddr,
+    ) -> String {
         match (&self.public_url, host) {
             (Some(url), _) => url.trim_end_matches('/').to_string(),
             (None, Some(host)) => format!("{scheme}://{host}"),

@@ -2,6 +2,7 @@
 //! answer (or a precise error) out.
 
 use crate::error::ApiError;
+use crate::forwarded;
 use crate::hub::Reply;
 use crate::state::RelayState;
 use bytes::Bytes;
@@ -17,10 +18,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-
-/// Headers that only the relay sets: values from outside are dropped so a
-/// sender cannot pose as someone else to the local server.
-const FORWARDED: &[&str] = &["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
 
 /// Splits `/{channel}{rest}` into the channel and the rest of the path.
 pub fn split_path(path: &str) -> Option<(&str, &str)> {
@@ -91,16 +88,29 @@ pub async fn handle(
         .map(|(name, value)| Header::new(name.as_str(), value.as_bytes()))
         .collect();
     headers::strip_hop_by_hop(&mut list);
-    list.retain(|h| h.name != "host" && !FORWARDED.contains(&h.name.as_str()));
-    list.push(Header::new("x-forwarded-for", peer.ip().to_string()));
-    list.push(Header::new("x-forwarded-proto", state.config.scheme()));
-    if let Some(host) = &host {
+    list.retain(|h| h.name != "host");
+    // A sender cannot pose as someone else to the local server; a trusted
+    // proxy's word is taken.
+    let origin = forwarded::origin(
+        &mut list,
+        peer.ip(),
+        host.as_deref(),
+        state.config.scheme(),
+        &state.config.trusted_proxies,
+    );
+    list.push(Header::new("x-forwarded-for", origin.chain.as_str()));
+    list.push(Header::new("x-forwarded-proto", origin.proto.as_str()));
+    if let Some(host) = &origin.host {
         list.push(Header::new("x-forwarded-host", host.as_str()));
     }
 
     let (_, rest) = split_path(parts.uri.path()).unwrap_or(("", ""));
     let query = parts.uri.query().map(str::to_string);
-    let base = state.config.base_url(host.as_deref(), state.local_addr);
+    // The URL the sender called, which URL-signing schemes sign: behind a
+    // trusted TLS-terminating proxy, its scheme and host.
+    let base = state
+        .config
+        .base_url_as(&origin.proto, origin.host.as_deref(), state.local_addr);
     let url = match &query {
         Some(q) => format!("{base}/{channel}{rest}?{q}"),
         None => format!("{base}/{channel}{rest}"),

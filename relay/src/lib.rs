@@ -9,6 +9,7 @@
 //! - [`server`]: accept loop and graceful shutdown ([`serve`]).
 //! - `routes`: dispatch and the websocket upgrade.
 //! - `ingest`: turning a webhook into a delivery and waiting for its answer.
+//! - [`forwarded`]: the `X-Forwarded-*` headers, and which proxies to trust.
 //! - `hub`: channels, listeners, matching answers to waiting deliveries.
 //! - [`buffer`]: deliveries kept in SQLite for absent clients.
 //! - [`auth`]: client tokens and channel ownership.
@@ -21,6 +22,7 @@ pub mod buffer;
 pub mod cli;
 pub mod config;
 mod error;
+pub mod forwarded;
 mod hub;
 mod ids;
 mod ingest;

@@ -1,0 +1,148 @@
+//! Who sent a webhook, as the local server is told in `X-Forwarded-*`.
+//!
+//! Values a sender puts in these headers are never believed: anyone could
+//! claim any address. A proxy named with `--trusted-proxy` (nginx on the
+//! same host, a load balancer's range) is the exception: it set them itself,
+//! so the relay passes on its chain of addresses and its scheme and host,
+//! adding the proxy's own address, as proxies do.
+
+use hookhole_shared::headers::Header;
+use ipnet::IpNet;
+use std::net::IpAddr;
+
+/// Headers only the relay (or a trusted proxy) may set.
+pub const HEADERS: &[&str] = &["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
+
+/// Parses `--trusted-proxy`: an address (`127.0.0.1`, `::1`) or a range
+/// (`10.0.0.0/8`).
+pub fn parse_proxy(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is not an IP address or range (10.0.0.0/8)"))
+}
+
+/// Where a webhook came from, as the local server should hear it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The `X-Forwarded-For` value: client first, each proxy after.
+    pub chain: String,
+    /// The scheme the sender used (`https` behind a TLS-terminating proxy).
+    pub proto: String,
+    /// The host the sender called, if known.
+    pub host: Option<String>,
+}
+
+/// Works out the origin of a request from `peer` with `headers` (minus
+/// `Host`), then removes every `X-Forwarded-*` header from `headers` so the
+/// caller adds the origin's in their place.
+pub fn origin(
+    headers: &mut Vec<Header>,
+    peer: IpAddr,
+    host: Option<&str>,
+    scheme: &str,
+    trusted: &[IpNet],
+) -> Origin {
+    let peer = normalise(peer);
+    let mut origin = Origin {
+        chain: peer.to_string(),
+        proto: scheme.to_string(),
+        host: host.map(str::to_string),
+    };
+    if trusted.iter().any(|net| net.contains(&peer)) {
+        let values = |name: &str| -> Vec<String> {
+            headers
+                .iter()
+                .filter(|h| h.name == name)
+                .map(|h| String::from_utf8_lossy(&h.value).trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect()
+        };
+        let chain = values("x-forwarded-for");
+        if !chain.is_empty() {
+            origin.chain = format!("{}, {peer}", chain.join(", "));
+        }
+        if let Some(proto) = values("x-forwarded-proto").into_iter().next() {
+            origin.proto = proto;
+        }
+        if let Some(host) = values("x-forwarded-host").into_iter().next() {
+            origin.host = Some(host);
+        }
+    }
+    headers.retain(|h| !HEADERS.contains(&h.name.as_str()));
+    origin
+}
+
+/// An IPv4 peer on a dual-stack socket arrives as `::ffff:a.b.c.d`: told
+/// (and matched against `--trusted-proxy`) as the IPv4 address it is.
+fn normalise(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers() -> Vec<Header> {
+        vec![
+            Header::new("x-forwarded-for", "203.0.113.7"),
+            Header::new("x-forwarded-proto", "https"),
+            Header::new("x-forwarded-host", "hooks.example.com"),
+            Header::new("content-type", "application/json"),
+        ]
+    }
+
+    #[test]
+    fn a_stranger_s_forwarded_headers_are_replaced() {
+        let mut list = headers();
+        let peer: IpAddr = "198.51.100.1".parse().unwrap();
+        let trusted = [parse_proxy("127.0.0.1").unwrap()];
+        let got = origin(&mut list, peer, Some("relay:8080"), "http", &trusted);
+        assert_eq!(
+            got,
+            Origin {
+                chain: "198.51.100.1".into(),
+                proto: "http".into(),
+                host: Some("relay:8080".into()),
+            }
+        );
+        assert_eq!(list, vec![Header::new("content-type", "application/json")]);
+    }
+
+    #[test]
+    fn a_trusted_proxy_s_are_passed_on_with_its_own_address() {
+        let mut list = headers();
+        list.push(Header::new("x-forwarded-for", "10.1.1.1"));
+        let trusted = [parse_proxy("10.0.0.0/8").unwrap()];
+        let peer: IpAddr = "::ffff:10.2.3.4".parse().unwrap();
+        let got = origin(&mut list, peer, Some("127.0.0.1:8080"), "http", &trusted);
+        assert_eq!(
+            got,
+            Origin {
+                chain: "203.0.113.7, 10.1.1.1, 10.2.3.4".into(),
+                proto: "https".into(),
+                host: Some("hooks.example.com".into()),
+            }
+        );
+        assert_eq!(list.len(), 1);
+        // A trusted proxy that says nothing leaves the relay's own view.
+        let mut bare = vec![Header::new("content-type", "text/plain")];
+        let got = origin(&mut bare, peer, None, "http", &trusted);
+        assert_eq!(got.chain, "10.2.3.4");
+        assert_eq!((got.proto.as_str(), got.host), ("http", None));
+    }
+
+    #[test]
+    fn proxies_are_addresses_or_ranges() {
+        assert_eq!(
+            parse_proxy("::1").unwrap(),
+            "::1/128".parse::<IpNet>().unwrap()
+        );
+        assert!(parse_proxy(" 192.168.0.0/16 ").is_ok());
+        let error = parse_proxy("nginx").unwrap_err();
+        assert!(error.contains("not an IP address"), "{error}");
+    }
+}
