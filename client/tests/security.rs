@@ -436,3 +436,49 @@ async fn a_trusted_proxy_s_forwarded_headers_are_passed_on() {
         "https://hooks.example.com/proxied/in?x=1"
     );
 }
+
+/// The channel URL a client is told follows the same rule: a trusted
+/// proxy's scheme and host, anyone else's claims ignored.
+#[tokio::test]
+async fn a_client_behind_a_trusted_proxy_is_told_the_proxy_s_url() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    async fn welcome_url(relay: &TestRelay) -> String {
+        let url = format!("ws://{}/_hookhole/connect", relay.addr);
+        let mut request = url.into_client_request().unwrap();
+        let headers = request.headers_mut();
+        headers.insert("x-forwarded-proto", "https".parse().unwrap());
+        headers.insert("x-forwarded-host", "hooks.example.com".parse().unwrap());
+        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+        let hello = r#"{"type":"hello","version":1,"channel":"told","agent":"test"}"#;
+        ws.send(Message::text(hello)).await.unwrap();
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    let welcome: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    if welcome["type"] == "welcome" {
+                        return welcome["public_url"].as_str().unwrap().to_string();
+                    }
+                }
+                other => panic!("expected a welcome, got {other:?}"),
+            }
+        }
+    }
+
+    let trusting = TestRelay::start_with(RelayConfig {
+        trusted_proxies: vec![hookhole_relay::forwarded::parse_proxy("127.0.0.1").unwrap()],
+        ..RelayConfig::default()
+    })
+    .await;
+    assert_eq!(
+        within("a welcome", welcome_url(&trusting)).await,
+        "https://hooks.example.com/told"
+    );
+    let wary = TestRelay::start().await;
+    assert_eq!(
+        within("a welcome", welcome_url(&wary)).await,
+        format!("http://{}/told", wary.addr)
+    );
+}

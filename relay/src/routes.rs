@@ -4,6 +4,7 @@ use crate::error::{ApiError, json_response};
 use crate::ingest;
 use crate::state::RelayState;
 use bytes::Bytes;
+use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::{CONNECT_PATH, HEALTH_PATH};
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -21,7 +22,7 @@ pub async fn handle(
     // Every rejection is counted, whichever route produced it.
     let metrics_of = state.clone();
     let result = if path == CONNECT_PATH {
-        upgrade(state, req)
+        upgrade(state, peer, req)
     } else if path == HEALTH_PATH {
         health(&state, req.method())
     } else if path == "/_hookhole/metrics" {
@@ -41,6 +42,31 @@ pub async fn handle(
         metrics_of.metrics.reject(e.code());
         e.into_response()
     })
+}
+
+/// The base of the channel URL a connecting client is told: the one it
+/// called, or behind a trusted proxy the one the proxy was called with.
+fn public_base(state: &RelayState, peer: SocketAddr, headers: &header::HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let mut forwarded: Vec<Header> = crate::forwarded::HEADERS
+        .iter()
+        .flat_map(|name| {
+            headers
+                .get_all(*name)
+                .iter()
+                .map(move |v| Header::new(*name, v.as_bytes()))
+        })
+        .collect();
+    let origin = crate::forwarded::origin(
+        &mut forwarded,
+        peer.ip(),
+        host,
+        state.config.scheme(),
+        &state.config.trusted_proxies,
+    );
+    state
+        .config
+        .base_url_as(&origin.proto, origin.host.as_deref(), state.local_addr)
 }
 
 fn metrics(state: &RelayState) -> Result<Response<Full<Bytes>>, ApiError> {
@@ -83,6 +109,7 @@ fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, 
 /// the connection.
 fn upgrade(
     state: Arc<RelayState>,
+    peer: SocketAddr,
     mut req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let headers = req.headers();
@@ -105,15 +132,12 @@ fn upgrade(
         return Err(ApiError::BadUpgrade("missing Sec-WebSocket-Key"));
     };
     let accept = derive_accept_key(key.as_bytes());
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string);
+    let base = public_base(&state, peer, headers);
     let on_upgrade = hyper::upgrade::on(&mut req);
     let sessions = state.sessions.clone();
     sessions.spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => crate::tunnel::run(state, upgraded, host).await,
+            Ok(upgraded) => crate::tunnel::run(state, upgraded, base).await,
             Err(e) => tracing::warn!("websocket upgrade failed: {e}"),
         }
     });

@@ -65,7 +65,8 @@ async fn close_with(ws: &mut Ws, code: u16, reason: &str) {
 }
 
 /// Runs a session on an upgraded connection until either side ends it.
-pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String>) {
+/// `base` is the public URL's base the client is told (`https://relay.example`).
+pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
     let io = TokioIo::new(upgraded);
     let mut ws =
         WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config(state.config.max_body)))
@@ -124,7 +125,6 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, host: Option<String
         drop(gate);
         (listener, outbox, everyone, waiting)
     };
-    let base = state.config.base_url(host.as_deref(), state.local_addr);
     tracing::info!(%channel, listener = listener.id, agent = %hello.agent, "client connected");
     let welcome = RelayMessage::Welcome(Welcome {
         version: VERSION,
