@@ -11,6 +11,7 @@
 
 mod idle;
 mod load;
+mod machine;
 mod procs;
 mod soak;
 mod target;
@@ -366,6 +367,8 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
     let per_idle = after.saturating_sub(before) as f64 / idle_count as f64;
     drop(idle);
 
+    println!();
+    println!("machine: {}", machine::describe());
     println!();
     println!(
         "| workload | direct req/s | tunnel req/s | ratio | direct p50 | tunnel p50 | ratio | tunnel p99 | relay+client CPU/req |"
