@@ -354,8 +354,7 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
             started.elapsed().as_millis() as u64,
         );
         if args.resign {
-            attempt.request_headers = Some(delivery.headers.clone());
-            attempt.request_body = Some(delivery.body.to_vec());
+            attempt.sent(&delivery.headers, &delivery.body);
         }
         history.record_attempt(&id, &attempt)?;
         let outcome = match &result {

@@ -20,6 +20,7 @@ mod ui_tests;
 
 use crate::events::Event;
 use crate::forward::Forwarder;
+use crate::history::StoredAttempt;
 use crate::verification::Verifier;
 use app::{App, Command, Edited, Msg, ReplayRequest};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
@@ -193,11 +194,9 @@ async fn replay(mut request: ReplayRequest, ctx: Context, done: mpsc::Sender<Msg
         AttemptKind::Resigned => resign(&mut request, &ctx.verifier, (now / 1000) as i64),
         _ => Ok(()),
     };
-    let outcome = match resigned {
-        Err(e) => Outcome::Failed {
-            code: "not_resigned".into(),
-            message: e,
-        },
+    let (kind, number) = (request.kind.stored(), request.attempt);
+    let mut attempt = match resigned {
+        Err(e) => StoredAttempt::not_sent(kind, number, "not_resigned", &e, now, 0),
         Ok(()) => {
             let delivery = Delivery {
                 id: request.id.clone(),
@@ -212,32 +211,25 @@ async fn replay(mut request: ReplayRequest, ctx: Context, done: mpsc::Sender<Msg
                 queued: false,
                 body: request.body.clone(),
             };
-            match ctx.forwarder.forward(&delivery, usize::MAX).await {
-                Ok(r) => Outcome::Response {
-                    status: r.status,
-                    headers: r.headers,
-                    body: r.body,
-                },
-                Err(f) => Outcome::Failed {
-                    code: f.code.as_str().to_string(),
-                    message: f.message,
-                },
-            }
+            let result = ctx.forwarder.forward(&delivery, usize::MAX).await;
+            let duration_ms = started.elapsed().as_millis() as u64;
+            StoredAttempt::from_result(kind, number, &result, now, duration_ms)
         }
     };
     // What was sent verifies differently after re-signing or editing.
-    let verdict = (request.kind != AttemptKind::Replay).then(|| {
-        ctx.verifier.check_parts(
+    if request.kind != AttemptKind::Replay {
+        attempt.sent(&request.headers, &request.body);
+        attempt.verdict = Some(ctx.verifier.check_parts(
             &request.method,
             &request.url,
             &request.headers,
             &request.body,
             (now / 1000) as i64,
-        )
-    });
-    let duration_ms = started.elapsed().as_millis() as u64;
+        ));
+    }
+    let outcome = Outcome::of_stored(&attempt);
+    let (duration_ms, verdict) = (attempt.duration_ms.unwrap_or(0), attempt.verdict.clone());
     if let Some(history) = ctx.history.clone() {
-        let attempt = stored_attempt(&request, &outcome, now, duration_ms, verdict.clone());
         let id = request.id.clone();
         let _ = tokio::task::spawn_blocking(move || {
             if let Err(e) = history.record_attempt(&id, &attempt) {
@@ -255,47 +247,6 @@ async fn replay(mut request: ReplayRequest, ctx: Context, done: mpsc::Sender<Msg
             verdict,
         })
         .await;
-}
-
-/// A replay as the history stores it, with what was sent when it differs
-/// from the delivery.
-fn stored_attempt(
-    request: &ReplayRequest,
-    outcome: &Outcome,
-    started_ms: u64,
-    duration_ms: u64,
-    verdict: Option<hookhole_shared::signature::Verdict>,
-) -> crate::history::StoredAttempt {
-    let (status, error_code, error_message, response_headers, response_body) = match outcome {
-        Outcome::Response {
-            status,
-            headers,
-            body,
-        } => (Some(*status), None, None, headers.clone(), body.to_vec()),
-        Outcome::Failed { code, message } => (
-            None,
-            Some(code.clone()),
-            Some(message.clone()),
-            Vec::new(),
-            Vec::new(),
-        ),
-        Outcome::Pending => (None, None, None, Vec::new(), Vec::new()),
-    };
-    let changed = request.kind != AttemptKind::Replay;
-    crate::history::StoredAttempt {
-        number: request.attempt,
-        kind: request.kind.stored().to_string(),
-        started_ms,
-        duration_ms: Some(duration_ms),
-        status,
-        error_code,
-        error_message,
-        response_headers,
-        response_body,
-        request_headers: changed.then(|| request.headers.clone()),
-        request_body: changed.then(|| request.body.to_vec()),
-        verdict,
-    }
 }
 
 /// Replaces the request's signature headers with fresh ones (`R`).

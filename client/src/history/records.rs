@@ -79,36 +79,61 @@ impl StoredAttempt {
         started_ms: u64,
         duration_ms: u64,
     ) -> StoredAttempt {
-        let (status, error_code, error_message, response_headers, response_body) = match result {
-            Ok(r) => (
-                Some(r.status),
-                None,
-                None,
-                r.headers.clone(),
-                r.body.to_vec(),
+        match result {
+            Ok(r) => StoredAttempt {
+                status: Some(r.status),
+                response_headers: r.headers.clone(),
+                response_body: r.body.to_vec(),
+                ..StoredAttempt::started(kind, number, started_ms, duration_ms)
+            },
+            Err(f) => StoredAttempt::not_sent(
+                kind,
+                number,
+                f.code.as_str(),
+                &f.message,
+                started_ms,
+                duration_ms,
             ),
-            Err(f) => (
-                None,
-                Some(f.code.as_str().to_string()),
-                Some(f.message.clone()),
-                Vec::new(),
-                Vec::new(),
-            ),
-        };
+        }
+    }
+
+    /// An attempt that got no answer: `code` and `message` say why.
+    pub fn not_sent(
+        kind: &str,
+        number: u32,
+        code: &str,
+        message: &str,
+        started_ms: u64,
+        duration_ms: u64,
+    ) -> StoredAttempt {
+        StoredAttempt {
+            error_code: Some(code.to_string()),
+            error_message: Some(message.to_string()),
+            ..StoredAttempt::started(kind, number, started_ms, duration_ms)
+        }
+    }
+
+    fn started(kind: &str, number: u32, started_ms: u64, duration_ms: u64) -> StoredAttempt {
         StoredAttempt {
             number,
             kind: kind.to_string(),
             started_ms,
             duration_ms: Some(duration_ms),
-            status,
-            error_code,
-            error_message,
-            response_headers,
-            response_body,
+            status: None,
+            error_code: None,
+            error_message: None,
+            response_headers: Vec::new(),
+            response_body: Vec::new(),
             request_headers: None,
             request_body: None,
             verdict: None,
         }
+    }
+
+    /// Records what was sent, when it differs from the delivery.
+    pub fn sent(&mut self, headers: &[Header], body: &[u8]) {
+        self.request_headers = Some(headers.to_vec());
+        self.request_body = Some(body.to_vec());
     }
 
     /// 2xx answers are successes; errors and other statuses are failures.

@@ -64,6 +64,43 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// What a forward to the local server got.
+    pub fn of(
+        result: &Result<hookhole_shared::protocol::Response, hookhole_shared::protocol::Failure>,
+    ) -> Outcome {
+        match result {
+            Ok(r) => Outcome::Response {
+                status: r.status,
+                headers: r.headers.clone(),
+                body: r.body.clone(),
+            },
+            Err(f) => Outcome::Failed {
+                code: f.code.as_str().to_string(),
+                message: f.message.clone(),
+            },
+        }
+    }
+
+    /// What a saved attempt got.
+    pub fn of_stored(a: &crate::history::StoredAttempt) -> Outcome {
+        match (a.status, &a.error_code) {
+            (Some(status), _) => Outcome::Response {
+                status,
+                headers: a.response_headers.clone(),
+                body: Bytes::from(a.response_body.clone()),
+            },
+            (None, Some(code)) => Outcome::Failed {
+                code: code.clone(),
+                message: a.error_message.clone().unwrap_or_default(),
+            },
+            // Saved before the answer came (the process stopped).
+            (None, None) => Outcome::Failed {
+                code: "interrupted".into(),
+                message: "hookhole stopped before this attempt finished".into(),
+            },
+        }
+    }
+
     /// 2xx answers are successes; errors and other statuses are failures.
     pub fn failed(&self) -> bool {
         match self {
@@ -112,17 +149,7 @@ impl Record {
                 delivery.url.clone(),
                 delivery.headers.clone(),
                 delivery.body.clone(),
-                match outcome {
-                    Ok(r) => Outcome::Response {
-                        status: r.status,
-                        headers: r.headers.clone(),
-                        body: r.body.clone(),
-                    },
-                    Err(f) => Outcome::Failed {
-                        code: f.code.as_str().to_string(),
-                        message: f.message.clone(),
-                    },
-                },
+                Outcome::of(outcome),
             ),
             None => (
                 String::new(),
@@ -178,22 +205,7 @@ impl Record {
                 kind: AttemptKind::from_stored(&a.kind),
                 started_ms: a.started_ms,
                 duration_ms: a.duration_ms,
-                outcome: match (a.status, &a.error_code) {
-                    (Some(status), _) => Outcome::Response {
-                        status,
-                        headers: a.response_headers.clone(),
-                        body: Bytes::from(a.response_body.clone()),
-                    },
-                    (None, Some(code)) => Outcome::Failed {
-                        code: code.clone(),
-                        message: a.error_message.clone().unwrap_or_default(),
-                    },
-                    // Saved before the answer came (the process stopped).
-                    (None, None) => Outcome::Failed {
-                        code: "interrupted".into(),
-                        message: "hookhole stopped before this attempt finished".into(),
-                    },
-                },
+                outcome: Outcome::of_stored(a),
                 verdict: a.verdict.clone(),
             })
             .collect();
