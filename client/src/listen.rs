@@ -253,10 +253,12 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     engine_config.tls = config.tls.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
     if let Some(dir) = &config.data_dir {
-        let history = History::open(dir, config.keep).map_err(anyhow::Error::msg)?;
+        // The writer creates, upgrades and prunes the history; the engine
+        // and the UI only read it (and save replays).
+        let writer = crate::history::Writer::start(dir, config.keep).map_err(anyhow::Error::msg)?;
+        let history = History::open_existing(dir).map_err(anyhow::Error::msg)?;
         engine_config.history = Some(std::sync::Arc::new(history));
-        engine_config.writer =
-            Some(crate::history::Writer::start(dir, config.keep).map_err(anyhow::Error::msg)?);
+        engine_config.writer = Some(writer);
     } else {
         tracing::warn!("no data dir: the history is not saved");
     }
