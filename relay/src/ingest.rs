@@ -74,7 +74,7 @@ pub async fn handle(
     state
         .metrics
         .bytes
-        .fetch_add(body.len as u64, std::sync::atomic::Ordering::Relaxed);
+        .fetch_add(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
     // HTTP/2 carries the host in `:authority`, with no `Host` header.
     let host = parts
         .headers
@@ -194,13 +194,18 @@ pub async fn handle(
 /// hashed as it arrives.
 struct Body {
     chunks: Vec<Bytes>,
-    len: usize,
     sha256: [u8; 32],
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        self.chunks.iter().map(Bytes::len).sum()
+    }
 }
 
 async fn read_body(body: Incoming, limit: usize) -> Result<Body, ApiError> {
     let mut body = Limited::new(body, limit);
-    let (mut chunks, mut len, mut hasher) = (Vec::new(), 0, Sha256::new());
+    let (mut chunks, mut hasher) = (Vec::new(), Sha256::new());
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -214,13 +219,11 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Body, ApiError> {
         // Trailers carry nothing a webhook needs; they are dropped.
         if let Ok(data) = frame.into_data() {
             hasher.update(&data);
-            len += data.len();
             chunks.push(data);
         }
     }
     Ok(Body {
         chunks,
-        len,
         sha256: hasher.finalize().into(),
     })
 }
