@@ -6,12 +6,11 @@
 //! so the relay passes on its chain of addresses and its scheme and host,
 //! adding the proxy's own address, as proxies do.
 
-use hookhole_shared::headers::Header;
 use ipnet::IpNet;
 use std::net::IpAddr;
 
 /// Headers only the relay (or a trusted proxy) may set.
-pub const HEADERS: &[&str] = &["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
+const HEADERS: &[&str] = &["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"];
 
 /// Parses `--trusted-proxy`: an address (`127.0.0.1`, `::1`) or a range
 /// (`10.0.0.0/8`).
@@ -33,44 +32,50 @@ pub struct Origin {
     pub host: Option<String>,
 }
 
-/// Works out the origin of a request from `peer` with `headers` (minus
-/// `Host`), then removes every `X-Forwarded-*` header from `headers` so the
-/// caller adds the origin's in their place.
-pub fn origin(
-    headers: &mut Vec<Header>,
+/// Works out the origin of a request from `peer` with `headers` (names in
+/// lowercase). The caller replaces the request's `X-Forwarded-*` with it.
+pub fn origin<'a, H>(
+    headers: H,
     peer: IpAddr,
     host: Option<&str>,
     scheme: &str,
     trusted: &[IpNet],
-) -> Origin {
+) -> Origin
+where
+    H: IntoIterator<Item = (&'a str, &'a [u8])>,
+{
     let peer = normalise(peer);
     let mut origin = Origin {
         chain: peer.to_string(),
         proto: scheme.to_string(),
         host: host.map(str::to_string),
     };
-    if trusted.iter().any(|net| net.contains(&peer)) {
-        let values = |name: &str| -> Vec<String> {
-            headers
-                .iter()
-                .filter(|h| h.name == name)
-                .map(|h| String::from_utf8_lossy(&h.value).trim().to_string())
-                .filter(|v| !v.is_empty())
-                .collect()
-        };
-        let chain = values("x-forwarded-for");
-        if !chain.is_empty() {
-            origin.chain = format!("{}, {peer}", chain.join(", "));
-        }
-        if let Some(proto) = values("x-forwarded-proto").into_iter().next() {
-            origin.proto = proto;
-        }
-        if let Some(host) = values("x-forwarded-host").into_iter().next() {
-            origin.host = Some(host);
+    if !trusted.iter().any(|net| net.contains(&peer)) {
+        return origin;
+    }
+    let mut chain = Vec::new();
+    let (mut proto, mut host) = (None, None);
+    for (name, value) in headers.into_iter().filter(|(name, _)| is_forwarded(name)) {
+        let value = String::from_utf8_lossy(value).trim().to_string();
+        match name {
+            _ if value.is_empty() => {}
+            "x-forwarded-for" => chain.push(value),
+            "x-forwarded-proto" => proto = proto.or(Some(value)),
+            _ => host = host.or(Some(value)),
         }
     }
-    headers.retain(|h| !HEADERS.contains(&h.name.as_str()));
+    if !chain.is_empty() {
+        origin.chain = format!("{}, {peer}", chain.join(", "));
+    }
+    origin.proto = proto.unwrap_or(origin.proto);
+    origin.host = host.or(origin.host);
     origin
+}
+
+/// Whether `name` is one of the headers only the relay (or a trusted proxy)
+/// may set.
+pub fn is_forwarded(name: &str) -> bool {
+    HEADERS.contains(&name)
 }
 
 /// An IPv4 peer on a dual-stack socket arrives as `::ffff:a.b.c.d`: told
@@ -85,6 +90,11 @@ fn normalise(ip: IpAddr) -> IpAddr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hookhole_shared::headers::Header;
+
+    fn pairs(list: &[Header]) -> impl Iterator<Item = (&str, &[u8])> {
+        list.iter().map(|h| (h.name.as_str(), h.value.as_slice()))
+    }
 
     fn headers() -> Vec<Header> {
         vec![
@@ -97,10 +107,10 @@ mod tests {
 
     #[test]
     fn a_stranger_s_forwarded_headers_are_replaced() {
-        let mut list = headers();
+        let list = headers();
         let peer: IpAddr = "198.51.100.1".parse().unwrap();
         let trusted = [parse_proxy("127.0.0.1").unwrap()];
-        let got = origin(&mut list, peer, Some("relay:8080"), "http", &trusted);
+        let got = origin(pairs(&list), peer, Some("relay:8080"), "http", &trusted);
         assert_eq!(
             got,
             Origin {
@@ -109,7 +119,8 @@ mod tests {
                 host: Some("relay:8080".into()),
             }
         );
-        assert_eq!(list, vec![Header::new("content-type", "application/json")]);
+        let kept: Vec<_> = list.iter().filter(|h| !is_forwarded(&h.name)).collect();
+        assert_eq!(kept, [&Header::new("content-type", "application/json")]);
     }
 
     #[test]
@@ -118,7 +129,7 @@ mod tests {
         list.push(Header::new("x-forwarded-for", "10.1.1.1"));
         let trusted = [parse_proxy("10.0.0.0/8").unwrap()];
         let peer: IpAddr = "::ffff:10.2.3.4".parse().unwrap();
-        let got = origin(&mut list, peer, Some("127.0.0.1:8080"), "http", &trusted);
+        let got = origin(pairs(&list), peer, Some("127.0.0.1:8080"), "http", &trusted);
         assert_eq!(
             got,
             Origin {
@@ -127,10 +138,9 @@ mod tests {
                 host: Some("hooks.example.com".into()),
             }
         );
-        assert_eq!(list.len(), 1);
         // A trusted proxy that says nothing leaves the relay's own view.
-        let mut bare = vec![Header::new("content-type", "text/plain")];
-        let got = origin(&mut bare, peer, None, "http", &trusted);
+        let bare = vec![Header::new("content-type", "text/plain")];
+        let got = origin(pairs(&bare), peer, None, "http", &trusted);
         assert_eq!(got.chain, "10.2.3.4");
         assert_eq!((got.proto.as_str(), got.host), ("http", None));
     }

@@ -88,16 +88,16 @@ pub async fn handle(
         .map(|(name, value)| Header::new(name.as_str(), value.as_bytes()))
         .collect();
     headers::strip_hop_by_hop(&mut list);
-    list.retain(|h| h.name != "host");
     // A sender cannot pose as someone else to the local server; a trusted
     // proxy's word is taken.
     let origin = forwarded::origin(
-        &mut list,
+        list.iter().map(|h| (h.name.as_str(), h.value.as_slice())),
         peer.ip(),
         host.as_deref(),
         state.config.scheme(),
         &state.config.trusted_proxies,
     );
+    list.retain(|h| h.name != "host" && !forwarded::is_forwarded(&h.name));
     list.push(Header::new("x-forwarded-for", origin.chain.as_str()));
     list.push(Header::new("x-forwarded-proto", origin.proto.as_str()));
     if let Some(host) = &origin.host {

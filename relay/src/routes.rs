@@ -4,7 +4,6 @@ use crate::error::{ApiError, json_response};
 use crate::ingest;
 use crate::state::RelayState;
 use bytes::Bytes;
-use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::{CONNECT_PATH, HEALTH_PATH};
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
@@ -48,17 +47,8 @@ pub async fn handle(
 /// called, or behind a trusted proxy the one the proxy was called with.
 fn public_base(state: &RelayState, peer: SocketAddr, headers: &header::HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let mut forwarded: Vec<Header> = crate::forwarded::HEADERS
-        .iter()
-        .flat_map(|name| {
-            headers
-                .get_all(*name)
-                .iter()
-                .map(move |v| Header::new(*name, v.as_bytes()))
-        })
-        .collect();
     let origin = crate::forwarded::origin(
-        &mut forwarded,
+        headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
         peer.ip(),
         host,
         state.config.scheme(),
