@@ -4,8 +4,10 @@
 //! the file: done by the writer after a commit (SQLite's default), it stalls
 //! every delivery waiting on the next commit, for tens of milliseconds when
 //! the WAL is large. Here a second connection copies pages while the writer
-//! goes on committing, so the writer's own checkpoint (still what lets the
-//! WAL start over from its beginning) finds little left to do.
+//! goes on committing. The WAL starts over from its beginning at the first
+//! commit after a checkpoint that copied all of it: after any pause in the
+//! traffic. Under sustained load the writer checkpoints itself once the WAL
+//! reaches 64 MiB (see `writer.rs`), a backstop that finds little to copy.
 
 use rusqlite::Connection;
 use std::path::Path;

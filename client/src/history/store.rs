@@ -143,6 +143,19 @@ impl History {
         &self.path
     }
 
+    /// Leaves copying the WAL into the database to another connection (the
+    /// checkpointer): this one checkpoints only once the WAL holds `pages`,
+    /// a backstop in case the other cannot keep up. A checkpoint ends with
+    /// an `fsync`, and done here it stalls every delivery waiting on the
+    /// next commit. When the WAL starts over, a file larger than
+    /// `keep_bytes` is cut back to it.
+    pub(super) fn checkpoint_only_after(&self, pages: u32, keep_bytes: i64) -> Result<(), String> {
+        let conn = self.conn();
+        conn.pragma_update(None, "wal_autocheckpoint", pages)
+            .and_then(|()| conn.pragma_update(None, "journal_size_limit", keep_bytes))
+            .map_err(|e| format!("history database {}: {e}", self.path.display()))
+    }
+
     /// Runs `work` inside one transaction, then `after` with the work's
     /// output and whether the commit succeeded.
     pub fn in_transaction<T>(
