@@ -8,12 +8,19 @@
 //! replayed attempts go through a [`History`] (one connection behind a
 //! mutex, reached from async code with `spawn_blocking`). WAL mode lets the
 //! commands read while a listener writes.
+//!
+//! Bodies over 64 KiB are kept in files of their own beside the database
+//! ([`bodies`]); the rows name them.
 
+pub mod bodies;
 mod checkpoint;
 pub mod records;
 mod schema;
 pub mod store;
 pub mod writer;
+
+#[cfg(test)]
+mod bodies_tests;
 
 pub use store::{History, Keep, LookupError, StoredAttempt, StoredDelivery, Summary};
 pub use writer::Writer;

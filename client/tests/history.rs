@@ -61,6 +61,20 @@ fn assert_har_1_2(har: &Value) {
     }
 }
 
+/// Starts `hookhole listen` headless on the embedded relay with `args`, and
+/// waits for its public URL.
+async fn listening(mut listen: tokio::process::Command, args: &[&str]) -> (Proc, String) {
+    listen
+        .args(["listen", "--no-tui", "--port", "0"])
+        .args(args);
+    let mut listener = Proc::spawn(listen);
+    let url = listener.wait_event("ready").await["public_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (listener, url)
+}
+
 #[tokio::test]
 async fn deliveries_survive_in_the_history_and_failed_ones_replay_once_the_server_is_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -203,22 +217,11 @@ async fn deliveries_survive_in_the_history_and_failed_ones_replay_once_the_serve
 async fn a_running_listener_keeps_only_the_newest_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let target = TestTarget::start(|req| async move { Reply::ok(req.body) }).await;
-    let mut listen = hookhole(dir.path());
-    listen.args([
-        "listen",
-        "--no-tui",
-        "--port",
-        "0",
-        "--keep",
-        "3",
-        "--forward",
-        &target.url(),
-    ]);
-    let mut listener = Proc::spawn(listen);
-    let url = listener.wait_event("ready").await["public_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (mut listener, url) = listening(
+        hookhole(dir.path()),
+        &["--keep", "3", "--forward", &target.url()],
+    )
+    .await;
     for n in 0..5 {
         let sent = post(&format!("{url}/n/{n}"), b"{}").await;
         assert_eq!(sent.status, 200);
@@ -238,4 +241,54 @@ async fn a_running_listener_keeps_only_the_newest_deliveries() {
     assert_eq!(paths, ["\"/n/2\"", "\"/n/3\"", "\"/n/4\""], "{stdout}");
     listener.signal("INT");
     listener.exit().await;
+}
+
+/// A body over 64 KiB is kept in a file beside the database: through a real
+/// relay and listener it is still shown, answered and replayed byte for byte.
+#[tokio::test]
+async fn large_bodies_are_kept_in_files_and_replay_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = TestTarget::start(|req| async move { Reply::ok(req.body) }).await;
+    let data = dir.path().join("data-dir");
+    let hookhole = |dir: &std::path::Path| {
+        let mut c = hookhole(dir);
+        c.env("HOOKHOLE_DATA_DIR", &data);
+        c
+    };
+    let (mut listener, url) = listening(hookhole(dir.path()), &["--forward", &target.url()]).await;
+    let body = format!("{{\"pad\":\"{}\"}}", "0123456789".repeat(30_000));
+    let sent = post(&format!("{url}/big"), body.as_bytes()).await;
+    assert_eq!(sent.status, 200);
+    assert_eq!(sent.body, body.as_bytes(), "the echo came back whole");
+    assert_eq!(target.next_request().await.body, body.as_bytes());
+    let id = listener.wait_event("delivery").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    listener.signal("INT");
+    listener.exit().await;
+
+    // The request and the echoed response: one file each, not in the rows.
+    let files = std::fs::read_dir(data.join("bodies")).unwrap().count();
+    assert_eq!(files, 2);
+    let (code, stdout, stderr) = run({
+        let mut c = hookhole(dir.path());
+        c.args(["show", &id, "--json"]);
+        c
+    })
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let shown: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(shown["body"]["text"], body.as_str());
+
+    let (code, stdout, stderr) = run({
+        let mut c = hookhole(dir.path());
+        c.args(["replay", &id, "--forward", &target.url()]);
+        c
+    })
+    .await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(target.next_request().await.body, body.as_bytes());
+    let files = std::fs::read_dir(data.join("bodies")).unwrap().count();
+    assert_eq!(files, 3, "the replay's echoed answer has its own file");
 }

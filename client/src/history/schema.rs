@@ -5,12 +5,16 @@
 //! first attempt touch then grows at its end, except the one on `id`: under
 //! load a commit rewrites a few pages at the ends of the trees, not one
 //! random page per delivery in the attempts index.
+//!
+//! Version 2 adds the `*_file` columns: a body larger than 64 KiB is kept
+//! in a file beside the database (see `bodies.rs`), the row names it and
+//! holds an empty blob.
 
 use rusqlite::{Connection, OptionalExtension};
 
 /// `PRAGMA user_version` of the schema below. Databases from before
 /// versioning have 0.
-pub const VERSION: i32 = 1;
+pub const VERSION: i32 = 2;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -25,7 +29,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     url             TEXT NOT NULL,
     headers         TEXT NOT NULL,
     body            BLOB NOT NULL,
-    verdict         TEXT NOT NULL
+    verdict         TEXT NOT NULL,
+    body_file       TEXT
 );
 CREATE TABLE IF NOT EXISTS attempts (
     delivery          INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
@@ -41,6 +46,8 @@ CREATE TABLE IF NOT EXISTS attempts (
     request_headers   TEXT,
     request_body      BLOB,
     verdict           TEXT,
+    response_body_file TEXT,
+    request_body_file  TEXT,
     PRIMARY KEY (delivery, number)
 );
 ";
@@ -48,6 +55,14 @@ CREATE TABLE IF NOT EXISTS attempts (
 const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS deliveries_by_arrival ON deliveries (received_at_ms, seq);
 CREATE INDEX IF NOT EXISTS deliveries_by_channel_seq ON deliveries (channel, seq);
+-- Only rows with a body file have entries: what the sweep of unnamed
+-- files reads, at no cost to the inserts of small bodies.
+CREATE INDEX IF NOT EXISTS deliveries_body_files ON deliveries (body_file)
+    WHERE body_file IS NOT NULL;
+CREATE INDEX IF NOT EXISTS attempts_response_files ON attempts (response_body_file)
+    WHERE response_body_file IS NOT NULL;
+CREATE INDEX IF NOT EXISTS attempts_request_files ON attempts (request_body_file)
+    WHERE request_body_file IS NOT NULL;
 ";
 
 /// Version 0 to 1: the same rows, attempts re-keyed. The old tables are
@@ -70,6 +85,13 @@ INSERT INTO attempts
     FROM attempts_v0 a JOIN deliveries d ON d.id = a.delivery_id;
 DROP TABLE attempts_v0;
 DROP TABLE deliveries_v0;
+";
+
+/// Version 1 to 2: bodies may live in files.
+const FROM_V1: &str = "
+ALTER TABLE deliveries ADD COLUMN body_file TEXT;
+ALTER TABLE attempts ADD COLUMN response_body_file TEXT;
+ALTER TABLE attempts ADD COLUMN request_body_file TEXT;
 ";
 
 /// Creates the tables, or upgrades an older database, in one transaction:
@@ -119,6 +141,8 @@ fn upgrade(conn: &Connection, found: i32) -> rusqlite::Result<()> {
         conn.execute_batch(FROM_V0)?;
         conn.execute_batch(TABLES)?;
         conn.execute_batch(COPY_V0)?;
+    } else if old_tables && found == 1 {
+        conn.execute_batch(FROM_V1)?;
     } else {
         conn.execute_batch(TABLES)?;
     }

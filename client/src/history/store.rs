@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::bodies::Bodies;
 pub use super::records::{Keep, StoredAttempt, StoredDelivery, Summary};
 
 #[derive(Debug, thiserror::Error)]
@@ -17,11 +18,14 @@ pub enum LookupError {
     Ambiguous { prefix: String, ids: Vec<String> },
     #[error("history database: {0}")]
     Db(#[from] rusqlite::Error),
+    #[error("history: {0}")]
+    Body(#[from] std::io::Error),
 }
 
 pub struct History {
     conn: Mutex<Connection>,
     path: PathBuf,
+    bodies: Bodies,
     /// `None` for the history commands, which never prune.
     retention: Option<Mutex<Retention>>,
 }
@@ -36,6 +40,8 @@ struct Retention {
     stored: u64,
     /// Inserts since deliveries past `--keep`'s age were last dropped.
     since_age_check: u32,
+    /// Deliveries were dropped: their body files go once that is committed.
+    sweep_due: bool,
 }
 
 /// Inserts between two checks for deliveries past `--keep`'s age.
@@ -51,6 +57,11 @@ impl Retention {
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+/// A file error where SQLite's errors go: `record_*` fail as one.
+fn io_error(e: std::io::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
 }
 
 fn from_json<T: for<'de> serde::Deserialize<'de> + Default>(text: Option<String>) -> T {
@@ -69,7 +80,8 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     options.open(path).map(drop)
 }
 
-fn unverified() -> Verdict {
+/// The verdict of a delivery checked against nothing.
+pub(crate) fn unverified() -> Verdict {
     Verdict {
         scheme: None,
         status: hookhole_shared::signature::Status::Unsigned,
@@ -102,13 +114,17 @@ impl History {
         let history = History {
             conn: Mutex::new(conn),
             path,
+            bodies: Bodies::new(data_dir),
             retention: Some(Mutex::new(Retention {
                 keep,
                 stored: 0,
                 since_age_check: 0,
+                sweep_due: false,
             })),
         };
         history.prune().map_err(|e| e.to_string())?;
+        // Also what a crash left between writing a body file and committing.
+        history.sweep_bodies();
         Ok(history)
     }
 
@@ -135,6 +151,7 @@ impl History {
         Ok(History {
             conn: Mutex::new(conn),
             path,
+            bodies: Bodies::new(data_dir),
             retention: None,
         })
     }
@@ -190,12 +207,16 @@ impl History {
         d: &Delivery,
         verdict: &Verdict,
     ) -> rusqlite::Result<bool> {
+        // Written before the row is committed: a committed row finds it.
+        let body_file = self.bodies.put(&d.body).map_err(io_error)?;
+        let inline: &[u8] = if body_file.is_some() { &[] } else { &d.body };
         let inserted = self
             .conn()
             .prepare_cached(
                 "INSERT OR IGNORE INTO deliveries
-             (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
+              body_file)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 d.id,
@@ -207,9 +228,17 @@ impl History {
                 d.query,
                 d.url,
                 json(&d.headers),
-                d.body.as_ref(),
-                json(verdict)
-            ])?;
+                inline,
+                json(verdict),
+                body_file
+            ]);
+        // Not stored (a resend, or an error): the file is nobody's.
+        if !matches!(inserted, Ok(1))
+            && let Some(name) = &body_file
+        {
+            self.bodies.remove(name);
+        }
+        let inserted = inserted?;
         if inserted == 1 && self.inserted_one() {
             self.prune()?;
         }
@@ -218,13 +247,29 @@ impl History {
 
     /// Saves (or completes) an attempt.
     pub fn record_attempt(&self, delivery_id: &str, a: &StoredAttempt) -> rusqlite::Result<()> {
-        self.conn()
+        let response_file = self.bodies.put(&a.response_body).map_err(io_error)?;
+        let request_file = match &a.request_body {
+            Some(body) => self.bodies.put(body).map_err(io_error)?,
+            None => None,
+        };
+        let response_body: &[u8] = if response_file.is_some() {
+            &[]
+        } else {
+            &a.response_body
+        };
+        let request_body = match (&a.request_body, &request_file) {
+            (Some(_), Some(_)) => Some(&[][..]),
+            (body, _) => body.as_deref(),
+        };
+        let stored = self
+            .conn()
             .prepare_cached(
                 "INSERT OR REPLACE INTO attempts
              (delivery, number, kind, started_ms, duration_ms, status, error_code, error_message,
-              response_headers, response_body, request_headers, request_body, verdict)
+              response_headers, response_body, request_headers, request_body, verdict,
+              response_body_file, request_body_file)
              VALUES ((SELECT pk FROM deliveries WHERE id = ?1),
-                     ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                     ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 delivery_id,
@@ -236,12 +281,52 @@ impl History {
                 a.error_code,
                 a.error_message,
                 json(&a.response_headers),
-                a.response_body,
+                response_body,
                 a.request_headers.as_ref().map(json),
-                a.request_body,
+                request_body,
                 a.verdict.as_ref().map(json),
-            ])?;
-        Ok(())
+                response_file,
+                request_file,
+            ]);
+        if stored.is_err() {
+            for name in response_file.iter().chain(&request_file) {
+                self.bodies.remove(name);
+            }
+        }
+        stored.map(drop)
+    }
+
+    /// Removes the body files of pruned deliveries, when a prune dropped
+    /// any: the writer calls this once the prune is committed, so a
+    /// transaction rolled back never leaves rows without their files.
+    pub fn sweep_bodies_if_due(&self) {
+        let due = self
+            .retention()
+            .is_some_and(|mut r| std::mem::take(&mut r.sweep_due));
+        if due {
+            self.sweep_bodies();
+        }
+    }
+
+    fn sweep_bodies(&self) {
+        if !self.bodies.any() {
+            return;
+        }
+        let named = self
+            .conn()
+            .prepare_cached(
+                "SELECT body_file FROM deliveries WHERE body_file IS NOT NULL
+             UNION ALL SELECT response_body_file FROM attempts WHERE response_body_file IS NOT NULL
+             UNION ALL SELECT request_body_file FROM attempts WHERE request_body_file IS NOT NULL",
+            )
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect());
+        match named {
+            Ok(named) => {
+                let removed = self.bodies.sweep(&named);
+                tracing::debug!("history: removed {removed} body files no delivery names");
+            }
+            Err(e) => tracing::warn!("history: cannot list the body files in use: {e}"),
+        }
     }
 
     /// Whether delivery `id` is stored.
@@ -304,15 +389,18 @@ impl History {
             .map_or(0, |d| d.as_millis() as i64);
         let cutoff = now.saturating_sub(r.keep.age.as_millis().min(i64::MAX as u128) as i64);
         let conn = self.conn();
-        conn.prepare_cached("DELETE FROM deliveries WHERE received_at_ms < ?1")?
+        let mut dropped = conn
+            .prepare_cached("DELETE FROM deliveries WHERE received_at_ms < ?1")?
             .execute(params![cutoff])?;
         // Both walk the arrival index: the newest `count` entries are
         // skipped, not read, and no body is touched.
-        conn.prepare_cached(
-            "DELETE FROM deliveries WHERE pk IN
+        dropped += conn
+            .prepare_cached(
+                "DELETE FROM deliveries WHERE pk IN
              (SELECT pk FROM deliveries ORDER BY received_at_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
-        )?
-        .execute(params![r.keep.count.min(i64::MAX as u64) as i64])?;
+            )?
+            .execute(params![r.keep.count.min(i64::MAX as u64) as i64])?;
+        r.sweep_due |= dropped > 0;
         r.stored = conn
             .prepare_cached("SELECT COUNT(*) FROM deliveries")?
             .query_row([], |row| row.get::<_, i64>(0))? as u64;
@@ -344,8 +432,9 @@ impl History {
     pub fn get(&self, prefix: &str) -> Result<StoredDelivery, LookupError> {
         let id = self.resolve(prefix)?;
         let conn = self.conn();
-        let (delivery, channel, verdict) = conn.query_row(
-            "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict
+        let (mut delivery, channel, verdict, body_file) = conn.query_row(
+            "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
+                    body_file
              FROM deliveries WHERE id = ?1",
             params![id],
             |row| {
@@ -366,18 +455,23 @@ impl History {
                     },
                     row.get::<_, String>(1)?,
                     from_json::<Option<Verdict>>(row.get(10)?),
+                    row.get::<_, Option<String>>(11)?,
                 ))
             },
         )?;
+        if let Some(name) = body_file {
+            delivery.body = self.bodies.get(&name)?.into();
+        }
         let mut stmt = conn.prepare(
             "SELECT number, kind, started_ms, duration_ms, status, error_code, error_message,
-                    response_headers, response_body, request_headers, request_body, verdict
+                    response_headers, response_body, request_headers, request_body, verdict,
+                    response_body_file, request_body_file
              FROM attempts WHERE delivery = (SELECT pk FROM deliveries WHERE id = ?1)
              ORDER BY number",
         )?;
         let attempts = stmt
             .query_map(params![id], |row| {
-                Ok(StoredAttempt {
+                let attempt = StoredAttempt {
                     number: row.get(0)?,
                     kind: row.get(1)?,
                     started_ms: row.get::<_, i64>(2)? as u64,
@@ -390,9 +484,22 @@ impl History {
                     request_headers: from_json(row.get(9)?),
                     request_body: row.get(10)?,
                     verdict: from_json(row.get(11)?),
-                })
+                };
+                let files: (Option<String>, Option<String>) = (row.get(12)?, row.get(13)?);
+                Ok((attempt, files))
             })?
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .map(|(mut attempt, (response_file, request_file))| {
+                if let Some(name) = response_file {
+                    attempt.response_body = self.bodies.get(&name)?;
+                }
+                if let Some(name) = request_file {
+                    attempt.request_body = Some(self.bodies.get(&name)?);
+                }
+                Ok(attempt)
+            })
+            .collect::<Result<Vec<_>, std::io::Error>>()?;
         Ok(StoredDelivery {
             delivery,
             channel,

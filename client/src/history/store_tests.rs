@@ -296,3 +296,58 @@ fn a_history_from_a_newer_build_is_refused_and_left_alone() {
         .unwrap();
     assert_eq!(version, 99);
 }
+
+/// Version 1: attempts keyed by the delivery's `pk`, every body inline.
+const SCHEMA_V1: &str = "
+CREATE TABLE deliveries (
+    pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, channel TEXT NOT NULL,
+    seq INTEGER NOT NULL, received_at_ms INTEGER NOT NULL, method TEXT NOT NULL,
+    path TEXT NOT NULL, query TEXT, url TEXT NOT NULL, headers TEXT NOT NULL,
+    body BLOB NOT NULL, verdict TEXT NOT NULL
+);
+CREATE TABLE attempts (
+    delivery INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
+    number INTEGER NOT NULL, kind TEXT NOT NULL, started_ms INTEGER NOT NULL,
+    duration_ms INTEGER, status INTEGER, error_code TEXT, error_message TEXT,
+    response_headers TEXT, response_body BLOB, request_headers TEXT, request_body BLOB,
+    verdict TEXT,
+    PRIMARY KEY (delivery, number)
+);
+CREATE INDEX deliveries_by_arrival ON deliveries (received_at_ms, seq);
+CREATE INDEX deliveries_by_channel_seq ON deliveries (channel, seq);
+INSERT INTO deliveries VALUES
+    (1, 'v1old', 'ch', 4, 1000, 'POST', '/a', NULL, 'u', '[]', x'00ff', '{}');
+INSERT INTO attempts (delivery, number, kind, started_ms, status, response_headers, response_body)
+    VALUES (1, 1, 'original', 1000, 200, '[]', x'6f6b');
+PRAGMA user_version = 1;
+";
+
+#[test]
+fn a_version_1_history_is_upgraded_in_place_and_takes_body_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::history::FILE_NAME);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(SCHEMA_V1)
+        .unwrap();
+    // Kept by count only: the old row is from 1970.
+    let keep = Keep {
+        count: 100,
+        age: Duration::from_secs(u32::MAX.into()),
+    };
+    let history = History::open(dir.path(), keep).unwrap();
+    let old = history.get("v1old").unwrap();
+    assert_eq!(old.delivery.body.as_ref(), b"\x00\xff");
+    assert_eq!(old.attempts[0].response_body, b"ok");
+    // A replay of the old delivery with a large answer goes to a file.
+    let mut replay = attempt(2, Some(200));
+    replay.response_body = vec![7; 100 * 1024];
+    history.record_attempt("v1old", &replay).unwrap();
+    assert_eq!(history.get("v1old").unwrap().attempts[1], replay);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(super::super::bodies::DIR_NAME))
+            .unwrap()
+            .count(),
+        1
+    );
+}

@@ -132,6 +132,7 @@ fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Rece
             },
         );
         checkpointer.committed();
+        history.sweep_bodies_if_due();
     }
 }
 
@@ -139,7 +140,6 @@ fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Rece
 mod tests {
     use super::*;
     use hookhole_shared::protocol::{Delivery, Response};
-    use hookhole_shared::signature::Status;
     use std::time::{Duration, Instant};
 
     fn exchange(n: u64) -> Arc<Exchange> {
@@ -178,14 +178,7 @@ mod tests {
         let file = dir.path().join(super::super::FILE_NAME);
         let before = std::fs::metadata(&file).unwrap().len();
         let writer = Writer::start(dir.path(), keep).unwrap();
-        let verdict = Verdict {
-            scheme: None,
-            status: Status::Unsigned,
-            reason: String::new(),
-            secret: None,
-            timestamp_age_s: None,
-            candidates: Vec::new(),
-        };
+        let verdict = crate::history::store::unverified();
         for n in 0..50 {
             let forwarded = exchange(n);
             let attempt = StoredAttempt::first(&forwarded.outcome, 0, 1);
