@@ -151,4 +151,24 @@ async fn each_delivery_reports_its_signature_status() {
         (d.signature.status, d.signature.scheme),
         (Status::Unsigned, None)
     );
+
+    // Large bodies are verified on another thread while they are forwarded:
+    // the verdict is the same, for a good signature and a bad one.
+    let big = format!(r#"{{"id":"evt_big","pad":"{}"}}"#, "x".repeat(200 * 1024));
+    let d = deliver(
+        &mut client,
+        "/hooks",
+        &signed("stripe", &stripe, big.as_bytes(), &url, now()),
+        big.as_bytes(),
+    )
+    .await;
+    assert_eq!(d.signature.status, Status::Valid, "{:?}", d.signature);
+    let d = deliver(
+        &mut client,
+        "/hooks",
+        &signed("stripe", &stripe, body, &url, now()),
+        big.as_bytes(),
+    )
+    .await;
+    assert_eq!(d.signature.status, Status::Invalid, "{:?}", d.signature);
 }

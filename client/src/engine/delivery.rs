@@ -6,6 +6,7 @@ use crate::forward::Forwarder;
 use crate::history::{History, Writer};
 use crate::verification::Verifier;
 use hookhole_shared::protocol::{ClientMessage, Delivery, Failure, FailureCode, Message as _};
+use hookhole_shared::signature::Verdict;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -36,6 +37,41 @@ async fn already_saved(history: &Option<Arc<History>>, id: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Bodies from this size on are verified on another thread.
+const VERIFY_ASIDE_FROM: usize = 64 * 1024;
+
+/// A signature check, done or under way. For a large body the HMAC (half
+/// a millisecond per MiB) runs on another thread while this one checks the
+/// body's hash and forwards it: the local server does not wait for a
+/// verdict it never sees. A small body is checked at once, cheaper than a
+/// thread hop.
+enum Verifying {
+    Done(Verdict),
+    Aside(tokio::task::JoinHandle<Verdict>),
+}
+
+impl Verifying {
+    fn start(verifier: &Arc<Verifier>, delivery: &Delivery) -> Verifying {
+        if delivery.body.len() < VERIFY_ASIDE_FROM {
+            return Verifying::Done(verifier.check(delivery));
+        }
+        let (verifier, delivery) = (verifier.clone(), delivery.clone());
+        Verifying::Aside(tokio::task::spawn_blocking(move || {
+            verifier.check(&delivery)
+        }))
+    }
+
+    async fn verdict(self) -> Verdict {
+        match self {
+            Verifying::Done(verdict) => verdict,
+            Verifying::Aside(task) => task.await.unwrap_or_else(|e| Verdict {
+                reason: format!("the signature check failed: {e}"),
+                ..crate::history::store::unverified()
+            }),
+        }
+    }
+}
+
 /// Logs a failed history write; never a reason to drop the delivery.
 fn saved<T>(what: &str, result: Result<T, String>) -> Option<T> {
     result
@@ -48,7 +84,7 @@ fn saved<T>(what: &str, result: Result<T, String>) -> Option<T> {
 /// the delivery is saved: whatever the relay hears back about is in the
 /// history. A crash before that leaves the sender unanswered, and it retries.
 pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
-    let signature = ctx.verifier.check(&delivery);
+    let signature = Verifying::start(&ctx.verifier, &delivery);
     let ack = ClientMessage::Ack {
         id: delivery.id.clone(),
         seq: delivery.seq,
@@ -73,6 +109,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         })
     };
     let duration_ms = started.elapsed().as_millis() as u64;
+    let signature = signature.verdict().await;
     let (status, error) = match &result {
         Ok(response) => (Some(response.status), None),
         Err(failure) => (
