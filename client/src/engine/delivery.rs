@@ -26,13 +26,13 @@ pub(super) struct DeliveryContext {
     pub(super) events: mpsc::Sender<Event>,
 }
 
-/// Whether the history holds delivery `id` already.
-async fn already_saved(history: &Option<Arc<History>>, id: &str) -> bool {
+/// Whether the history holds this delivery already.
+async fn already_saved(history: &Option<Arc<History>>, channel: &str, d: &Delivery) -> bool {
     let Some(history) = history.clone() else {
         return false;
     };
-    let id = id.to_string();
-    tokio::task::spawn_blocking(move || history.contains(&id).unwrap_or(false))
+    let (channel, seq, id) = (channel.to_string(), d.seq, d.id.clone());
+    tokio::task::spawn_blocking(move || history.contains(&channel, seq, &id).unwrap_or(false))
         .await
         .unwrap_or(false)
 }
@@ -91,7 +91,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     };
     // Only a queued delivery can be a resend (the relay resends what was
     // not acknowledged); a live one is new by construction.
-    if delivery.queued && already_saved(&ctx.history, &delivery.id).await {
+    if delivery.queued && already_saved(&ctx.history, &ctx.channel, &delivery).await {
         // Saved (and forwarded) before a reconnect: acknowledge it again,
         // do not deliver it twice.
         let _ = ctx.outbox.send(to_message(ack.encode())).await;

@@ -207,16 +207,30 @@ impl History {
         d: &Delivery,
         verdict: &Verdict,
     ) -> rusqlite::Result<bool> {
+        self.insert_delivery(channel, d, verdict)
+            .map(|pk| pk.is_some())
+    }
+
+    /// Saves a delivery and returns its `pk`; `None` when it is stored
+    /// already (a resend: same channel, sequence number and id).
+    pub(super) fn insert_delivery(
+        &self,
+        channel: &str,
+        d: &Delivery,
+        verdict: &Verdict,
+    ) -> rusqlite::Result<Option<i64>> {
         // Written before the row is committed: a committed row finds it.
         let body_file = self.bodies.put(&d.body).map_err(io_error)?;
         let inline: &[u8] = if body_file.is_some() { &[] } else { &d.body };
-        let inserted = self
-            .conn()
+        let conn = self.conn();
+        let inserted = conn
             .prepare_cached(
-                "INSERT OR IGNORE INTO deliveries
+                "INSERT INTO deliveries
              (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
               body_file)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
+             WHERE NOT EXISTS
+                 (SELECT 1 FROM deliveries WHERE channel = ?2 AND seq = ?3 AND id = ?1)",
             )?
             .execute(params![
                 d.id,
@@ -232,21 +246,39 @@ impl History {
                 json(verdict),
                 body_file
             ]);
+        let pk = inserted.and_then(|n| {
+            if n == 0 {
+                return Ok(None);
+            }
+            let pk = conn.last_insert_rowid();
+            conn.prepare_cached("INSERT INTO delivery_ids (pk, id) VALUES (?1, ?2)")?
+                .execute(params![pk, d.id])?;
+            Ok(Some(pk))
+        });
+        drop(conn);
         // Not stored (a resend, or an error): the file is nobody's.
-        if !matches!(inserted, Ok(1))
+        if !matches!(pk, Ok(Some(_)))
             && let Some(name) = &body_file
         {
             self.bodies.remove(name);
         }
-        let inserted = inserted?;
-        if inserted == 1 && self.inserted_one() {
+        let pk = pk?;
+        if pk.is_some() && self.inserted_one() {
             self.prune()?;
         }
-        Ok(inserted == 1)
+        Ok(pk)
     }
 
-    /// Saves (or completes) an attempt.
+    /// Saves (or completes) an attempt at delivery `delivery_id`.
     pub fn record_attempt(&self, delivery_id: &str, a: &StoredAttempt) -> rusqlite::Result<()> {
+        let pk = self
+            .pk_of(delivery_id)?
+            .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        self.record_attempt_at(pk, a)
+    }
+
+    /// Saves (or completes) an attempt at the delivery stored as `pk`.
+    pub(super) fn record_attempt_at(&self, pk: i64, a: &StoredAttempt) -> rusqlite::Result<()> {
         let response_file = self.bodies.put(&a.response_body).map_err(io_error)?;
         let request_file = match &a.request_body {
             Some(body) => self.bodies.put(body).map_err(io_error)?,
@@ -268,11 +300,10 @@ impl History {
              (delivery, number, kind, started_ms, duration_ms, status, error_code, error_message,
               response_headers, response_body, request_headers, request_body, verdict,
               response_body_file, request_body_file)
-             VALUES ((SELECT pk FROM deliveries WHERE id = ?1),
-                     ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
-                delivery_id,
+                pk,
                 a.number,
                 a.kind,
                 a.started_ms as i64,
@@ -329,20 +360,30 @@ impl History {
         }
     }
 
-    /// Whether delivery `id` is stored.
-    pub fn contains(&self, id: &str) -> rusqlite::Result<bool> {
-        self.conn().query_row(
-            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)",
-            params![id],
-            |row| row.get(0),
-        )
+    /// Whether a delivery is stored: looked up by its channel and sequence
+    /// number (an index), not by its id (a scan).
+    pub fn contains(&self, channel: &str, seq: u64, id: &str) -> rusqlite::Result<bool> {
+        self.conn()
+            .prepare_cached(
+                "SELECT EXISTS
+                 (SELECT 1 FROM deliveries WHERE channel = ?1 AND seq = ?2 AND id = ?3)",
+            )?
+            .query_row(params![channel, seq as i64, id], |row| row.get(0))
+    }
+
+    /// The `pk` of the delivery with exactly this id.
+    fn pk_of(&self, id: &str) -> rusqlite::Result<Option<i64>> {
+        self.conn()
+            .prepare_cached("SELECT pk FROM delivery_ids WHERE id = ?1")?
+            .query_row(params![id], |row| row.get(0))
+            .optional()
     }
 
     /// The next attempt number for a delivery.
     pub fn next_attempt(&self, delivery_id: &str) -> rusqlite::Result<u32> {
         self.conn().query_row(
             "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts
-             WHERE delivery = (SELECT pk FROM deliveries WHERE id = ?1)",
+             WHERE delivery = (SELECT pk FROM delivery_ids WHERE id = ?1)",
             params![delivery_id],
             |row| row.get(0),
         )
@@ -410,33 +451,46 @@ impl History {
 
     /// Resolves a full id or a unique prefix.
     pub fn resolve(&self, prefix: &str) -> Result<String, LookupError> {
+        self.resolve_pk(prefix).map(|(_, id)| id)
+    }
+
+    /// The `pk` and full id of a full id or unique prefix.
+    fn resolve_pk(&self, prefix: &str) -> Result<(i64, String), LookupError> {
         let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT id FROM deliveries WHERE id LIKE ?1 ORDER BY id LIMIT 6")?;
-        let ids: Vec<String> = stmt
-            .query_map(params![pattern], |row| row.get(0))?
+        let mut stmt = conn.prepare_cached(
+            "SELECT pk, id FROM delivery_ids WHERE id LIKE ?1 ORDER BY id LIMIT 6",
+        )?;
+        let found: Vec<(i64, String)> = stmt
+            .query_map(params![pattern], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<Result<_, _>>()?;
-        match ids.len() {
+        if let Some(exact) = found.iter().find(|(_, id)| id == prefix) {
+            return Ok(exact.clone());
+        }
+        match found.len() {
             0 => Err(LookupError::NotFound(prefix.to_string())),
-            1 => Ok(ids[0].clone()),
-            _ if ids.iter().any(|id| id == prefix) => Ok(prefix.to_string()),
+            1 => Ok(found[0].clone()),
             _ => Err(LookupError::Ambiguous {
                 prefix: prefix.to_string(),
-                ids,
+                ids: found.into_iter().map(|(_, id)| id).collect(),
             }),
         }
     }
 
     /// A delivery by id or unique prefix, with its attempts.
     pub fn get(&self, prefix: &str) -> Result<StoredDelivery, LookupError> {
-        let id = self.resolve(prefix)?;
+        let (pk, _) = self.resolve_pk(prefix)?;
+        self.load(pk)
+    }
+
+    /// The delivery stored as `pk`, with its attempts.
+    fn load(&self, pk: i64) -> Result<StoredDelivery, LookupError> {
         let conn = self.conn();
         let (mut delivery, channel, verdict, body_file) = conn.query_row(
             "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
                     body_file
-             FROM deliveries WHERE id = ?1",
-            params![id],
+             FROM deliveries WHERE pk = ?1",
+            params![pk],
             |row| {
                 let body: Vec<u8> = row.get(9)?;
                 Ok((
@@ -466,11 +520,11 @@ impl History {
             "SELECT number, kind, started_ms, duration_ms, status, error_code, error_message,
                     response_headers, response_body, request_headers, request_body, verdict,
                     response_body_file, request_body_file
-             FROM attempts WHERE delivery = (SELECT pk FROM deliveries WHERE id = ?1)
+             FROM attempts WHERE delivery = ?1
              ORDER BY number",
         )?;
         let attempts = stmt
-            .query_map(params![id], |row| {
+            .query_map(params![pk], |row| {
                 let attempt = StoredAttempt {
                     number: row.get(0)?,
                     kind: row.get(1)?,
@@ -510,11 +564,24 @@ impl History {
 
     /// Ids of the `limit` most recent deliveries, oldest first.
     pub fn recent_ids(&self, limit: usize) -> rusqlite::Result<Vec<String>> {
+        self.recent_column("id", limit)
+    }
+
+    /// `pk`s of the `limit` most recent deliveries, oldest first.
+    fn recent_pks(&self, limit: usize) -> rusqlite::Result<Vec<i64>> {
+        self.recent_column("pk", limit)
+    }
+
+    fn recent_column<T: rusqlite::types::FromSql>(
+        &self,
+        column: &str,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<T>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT id FROM (SELECT id, received_at_ms, seq FROM deliveries
-             ORDER BY received_at_ms DESC, seq DESC LIMIT ?1) ORDER BY received_at_ms, seq",
-        )?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {column} FROM (SELECT {column}, received_at_ms, seq FROM deliveries
+             ORDER BY received_at_ms DESC, seq DESC LIMIT ?1) ORDER BY received_at_ms, seq"
+        ))?;
         stmt.query_map(params![limit.min(i64::MAX as usize) as i64], |row| {
             row.get(0)
         })?
@@ -523,9 +590,9 @@ impl History {
 
     /// The `limit` most recent deliveries, oldest first, whole.
     pub fn recent(&self, limit: usize) -> Result<Vec<StoredDelivery>, LookupError> {
-        self.recent_ids(limit)?
-            .iter()
-            .map(|id| self.get(id))
+        self.recent_pks(limit)?
+            .into_iter()
+            .map(|pk| self.load(pk))
             .collect()
     }
 
@@ -534,8 +601,8 @@ impl History {
     pub fn summaries(&self, limit: usize, failed_only: bool) -> Result<Vec<Summary>, LookupError> {
         let scan = if failed_only { usize::MAX } else { limit };
         let mut out = Vec::new();
-        for id in self.recent_ids(scan)? {
-            let d = self.get(&id)?;
+        for pk in self.recent_pks(scan)? {
+            let d = self.load(pk)?;
             if failed_only && !d.failed() {
                 continue;
             }

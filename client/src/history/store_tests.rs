@@ -140,6 +140,11 @@ fn retention_keeps_the_newest_and_the_file_is_private() {
     history.prune().unwrap();
     let ids = history.recent_ids(100).unwrap();
     assert_eq!(ids, ["d4", "d5", "d6"]);
+    // Their ids go with them: a pruned delivery is not found by its id.
+    assert!(matches!(history.get("d2"), Err(LookupError::NotFound(_))));
+    assert!(!history.contains("ch", 2, "d2").unwrap());
+    assert!(history.contains("ch", 5, "d5").unwrap());
+    assert!(!history.contains("other", 5, "d5").unwrap());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -350,4 +355,92 @@ fn a_version_1_history_is_upgraded_in_place_and_takes_body_files() {
             .count(),
         1
     );
+}
+
+/// Version 2: the unique index on `id` every insert had to update.
+const SCHEMA_V2: &str = "
+CREATE TABLE deliveries (
+    pk INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, channel TEXT NOT NULL,
+    seq INTEGER NOT NULL, received_at_ms INTEGER NOT NULL, method TEXT NOT NULL,
+    path TEXT NOT NULL, query TEXT, url TEXT NOT NULL, headers TEXT NOT NULL,
+    body BLOB NOT NULL, verdict TEXT NOT NULL, body_file TEXT
+);
+CREATE TABLE attempts (
+    delivery INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
+    number INTEGER NOT NULL, kind TEXT NOT NULL, started_ms INTEGER NOT NULL,
+    duration_ms INTEGER, status INTEGER, error_code TEXT, error_message TEXT,
+    response_headers TEXT, response_body BLOB, request_headers TEXT, request_body BLOB,
+    verdict TEXT, response_body_file TEXT, request_body_file TEXT,
+    PRIMARY KEY (delivery, number)
+);
+CREATE INDEX deliveries_by_arrival ON deliveries (received_at_ms, seq);
+CREATE INDEX deliveries_by_channel_seq ON deliveries (channel, seq);
+INSERT INTO deliveries VALUES
+    (5, 'abc111', 'ch', 4, 1000, 'POST', '/a', NULL, 'u', '[]', x'00ff', '{}', NULL),
+    (9, 'abc222', 'ch', 5, 2000, 'POST', '/b', NULL, 'u', '[]', x'01', '{}', NULL);
+INSERT INTO attempts (delivery, number, kind, started_ms, status, response_headers, response_body)
+    VALUES (5, 1, 'original', 1000, 502, '[]', x''), (9, 1, 'original', 2000, 200, '[]', x'6f6b');
+PRAGMA user_version = 2;
+";
+
+#[test]
+fn a_version_2_history_is_rebuilt_without_the_id_index_and_keeps_every_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::history::FILE_NAME);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(SCHEMA_V2)
+        .unwrap();
+    let keep = Keep {
+        count: 100,
+        age: Duration::from_secs(u32::MAX.into()),
+    };
+    let history = History::open(dir.path(), keep).unwrap();
+    // Prefixes resolve through the new id table; attempts still belong to
+    // the right delivery.
+    assert!(matches!(
+        history.get("abc"),
+        Err(LookupError::Ambiguous { .. })
+    ));
+    let second = history.get("abc2").unwrap();
+    assert_eq!(second.delivery.path, "/b");
+    assert_eq!(second.attempts[0].response_body, b"ok");
+    assert_eq!(history.get("abc111").unwrap().attempts[0].status, Some(502));
+    // A resend of an old delivery is still recognised; a new one is not.
+    assert!(
+        !history
+            .record_delivery("ch", &delivery("abc222", 5, 2000), &verdict())
+            .unwrap()
+    );
+    assert!(
+        history
+            .record_delivery("ch", &delivery("new", 6, now_ms()), &verdict())
+            .unwrap()
+    );
+    history
+        .record_attempt("new", &attempt(1, Some(200)))
+        .unwrap();
+    assert_eq!(history.get("ne").unwrap().attempts.len(), 1);
+    assert_eq!(history.recent_ids(10).unwrap(), ["abc111", "abc222", "new"]);
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let unique_indexes: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_index_list('deliveries') WHERE \"unique\" = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        unique_indexes, 0,
+        "no index an insert must update at random"
+    );
+    let leftovers: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_master WHERE name LIKE '%_v2'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(leftovers, 0);
 }

@@ -90,15 +90,15 @@ impl Writer {
 
 fn save(history: &super::History, x: &Job) -> Result<bool, String> {
     let delivery = &x.forwarded.delivery;
-    let new = history
-        .record_delivery(&x.channel, delivery, &x.verdict)
+    let pk = history
+        .insert_delivery(&x.channel, delivery, &x.verdict)
         .map_err(|e| e.to_string())?;
-    if new {
+    if let Some(pk) = pk {
         history
-            .record_attempt(&delivery.id, &x.attempt)
+            .record_attempt_at(pk, &x.attempt)
             .map_err(|e| e.to_string())?;
     }
-    Ok(new)
+    Ok(pk.is_some())
 }
 
 fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Receiver<Job>) {
