@@ -10,6 +10,7 @@ use crate::events::{ConnectionEvent, Event, LinkState};
 use crate::forward::Forwarder;
 use crate::history::{History, Writer};
 use crate::memory::ChannelMemory;
+use crate::netwatch::{self, Change, Watch};
 use crate::verification::Verifier;
 use futures_util::{SinkExt, StreamExt};
 use hookhole_shared::protocol::{
@@ -35,6 +36,10 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Answers waiting to be written to the relay.
 const OUTBOX_CAPACITY: usize = 256;
+
+/// How long the relay has to answer a ping sent after a sleep or a network
+/// change (at most three heartbeats, like any silence).
+const PROBE_LIMIT: Duration = Duration::from_secs(5);
 /// Largest message accepted from the relay: its body limit plus headers.
 const MAX_MESSAGE: usize = 64 * 1024 * 1024;
 
@@ -59,6 +64,8 @@ pub struct EngineConfig {
     pub history: Option<Arc<History>>,
     /// Where deliveries and attempts are saved, if anywhere.
     pub writer: Option<Writer>,
+    /// The machine's addresses: when they change, the link is checked.
+    pub addresses: netwatch::Addresses,
 }
 
 impl EngineConfig {
@@ -75,6 +82,7 @@ impl EngineConfig {
             verifier: Arc::new(Verifier::default()),
             history: None,
             writer: None,
+            addresses: netwatch::interface_addresses(),
         }
     }
 }
@@ -126,6 +134,7 @@ pub async fn run(
     });
     let mut ready_sent = false;
     let mut failures: u32 = 0;
+    let mut watch = Watch::new(config.addresses.clone());
     loop {
         // Ctrl-C must not wait for a connection attempt to a stalled relay.
         let attempt = tokio::select! {
@@ -154,7 +163,7 @@ pub async fn run(
                     }
                 };
                 let _ = events.send(event).await;
-                match session(ws, &welcome, &config, &events, &shutdown).await {
+                match session(ws, &welcome, &config, &events, &mut watch, &shutdown).await {
                     End::Shutdown => return Ok(()),
                     End::Lost(reason) => reason,
                     End::Refused { code, reason } => {
@@ -182,23 +191,8 @@ pub async fn run(
             .await;
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
-            _ = woke_up() => tracing::info!("the machine woke up: reconnecting now"),
+            change = watch.next() => tracing::info!("{change}: reconnecting now"),
             _ = shutdown.cancelled() => return Ok(()),
-        }
-    }
-}
-
-/// Returns when the machine wakes from sleep. Timers run on the monotonic
-/// clock, which stops while the machine sleeps; the wall clock does not.
-/// A wall clock that jumped ahead means a sleep happened, and a backoff
-/// started before it would make the user wait for nothing.
-async fn woke_up() {
-    loop {
-        let (wall, mono) = (std::time::SystemTime::now(), std::time::Instant::now());
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let wall_elapsed = wall.elapsed().unwrap_or_default();
-        if wall_elapsed > mono.elapsed() + Duration::from_secs(3) {
-            return;
         }
     }
 }
@@ -322,6 +316,7 @@ async fn session(
     welcome: &Welcome,
     config: &EngineConfig,
     events: &mpsc::Sender<Event>,
+    watch: &mut Watch,
     shutdown: &CancellationToken,
 ) -> End {
     let (outbox_tx, mut outbox) = mpsc::channel::<Message>(OUTBOX_CAPACITY);
@@ -331,6 +326,10 @@ async fn session(
     };
     // Three missed heartbeats: the link is dead even if TCP has not noticed.
     let silence_limit = interval * 3;
+    // After a sleep or a network change the link may be dead without a
+    // sound: a ping must be answered within this, not 45 s of silence.
+    let answer_limit = silence_limit.min(PROBE_LIMIT);
+    let mut probe: Option<(Instant, Change)> = None;
     let mut ticker = tokio::time::interval(interval);
     let heartbeat = to_message(ClientMessage::Heartbeat.encode());
     let context = DeliveryContext {
@@ -357,6 +356,7 @@ async fn session(
         tokio::select! {
             incoming = ws.next() => {
                 last_heard = Instant::now();
+                probe = None;
                 match incoming {
                     Some(Ok(Message::Binary(bytes))) => match RelayMessage::decode_binary(bytes) {
                         Ok(RelayMessage::Delivery(delivery)) => {
@@ -405,6 +405,20 @@ async fn session(
                     return End::Lost(format!("connection to the relay lost: {e}"));
                 }
             }
+            change = watch.next() => {
+                tracing::info!("{change}: checking the link to the relay");
+                if let Err(e) = ws.send(Message::Ping(Default::default())).await {
+                    return End::Lost(format!("{change}; the link to the relay is gone: {e}"));
+                }
+                probe = Some((Instant::now(), change));
+            }
+            _ = unanswered(probe, answer_limit) => {
+                let change = probe.map_or(Change::Network, |(_, change)| change);
+                return End::Lost(format!(
+                    "{change} and the relay did not answer within {}",
+                    humantime::format_duration(answer_limit)
+                ));
+            }
             _ = ticker.tick() => {
                 if last_heard.elapsed() > silence_limit {
                     return End::Lost(format!(
@@ -426,6 +440,15 @@ async fn session(
                 return End::Shutdown;
             }
         }
+    }
+}
+
+/// Ends when a probe sent at `probe` has gone unanswered for `limit`;
+/// never without a probe.
+async fn unanswered(probe: Option<(Instant, Change)>, limit: Duration) {
+    match probe {
+        Some((sent, _)) => tokio::time::sleep_until(sent + limit).await,
+        None => std::future::pending().await,
     }
 }
 

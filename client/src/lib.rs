@@ -12,6 +12,8 @@
 //!   [`memory`]: the remembered relay-assigned channel.
 //! - [`verification`]: signature verdicts per delivery; [`secrets`]: resolving
 //!   `--secret` values.
+//! - [`netwatch`]: noticing sleep and network changes, after which the link
+//!   to the relay is checked at once.
 //! - [`tui`]: the terminal UI (Elm style: `app` state and `update`, pure
 //!   `ui::render`, one runtime loop).
 //! - [`trigger`]: signed test webhooks; [`announce`]: where a running
@@ -28,6 +30,7 @@ pub mod history;
 pub mod history_cmd;
 pub mod listen;
 pub mod memory;
+pub mod netwatch;
 pub mod output;
 pub mod providers;
 pub mod relay_tls;

@@ -204,3 +204,74 @@ async fn d_a_stalled_relay_is_reported_dead_and_the_client_recovers() {
         200
     );
 }
+
+/// After a network change (another Wi-Fi) the link may be dead without a
+/// sound. The client pings the relay at once and, with no answer within
+/// 5 s, reconnects: long before the relay's 60 s heartbeats would show the
+/// silence. The network change is simulated through the engine's address
+/// source; the relay is a real process, paused.
+#[tokio::test]
+async fn a_network_change_checks_the_link_at_once() {
+    use hookhole::events::{Event, LinkState};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["relay", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("relay"))
+        .args(["--heartbeat", "60s"]);
+    let mut relay = Proc::spawn(cmd);
+    let (_, port) = relay.listening().await;
+    let target = TestTarget::echo().await;
+
+    let moved = Arc::new(AtomicBool::new(false));
+    let mut config = engine_config(
+        &format!("http://127.0.0.1:{port}"),
+        Some("netchange"),
+        &target.url(),
+    );
+    config.addresses = {
+        let moved = moved.clone();
+        Arc::new(move || {
+            let ip = if moved.load(Ordering::SeqCst) {
+                "10.0.0.7"
+            } else {
+                "192.168.1.20"
+            };
+            Some([ip.parse().unwrap()].into_iter().collect())
+        })
+    };
+    let mut client = TestClient::start_with(config).await;
+
+    relay.signal("STOP");
+    moved.store(true, Ordering::SeqCst);
+    let lost = client
+        .wait_for(
+            "the client to give up on the link",
+            |e| matches!(e, Event::Connection(c) if c.state == LinkState::Reconnecting),
+        )
+        .await;
+    let Event::Connection(lost) = lost else {
+        unreachable!()
+    };
+    let reason = lost.reason.unwrap_or_default();
+    assert!(
+        reason.contains("the network changed") && reason.contains("did not answer"),
+        "{reason}"
+    );
+
+    relay.signal("CONT");
+    client
+        .wait_for(
+            "the client to reconnect",
+            |e| matches!(e, Event::Connection(c) if c.state == LinkState::Connected),
+        )
+        .await;
+    assert_eq!(
+        post(&format!("http://127.0.0.1:{port}/netchange/after"), b"{}")
+            .await
+            .status,
+        200
+    );
+}
