@@ -179,7 +179,8 @@ pub async fn run(
         let delay = backoff::delay(failures, backoff::random_fraction());
         tracing::warn!(
             "{reason}; reconnecting in {}",
-            humantime::format_duration(delay)
+            // Whole milliseconds: "207ms", not "207ms 453us 274ns".
+            humantime::format_duration(Duration::from_millis(delay.as_millis() as u64))
         );
         let _ = events
             .send(Event::Connection(ConnectionEvent {
