@@ -271,9 +271,11 @@ impl History {
 
     /// Saves (or completes) an attempt at delivery `delivery_id`.
     pub fn record_attempt(&self, delivery_id: &str, a: &StoredAttempt) -> rusqlite::Result<()> {
-        let pk = self
-            .pk_of(delivery_id)?
-            .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        let pk = self.pk_of(delivery_id)?.ok_or_else(|| {
+            io_error(std::io::Error::other(format!(
+                "no delivery {delivery_id} in the history (pruned meanwhile?)"
+            )))
+        })?;
         self.record_attempt_at(pk, a)
     }
 

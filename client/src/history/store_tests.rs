@@ -421,6 +421,11 @@ fn a_version_2_history_is_rebuilt_without_the_id_index_and_keeps_every_link() {
         .record_attempt("new", &attempt(1, Some(200)))
         .unwrap();
     assert_eq!(history.get("ne").unwrap().attempts.len(), 1);
+    let error = history
+        .record_attempt("gone", &attempt(1, Some(200)))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("no delivery gone in the history"), "{error}");
     assert_eq!(history.recent_ids(10).unwrap(), ["abc111", "abc222", "new"]);
 
     let conn = rusqlite::Connection::open(&path).unwrap();
