@@ -79,6 +79,14 @@ impl Bodies {
         std::fs::read(self.dir.join(name)).map_err(|e| self.error("cannot read", name, e))
     }
 
+    /// The size of the body stored under `name`; 0 when it is unreadable.
+    pub fn len(&self, name: &str) -> u64 {
+        if !is_name(name) {
+            return 0;
+        }
+        std::fs::metadata(self.dir.join(name)).map_or(0, |m| m.len())
+    }
+
     /// Removes a file written for a row that was not stored after all.
     pub fn remove(&self, name: &str) {
         let _ = std::fs::remove_file(self.dir.join(name));

@@ -112,6 +112,10 @@ fn large_bodies_live_in_private_files_and_come_back_exactly() {
         &small[..]
     );
     assert_eq!(files(dir.path()).len(), 3, "one file per large body");
+    // A listing gives the size without reading the file.
+    let listed = history.summaries(10, false).unwrap();
+    assert_eq!(listed[0].id, "big");
+    assert_eq!(listed[0].body_bytes, request.len() as u64);
 
     // The rows hold empty blobs: the bytes are in the files only.
     let conn = rusqlite::Connection::open(dir.path().join(super::FILE_NAME)).unwrap();
@@ -190,9 +194,16 @@ fn a_missing_body_file_is_a_clear_error() {
     history
         .record_delivery("ch", &delivery("big", 1, bytes(100 * 1024, 6)), &unsigned())
         .unwrap();
+    history
+        .record_attempt("big", &attempt(1, b"ok".to_vec(), None))
+        .unwrap();
     let name = files(dir.path()).pop().unwrap();
     std::fs::remove_file(dir.path().join(DIR_NAME).join(&name)).unwrap();
     let error = history.get("big").err().unwrap().to_string();
     assert!(error.contains("cannot read"), "{error}");
     assert!(error.contains(&name), "{error}");
+    // The listing still works: it reads no body files.
+    let listed = history.summaries(10, false).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, Some(200));
 }

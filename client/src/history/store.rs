@@ -59,6 +59,13 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
 
+/// Whether loading a delivery reads the bodies kept in files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Files {
+    Read,
+    Skip,
+}
+
 /// A file error where SQLite's errors go: `record_*` fail as one.
 fn io_error(e: std::io::Error) -> rusqlite::Error {
     rusqlite::Error::ToSqlConversionFailure(Box::new(e))
@@ -487,6 +494,13 @@ impl History {
 
     /// The delivery stored as `pk`, with its attempts.
     fn load(&self, pk: i64) -> Result<StoredDelivery, LookupError> {
+        self.load_with(pk, Files::Read).map(|(d, _)| d)
+    }
+
+    /// The delivery stored as `pk`, and its body's length. With
+    /// `Files::Skip`, bodies kept in files are left empty (their length is
+    /// the file's): what a summary needs, without reading them.
+    fn load_with(&self, pk: i64, files: Files) -> Result<(StoredDelivery, u64), LookupError> {
         let conn = self.conn();
         let (mut delivery, channel, verdict, body_file) = conn.query_row(
             "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
@@ -515,9 +529,14 @@ impl History {
                 ))
             },
         )?;
-        if let Some(name) = body_file {
-            delivery.body = self.bodies.get(&name)?.into();
-        }
+        let body_len = match (&body_file, files) {
+            (None, _) => delivery.body.len() as u64,
+            (Some(name), Files::Read) => {
+                delivery.body = self.bodies.get(name)?.into();
+                delivery.body.len() as u64
+            }
+            (Some(name), Files::Skip) => self.bodies.len(name),
+        };
         let mut stmt = conn.prepare(
             "SELECT number, kind, started_ms, duration_ms, status, error_code, error_message,
                     response_headers, response_body, request_headers, request_body, verdict,
@@ -547,6 +566,9 @@ impl History {
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .map(|(mut attempt, (response_file, request_file))| {
+                if files == Files::Skip {
+                    return Ok(attempt);
+                }
                 if let Some(name) = response_file {
                     attempt.response_body = self.bodies.get(&name)?;
                 }
@@ -556,12 +578,13 @@ impl History {
                 Ok(attempt)
             })
             .collect::<Result<Vec<_>, std::io::Error>>()?;
-        Ok(StoredDelivery {
+        let stored = StoredDelivery {
             delivery,
             channel,
             verdict: verdict.unwrap_or_else(unverified),
             attempts,
-        })
+        };
+        Ok((stored, body_len))
     }
 
     /// Ids of the `limit` most recent deliveries, oldest first.
@@ -604,7 +627,8 @@ impl History {
         let scan = if failed_only { usize::MAX } else { limit };
         let mut out = Vec::new();
         for pk in self.recent_pks(scan)? {
-            let d = self.load(pk)?;
+            // A listing reads no body files: they may be large, or gone.
+            let (d, body_bytes) = self.load_with(pk, Files::Skip)?;
             if failed_only && !d.failed() {
                 continue;
             }
@@ -620,7 +644,7 @@ impl History {
                 status: last.and_then(|a| a.status),
                 error: last.and_then(|a| a.error_code.clone()),
                 attempts: d.attempts.len() as u32,
-                body_bytes: d.delivery.body.len() as u64,
+                body_bytes,
                 signature: d.verdict.clone(),
             });
         }
