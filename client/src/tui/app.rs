@@ -18,6 +18,11 @@ use std::collections::HashMap;
 /// Deliveries kept in memory; beyond it the oldest tenth is dropped.
 pub const MAX_RECORDS: usize = 20_000;
 
+/// Bytes of bodies (requests and responses) kept in memory: with large
+/// webhooks the count alone would let the UI hold gigabytes. Beyond it the
+/// oldest deliveries go until a tenth is free; the history keeps them all.
+pub const MAX_HELD: usize = 256 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
     List,
@@ -125,6 +130,8 @@ pub enum Command {
 pub struct App {
     pub records: Vec<Record>,
     index: HashMap<String, usize>,
+    /// Body bytes in `records` (see [`MAX_HELD`]).
+    held: usize,
     /// Positions in `records` that pass the filter, oldest first.
     pub visible: Vec<usize>,
     pub selected: Option<String>,
@@ -156,6 +163,7 @@ impl App {
         App {
             records: Vec::new(),
             index: HashMap::new(),
+            held: 0,
             visible: Vec::new(),
             selected: None,
             offset: 0,
@@ -240,6 +248,7 @@ impl App {
                         .iter_mut()
                         .find(|a| a.number == attempt)
                     {
+                        self.held += outcome.body_len();
                         a.outcome = outcome;
                         a.duration_ms = Some(duration_ms);
                         a.verdict = verdict;
@@ -278,10 +287,10 @@ impl App {
         }
         earlier.append(&mut self.records);
         self.records = earlier;
-        if self.records.len() > MAX_RECORDS {
-            self.records.drain(..self.records.len() - MAX_RECORDS);
+        self.held = self.records.iter().map(Record::held_bytes).sum();
+        if !self.trim() {
+            self.reindex();
         }
-        self.reindex();
         if self.selected.is_none() {
             self.select_row(self.visible.len().saturating_sub(1));
         }
@@ -323,21 +332,40 @@ impl App {
     }
 
     fn push(&mut self, record: Record) {
-        if self.records.len() >= MAX_RECORDS {
-            self.records.drain(..MAX_RECORDS / 10);
-            self.reindex();
-        }
+        self.held += record.held_bytes();
         let pos = self.records.len();
         self.index.insert(record.id.clone(), pos);
         self.records.push(record);
         if self.matches(&self.records[pos]) {
             self.visible.push(pos);
         }
+        self.trim();
         if self.follow || self.selected.is_none() {
             self.select_row(self.visible.len().saturating_sub(1));
         } else {
             self.keep_selection_in_view();
         }
+    }
+
+    /// Drops the oldest deliveries once more than [`MAX_RECORDS`] or
+    /// [`MAX_HELD`] bytes of bodies are kept, down to nine tenths of both
+    /// (so the list is not rebuilt on every delivery); the newest stays.
+    /// True when it dropped any (and rebuilt the index).
+    fn trim(&mut self) -> bool {
+        if self.records.len() <= MAX_RECORDS && self.held <= MAX_HELD {
+            return false;
+        }
+        let (count_goal, held_goal) = (MAX_RECORDS / 10 * 9, MAX_HELD / 10 * 9);
+        let mut dropped = 0;
+        while dropped + 1 < self.records.len()
+            && (self.records.len() - dropped > count_goal || self.held > held_goal)
+        {
+            self.held = self.held.saturating_sub(self.records[dropped].held_bytes());
+            dropped += 1;
+        }
+        self.records.drain(..dropped);
+        self.reindex();
+        true
     }
 
     fn reindex(&mut self) {

@@ -329,3 +329,30 @@ fn ten_thousand_deliveries_stay_bounded_and_selectable() {
     assert!(app.records.len() <= MAX_RECORDS, "memory stays bounded");
     assert!(app.record("d0000").is_none(), "the oldest were dropped");
 }
+
+/// Large webhooks: the count limit alone would let the UI hold gigabytes.
+#[test]
+fn large_bodies_are_kept_within_the_byte_budget() {
+    let mut app = app();
+    let body = vec![b'x'; 4 << 20];
+    let n = (MAX_HELD / body.len() + 10) as u64;
+    for i in 1000..1000 + n {
+        app.update(Msg::Engine(fixtures::delivery(
+            i,
+            "/big",
+            Ok(200),
+            Status::Valid,
+            &body,
+        )));
+    }
+    let held: usize = app.records.iter().map(|r| r.held_bytes()).sum();
+    assert!(held <= MAX_HELD, "{held} bytes held");
+    assert!(app.record("d0001").is_none(), "the oldest were dropped");
+    assert!(app.record("d1000").is_none(), "the oldest were dropped");
+    let newest = format!("d{:04}", 1000 + n - 1);
+    assert!(app.record(&newest).is_some(), "the newest is kept");
+    assert!(
+        app.record(&selected(&app)).is_some(),
+        "the selection is a kept delivery"
+    );
+}

@@ -64,6 +64,14 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The bytes of the answer's body held in memory.
+    pub fn body_len(&self) -> usize {
+        match self {
+            Outcome::Response { body, .. } => body.len(),
+            _ => 0,
+        }
+    }
+
     /// What a forward to the local server got.
     pub fn of(
         result: &Result<hookhole_shared::protocol::Response, hookhole_shared::protocol::Failure>,
@@ -141,6 +149,17 @@ pub struct Record {
 }
 
 impl Record {
+    /// The bytes of bodies this record holds: the request's and every
+    /// answer's.
+    pub fn held_bytes(&self) -> usize {
+        self.body.len()
+            + self
+                .attempts
+                .iter()
+                .map(|a| a.outcome.body_len())
+                .sum::<usize>()
+    }
+
     /// A record from the engine's delivery event (its full exchange, or
     /// just the summary when the exchange is not attached).
     pub fn from_event(event: &DeliveryEvent) -> Record {
