@@ -84,7 +84,9 @@ async fn event_loop(
     if let Some(history) = ctx.history.clone() {
         let done = done_tx.clone();
         tokio::spawn(async move {
-            let loaded = tokio::task::spawn_blocking(move || history.recent(1000)).await;
+            let loaded =
+                tokio::task::spawn_blocking(move || history.recent(1000, app::MAX_HELD as u64))
+                    .await;
             if let Ok(Ok(stored)) = loaded {
                 let records = stored.iter().map(model::Record::from_stored).collect();
                 let _ = done.send(Msg::Loaded(records)).await;

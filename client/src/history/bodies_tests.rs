@@ -207,3 +207,38 @@ fn a_missing_body_file_is_a_clear_error() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].status, Some(200));
 }
+
+/// What the terminal UI loads at start: the newest deliveries within a
+/// byte budget, and the others even when one's body file is gone.
+#[test]
+fn the_recent_deliveries_fit_a_byte_budget_and_survive_a_missing_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(dir.path(), keep(100)).unwrap();
+    for n in 1..=3 {
+        let d = delivery(&format!("d{n}"), n, bytes(100 * 1024, n as u8));
+        history.record_delivery("ch", &d, &unsigned()).unwrap();
+    }
+    let ids = |list: Vec<super::StoredDelivery>| -> Vec<String> {
+        list.into_iter().map(|d| d.delivery.id).collect()
+    };
+    assert_eq!(
+        ids(history.recent(10, u64::MAX).unwrap()),
+        ["d1", "d2", "d3"]
+    );
+    assert_eq!(ids(history.recent(10, 250 * 1024).unwrap()), ["d2", "d3"]);
+    assert_eq!(
+        ids(history.recent(10, 1).unwrap()),
+        ["d3"],
+        "the newest always"
+    );
+
+    // d2's body file is removed behind our back.
+    let d2 = history.get("d2").unwrap().delivery.body;
+    let folder = dir.path().join(DIR_NAME);
+    for name in files(dir.path()) {
+        if std::fs::read(folder.join(&name)).unwrap() == d2 {
+            std::fs::remove_file(folder.join(&name)).unwrap();
+        }
+    }
+    assert_eq!(ids(history.recent(10, u64::MAX).unwrap()), ["d1", "d3"]);
+}

@@ -613,12 +613,26 @@ impl History {
         .collect()
     }
 
-    /// The `limit` most recent deliveries, oldest first, whole.
-    pub fn recent(&self, limit: usize) -> Result<Vec<StoredDelivery>, LookupError> {
-        self.recent_pks(limit)?
-            .into_iter()
-            .map(|pk| self.load(pk))
-            .collect()
+    /// The most recent deliveries, oldest first, whole: at most `limit`,
+    /// and no more than `max_bytes` of request bodies (the newest always).
+    /// One whose body file is gone is left out with a warning, not the rest.
+    pub fn recent(&self, limit: usize, max_bytes: u64) -> Result<Vec<StoredDelivery>, LookupError> {
+        let mut out = Vec::new();
+        let mut bytes = 0u64;
+        for pk in self.recent_pks(limit)?.into_iter().rev() {
+            let (_, size) = self.load_with(pk, Files::Skip)?;
+            bytes += size;
+            if bytes > max_bytes && !out.is_empty() {
+                break;
+            }
+            match self.load(pk) {
+                Ok(d) => out.push(d),
+                Err(LookupError::Body(e)) => tracing::warn!("history: {e}"),
+                Err(e) => return Err(e),
+            }
+        }
+        out.reverse();
+        Ok(out)
     }
 
     /// Summaries for `hookhole history`, oldest first: the `limit` most
