@@ -413,8 +413,7 @@ async fn session(
                 }
                 probe = Some((Instant::now(), change));
             }
-            _ = unanswered(probe, answer_limit) => {
-                let change = probe.map_or(Change::Network, |(_, change)| change);
+            change = unanswered(probe, answer_limit) => {
                 return End::Lost(format!(
                     "{change} and the relay did not answer within {}",
                     humantime::format_duration(answer_limit)
@@ -444,11 +443,14 @@ async fn session(
     }
 }
 
-/// Ends when a probe sent at `probe` has gone unanswered for `limit`;
-/// never without a probe.
-async fn unanswered(probe: Option<(Instant, Change)>, limit: Duration) {
+/// Ends, with what prompted it, when a probe has gone unanswered for
+/// `limit`; never without a probe.
+async fn unanswered(probe: Option<(Instant, Change)>, limit: Duration) -> Change {
     match probe {
-        Some((sent, _)) => tokio::time::sleep_until(sent + limit).await,
+        Some((sent, change)) => {
+            tokio::time::sleep_until(sent + limit).await;
+            change
+        }
         None => std::future::pending().await,
     }
 }
