@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use rusqlite::{Connection, params};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,6 +22,8 @@ CREATE TABLE IF NOT EXISTS buffered (
     frame          BLOB NOT NULL,
     PRIMARY KEY (channel, seq)
 );
+-- The age limit is checked on every push: a range, not a scan.
+CREATE INDEX IF NOT EXISTS buffered_by_age ON buffered (channel, received_at_ms);
 ";
 
 /// Per-channel bounds on what is kept for absent clients.
@@ -50,15 +52,47 @@ pub enum BufferError {
     #[error("the channel's buffer is full ({0} bytes waiting for a client)")]
     TooLarge(u64),
     #[error("buffer storage failed: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(String),
+}
+
+impl From<rusqlite::Error> for BufferError {
+    fn from(e: rusqlite::Error) -> Self {
+        BufferError::Storage(e.to_string())
+    }
 }
 
 pub struct Buffer {
     conn: Mutex<Connection>,
     limits: Limits,
-    /// Sequence numbers buffered per channel, so acks of live deliveries
-    /// (the common case) cost no database write.
-    pending: Mutex<HashMap<String, BTreeSet<u64>>>,
+    /// What is buffered per channel, so acks of live deliveries (the common
+    /// case) cost no database write and the limits cost no query.
+    pending: Mutex<HashMap<String, Held>>,
+}
+
+/// One channel's buffered deliveries: sequence number to frame size.
+#[derive(Default)]
+struct Held {
+    sizes: BTreeMap<u64, u64>,
+    bytes: u64,
+}
+
+impl Held {
+    fn insert(&mut self, seq: u64, size: u64) {
+        if let Some(old) = self.sizes.insert(seq, size) {
+            self.bytes -= old;
+        }
+        self.bytes += size;
+    }
+
+    fn remove(&mut self, seq: u64) -> bool {
+        match self.sizes.remove(&seq) {
+            Some(size) => {
+                self.bytes -= size;
+                true
+            }
+            None => false,
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -82,19 +116,23 @@ impl Buffer {
             Ok(conn)
         };
         let conn = setup().map_err(|e| format!("buffer database {}: {e}", path.display()))?;
-        let mut pending: HashMap<String, BTreeSet<u64>> = HashMap::new();
+        let mut pending: HashMap<String, Held> = HashMap::new();
         {
             let mut stmt = conn
-                .prepare("SELECT channel, seq FROM buffered")
+                .prepare("SELECT channel, seq, size FROM buffered")
                 .map_err(|e| e.to_string())?;
             let rows = stmt
                 .query_map([], |row| {
-                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, i64>(1)? as u64,
+                        row.get::<_, i64>(2)? as u64,
+                    ))
                 })
                 .map_err(|e| e.to_string())?;
             for row in rows {
-                let (channel, seq) = row.map_err(|e| e.to_string())?;
-                pending.entry(channel).or_default().insert(seq);
+                let (channel, seq, size) = row.map_err(|e| e.to_string())?;
+                pending.entry(channel).or_default().insert(seq, size);
             }
         }
         Ok(Buffer {
@@ -108,12 +146,33 @@ impl Buffer {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<String, BTreeSet<u64>>> {
+    fn pending(&self) -> MutexGuard<'_, HashMap<String, Held>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Starts a transaction: the writes up to [`Buffer::commit`] share one
+    /// `fsync` (see `buffer_writer.rs`).
+    pub fn begin(&self) -> rusqlite::Result<()> {
+        self.conn().execute_batch("BEGIN")
+    }
+
+    pub fn commit(&self) -> rusqlite::Result<()> {
+        self.conn().execute_batch("COMMIT")
+    }
+
+    pub fn rollback(&self) {
+        let _ = self.conn().execute_batch("ROLLBACK");
+    }
+
+    /// Forgets a push whose transaction was rolled back.
+    pub fn forget(&self, channel: &str, seq: u64) {
+        if let Some(held) = self.pending().get_mut(channel) {
+            held.remove(seq);
+        }
+    }
+
     /// Keeps a delivery for `channel`, within the limits; committed when
-    /// this returns.
+    /// this returns, or with the transaction it is part of.
     pub fn push(&self, channel: &str, seq: u64, id: &str, frame: &[u8]) -> Result<(), BufferError> {
         let conn = self.conn();
         let cutoff = now_ms() - self.limits.age.as_millis() as i64;
@@ -123,24 +182,25 @@ impl Buffer {
         )?;
         if expired > 0 {
             tracing::warn!(%channel, expired, "dropped buffered deliveries older than the buffer age limit");
-            let mut stmt = conn.prepare("SELECT seq FROM buffered WHERE channel = ?1")?;
-            let left: BTreeSet<u64> = stmt
-                .query_map(params![channel], |row| {
-                    row.get::<_, i64>(0).map(|s| s as u64)
-                })?
-                .collect::<Result<_, _>>()?;
+            let mut stmt = conn.prepare("SELECT seq, size FROM buffered WHERE channel = ?1")?;
+            let mut left = Held::default();
+            for row in stmt.query_map(params![channel], |row| {
+                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)? as u64))
+            })? {
+                let (seq, size) = row?;
+                left.insert(seq, size);
+            }
             self.pending().insert(channel.to_string(), left);
         }
-        let (count, bytes): (i64, i64) = conn.query_row(
-            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM buffered WHERE channel = ?1",
-            params![channel],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        if count as u64 >= self.limits.count {
-            return Err(BufferError::TooMany(count as u64));
+        let (count, bytes) = self
+            .pending()
+            .get(channel)
+            .map_or((0, 0), |held| (held.sizes.len() as u64, held.bytes));
+        if count >= self.limits.count {
+            return Err(BufferError::TooMany(count));
         }
-        if bytes as u64 + frame.len() as u64 > self.limits.bytes {
-            return Err(BufferError::TooLarge(bytes as u64));
+        if bytes + frame.len() as u64 > self.limits.bytes {
+            return Err(BufferError::TooLarge(bytes));
         }
         conn.execute(
             "INSERT INTO buffered (channel, seq, id, received_at_ms, size, frame) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -149,36 +209,31 @@ impl Buffer {
         self.pending()
             .entry(channel.to_string())
             .or_default()
-            .insert(seq);
+            .insert(seq, frame.len() as u64);
         Ok(())
     }
 
     /// Everything buffered for `channel` after `after` (the client's last
-    /// saved sequence number), oldest first. Entries up to `after` were
-    /// saved by the client already and are dropped.
+    /// saved sequence number), oldest first. What is up to `after` the
+    /// client saved already: see [`Buffer::saved`].
     pub fn waiting(
         &self,
         channel: &str,
         after: Option<u64>,
     ) -> rusqlite::Result<Vec<(u64, Bytes)>> {
-        if self.pending().get(channel).is_none_or(BTreeSet::is_empty) {
+        if self
+            .pending()
+            .get(channel)
+            .is_none_or(|h| h.sizes.is_empty())
+        {
             return Ok(Vec::new());
         }
-        if let Some(after) = after {
-            // Collected first: `ack` takes the same lock.
-            let saved: Vec<u64> = self
-                .pending()
-                .get(channel)
-                .map(|set| set.range(..=after).copied().collect())
-                .unwrap_or_default();
-            for seq in saved {
-                self.ack(channel, seq)?;
-            }
-        }
+        let after = after.map_or(-1, |a| a.min(i64::MAX as u64) as i64);
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT seq, frame FROM buffered WHERE channel = ?1 ORDER BY seq")?;
-        stmt.query_map(params![channel], |row| {
+        let mut stmt = conn.prepare(
+            "SELECT seq, frame FROM buffered WHERE channel = ?1 AND seq > ?2 ORDER BY seq",
+        )?;
+        stmt.query_map(params![channel, after], |row| {
             Ok((
                 row.get::<_, i64>(0)? as u64,
                 Bytes::from(row.get::<_, Vec<u8>>(1)?),
@@ -187,12 +242,32 @@ impl Buffer {
         .collect()
     }
 
+    /// Buffered deliveries of `channel` up to `after`: a client that saved
+    /// them says so on connecting; they can go.
+    pub fn saved(&self, channel: &str, after: Option<u64>) -> Vec<u64> {
+        let Some(after) = after else {
+            return Vec::new();
+        };
+        self.pending()
+            .get(channel)
+            .map(|held| held.sizes.range(..=after).map(|(&seq, _)| seq).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether delivery `seq` of `channel` is buffered (acks of live
+    /// deliveries, the common case, then cost nothing).
+    pub fn holds(&self, channel: &str, seq: u64) -> bool {
+        self.pending()
+            .get(channel)
+            .is_some_and(|held| held.sizes.contains_key(&seq))
+    }
+
     /// A client saved delivery `seq`: it need not be kept any more.
     pub fn ack(&self, channel: &str, seq: u64) -> rusqlite::Result<()> {
         let buffered = self
             .pending()
             .get_mut(channel)
-            .is_some_and(|set| set.remove(&seq));
+            .is_some_and(|held| held.remove(seq));
         if buffered {
             self.conn().execute(
                 "DELETE FROM buffered WHERE channel = ?1 AND seq = ?2",
@@ -204,7 +279,7 @@ impl Buffer {
 
     /// Deliveries waiting, for the health endpoint.
     pub fn waiting_count(&self) -> usize {
-        self.pending().values().map(BTreeSet::len).sum()
+        self.pending().values().map(|h| h.sizes.len()).sum()
     }
 }
 
@@ -234,6 +309,10 @@ mod tests {
         assert_eq!(seqs, [10, 20, 30], "oldest first");
         buffer.ack("ch", 20).unwrap();
         buffer.ack("ch", 999).unwrap();
+        assert_eq!(buffer.saved("ch", Some(10)), [10]);
+        for seq in buffer.saved("ch", Some(10)) {
+            buffer.ack("ch", seq).unwrap();
+        }
         let seqs: Vec<u64> = buffer
             .waiting("ch", Some(10))
             .unwrap()

@@ -143,7 +143,7 @@ pub async fn handle(
     let listeners = match routed {
         Some(listeners) => listeners,
         None => {
-            let _gate = state.gate.lock().await;
+            let gate = state.gate.lock().await;
             // A client may have connected while the body was read.
             match state.hub.route(&channel) {
                 Some(listeners) => listeners,
@@ -151,7 +151,11 @@ pub async fn handle(
                     if let RelayMessage::Delivery(d) = &mut message {
                         d.queued = true;
                     }
-                    return queue(&state, &channel, seq, &id, &encode(&message));
+                    // Queued under the gate (a client joining flushes the
+                    // queue before reading the buffer), committed after it.
+                    let committed = queue(&state, &channel, seq, &id, encode(&message))?;
+                    drop(gate);
+                    return committed_as_queued(&state, &channel, &id, committed).await;
                 }
             }
         }
@@ -228,18 +232,27 @@ async fn read_body(body: Incoming, limit: usize) -> Result<Body, ApiError> {
     })
 }
 
-/// Keeps a delivery for an absent client and answers `202`.
+/// Queues a delivery for an absent client; the future ends once it is
+/// committed (or refused).
 fn queue(
     state: &RelayState,
     channel: &str,
     seq: u64,
     id: &str,
-    frame: &[u8],
+    frame: Bytes,
+) -> Result<impl Future<Output = Result<(), crate::buffer::BufferError>> + use<>, ApiError> {
+    let writer = state.buffer_writer.as_ref().ok_or(ApiError::NoListener)?;
+    Ok(writer.push(channel, seq, id, frame))
+}
+
+/// Answers `202` once a queued delivery is committed.
+async fn committed_as_queued(
+    state: &RelayState,
+    channel: &str,
+    id: &str,
+    committed: impl Future<Output = Result<(), crate::buffer::BufferError>>,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
-    let buffer = state.buffer.as_ref().ok_or(ApiError::NoListener)?;
-    buffer
-        .push(channel, seq, id, frame)
-        .map_err(ApiError::Buffer)?;
+    committed.await.map_err(ApiError::Buffer)?;
     state
         .metrics
         .queued

@@ -19,6 +19,7 @@
 
 pub mod auth;
 pub mod buffer;
+pub mod buffer_writer;
 pub mod cli;
 pub mod config;
 mod error;

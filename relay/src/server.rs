@@ -111,8 +111,16 @@ pub async fn serve(
         )),
         _ => None,
     };
+    let buffer_writer = match &buffer {
+        Some(buffer) => Some(
+            crate::buffer_writer::BufferWriter::start(buffer.clone())
+                .map_err(anyhow::Error::msg)?,
+        ),
+        None => None,
+    };
     let state = Arc::new(RelayState {
         buffer,
+        buffer_writer,
         gate: tokio::sync::Mutex::new(()),
         owners: crate::auth::Owners::open(config.data_dir.as_deref()),
         limiter: crate::limits::Gate::default(),

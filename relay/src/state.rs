@@ -18,6 +18,8 @@ pub struct RelayState {
     pub sessions: TaskTracker,
     /// Deliveries kept for absent clients (when configured).
     pub buffer: Option<Arc<Buffer>>,
+    /// Writes to `buffer`, many per commit, off the async runtime.
+    pub buffer_writer: Option<crate::buffer_writer::BufferWriter>,
     /// Held while deciding "nobody listens, so buffer" and while a client
     /// joins and takes the buffer: a webhook cannot fall between the two.
     pub gate: tokio::sync::Mutex<()>,

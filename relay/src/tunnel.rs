@@ -113,14 +113,24 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
             return close_with(&mut ws, close::CHANNEL_FULL, &reason).await;
         }
         let (listener, outbox, everyone) = state.hub.join(&channel);
-        let waiting = match &state.buffer {
-            Some(buffer) => buffer
-                .waiting(&channel, hello.last_acked_seq)
-                .unwrap_or_else(|e| {
-                    tracing::warn!(%channel, "cannot read the buffer: {e}");
-                    Vec::new()
-                }),
-            None => Vec::new(),
+        let waiting = match (&state.buffer, &state.buffer_writer) {
+            (Some(buffer), Some(writer)) => {
+                // Every delivery queued before we joined is committed
+                // before the buffer is read.
+                writer.flush().await;
+                let after = hello.last_acked_seq;
+                writer.ack(&channel, buffer.saved(&channel, after));
+                let (buffer, name) = (buffer.clone(), channel.clone());
+                tokio::task::spawn_blocking(move || buffer.waiting(&name, after))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|read| read.map_err(|e| e.to_string()))
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(%channel, "cannot read the buffer: {e}");
+                        Vec::new()
+                    })
+            }
+            _ => Vec::new(),
         };
         drop(gate);
         (listener, outbox, everyone, waiting)
@@ -355,10 +365,10 @@ fn receive(state: &RelayState, listener: &Listener, message: Message) -> Result<
         // The client saved it: a buffered copy may go. Acks of live
         // deliveries cost nothing (the buffer knows what it holds).
         ClientMessage::Ack { seq, .. } => {
-            if let Some(buffer) = &state.buffer {
-                if let Err(e) = buffer.ack(&listener.channel, seq) {
-                    tracing::warn!(channel = %listener.channel, seq, "cannot release a buffered delivery: {e}");
-                }
+            if let (Some(buffer), Some(writer)) = (&state.buffer, &state.buffer_writer)
+                && buffer.holds(&listener.channel, seq)
+            {
+                writer.ack(&listener.channel, vec![seq]);
             }
         }
         ClientMessage::Heartbeat | ClientMessage::Unknown => {}
