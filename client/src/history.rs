@@ -14,7 +14,9 @@
 
 pub mod bodies;
 mod checkpoint;
+mod lookup;
 pub mod records;
+mod retention;
 mod schema;
 pub mod store;
 pub mod writer;

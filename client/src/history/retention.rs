@@ -1,0 +1,112 @@
+//! Retention: `--keep` (a count and an age) applied while deliveries
+//! arrive, and the body files of pruned deliveries removed after them.
+
+use super::records::Keep;
+use super::store::History;
+use rusqlite::params;
+use std::sync::MutexGuard;
+
+/// What pruning needs to stay cheap: it runs only once the database may
+/// hold noticeably more than `--keep` allows, not on every insert, and then
+/// walks the arrival index instead of scanning the table.
+pub(super) struct Retention {
+    pub(super) keep: Keep,
+    /// At most this many deliveries are stored (inserts since the last
+    /// prune included): an upper bound, exact right after a prune.
+    pub(super) stored: u64,
+    /// Inserts since deliveries past `--keep`'s age were last dropped.
+    pub(super) since_age_check: u32,
+    /// Deliveries were dropped: their body files go once that is committed.
+    pub(super) sweep_due: bool,
+}
+
+/// Inserts between two checks for deliveries past `--keep`'s age.
+const AGE_CHECK_EVERY: u32 = 1000;
+
+impl Retention {
+    /// Deliveries allowed above the count before pruning: about 1.5%, so
+    /// pruning costs a few index steps per insert however large `--keep` is.
+    fn slack(&self) -> u64 {
+        self.keep.count / 64
+    }
+}
+
+impl History {
+    /// Removes the body files of pruned deliveries, when a prune dropped
+    /// any: the writer calls this once the prune is committed, so a
+    /// transaction rolled back never leaves rows without their files.
+    pub fn sweep_bodies_if_due(&self) {
+        let due = self
+            .retention()
+            .is_some_and(|mut r| std::mem::take(&mut r.sweep_due));
+        if due {
+            self.sweep_bodies();
+        }
+    }
+
+    pub(super) fn sweep_bodies(&self) {
+        if !self.bodies.any() {
+            return;
+        }
+        let named = self
+            .conn()
+            .prepare_cached(
+                "SELECT body_file FROM deliveries WHERE body_file IS NOT NULL
+             UNION ALL SELECT response_body_file FROM attempts WHERE response_body_file IS NOT NULL
+             UNION ALL SELECT request_body_file FROM attempts WHERE request_body_file IS NOT NULL",
+            )
+            .and_then(|mut stmt| stmt.query_map([], |row| row.get(0))?.collect());
+        match named {
+            Ok(named) => {
+                let removed = self.bodies.sweep(&named);
+                tracing::debug!("history: removed {removed} body files no delivery names");
+            }
+            Err(e) => tracing::warn!("history: cannot list the body files in use: {e}"),
+        }
+    }
+
+    fn retention(&self) -> Option<MutexGuard<'_, Retention>> {
+        let retention = self.retention.as_ref()?;
+        Some(retention.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Counts an insert; true when it is time to prune.
+    pub(super) fn inserted_one(&self) -> bool {
+        let Some(mut r) = self.retention() else {
+            return false;
+        };
+        r.stored += 1;
+        r.since_age_check += 1;
+        r.stored > r.keep.count + r.slack() || r.since_age_check >= AGE_CHECK_EVERY
+    }
+
+    /// Drops what `--keep` no longer covers: deliveries older than its age,
+    /// then the oldest beyond its count. Does nothing for the commands.
+    pub fn prune(&self) -> rusqlite::Result<()> {
+        let Some(mut r) = self.retention() else {
+            return Ok(());
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let cutoff = now.saturating_sub(r.keep.age.as_millis().min(i64::MAX as u128) as i64);
+        let conn = self.conn();
+        let mut dropped = conn
+            .prepare_cached("DELETE FROM deliveries WHERE received_at_ms < ?1")?
+            .execute(params![cutoff])?;
+        // Both walk the arrival index: the newest `count` entries are
+        // skipped, not read, and no body is touched.
+        dropped += conn
+            .prepare_cached(
+                "DELETE FROM deliveries WHERE pk IN
+             (SELECT pk FROM deliveries ORDER BY received_at_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
+            )?
+            .execute(params![r.keep.count.min(i64::MAX as u64) as i64])?;
+        r.sweep_due |= dropped > 0;
+        r.stored = conn
+            .prepare_cached("SELECT COUNT(*) FROM deliveries")?
+            .query_row([], |row| row.get::<_, i64>(0))? as u64;
+        r.since_age_check = 0;
+        Ok(())
+    }
+}
