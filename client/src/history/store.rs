@@ -177,7 +177,9 @@ impl History {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Saves a delivery; false when its id is already stored (a resend).
+    /// Saves a delivery; false when it is already stored (a resend). The
+    /// writer uses [`History::insert_delivery`], which also gives the `pk`.
+    #[cfg(test)]
     pub fn record_delivery(
         &self,
         channel: &str,
