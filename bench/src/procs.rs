@@ -17,8 +17,15 @@ impl Drop for Proc {
     }
 }
 
-/// The release `hookhole` binary next to this benchmark, built if missing.
+/// The release `hookhole` binary next to this benchmark, built if missing,
+/// or the one `HOOKHOLE_BENCH_BINARY` names (to compare two builds without
+/// rebuilding between runs).
 pub fn hookhole_binary() -> anyhow::Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("HOOKHOLE_BENCH_BINARY") {
+        let binary = PathBuf::from(binary);
+        anyhow::ensure!(binary.exists(), "{} not found", binary.display());
+        return Ok(binary);
+    }
     let exe = std::env::current_exe()?;
     let dir = exe
         .parent()
