@@ -96,6 +96,28 @@ async fn a_queued_deliveries_arrive_in_order_once_a_client_connects() {
 }
 
 #[tokio::test]
+async fn a_buffer_larger_than_a_page_arrives_whole_and_in_order() {
+    // 20 deliveries of 300 KiB: the relay sends its 4 MiB pages twice over.
+    let body = |n: usize| {
+        let mut body = numbered(n);
+        body.resize(300 * 1024, b' ');
+        body
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_relay, port) = relay(dir.path(), &dir.path().join("relay"), 0).await;
+    for n in 0..20 {
+        let sent = post(&format!("http://127.0.0.1:{port}/faults/hook"), &body(n)).await;
+        assert_eq!(sent.status, 202, "queued while nobody listens");
+    }
+    let mut target = TestTarget::echo().await;
+    let _client = client(dir.path(), port, &target).await;
+    for n in 0..20 {
+        let received = target.next_request().await.body;
+        assert!(received == body(n), "delivery {n} whole and in order");
+    }
+}
+
+#[tokio::test]
 async fn b_a_client_killed_mid_burst_loses_nothing_the_relay_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let (_relay, port) = relay(dir.path(), &dir.path().join("relay"), 0).await;

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use rusqlite::{Connection, params};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -93,6 +94,14 @@ impl Held {
             None => false,
         }
     }
+}
+
+/// Sequence numbers after `after` (all of them for `None`).
+fn later_than(after: Option<u64>) -> (Bound<u64>, Bound<u64>) {
+    (
+        after.map_or(Bound::Unbounded, Bound::Excluded),
+        Bound::Unbounded,
+    )
 }
 
 fn now_ms() -> i64 {
@@ -213,27 +222,53 @@ impl Buffer {
         Ok(())
     }
 
-    /// Everything buffered for `channel` after `after` (the client's last
-    /// saved sequence number), oldest first. What is up to `after` the
-    /// client saved already: see [`Buffer::saved`].
-    pub fn waiting(
+    /// How many deliveries are buffered for `channel` after `after`.
+    pub fn count_after(&self, channel: &str, after: Option<u64>) -> usize {
+        self.pending()
+            .get(channel)
+            .map_or(0, |held| held.sizes.range(later_than(after)).count())
+    }
+
+    /// The next deliveries buffered for `channel` after `after`, oldest
+    /// first, about `budget` bytes of them (at least one, however large): a
+    /// client connecting to a full buffer is sent it a page at a time, so
+    /// the relay never holds a whole buffer (up to `--buffer-bytes`) in
+    /// memory for it. Empty once nothing is left. What is up to the
+    /// client's last saved sequence number it has already: see
+    /// [`Buffer::saved`].
+    pub fn page(
         &self,
         channel: &str,
         after: Option<u64>,
+        budget: u64,
     ) -> rusqlite::Result<Vec<(u64, Bytes)>> {
-        if self
-            .pending()
-            .get(channel)
-            .is_none_or(|h| h.sizes.is_empty())
-        {
-            return Ok(Vec::new());
-        }
+        // The page's last sequence number, from the sizes kept in memory.
+        let last = {
+            let pending = self.pending();
+            let mut bytes = 0;
+            let mut last = None;
+            let held = pending
+                .get(channel)
+                .map(|held| held.sizes.range(later_than(after)));
+            for (&seq, &size) in held.into_iter().flatten() {
+                if last.is_some() && bytes + size > budget {
+                    break;
+                }
+                bytes += size;
+                last = Some(seq);
+            }
+            match last {
+                Some(last) => last,
+                None => return Ok(Vec::new()),
+            }
+        };
         let after = after.map_or(-1, |a| a.min(i64::MAX as u64) as i64);
         let conn = self.conn();
-        let mut stmt = conn.prepare(
-            "SELECT seq, frame FROM buffered WHERE channel = ?1 AND seq > ?2 ORDER BY seq",
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, frame FROM buffered
+             WHERE channel = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
         )?;
-        stmt.query_map(params![channel, after], |row| {
+        stmt.query_map(params![channel, after, last as i64], |row| {
             Ok((
                 row.get::<_, i64>(0)? as u64,
                 Bytes::from(row.get::<_, Vec<u8>>(1)?),
@@ -301,7 +336,7 @@ mod tests {
         let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
         assert_eq!(buffer.waiting_count(), 4);
         let seqs: Vec<u64> = buffer
-            .waiting("ch", None)
+            .page("ch", None, u64::MAX)
             .unwrap()
             .into_iter()
             .map(|(s, _)| s)
@@ -314,14 +349,49 @@ mod tests {
             buffer.ack("ch", seq).unwrap();
         }
         let seqs: Vec<u64> = buffer
-            .waiting("ch", Some(10))
+            .page("ch", Some(10), u64::MAX)
             .unwrap()
             .into_iter()
             .map(|(s, _)| s)
             .collect();
         assert_eq!(seqs, [30], "acked and already-saved ones are gone");
         assert_eq!(buffer.waiting_count(), 2);
-        assert!(buffer.waiting("nobody", None).unwrap().is_empty());
+        assert!(buffer.page("nobody", None, u64::MAX).unwrap().is_empty());
+    }
+
+    #[test]
+    fn pages_hold_about_the_budget_in_order_and_at_least_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
+        for seq in 1..=10 {
+            buffer
+                .push("ch", seq, &format!("d{seq}"), &[0; 100])
+                .unwrap();
+        }
+        buffer.push("ch", 11, "big", &[0; 1000]).unwrap();
+        buffer.push("ch", 12, "last", &[0; 10]).unwrap();
+        buffer.push("other", 13, "o", &[0; 10]).unwrap();
+        assert_eq!(buffer.count_after("ch", None), 12);
+        assert_eq!(buffer.count_after("ch", Some(4)), 8);
+        let mut pages: Vec<Vec<u64>> = Vec::new();
+        let mut after = None;
+        loop {
+            let page = buffer.page("ch", after, 250).unwrap();
+            let Some(&(last, _)) = page.last() else { break };
+            assert!(page.iter().all(|(_, frame)| !frame.is_empty()));
+            pages.push(page.into_iter().map(|(seq, _)| seq).collect());
+            after = Some(last);
+        }
+        let expected: [&[u64]; 7] = [&[1, 2], &[3, 4], &[5, 6], &[7, 8], &[9, 10], &[11], &[12]];
+        assert_eq!(pages, expected, "a frame over the budget comes alone");
+        buffer.ack("ch", 3).unwrap();
+        let seqs: Vec<u64> = buffer
+            .page("ch", Some(1), 250)
+            .unwrap()
+            .into_iter()
+            .map(|(seq, _)| seq)
+            .collect();
+        assert_eq!(seqs, [2, 4], "acked ones are skipped");
     }
 
     #[test]

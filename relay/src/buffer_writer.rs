@@ -200,7 +200,7 @@ mod tests {
         drop(writer);
         drop(buffer);
         let reopened = Buffer::open(dir.path(), limits).unwrap();
-        assert_eq!(reopened.waiting("ch", None).unwrap().len(), 40);
+        assert_eq!(reopened.page("ch", None, u64::MAX).unwrap().len(), 40);
     }
 
     /// Acks are queued, a flush waits for them, and a client's last saved
@@ -223,7 +223,7 @@ mod tests {
         writer.ack("ch", buffer.saved("ch", Some(3)));
         writer.flush().await;
         let left: Vec<u64> = buffer
-            .waiting("ch", None)
+            .page("ch", None, u64::MAX)
             .unwrap()
             .into_iter()
             .map(|(seq, _)| seq)

@@ -1,6 +1,7 @@
 //! One client's websocket session: handshake, then deliveries out and
 //! answers in, with heartbeats both ways.
 
+use crate::buffer::Buffer;
 use crate::hub::{Listener, Reply};
 use crate::state::RelayState;
 use futures_util::{SinkExt, StreamExt};
@@ -101,9 +102,9 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         Err((code, reason)) => return close_with(&mut ws, code, &reason).await,
     };
 
-    // Under the gate: a webhook arriving now is either buffered before we
-    // read the buffer, or routed live to us after we joined.
-    let (listener, outbox, everyone, waiting) = {
+    // Under the gate: a webhook arriving now is either buffered (and
+    // committed) before we join, or routed live to us after we joined.
+    let (listener, outbox, everyone, buffer) = {
         let gate = state.gate.lock().await;
         let present = state.hub.route(&channel).map_or(0, |l| l.len());
         if present >= state.config.limits.clients {
@@ -113,27 +114,19 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
             return close_with(&mut ws, close::CHANNEL_FULL, &reason).await;
         }
         let (listener, outbox, everyone) = state.hub.join(&channel);
-        let waiting = match (&state.buffer, &state.buffer_writer) {
+        let buffer = match (&state.buffer, &state.buffer_writer) {
             (Some(buffer), Some(writer)) => {
                 // Every delivery queued before we joined is committed
-                // before the buffer is read.
+                // before the buffer is read. Nothing is buffered for this
+                // channel while we are joined, so it is read after the gate.
                 writer.flush().await;
-                let after = hello.last_acked_seq;
-                writer.ack(&channel, buffer.saved(&channel, after));
-                let (buffer, name) = (buffer.clone(), channel.clone());
-                tokio::task::spawn_blocking(move || buffer.waiting(&name, after))
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|read| read.map_err(|e| e.to_string()))
-                    .unwrap_or_else(|e| {
-                        tracing::warn!(%channel, "cannot read the buffer: {e}");
-                        Vec::new()
-                    })
+                writer.ack(&channel, buffer.saved(&channel, hello.last_acked_seq));
+                Some(buffer.clone())
             }
-            _ => Vec::new(),
+            _ => None,
         };
         drop(gate);
-        (listener, outbox, everyone, waiting)
+        (listener, outbox, everyone, buffer)
     };
     tracing::info!(%channel, listener = listener.id, agent = %hello.agent, "client connected");
     let welcome = RelayMessage::Welcome(Welcome {
@@ -146,7 +139,7 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         max_body: state.config.max_body as u64,
     });
     if ws.send(to_message(welcome.encode())).await.is_ok()
-        && send_waiting(&mut ws, waiting, &channel).await
+        && send_buffered(&mut ws, buffer, &channel, hello.last_acked_seq).await
     {
         announce(&everyone, &listener).await;
         let reason = pump(&state, &listener, &mut ws, outbox).await;
@@ -156,19 +149,52 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
     announce(&rest, &listener).await;
 }
 
+/// Bytes of buffered deliveries read from the database and sent at a time.
+const PAGE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Sends deliveries buffered while no client was connected, oldest first,
-/// before any live one (live ones wait in the outbox meanwhile).
-async fn send_waiting(ws: &mut Ws, waiting: Vec<(u64, bytes::Bytes)>, channel: &str) -> bool {
-    if waiting.is_empty() {
+/// before any live one (live ones wait in the outbox meanwhile), a page at
+/// a time. `false` when the client is gone; a buffer that cannot be read
+/// is logged and left for the next connection.
+async fn send_buffered(
+    ws: &mut Ws,
+    buffer: Option<Arc<Buffer>>,
+    channel: &str,
+    after: Option<u64>,
+) -> bool {
+    let Some(buffer) = buffer else { return true };
+    let count = buffer.count_after(channel, after);
+    if count == 0 {
         return true;
     }
-    tracing::info!(%channel, count = waiting.len(), "sending buffered deliveries");
-    for (_, frame) in waiting {
-        if ws.feed(Message::Binary(frame)).await.is_err() {
+    tracing::info!(%channel, count, "sending buffered deliveries");
+    let mut cursor = after;
+    loop {
+        let (reader, name) = (buffer.clone(), channel.to_string());
+        let page = tokio::task::spawn_blocking(move || reader.page(&name, cursor, PAGE_BYTES))
+            .await
+            .map_err(|e| e.to_string())
+            .and_then(|read| read.map_err(|e| e.to_string()));
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!(%channel, "cannot read the buffer: {e}");
+                return true;
+            }
+        };
+        let Some(&(last, _)) = page.last() else {
+            return true;
+        };
+        for (_, frame) in page {
+            if ws.feed(Message::Binary(frame)).await.is_err() {
+                return false;
+            }
+        }
+        if ws.flush().await.is_err() {
             return false;
         }
+        cursor = Some(last);
     }
-    ws.flush().await.is_ok()
 }
 
 /// Close reasons must fit in a 123-byte control frame.
