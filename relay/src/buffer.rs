@@ -96,6 +96,24 @@ impl Held {
     }
 }
 
+/// What the database holds, per channel: sequence numbers and frame sizes.
+fn held(conn: &Connection) -> rusqlite::Result<HashMap<String, Held>> {
+    let mut pending: HashMap<String, Held> = HashMap::new();
+    let mut stmt = conn.prepare("SELECT channel, seq, size FROM buffered")?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, i64>(1)? as u64,
+            row.get::<_, i64>(2)? as u64,
+        ))
+    })?;
+    for row in rows {
+        let (channel, seq, size) = row?;
+        pending.entry(channel).or_default().insert(seq, size);
+    }
+    Ok(pending)
+}
+
 /// Sequence numbers after `after` (all of them for `None`).
 fn later_than(after: Option<u64>) -> (Bound<u64>, Bound<u64>) {
     (
@@ -125,25 +143,8 @@ impl Buffer {
             Ok(conn)
         };
         let conn = setup().map_err(|e| format!("buffer database {}: {e}", path.display()))?;
-        let mut pending: HashMap<String, Held> = HashMap::new();
-        {
-            let mut stmt = conn
-                .prepare("SELECT channel, seq, size FROM buffered")
-                .map_err(|e| e.to_string())?;
-            let rows = stmt
-                .query_map([], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, i64>(1)? as u64,
-                        row.get::<_, i64>(2)? as u64,
-                    ))
-                })
-                .map_err(|e| e.to_string())?;
-            for row in rows {
-                let (channel, seq, size) = row.map_err(|e| e.to_string())?;
-                pending.entry(channel).or_default().insert(seq, size);
-            }
-        }
+        let pending =
+            held(&conn).map_err(|e| format!("buffer database {}: {e}", path.display()))?;
         Ok(Buffer {
             conn: Mutex::new(conn),
             limits,
@@ -169,14 +170,15 @@ impl Buffer {
         self.conn().execute_batch("COMMIT")
     }
 
+    /// Ends a transaction that could not be committed: its pushes and acks
+    /// are undone on disk, and the counts kept in memory (which they had
+    /// changed already) are read again from what is there.
     pub fn rollback(&self) {
-        let _ = self.conn().execute_batch("ROLLBACK");
-    }
-
-    /// Forgets a push whose transaction was rolled back.
-    pub fn forget(&self, channel: &str, seq: u64) {
-        if let Some(held) = self.pending().get_mut(channel) {
-            held.remove(seq);
+        let conn = self.conn();
+        let _ = conn.execute_batch("ROLLBACK");
+        match held(&conn) {
+            Ok(pending) => *self.pending() = pending,
+            Err(e) => tracing::error!("cannot re-read the buffer after a rollback: {e}"),
         }
     }
 
@@ -392,6 +394,23 @@ mod tests {
             .map(|(seq, _)| seq)
             .collect();
         assert_eq!(seqs, [2, 4], "acked ones are skipped");
+    }
+
+    #[test]
+    fn a_rolled_back_batch_leaves_the_counts_as_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
+        buffer.push("ch", 1, "kept", b"12345").unwrap();
+        buffer.begin().unwrap();
+        buffer.push("ch", 2, "undone", b"123").unwrap();
+        buffer.ack("ch", 1).unwrap();
+        assert!(!buffer.holds("ch", 1) && buffer.holds("ch", 2));
+        buffer.rollback();
+        assert!(buffer.holds("ch", 1), "the ack was undone");
+        assert!(!buffer.holds("ch", 2), "the push was undone");
+        assert_eq!(buffer.count_after("ch", None), 1);
+        let page = buffer.page("ch", None, u64::MAX).unwrap();
+        assert_eq!(page, [(1, Bytes::from_static(b"12345"))]);
     }
 
     #[test]

@@ -119,8 +119,7 @@ fn run(buffer: &Buffer, queue: &mpsc::Receiver<Job>) {
                     frame,
                     done,
                 } => {
-                    let result = buffer.push(&channel, seq, &id, &frame);
-                    pushed.push((channel, seq, result, done));
+                    pushed.push((buffer.push(&channel, seq, &id, &frame), done));
                 }
                 Job::Ack { channel, seqs } => {
                     for seq in seqs {
@@ -138,13 +137,10 @@ fn run(buffer: &Buffer, queue: &mpsc::Receiver<Job>) {
             buffer.rollback();
         }
         // Senders hear "kept" only once the commit succeeded.
-        for (channel, seq, result, done) in pushed {
+        for (result, done) in pushed {
             let result = match (&committed, result) {
                 (Ok(()), result) => result,
-                (Err(e), Ok(())) => {
-                    buffer.forget(&channel, seq);
-                    Err(BufferError::Storage(e.to_string()))
-                }
+                (Err(e), Ok(())) => Err(BufferError::Storage(e.to_string())),
                 (Err(_), refused) => refused,
             };
             let _ = done.send(result);
