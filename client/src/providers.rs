@@ -46,6 +46,7 @@ pub fn run(args: &ProvidersArgs, config_file: Option<&std::path::Path>) -> anyho
 fn header(p: &Preset) -> String {
     match p.custom {
         Some(Custom::Mailgun) => "in the body (`signature`)".to_string(),
+        Some(Custom::Adyen) => "in the body (`additionalData.hmacSignature`)".to_string(),
         _ if p.header.is_empty() => "`header=` you choose".to_string(),
         _ => p.header.clone(),
     }

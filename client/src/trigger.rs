@@ -341,7 +341,7 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
     }
     if args.tamper && event.preset(&registry).is_some_and(|p| !p.covers_body()) {
         eprintln!(
-            "hookhole: note: {} does not sign the body, so --tamper changes nothing it checks",
+            "hookhole: note: {} does not sign every byte of the body, so --tamper may change nothing it checks",
             event.provider
         );
     }

@@ -4,7 +4,7 @@
 //! base64, what is signed, where the timestamp is), so each is a
 //! [`preset::Preset`] in one data file (`signature/presets.json`) run by one
 //! engine; only schemes that cannot be described that way (Twilio's sorted
-//! form parameters, Mailgun's signature inside the body) have code of their
+//! form parameters, Mailgun's and Adyen's signatures inside the body) have code of their
 //! own. Users add presets in their config with the same schema.
 //!
 //! - [`verify()`]: detect candidate schemes from the headers, try every
@@ -12,10 +12,11 @@
 //! - [`preset`]: the schema and the built-in table; [`secret`]: `--secret`
 //!   syntax; [`sign`]: the signing side, the mirror of the verifiers.
 //! - `engine`, `parse`, `crypto`: the preset engine and its parts;
-//!   `twilio`, `mailgun`, `jwt`: the custom verifiers.
+//!   `twilio`, `mailgun`, `adyen`, `jwt`: the custom verifiers.
 //!
 //! Everything is pure: the clock is a parameter, secrets arrive resolved.
 
+mod adyen;
 mod crypto;
 mod engine;
 mod jwt;
@@ -264,6 +265,7 @@ pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], no
         let attempt = match candidate.preset.custom {
             Some(Custom::Twilio) => twilio::verify(request, secret),
             Some(Custom::Mailgun) => mailgun::verify(request, secret, now),
+            Some(Custom::Adyen) => adyen::verify(request, secret),
             Some(Custom::JwtHs256) => jwt::verify(&candidate.preset, request, secret, now),
             None => engine::verify(&candidate.preset, request, secret, now),
         };

@@ -104,6 +104,8 @@ impl Encoding {
 pub enum Custom {
     Twilio,
     Mailgun,
+    /// Adyen's standard notifications: a signature inside each item.
+    Adyen,
     /// A compact JWT (HS256) in the header, keyed with the secret, whose
     /// claims carry the body's hash (Netlify, Vonage, LiveKit).
     JwtHs256,
@@ -280,7 +282,10 @@ impl Preset {
         {
             return Err(fail("id must be lowercase letters, digits and '-'".into()));
         }
-        if matches!(self.custom, Some(Custom::Twilio | Custom::Mailgun)) {
+        if matches!(
+            self.custom,
+            Some(Custom::Twilio | Custom::Mailgun | Custom::Adyen)
+        ) {
             return Ok(());
         }
         let parts = parse_template(&self.template).map_err(fail)?;
@@ -394,6 +399,7 @@ impl Preset {
         match self.custom {
             Some(Custom::Twilio) => return super::twilio::is_present(request),
             Some(Custom::Mailgun) => return super::mailgun::is_present(request),
+            Some(Custom::Adyen) => return super::adyen::is_present(request),
             Some(Custom::JwtHs256) | None => {}
         }
         if self.header.is_empty() {
@@ -417,7 +423,8 @@ impl Preset {
     pub fn covers_body(&self) -> bool {
         match self.custom {
             Some(Custom::JwtHs256) => self.jwt_body_hash_claim.is_some(),
-            Some(Custom::Mailgun) => false,
+            // Adyen signs eight fields of each item, not the rest.
+            Some(Custom::Mailgun | Custom::Adyen) => false,
             Some(Custom::Twilio) => true,
             None => {
                 !self.algorithm.is_credential()
@@ -431,7 +438,7 @@ impl Preset {
     pub fn expires_after(&self) -> Option<i64> {
         match self.custom {
             Some(Custom::JwtHs256 | Custom::Mailgun) => return Some(300),
-            Some(Custom::Twilio) => return None,
+            Some(Custom::Twilio | Custom::Adyen) => return None,
             None => {}
         }
         let rule = self.timestamp.as_ref()?;
@@ -444,7 +451,7 @@ impl Preset {
     /// The header that identifies this scheme, for messages.
     pub fn header_label(&self) -> &str {
         match self.custom {
-            Some(Custom::Mailgun) => "signature in the body",
+            Some(Custom::Mailgun | Custom::Adyen) => "signature in the body",
             _ if self.header.is_empty() => "configured header",
             _ => &self.header,
         }

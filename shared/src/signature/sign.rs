@@ -58,6 +58,12 @@ pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<S
             };
             return Ok(header(super::twilio::sign(&request, secret)?));
         }
+        (Some(Custom::Adyen), _) => {
+            return Ok(Signed {
+                headers: Vec::new(),
+                body: super::adyen::sign(signing.body, secret)?,
+            });
+        }
         (Some(Custom::Mailgun), _) => {
             return Ok(Signed {
                 headers: Vec::new(),

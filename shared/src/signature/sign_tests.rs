@@ -64,6 +64,13 @@ fn body_for(preset: &Preset, payload: &[u8], at: i64) -> Vec<u8> {
             return format!("{{\"event-data\":{{\"id\":\"{}\"}}}}", hex::encode(payload))
                 .into_bytes();
         }
+        Some(Custom::Adyen) => {
+            let item = format!(
+                r#"{{"NotificationRequestItem":{{"pspReference":"8815","merchantReference":"{}","amount":{{"value":1130,"currency":"EUR"}},"eventCode":"AUTHORISATION","success":"true"}}}}"#,
+                hex::encode(payload)
+            );
+            return format!(r#"{{"live":"false","notificationItems":[{item}]}}"#).into_bytes();
+        }
         _ => {}
     }
     match preset.timestamp.as_ref().map(|t| t.source.as_str()) {
