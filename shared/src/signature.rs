@@ -3,8 +3,8 @@
 //! Most providers differ only in data (which header, which HMAC, hex or
 //! base64, what is signed, where the timestamp is), so each is a
 //! [`preset::Preset`] in one data file (`signature/presets.json`) run by one
-//! engine; only schemes that cannot be described that way (Twilio's sorted
-//! form parameters, Mailgun's and Adyen's signatures inside the body) have code of their
+//! engine; only schemes that cannot be described that way (Twilio's and
+//! Plivo's sorted form parameters, Mailgun's and Adyen's signatures inside the body) have code of their
 //! own. Users add presets in their config with the same schema.
 //!
 //! - [`verify()`]: detect candidate schemes from the headers, try every
@@ -12,7 +12,7 @@
 //! - [`preset`]: the schema and the built-in table; [`secret`]: `--secret`
 //!   syntax; [`sign`]: the signing side, the mirror of the verifiers.
 //! - `engine`, `parse`, `crypto`: the preset engine and its parts;
-//!   `twilio`, `mailgun`, `adyen`, `jwt`: the custom verifiers.
+//!   `twilio`, `plivo`, `mailgun`, `adyen`, `jwt`: the custom verifiers.
 //!
 //! Everything is pure: the clock is a parameter, secrets arrive resolved.
 
@@ -22,6 +22,7 @@ mod engine;
 mod jwt;
 mod mailgun;
 mod parse;
+mod plivo;
 pub mod preset;
 pub mod secret;
 pub mod sign;
@@ -266,6 +267,7 @@ pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], no
             Some(Custom::Twilio) => twilio::verify(request, secret),
             Some(Custom::Mailgun) => mailgun::verify(request, secret, now),
             Some(Custom::Adyen) => adyen::verify(request, secret),
+            Some(Custom::Plivo) => plivo::verify(request, secret),
             Some(Custom::JwtHs256) => jwt::verify(&candidate.preset, request, secret, now),
             None => engine::verify(&candidate.preset, request, secret, now),
         };

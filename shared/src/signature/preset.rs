@@ -106,6 +106,8 @@ pub enum Custom {
     Mailgun,
     /// Adyen's standard notifications: a signature inside each item.
     Adyen,
+    /// Plivo's V3 (and legacy V2) signatures over URL, parameters and nonce.
+    Plivo,
     /// A compact JWT (HS256) in the header, keyed with the secret, whose
     /// claims carry the body's hash (Netlify, Vonage, LiveKit).
     JwtHs256,
@@ -284,7 +286,7 @@ impl Preset {
         }
         if matches!(
             self.custom,
-            Some(Custom::Twilio | Custom::Mailgun | Custom::Adyen)
+            Some(Custom::Twilio | Custom::Mailgun | Custom::Adyen | Custom::Plivo)
         ) {
             return Ok(());
         }
@@ -400,6 +402,7 @@ impl Preset {
             Some(Custom::Twilio) => return super::twilio::is_present(request),
             Some(Custom::Mailgun) => return super::mailgun::is_present(request),
             Some(Custom::Adyen) => return super::adyen::is_present(request),
+            Some(Custom::Plivo) => return super::plivo::is_present(request),
             Some(Custom::JwtHs256) | None => {}
         }
         if self.header.is_empty() {
@@ -425,7 +428,8 @@ impl Preset {
             Some(Custom::JwtHs256) => self.jwt_body_hash_claim.is_some(),
             // Adyen signs eight fields of each item, not the rest.
             Some(Custom::Mailgun | Custom::Adyen) => false,
-            Some(Custom::Twilio) => true,
+            // Form bodies are covered (decoded): what hookhole trigger sends.
+            Some(Custom::Twilio | Custom::Plivo) => true,
             None => {
                 !self.algorithm.is_credential()
                     && (self.template.contains("{body}") || self.template.contains("{body_sha256}"))
@@ -438,7 +442,7 @@ impl Preset {
     pub fn expires_after(&self) -> Option<i64> {
         match self.custom {
             Some(Custom::JwtHs256 | Custom::Mailgun) => return Some(300),
-            Some(Custom::Twilio | Custom::Adyen) => return None,
+            Some(Custom::Twilio | Custom::Adyen | Custom::Plivo) => return None,
             None => {}
         }
         let rule = self.timestamp.as_ref()?;

@@ -41,6 +41,13 @@ pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<S
         headers: vec![Header::new(preset.header.to_ascii_lowercase(), value)],
         body: signing.body.to_vec(),
     };
+    // What URL-signing schemes (Twilio, Plivo) sign.
+    let request = Request {
+        method: "POST",
+        url: signing.url,
+        headers: signing.headers,
+        body: signing.body,
+    };
     match (preset.custom, preset.algorithm) {
         (Some(Custom::JwtHs256), _) => {
             let token = super::jwt::sign(&preset, secret, signing.body, signing.timestamp);
@@ -50,13 +57,17 @@ pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<S
             )));
         }
         (Some(Custom::Twilio), _) => {
-            let request = Request {
-                method: "POST",
-                url: signing.url,
-                headers: signing.headers,
-                body: signing.body,
-            };
             return Ok(header(super::twilio::sign(&request, secret)?));
+        }
+        (Some(Custom::Plivo), _) => {
+            let headers = super::plivo::sign(&request, secret, signing.id)?;
+            return Ok(Signed {
+                headers: headers
+                    .into_iter()
+                    .map(|(name, value)| Header::new(name.to_ascii_lowercase(), value))
+                    .collect(),
+                body: signing.body.to_vec(),
+            });
         }
         (Some(Custom::Adyen), _) => {
             return Ok(Signed {

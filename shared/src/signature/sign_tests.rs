@@ -44,7 +44,7 @@ fn signable() -> Vec<Preset> {
 /// Headers the request carries anyway (Twilio decides by content type).
 fn base_headers(preset: &Preset) -> Vec<Header> {
     match preset.custom {
-        Some(Custom::Twilio) => vec![Header::new(
+        Some(Custom::Twilio | Custom::Plivo) => vec![Header::new(
             "content-type",
             "application/x-www-form-urlencoded",
         )],
@@ -55,7 +55,7 @@ fn base_headers(preset: &Preset) -> Vec<Header> {
 /// The body to sign: JSON with the timestamp when the scheme reads it there.
 fn body_for(preset: &Preset, payload: &[u8], at: i64) -> Vec<u8> {
     match preset.custom {
-        Some(Custom::Twilio) => {
+        Some(Custom::Twilio | Custom::Plivo) => {
             // No percent escapes: Twilio signs the decoded parameters, so
             // flipping `%2B` to `%2b` changes a byte but not the signature.
             return format!("Body={}&From=15551234567", hex::encode(payload)).into_bytes();
