@@ -8,20 +8,28 @@ use std::sync::MutexGuard;
 
 /// What pruning needs to stay cheap: it runs only once the database may
 /// hold noticeably more than `--keep` allows, not on every insert, and then
-/// walks the arrival index instead of scanning the table.
+/// walks the arrival index from its oldest end, as far as it drops.
 pub(super) struct Retention {
     pub(super) keep: Keep,
-    /// At most this many deliveries are stored (inserts since the last
-    /// prune included): an upper bound, exact right after a prune.
+    /// Deliveries stored, kept up to date by inserts and prunes and counted
+    /// again now and then (so that another process's writes, or a batch
+    /// rolled back, cannot make it drift for long).
     pub(super) stored: u64,
     /// Inserts since deliveries past `--keep`'s age were last dropped.
     pub(super) since_age_check: u32,
+    /// Prunes until `stored` is counted again (0: at the next one).
+    pub(super) until_recount: u32,
     /// Deliveries were dropped: their body files go once that is committed.
     pub(super) sweep_due: bool,
 }
 
 /// Inserts between two checks for deliveries past `--keep`'s age.
 const AGE_CHECK_EVERY: u32 = 1000;
+
+/// Prunes between two counts of the stored deliveries. Counting reads the
+/// whole arrival index; done every 64th prune, it costs a few index entries
+/// per insert (about 16 with a `--keep` of a million).
+const RECOUNT_EVERY: u32 = 64;
 
 impl Retention {
     /// Deliveries allowed above the count before pruning: about 1.5%, so
@@ -70,6 +78,14 @@ impl History {
         Some(retention.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// A transaction was rolled back: the deliveries it counted are not
+    /// there, so the next prune counts them again.
+    pub(super) fn recount_soon(&self) {
+        if let Some(mut r) = self.retention() {
+            r.until_recount = 0;
+        }
+    }
+
     /// Counts an insert; true when it is time to prune.
     pub(super) fn inserted_one(&self) -> bool {
         let Some(mut r) = self.retention() else {
@@ -91,21 +107,31 @@ impl History {
             .map_or(0, |d| d.as_millis() as i64);
         let cutoff = now.saturating_sub(r.keep.age.as_millis().min(i64::MAX as u128) as i64);
         let conn = self.conn();
-        let mut dropped = conn
+        if r.until_recount == 0 {
+            r.stored = conn
+                .prepare_cached("SELECT COUNT(*) FROM deliveries")?
+                .query_row([], |row| row.get::<_, i64>(0))? as u64;
+            r.until_recount = RECOUNT_EVERY;
+        }
+        r.until_recount -= 1;
+        // Both walk the arrival index from the oldest entry, and stop after
+        // the last one they drop: no body is read, nothing kept is visited.
+        let aged = conn
             .prepare_cached("DELETE FROM deliveries WHERE received_at_ms < ?1")?
-            .execute(params![cutoff])?;
-        // Both walk the arrival index: the newest `count` entries are
-        // skipped, not read, and no body is touched.
-        dropped += conn
-            .prepare_cached(
+            .execute(params![cutoff])? as u64;
+        r.stored = r.stored.saturating_sub(aged);
+        let excess = r.stored.saturating_sub(r.keep.count);
+        let counted = if excess > 0 {
+            conn.prepare_cached(
                 "DELETE FROM deliveries WHERE pk IN
-             (SELECT pk FROM deliveries ORDER BY received_at_ms DESC, seq DESC LIMIT -1 OFFSET ?1)",
+                 (SELECT pk FROM deliveries ORDER BY received_at_ms, seq LIMIT ?1)",
             )?
-            .execute(params![r.keep.count.min(i64::MAX as u64) as i64])?;
-        r.sweep_due |= dropped > 0;
-        r.stored = conn
-            .prepare_cached("SELECT COUNT(*) FROM deliveries")?
-            .query_row([], |row| row.get::<_, i64>(0))? as u64;
+            .execute(params![excess.min(i64::MAX as u64) as i64])? as u64
+        } else {
+            0
+        };
+        r.stored -= counted;
+        r.sweep_due |= aged + counted > 0;
         r.since_age_check = 0;
         Ok(())
     }

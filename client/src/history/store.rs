@@ -96,6 +96,7 @@ impl History {
                 keep,
                 stored: 0,
                 since_age_check: 0,
+                until_recount: 0,
                 sweep_due: false,
             })),
         };
@@ -169,6 +170,7 @@ impl History {
         });
         if committed.is_err() {
             let _ = self.conn().execute_batch("ROLLBACK");
+            self.recount_soon();
         }
         after(output, &committed);
     }

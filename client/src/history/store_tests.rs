@@ -120,6 +120,51 @@ fn prefixes_resolve_uniquely_or_explain() {
 }
 
 #[test]
+fn pruning_holds_the_count_and_catches_up_with_what_others_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    // 64 deliveries, and 1 more (1/64) before a prune.
+    let keep = Keep {
+        count: 64,
+        age: Duration::from_secs(3600),
+    };
+    let history = History::open(dir.path(), keep).unwrap();
+    let count = |h: &History| {
+        h.conn()
+            .query_row("SELECT COUNT(*) FROM deliveries", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap()
+    };
+    let (verdict, now) = (verdict(), now_ms());
+    let add = |h: &History, range: std::ops::Range<u64>| {
+        for i in range {
+            let d = delivery(&format!("d{i}"), i, now + i);
+            h.record_delivery("ch", &d, &verdict).unwrap();
+            assert!(count(h) <= 65, "{} after d{i}", count(h));
+        }
+    };
+    add(&history, 0..500);
+    // Another process (a second handle here, which never prunes) adds 100
+    // the listener did not count.
+    let other = History::open_existing(dir.path()).unwrap();
+    for i in 500..600 {
+        other
+            .record_delivery("ch", &delivery(&format!("d{i}"), i, now + i), &verdict)
+            .unwrap();
+    }
+    assert!(count(&history) > 150);
+    // The listener counts again within 64 prunes (about 128 inserts here).
+    for i in 600..800 {
+        let d = delivery(&format!("d{i}"), i, now + i);
+        history.record_delivery("ch", &d, &verdict).unwrap();
+    }
+    assert!(count(&history) <= 65, "{}", count(&history));
+    history.prune().unwrap();
+    let expected: Vec<String> = (736..800).map(|i| format!("d{i}")).collect();
+    assert_eq!(history.recent_ids(1000).unwrap(), expected, "the newest 64");
+}
+
+#[test]
 fn retention_keeps_the_newest_and_the_file_is_private() {
     let dir = tempfile::tempdir().unwrap();
     let keep = Keep {
