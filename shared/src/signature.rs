@@ -33,6 +33,7 @@ use crate::headers::Header;
 use preset::{Custom, Preset};
 use secret::Secret;
 use serde::Serialize;
+use std::collections::HashMap;
 
 /// What a verifier sees of a delivery.
 #[derive(Debug, Clone, Copy)]
@@ -141,14 +142,48 @@ impl Attempt {
 #[derive(Debug, Clone)]
 pub struct Registry {
     presets: Vec<Preset>,
+    /// Presets by the (lowercase) header whose presence signals them, so a
+    /// request is checked against the few presets whose header it carries
+    /// rather than every one of them.
+    by_header: HashMap<String, Vec<usize>>,
+    /// Presets whose code looks for them (in the body, or in several
+    /// headers): asked about every request.
+    by_code: Vec<usize>,
+    /// Presets by provider id, for the providers given secrets.
+    by_id: HashMap<String, Vec<usize>>,
 }
 
 impl Registry {
+    fn new(presets: Vec<Preset>) -> Self {
+        let mut registry = Registry {
+            presets,
+            by_header: HashMap::new(),
+            by_code: Vec::new(),
+            by_id: HashMap::new(),
+        };
+        for (index, preset) in registry.presets.iter().enumerate() {
+            registry
+                .by_id
+                .entry(preset.id.clone())
+                .or_default()
+                .push(index);
+            match preset.detection_header() {
+                None => registry.by_code.push(index),
+                // Only a secret's `header=` makes such a preset detectable.
+                Some("") => {}
+                Some(header) => registry
+                    .by_header
+                    .entry(header.to_ascii_lowercase())
+                    .or_default()
+                    .push(index),
+            }
+        }
+        registry
+    }
+
     /// The built-in table alone.
     pub fn builtin() -> Self {
-        Registry {
-            presets: preset::builtin().to_vec(),
-        }
+        Registry::new(preset::builtin().to_vec())
     }
 
     /// The built-in table plus user presets; a user preset with a built-in
@@ -160,7 +195,7 @@ impl Registry {
             presets.retain(|b| !(b.id == p.id && b.variant == p.variant));
             presets.push(p);
         }
-        Ok(Registry { presets })
+        Ok(Registry::new(presets))
     }
 
     pub fn presets(&self) -> &[Preset] {
@@ -169,7 +204,28 @@ impl Registry {
 
     /// Whether `id` names a provider in this registry.
     pub fn knows(&self, id: &str) -> bool {
-        self.presets.iter().any(|p| p.id == id)
+        self.by_id.contains_key(id)
+    }
+
+    /// The presets worth asking about `request`, in table order: those whose
+    /// header it carries, those found by code, and every preset of a
+    /// provider with a secret (a secret's settings may name the header).
+    fn worth_asking(&self, request: &Request<'_>, secrets: &[Secret]) -> Vec<usize> {
+        let mut found = self.by_code.clone();
+        for header in request.headers {
+            let list = if header.name.bytes().any(|b| b.is_ascii_uppercase()) {
+                self.by_header.get(&header.name.to_ascii_lowercase())
+            } else {
+                self.by_header.get(&header.name)
+            };
+            found.extend(list.into_iter().flatten());
+        }
+        for secret in secrets {
+            found.extend(self.by_id.get(&secret.provider).into_iter().flatten());
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
     }
 }
 
@@ -185,7 +241,8 @@ struct Candidate<'a> {
 pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], now: i64) -> Verdict {
     let mut candidates: Vec<Candidate<'_>> = Vec::new();
     let mut setup_errors: Vec<(String, String)> = Vec::new();
-    for preset in registry.presets() {
+    for index in registry.worth_asking(request, secrets) {
+        let preset = &registry.presets[index];
         let mine: Vec<&Secret> = secrets.iter().filter(|s| s.provider == preset.id).collect();
         if mine.is_empty() {
             if !preset.only_with_secret && preset.is_present(request) {

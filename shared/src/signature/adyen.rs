@@ -18,8 +18,10 @@ use super::{Attempt, Request, Status};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
+use memchr::memmem::Finder;
 use serde_json::{Map, Value};
 use sha2::Sha256;
+use std::sync::LazyLock;
 
 /// What a valid result says the MAC covers.
 const COVERED: &str = "pspReference, originalReference, merchantAccountCode, merchantReference, \
@@ -124,8 +126,9 @@ fn key(secret: &Secret) -> Result<Vec<u8>, String> {
 /// The notification items of an Adyen body, empty for any other body.
 fn items(body: &[u8]) -> Vec<Item> {
     // Every body passes through here during detection: skip the parser
-    // unless the field name occurs at all.
-    if memchr::memmem::find(body, b"notificationItems").is_none() {
+    // unless the field name occurs at all (the searcher is built once).
+    static NEEDLE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("notificationItems"));
+    if NEEDLE.find(body).is_none() {
         return Vec::new();
     }
     let Ok(value) = serde_json::from_slice::<Value>(body) else {

@@ -9,8 +9,10 @@
 use super::secret::Secret;
 use super::{Attempt, Request, Status};
 use hmac::{Hmac, Mac};
+use memchr::memmem::Finder;
 use serde_json::{Map, Value};
 use sha2::Sha256;
+use std::sync::LazyLock;
 
 /// Mailgun only says "not too far from the current time"; this is the
 /// product default (past only), overridable with `tolerance=` on the secret.
@@ -105,8 +107,9 @@ fn check(found: &Found, key: &[u8], now: i64, tolerance: i64) -> Attempt {
 /// The signed field sets in the body, `signature` before `parent-signature`.
 fn find(body: &[u8]) -> Vec<Found> {
     // Every body passes through here during detection: skip the parsers
-    // unless the word occurs at all.
-    if memchr::memmem::find(body, b"signature").is_none() {
+    // unless the word occurs at all (the searcher is built once).
+    static NEEDLE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("signature"));
+    if NEEDLE.find(body).is_none() {
         return Vec::new();
     }
     match serde_json::from_slice::<Value>(body) {

@@ -396,6 +396,15 @@ impl Preset {
         Ok(p)
     }
 
+    /// The header whose presence [`Preset::is_present`] starts from (empty
+    /// when a secret must name it), or `None` for schemes found by code.
+    pub fn detection_header(&self) -> Option<&str> {
+        match self.custom {
+            Some(Custom::Twilio | Custom::Mailgun | Custom::Adyen | Custom::Plivo) => None,
+            Some(Custom::JwtHs256) | None => Some(&self.header),
+        }
+    }
+
     /// Whether this scheme's signature is on the request.
     pub fn is_present(&self, request: &Request<'_>) -> bool {
         match self.custom {

@@ -225,3 +225,32 @@ mod no_panic {
         }
     }
 }
+
+/// Detection looks presets up by header name; it must find exactly what
+/// asking every preset would, whatever the case of the header's name.
+#[test]
+fn detection_by_header_finds_what_asking_every_preset_finds() {
+    let registry = Registry::builtin();
+    for preset in registry.presets() {
+        let Some(name) = preset.detection_header().filter(|h| !h.is_empty()) else {
+            continue;
+        };
+        let value = preset.header_contains.clone().unwrap_or_default() + "0";
+        for name in [name.to_ascii_lowercase(), name.to_ascii_uppercase()] {
+            let headers = [Header::new(name.as_str(), value.as_str())];
+            let request = request(&headers, b"{}");
+            let mut expected: Vec<&str> = registry
+                .presets()
+                .iter()
+                .filter(|p| !p.only_with_secret && p.is_present(&request))
+                .map(|p| p.id.as_str())
+                .collect();
+            expected.sort();
+            expected.dedup();
+            let verdict = verify(&registry, &request, &[], NOW);
+            let mut found = verdict.candidates.clone();
+            found.sort();
+            assert_eq!(found, expected, "{name}: {}", verdict.reason);
+        }
+    }
+}
