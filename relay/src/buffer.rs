@@ -6,7 +6,7 @@
 //! A sender is answered `202` only after its delivery is committed here.
 
 use bytes::Bytes;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OpenFlags, params};
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::path::Path;
@@ -64,6 +64,9 @@ impl From<rusqlite::Error> for BufferError {
 
 pub struct Buffer {
     conn: Mutex<Connection>,
+    /// For sending a buffer to a client: a connection of its own sees only
+    /// committed rows and never waits for the writer's `fsync`.
+    reader: Mutex<Connection>,
     limits: Limits,
     /// What is buffered per channel, so acks of live deliveries (the common
     /// case) cost no database write and the limits cost no query.
@@ -142,11 +145,18 @@ impl Buffer {
             conn.execute_batch(SCHEMA)?;
             Ok(conn)
         };
-        let conn = setup().map_err(|e| format!("buffer database {}: {e}", path.display()))?;
-        let pending =
-            held(&conn).map_err(|e| format!("buffer database {}: {e}", path.display()))?;
+        let read_only = || -> rusqlite::Result<Connection> {
+            let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            Ok(conn)
+        };
+        let failed = |e: rusqlite::Error| format!("buffer database {}: {e}", path.display());
+        let conn = setup().map_err(failed)?;
+        let reader = read_only().map_err(failed)?;
+        let pending = held(&conn).map_err(failed)?;
         Ok(Buffer {
             conn: Mutex::new(conn),
+            reader: Mutex::new(reader),
             limits,
             pending: Mutex::new(pending),
         })
@@ -265,7 +275,7 @@ impl Buffer {
             }
         };
         let after = after.map_or(-1, |a| a.min(i64::MAX as u64) as i64);
-        let conn = self.conn();
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         let mut stmt = conn.prepare_cached(
             "SELECT seq, frame FROM buffered
              WHERE channel = ?1 AND seq > ?2 AND seq <= ?3 ORDER BY seq",
