@@ -4,8 +4,9 @@
 //! base64, what is signed, where the timestamp is), so each is a
 //! [`preset::Preset`] in one data file (`signature/presets.json`) run by one
 //! engine; only schemes that cannot be described that way (Twilio's and
-//! Plivo's sorted form parameters, Mailgun's and Adyen's signatures inside the body) have code of their
-//! own. Users add presets in their config with the same schema.
+//! Plivo's sorted form parameters, Mailgun's and Adyen's signatures inside
+//! the body) have code of their own. Users add presets in their config with
+//! the same schema.
 //!
 //! - [`verify()`]: detect candidate schemes from the headers, try every
 //!   configured secret, report one [`Verdict`].
