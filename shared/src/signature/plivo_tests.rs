@@ -139,6 +139,31 @@ fn legacy_v2_signs_the_url_without_query_and_the_nonce() {
 }
 
 #[test]
+fn without_a_token_either_version_asks_for_one() {
+    let registry = crate::signature::Registry::builtin();
+    for header in [V3, V2] {
+        let headers = [
+            Header::new(header, "c2ln"),
+            Header::new(format!("{header}-Nonce"), NONCE),
+        ];
+        let request = Request {
+            method: "POST",
+            url: "https://hooks.example.test/plivo/sms",
+            headers: &headers,
+            body: b"",
+        };
+        let verdict = crate::signature::verify(&registry, &request, &[], 0);
+        assert_eq!(
+            verdict.status,
+            crate::signature::Status::NoSecret,
+            "{header}"
+        );
+        assert!(verdict.reason.contains("-V2"), "{}", verdict.reason);
+        assert_eq!(verdict.candidates, ["plivo"]);
+    }
+}
+
+#[test]
 fn missing_and_broken_headers_say_why() {
     let url = "https://hooks.example.test/plivo/sms";
     assert_eq!(check("POST", url, Some("A=1"), &[]).status, Unsigned);

@@ -465,6 +465,7 @@ impl Preset {
     pub fn header_label(&self) -> &str {
         match self.custom {
             Some(Custom::Mailgun | Custom::Adyen) => "signature in the body",
+            Some(Custom::Plivo) => "X-Plivo-Signature-V3 or -V2",
             _ if self.header.is_empty() => "configured header",
             _ => &self.header,
         }
