@@ -4,6 +4,7 @@
 
 use rustls::ClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::pem::PemObject;
@@ -13,13 +14,10 @@ use std::sync::Arc;
 /// The client TLS settings for the relay link.
 pub fn client_config(ca_cert: Option<&Path>, insecure: bool) -> Result<Arc<ClientConfig>, String> {
     if insecure {
-        let provider = rustls::crypto::ring::default_provider();
-        let schemes = provider
-            .signature_verification_algorithms
-            .supported_schemes();
+        let algorithms = rustls::crypto::ring::default_provider().signature_verification_algorithms;
         let config = ClientConfig::builder()
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnything(schemes)))
+            .with_custom_certificate_verifier(Arc::new(AcceptAnything(algorithms)))
             .with_no_client_auth();
         return Ok(Arc::new(config));
     }
@@ -50,9 +48,10 @@ pub fn client_config(ca_cert: Option<&Path>, insecure: bool) -> Result<Arc<Clien
 
 /// `--insecure`: any certificate is accepted (self-signed relays on a
 /// network you trust). Signatures are still checked, so the link is
-/// encrypted; only the relay's identity is not.
+/// encrypted; only the relay's identity is not. Holds the provider's
+/// algorithms, looked up once rather than at every handshake.
 #[derive(Debug)]
-struct AcceptAnything(Vec<SignatureScheme>);
+struct AcceptAnything(WebPkiSupportedAlgorithms);
 
 impl ServerCertVerifier for AcceptAnything {
     fn verify_server_cert(
@@ -72,12 +71,7 @@ impl ServerCertVerifier for AcceptAnything {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
     }
 
     fn verify_tls13_signature(
@@ -86,15 +80,10 @@ impl ServerCertVerifier for AcceptAnything {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.clone()
+        self.0.supported_schemes()
     }
 }
