@@ -19,6 +19,8 @@ pub(super) struct Retention {
     pub(super) since_age_check: u32,
     /// Prunes until `stored` is counted again (0: at the next one).
     pub(super) until_recount: u32,
+    /// Time to prune, at the end of the current batch of writes.
+    pub(super) due: bool,
     /// Deliveries were dropped: their body files go once that is committed.
     pub(super) sweep_due: bool,
 }
@@ -86,14 +88,26 @@ impl History {
         }
     }
 
-    /// Counts an insert; true when it is time to prune.
-    pub(super) fn inserted_one(&self) -> bool {
+    /// Counts an insert, and whether it is time to prune.
+    pub(super) fn inserted_one(&self) {
         let Some(mut r) = self.retention() else {
-            return false;
+            return;
         };
         r.stored += 1;
         r.since_age_check += 1;
-        r.stored > r.keep.count + r.slack() || r.since_age_check >= AGE_CHECK_EVERY
+        r.due |= r.stored > r.keep.count + r.slack() || r.since_age_check >= AGE_CHECK_EVERY;
+    }
+
+    /// Prunes if the inserts so far call for it. The writer calls this after
+    /// a batch's deliveries and their attempts are written, so a prune never
+    /// removes a delivery whose attempt is still to be written (one older
+    /// than `--keep`'s age when it arrives is saved, then pruned, in one
+    /// transaction).
+    pub fn prune_if_due(&self) -> rusqlite::Result<()> {
+        if self.retention().is_some_and(|r| r.due) {
+            self.prune()?;
+        }
+        Ok(())
     }
 
     /// Drops what `--keep` no longer covers: deliveries older than its age,
@@ -133,6 +147,7 @@ impl History {
         r.stored -= counted;
         r.sweep_due |= aged + counted > 0;
         r.since_age_check = 0;
+        r.due = false;
         Ok(())
     }
 }

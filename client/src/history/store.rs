@@ -97,6 +97,7 @@ impl History {
                 stored: 0,
                 since_age_check: 0,
                 until_recount: 0,
+                due: false,
                 sweep_due: false,
             })),
         };
@@ -188,8 +189,9 @@ impl History {
         d: &Delivery,
         verdict: &Verdict,
     ) -> rusqlite::Result<bool> {
-        self.insert_delivery(channel, d, verdict)
-            .map(|pk| pk.is_some())
+        let pk = self.insert_delivery(channel, d, verdict)?;
+        self.prune_if_due()?;
+        Ok(pk.is_some())
     }
 
     /// Saves a delivery and returns its `pk`; `None` when it is stored
@@ -244,8 +246,8 @@ impl History {
             self.bodies.remove(name);
         }
         let pk = pk?;
-        if pk.is_some() && self.inserted_one() {
-            self.prune()?;
+        if pk.is_some() {
+            self.inserted_one();
         }
         Ok(pk)
     }

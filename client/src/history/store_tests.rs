@@ -199,6 +199,10 @@ fn retention_keeps_the_newest_and_the_file_is_private() {
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    for none in ["0", "0s", "0,7d", "10,0s"] {
+        let refused = Keep::parse(none).unwrap_err();
+        assert!(refused.contains("at least 1"), "{none}: {refused}");
+    }
     assert_eq!(
         Keep::parse("500,7d").unwrap(),
         Keep {

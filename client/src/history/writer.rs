@@ -112,13 +112,17 @@ fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Rece
         }
         history.in_transaction(
             |history| {
-                batch
+                let saved = batch
                     .drain(..)
                     .map(|x| {
                         let result = save(history, &x);
                         (x, result)
                     })
-                    .collect::<Vec<_>>()
+                    .collect::<Vec<_>>();
+                if let Err(e) = history.prune_if_due() {
+                    tracing::warn!("history: cannot apply --keep: {e}");
+                }
+                saved
             },
             // Callers hear "saved" only once the commit succeeded.
             |results, committed| {
@@ -163,6 +167,34 @@ mod tests {
             body: bytes::Bytes::new(),
         });
         Arc::new(Exchange { delivery, outcome })
+    }
+
+    /// A delivery that --keep drops as soon as it is saved (here the oldest
+    /// beyond a count of 1: a queued one arriving late) is saved with its
+    /// attempt and then pruned, not refused half-written.
+    #[tokio::test]
+    async fn a_delivery_pruned_on_arrival_is_saved_whole_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let keep = Keep {
+            count: 1,
+            age: Duration::from_secs(u32::MAX.into()),
+        };
+        let writer = Writer::start(dir.path(), keep).unwrap();
+        let verdict = crate::history::store::unverified();
+        for n in [2, 1] {
+            let forwarded = exchange(n);
+            let attempt = StoredAttempt::first(&forwarded.outcome, 0, 1);
+            let saved = writer
+                .record_exchange("ch", forwarded, &verdict, attempt)
+                .await;
+            assert_eq!(saved, Ok(true), "d{n}");
+        }
+        let history = super::super::History::open_existing(dir.path()).unwrap();
+        assert_eq!(
+            history.recent_ids(10).unwrap(),
+            ["d2"],
+            "the older one went"
+        );
     }
 
     /// The writer's own checkpoints wait for 64 MiB of WAL; 50 small
