@@ -45,7 +45,10 @@ pub(super) fn is_present(request: &Request<'_>) -> bool {
 pub(super) fn verify(request: &Request<'_>, secret: &Secret) -> Attempt {
     let key = match key(secret) {
         Ok(key) => key,
-        Err(e) => return Attempt::new(Status::NoSecret, e),
+        Err(e) => {
+            let reason = format!("secret configured but unusable: {e}");
+            return Attempt::new(Status::NoSecret, reason);
+        }
     };
     let items = items(request.body);
     if items.iter().all(|i| i.signature.is_none()) {
@@ -117,9 +120,7 @@ pub(super) fn sign(body: &[u8], secret: &Secret) -> Result<Vec<u8>, String> {
 /// Adyen shows the HMAC key in hex and signs with the bytes it stands for.
 fn key(secret: &Secret) -> Result<Vec<u8>, String> {
     hex::decode(secret.value.trim()).map_err(|_| {
-        "secret configured but unusable: an Adyen HMAC key is hex (64 digits, as the \
-         Customer Area shows it)"
-            .to_string()
+        "an Adyen HMAC key is hex (64 digits, as the Customer Area shows it)".to_string()
     })
 }
 
