@@ -31,20 +31,29 @@ enum Job {
     Flush { done: oneshot::Sender<()> },
 }
 
-/// A handle to the writer thread; the thread ends when every handle is dropped.
+/// The buffer and a handle to its writer thread (writes go through the
+/// thread, reads straight to the buffer); the thread ends when every handle
+/// is dropped.
 #[derive(Clone)]
 pub struct BufferWriter {
+    buffer: Arc<Buffer>,
     jobs: mpsc::Sender<Job>,
 }
 
 impl BufferWriter {
     pub fn start(buffer: Arc<Buffer>) -> Result<BufferWriter, String> {
         let (jobs, queue) = mpsc::channel();
+        let written = buffer.clone();
         std::thread::Builder::new()
             .name("hookhole-buffer".into())
-            .spawn(move || run(&buffer, &queue))
+            .spawn(move || run(&written, &queue))
             .map_err(|e| format!("cannot start the buffer writer: {e}"))?;
-        Ok(BufferWriter { jobs })
+        Ok(BufferWriter { buffer, jobs })
+    }
+
+    /// The buffer, to read.
+    pub fn buffer(&self) -> &Arc<Buffer> {
+        &self.buffer
     }
 
     /// Queues a delivery. Call it where the decision to buffer is made (the
@@ -157,11 +166,10 @@ mod tests {
     use crate::buffer::Limits;
     use std::time::Duration;
 
-    fn writer(limits: Limits) -> (tempfile::TempDir, Arc<Buffer>, BufferWriter) {
+    fn writer(limits: Limits) -> (tempfile::TempDir, BufferWriter) {
         let dir = tempfile::tempdir().unwrap();
         let buffer = Arc::new(Buffer::open(dir.path(), limits).unwrap());
-        let writer = BufferWriter::start(buffer.clone()).unwrap();
-        (dir, buffer, writer)
+        (dir, BufferWriter::start(buffer).unwrap())
     }
 
     /// Many senders at once: each is answered once its delivery is
@@ -173,7 +181,7 @@ mod tests {
             bytes: 1 << 20,
             age: Duration::from_secs(3600),
         };
-        let (dir, buffer, writer) = writer(limits);
+        let (dir, writer) = writer(limits);
         let mut pushes = Vec::new();
         for seq in 1..=41u64 {
             pushes.push(tokio::spawn(writer.push(
@@ -194,7 +202,6 @@ mod tests {
         assert_eq!(refused, 1, "the 41st is over the limit");
         // Committed: a fresh connection sees all 40.
         drop(writer);
-        drop(buffer);
         let reopened = Buffer::open(dir.path(), limits).unwrap();
         assert_eq!(reopened.page("ch", None, u64::MAX).unwrap().len(), 40);
     }
@@ -203,7 +210,8 @@ mod tests {
     /// sequence number releases what it already has.
     #[tokio::test]
     async fn acks_and_saved_deliveries_go_once_flushed() {
-        let (_dir, buffer, writer) = writer(Limits::default());
+        let (_dir, writer) = writer(Limits::default());
+        let buffer = writer.buffer().clone();
         for seq in 1..=5u64 {
             writer
                 .push(

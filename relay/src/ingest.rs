@@ -241,7 +241,7 @@ fn queue(
     id: &str,
     frame: Bytes,
 ) -> Result<impl Future<Output = Result<(), crate::buffer::BufferError>> + use<>, ApiError> {
-    let writer = state.buffer_writer.as_ref().ok_or(ApiError::NoListener)?;
+    let writer = state.buffer.as_ref().ok_or(ApiError::NoListener)?;
     Ok(writer.push(channel, seq, id, frame))
 }
 

@@ -61,7 +61,10 @@ fn public_base(state: &RelayState, peer: SocketAddr, headers: &header::HeaderMap
 
 fn metrics(state: &RelayState) -> Result<Response<Full<Bytes>>, ApiError> {
     let stats = state.hub.stats();
-    let buffered = state.buffer.as_ref().map_or(0, |b| b.waiting_count());
+    let buffered = state
+        .buffer
+        .as_ref()
+        .map_or(0, |b| b.buffer().waiting_count());
     let text = state
         .metrics
         .render(stats.channels, stats.clients, buffered);
@@ -90,7 +93,7 @@ fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, 
             "protocol": hookhole_shared::protocol::VERSION,
             "channels": stats.channels,
             "clients": stats.clients,
-            "buffered": state.buffer.as_ref().map_or(0, |b| b.waiting_count()),
+            "buffered": state.buffer.as_ref().map_or(0, |b| b.buffer().waiting_count()),
         }),
     ))
 }

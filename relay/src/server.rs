@@ -106,21 +106,18 @@ pub async fn serve(
         tokio::spawn(reload_on_hangup(tls.clone(), shutdown.clone()));
     }
     let buffer = match (&config.data_dir, config.offline) {
-        (Some(dir), crate::config::Offline::Queue) => Some(Arc::new(
-            crate::buffer::Buffer::open(dir, config.buffer_limits).map_err(anyhow::Error::msg)?,
-        )),
+        (Some(dir), crate::config::Offline::Queue) => {
+            let buffer = crate::buffer::Buffer::open(dir, config.buffer_limits)
+                .map_err(anyhow::Error::msg)?;
+            Some(
+                crate::buffer_writer::BufferWriter::start(Arc::new(buffer))
+                    .map_err(anyhow::Error::msg)?,
+            )
+        }
         _ => None,
-    };
-    let buffer_writer = match &buffer {
-        Some(buffer) => Some(
-            crate::buffer_writer::BufferWriter::start(buffer.clone())
-                .map_err(anyhow::Error::msg)?,
-        ),
-        None => None,
     };
     let state = Arc::new(RelayState {
         buffer,
-        buffer_writer,
         gate: tokio::sync::Mutex::new(()),
         owners: crate::auth::Owners::open(config.data_dir.as_deref()),
         limiter: crate::limits::Gate::default(),

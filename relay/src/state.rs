@@ -1,10 +1,9 @@
 //! What every request handler and websocket session of one relay shares.
 
-use crate::buffer::Buffer;
+use crate::buffer_writer::BufferWriter;
 use crate::config::RelayConfig;
 use crate::hub::Hub;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -16,12 +15,12 @@ pub struct RelayState {
     pub close_links: CancellationToken,
     /// Websocket sessions, which outlive the HTTP connection that upgraded.
     pub sessions: TaskTracker,
-    /// Deliveries kept for absent clients (when configured).
-    pub buffer: Option<Arc<Buffer>>,
-    /// Writes to `buffer`, many per commit, off the async runtime.
-    pub buffer_writer: Option<crate::buffer_writer::BufferWriter>,
+    /// Deliveries kept for absent clients (when configured), written many
+    /// per commit off the async runtime.
+    pub buffer: Option<BufferWriter>,
     /// Held while deciding "nobody listens, so buffer" and while a client
-    /// joins and takes the buffer: a webhook cannot fall between the two.
+    /// joins (the buffer is read after): a webhook cannot fall between the
+    /// two.
     pub gate: tokio::sync::Mutex<()>,
     /// Which token claimed which channel.
     pub owners: crate::auth::Owners,

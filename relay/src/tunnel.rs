@@ -114,16 +114,17 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
             return close_with(&mut ws, close::CHANNEL_FULL, &reason).await;
         }
         let (listener, outbox, everyone) = state.hub.join(&channel);
-        let buffer = match (&state.buffer, &state.buffer_writer) {
-            (Some(buffer), Some(writer)) => {
+        let buffer = match &state.buffer {
+            Some(writer) => {
                 // Every delivery queued before we joined is committed
                 // before the buffer is read. Nothing is buffered for this
                 // channel while we are joined, so it is read after the gate.
                 writer.flush().await;
+                let buffer = writer.buffer();
                 writer.ack(&channel, buffer.saved(&channel, hello.last_acked_seq));
                 Some(buffer.clone())
             }
-            _ => None,
+            None => None,
         };
         drop(gate);
         (listener, outbox, everyone, buffer)
@@ -391,8 +392,8 @@ fn receive(state: &RelayState, listener: &Listener, message: Message) -> Result<
         // The client saved it: a buffered copy may go. Acks of live
         // deliveries cost nothing (the buffer knows what it holds).
         ClientMessage::Ack { seq, .. } => {
-            if let (Some(buffer), Some(writer)) = (&state.buffer, &state.buffer_writer)
-                && buffer.holds(&listener.channel, seq)
+            if let Some(writer) = &state.buffer
+                && writer.buffer().holds(&listener.channel, seq)
             {
                 writer.ack(&listener.channel, vec![seq]);
             }
