@@ -58,7 +58,6 @@ pub struct Watch {
 }
 
 /// One look at the clocks and the addresses.
-#[derive(Clone)]
 struct Observation {
     wall: SystemTime,
     mono: Instant,

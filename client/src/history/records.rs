@@ -36,13 +36,13 @@ impl Keep {
                     )
                 })?;
             }
-            // Every delivery is saved before it is answered: keeping none
-            // would save each one only to drop it.
-            if keep.count == 0 || keep.age.is_zero() {
-                return Err(format!(
-                    "--keep {text:?}: keep at least 1 delivery, for more than 0 s"
-                ));
-            }
+        }
+        // Every delivery is saved before it is answered: keeping none would
+        // save each one only to drop it.
+        if keep.count == 0 || keep.age.is_zero() {
+            return Err(format!(
+                "--keep {text:?}: keep at least 1 delivery, for more than 0 s"
+            ));
         }
         Ok(keep)
     }
