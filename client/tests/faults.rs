@@ -13,8 +13,13 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// A relay process on `port` (0: any), keeping its buffer in `data`.
+/// A relay process on `port` (0: any), keeping its buffer in `data`, with
+/// heartbeats every 200 ms.
 async fn relay(dir: &Path, data: &Path, port: u16) -> (Proc, u16) {
+    relay_beating(dir, data, port, "200ms").await
+}
+
+async fn relay_beating(dir: &Path, data: &Path, port: u16, heartbeat: &str) -> (Proc, u16) {
     let mut cmd = hookhole(dir);
     cmd.args([
         "relay",
@@ -23,7 +28,7 @@ async fn relay(dir: &Path, data: &Path, port: u16) -> (Proc, u16) {
         "--data-dir",
     ])
     .arg(data)
-    .args(["--heartbeat", "200ms"]);
+    .args(["--heartbeat", heartbeat]);
     let mut proc = Proc::spawn(cmd);
     let (_, port) = proc.listening().await;
     (proc, port)
@@ -239,12 +244,7 @@ async fn a_network_change_checks_the_link_at_once() {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     let dir = tempfile::tempdir().unwrap();
-    let mut cmd = hookhole(dir.path());
-    cmd.args(["relay", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path().join("relay"))
-        .args(["--heartbeat", "60s"]);
-    let mut relay = Proc::spawn(cmd);
-    let (_, port) = relay.listening().await;
+    let (relay, port) = relay_beating(dir.path(), &dir.path().join("relay"), 0, "60s").await;
     let target = TestTarget::echo().await;
 
     let moved = Arc::new(AtomicBool::new(false));
