@@ -73,13 +73,6 @@ fn age(data_dir: &Path, by: Duration) {
     }
 }
 
-fn keep(count: u64) -> Keep {
-    Keep {
-        count,
-        age: Duration::from_secs(u32::MAX.into()),
-    }
-}
-
 #[test]
 fn large_bodies_live_in_private_files_and_come_back_exactly() {
     let dir = tempfile::tempdir().unwrap();
@@ -153,7 +146,7 @@ fn a_resent_large_delivery_leaves_no_second_file() {
 #[test]
 fn pruned_deliveries_take_their_files_and_crash_leftovers_go_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let history = History::open(dir.path(), keep(1)).unwrap();
+    let history = History::open(dir.path(), Keep::count_only(1)).unwrap();
     for n in 1..=2 {
         let d = delivery(&format!("d{n}"), n, bytes(100 * 1024, n as u8));
         history.record_delivery("ch", &d, &unsigned()).unwrap();
@@ -175,10 +168,10 @@ fn pruned_deliveries_take_their_files_and_crash_leftovers_go_at_start() {
     std::fs::write(folder.join(leftover), b"x").unwrap();
     std::fs::write(folder.join("notes.txt"), b"not ours").unwrap();
     drop(history);
-    drop(History::open(dir.path(), keep(1)).unwrap());
+    drop(History::open(dir.path(), Keep::count_only(1)).unwrap());
     assert!(folder.join(leftover).exists());
     age(dir.path(), Duration::from_secs(120));
-    drop(History::open(dir.path(), keep(1)).unwrap());
+    drop(History::open(dir.path(), Keep::count_only(1)).unwrap());
     assert!(!folder.join(leftover).exists());
     assert!(
         folder.join("notes.txt").exists(),
@@ -213,7 +206,7 @@ fn a_missing_body_file_is_a_clear_error() {
 #[test]
 fn the_recent_deliveries_fit_a_byte_budget_and_survive_a_missing_file() {
     let dir = tempfile::tempdir().unwrap();
-    let history = History::open(dir.path(), keep(100)).unwrap();
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     for n in 1..=3 {
         let d = delivery(&format!("d{n}"), n, bytes(100 * 1024, n as u8));
         history.record_delivery("ch", &d, &unsigned()).unwrap();

@@ -23,6 +23,15 @@ impl Default for Keep {
 }
 
 impl Keep {
+    /// Kept by count only (tests: their rows are from any time).
+    #[cfg(test)]
+    pub fn count_only(count: u64) -> Keep {
+        Keep {
+            count,
+            age: std::time::Duration::from_secs(u32::MAX.into()),
+        }
+    }
+
     /// Parses `--keep`: a count (`5000`), an age (`7d`), or both (`5000,7d`).
     pub fn parse(text: &str) -> Result<Keep, String> {
         let mut keep = Keep::default();

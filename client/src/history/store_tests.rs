@@ -253,6 +253,18 @@ fn failed_summaries() {
 }
 
 /// The schema of builds before versioning: attempts keyed by the text id.
+/// A data dir holding a history database made by `schema` (an older
+/// build's tables and rows), and the database's path.
+fn written_by_an_older_build(schema: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::history::FILE_NAME);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(schema)
+        .unwrap();
+    (dir, path)
+}
+
 const SCHEMA_V0: &str = "
 CREATE TABLE deliveries (
     id TEXT PRIMARY KEY, channel TEXT NOT NULL, seq INTEGER NOT NULL,
@@ -279,12 +291,7 @@ INSERT INTO attempts (delivery_id, number, kind, started_ms, status, response_he
 
 #[test]
 fn a_history_from_an_older_build_is_upgraded_with_every_row() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(crate::history::FILE_NAME);
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(SCHEMA_V0)
-        .unwrap();
+    let (dir, path) = written_by_an_older_build(SCHEMA_V0);
 
     // A command may be the first to open it: it upgrades too.
     let reader = History::open_existing(dir.path()).unwrap();
@@ -298,11 +305,7 @@ fn a_history_from_an_older_build_is_upgraded_with_every_row() {
 
     // The listener opens it after; new rows and replays land beside the old
     // (from 1970, so kept by count only).
-    let keep = Keep {
-        count: 100,
-        age: Duration::from_secs(u32::MAX.into()),
-    };
-    let history = History::open(dir.path(), keep).unwrap();
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     assert!(
         history
             .record_delivery("ch", &delivery("new", 9, now_ms()), &verdict())
@@ -378,18 +381,9 @@ PRAGMA user_version = 1;
 
 #[test]
 fn a_version_1_history_is_upgraded_in_place_and_takes_body_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(crate::history::FILE_NAME);
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(SCHEMA_V1)
-        .unwrap();
+    let (dir, _) = written_by_an_older_build(SCHEMA_V1);
     // Kept by count only: the old row is from 1970.
-    let keep = Keep {
-        count: 100,
-        age: Duration::from_secs(u32::MAX.into()),
-    };
-    let history = History::open(dir.path(), keep).unwrap();
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     let old = history.get("v1old").unwrap();
     assert_eq!(old.delivery.body.as_ref(), b"\x00\xff");
     assert_eq!(old.attempts[0].response_body, b"ok");
@@ -434,17 +428,8 @@ PRAGMA user_version = 2;
 
 #[test]
 fn a_version_2_history_is_rebuilt_without_the_id_index_and_keeps_every_link() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(crate::history::FILE_NAME);
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(SCHEMA_V2)
-        .unwrap();
-    let keep = Keep {
-        count: 100,
-        age: Duration::from_secs(u32::MAX.into()),
-    };
-    let history = History::open(dir.path(), keep).unwrap();
+    let (dir, path) = written_by_an_older_build(SCHEMA_V2);
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     // Prefixes resolve through the new id table; attempts still belong to
     // the right delivery.
     assert!(matches!(

@@ -175,10 +175,7 @@ mod tests {
     #[tokio::test]
     async fn a_delivery_pruned_on_arrival_is_saved_whole_first() {
         let dir = tempfile::tempdir().unwrap();
-        let keep = Keep {
-            count: 1,
-            age: Duration::from_secs(u32::MAX.into()),
-        };
+        let keep = Keep::count_only(1);
         let writer = Writer::start(dir.path(), keep).unwrap();
         let verdict = crate::history::store::unverified();
         for n in [2, 1] {
@@ -202,10 +199,7 @@ mod tests {
     #[tokio::test]
     async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
         let dir = tempfile::tempdir().unwrap();
-        let keep = Keep {
-            count: 1000,
-            age: Duration::from_secs(u32::MAX.into()),
-        };
+        let keep = Keep::count_only(1000);
         drop(super::super::History::open(dir.path(), keep).unwrap());
         let file = dir.path().join(super::super::FILE_NAME);
         let before = std::fs::metadata(&file).unwrap().len();
