@@ -234,6 +234,13 @@ impl Buffer {
         Ok(())
     }
 
+    /// The sequence numbers of the next page (tests).
+    #[cfg(test)]
+    pub fn seqs(&self, channel: &str, after: Option<u64>, budget: u64) -> Vec<u64> {
+        let page = self.page(channel, after, budget).expect("the buffer reads");
+        page.into_iter().map(|(seq, _)| seq).collect()
+    }
+
     /// How many deliveries are buffered for `channel` after `after`.
     pub fn count_after(&self, channel: &str, after: Option<u64>) -> usize {
         self.pending()
@@ -347,12 +354,7 @@ mod tests {
         drop(buffer);
         let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
         assert_eq!(buffer.waiting_count(), 4);
-        let seqs: Vec<u64> = buffer
-            .page("ch", None, u64::MAX)
-            .unwrap()
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        let seqs = buffer.seqs("ch", None, u64::MAX);
         assert_eq!(seqs, [10, 20, 30], "oldest first");
         buffer.ack("ch", 20).unwrap();
         buffer.ack("ch", 999).unwrap();
@@ -360,12 +362,7 @@ mod tests {
         for seq in buffer.saved("ch", Some(10)) {
             buffer.ack("ch", seq).unwrap();
         }
-        let seqs: Vec<u64> = buffer
-            .page("ch", Some(10), u64::MAX)
-            .unwrap()
-            .into_iter()
-            .map(|(s, _)| s)
-            .collect();
+        let seqs = buffer.seqs("ch", Some(10), u64::MAX);
         assert_eq!(seqs, [30], "acked and already-saved ones are gone");
         assert_eq!(buffer.waiting_count(), 2);
         assert!(buffer.page("nobody", None, u64::MAX).unwrap().is_empty());
@@ -397,12 +394,7 @@ mod tests {
         let expected: [&[u64]; 7] = [&[1, 2], &[3, 4], &[5, 6], &[7, 8], &[9, 10], &[11], &[12]];
         assert_eq!(pages, expected, "a frame over the budget comes alone");
         buffer.ack("ch", 3).unwrap();
-        let seqs: Vec<u64> = buffer
-            .page("ch", Some(1), 250)
-            .unwrap()
-            .into_iter()
-            .map(|(seq, _)| seq)
-            .collect();
+        let seqs = buffer.seqs("ch", Some(1), 250);
         assert_eq!(seqs, [2, 4], "acked ones are skipped");
     }
 

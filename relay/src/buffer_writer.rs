@@ -226,12 +226,7 @@ mod tests {
         writer.ack("ch", vec![2]);
         writer.ack("ch", buffer.saved("ch", Some(3)));
         writer.flush().await;
-        let left: Vec<u64> = buffer
-            .page("ch", None, u64::MAX)
-            .unwrap()
-            .into_iter()
-            .map(|(seq, _)| seq)
-            .collect();
+        let left = buffer.seqs("ch", None, u64::MAX);
         assert_eq!(left, [4, 5]);
         assert_eq!(buffer.waiting_count(), 2);
     }
