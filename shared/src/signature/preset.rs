@@ -113,6 +113,18 @@ pub enum Custom {
     JwtHs256,
 }
 
+impl Custom {
+    /// Whether the scheme is found and checked by its code alone: the
+    /// preset's header, template and key settings do not apply (a JWT
+    /// preset still names its header and claims).
+    fn is_code_only(self) -> bool {
+        match self {
+            Custom::Twilio | Custom::Mailgun | Custom::Adyen | Custom::Plivo => true,
+            Custom::JwtHs256 => false,
+        }
+    }
+}
+
 /// How sure we are that the preset matches the provider's real behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -284,10 +296,7 @@ impl Preset {
         {
             return Err(fail("id must be lowercase letters, digits and '-'".into()));
         }
-        if matches!(
-            self.custom,
-            Some(Custom::Twilio | Custom::Mailgun | Custom::Adyen | Custom::Plivo)
-        ) {
+        if self.custom.is_some_and(Custom::is_code_only) {
             return Ok(());
         }
         let parts = parse_template(&self.template).map_err(fail)?;
@@ -400,8 +409,8 @@ impl Preset {
     /// when a secret must name it), or `None` for schemes found by code.
     pub fn detection_header(&self) -> Option<&str> {
         match self.custom {
-            Some(Custom::Twilio | Custom::Mailgun | Custom::Adyen | Custom::Plivo) => None,
-            Some(Custom::JwtHs256) | None => Some(&self.header),
+            Some(custom) if custom.is_code_only() => None,
+            _ => Some(&self.header),
         }
     }
 
