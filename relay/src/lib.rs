@@ -13,6 +13,7 @@
 //! - `hub`: channels, listeners, matching answers to waiting deliveries.
 //! - [`buffer`]: deliveries kept in SQLite for absent clients.
 //! - [`auth`]: client tokens and channel ownership.
+//! - [`private_files`]: owner-only files and directories (0600 in 0700).
 //! - `tunnel`: one client's websocket session.
 //! - `error`: every error as an HTTP status and a JSON body.
 //! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
@@ -29,6 +30,7 @@ mod ids;
 mod ingest;
 pub mod limits;
 mod metrics;
+pub mod private_files;
 mod routes;
 pub mod server;
 pub mod settings;
