@@ -1,5 +1,9 @@
 //! Bodies for display: JSON pretty-printed, form data decoded, text as is,
 //! binary as hex. Bounded, so a 10 MiB body costs the same as a small one.
+//!
+//! The lines are the sender's text, controls and all: each output escapes
+//! them where it writes (`hookhole_shared::printable`), the UI's detail pane
+//! and `hookhole show` alike, so a decoded form value is as safe as the rest.
 
 use hookhole_shared::headers::{self, Header};
 
@@ -88,17 +92,15 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Text when the body is UTF-8 without NUL bytes (the usual sign of binary
+/// data), hex otherwise. Tabs become spaces: they lay out text, and a
+/// one-line view would otherwise show them escaped.
 fn text_or_hex(body: &[u8]) -> Vec<String> {
     match std::str::from_utf8(body) {
-        Ok(text)
-            if !text
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
-        {
-            text.lines()
-                .map(|l| l.trim_end_matches('\r').to_string())
-                .collect()
-        }
+        Ok(text) if !text.contains('\0') => text
+            .lines()
+            .map(|l| l.trim_end_matches('\r').replace('\t', "    "))
+            .collect(),
         _ => hex_dump(body),
     }
 }
@@ -169,6 +171,13 @@ mod tests {
         assert!(lines.last().unwrap().contains("more bytes not shown"));
         assert!(lines.iter().map(String::len).sum::<usize>() <= SHOWN + 200);
         assert_eq!(render(&[], b""), ["(empty body)"]);
+    }
+
+    #[test]
+    fn text_with_controls_stays_text_for_the_outputs_to_escape() {
+        let lines = render(&[], b"a\tb\r\n\x1b[2J\xc2\x9b");
+        assert_eq!(lines, ["a    b", "\x1b[2J\u{9b}"]);
+        assert!(render(&[], b"a\0b")[0].starts_with("(binary"));
     }
 
     #[test]
