@@ -63,8 +63,8 @@ async fn post_hostile(channel_url: &str) {
              content-length: {}\r\n\r\n",
             body.len()
         );
-        let sent = raw_request(addr, &head, body.as_bytes()).await;
-        assert_eq!(sent.status, 200, "{path}");
+        // Whatever the answer: what matters is how the delivery is shown.
+        raw_request(addr, &head, body.as_bytes()).await;
     }
 }
 
@@ -98,7 +98,7 @@ async fn the_terminal_ui_shows_hostile_payloads_escaped_and_the_terminal_obeys_n
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut target = TestTarget::echo().await;
+    let target = TestTarget::echo().await;
     std::fs::write(
         dir.path().join("hookhole.toml"),
         format!("[listen]\nforward = \"{}\"\nport = 0\n", target.url()),
@@ -135,8 +135,6 @@ async fn the_terminal_ui_shows_hostile_payloads_escaped_and_the_terminal_obeys_n
 
     let url = public_url(&data).await;
     post_hostile(&url).await;
-    target.next_request().await;
-    target.next_request().await;
     // Both drawn: the first delivery stays selected, so its request (the
     // form, decoded) went to the terminal before the second's row.
     tmux.wait_for("2 deliveries").await;
@@ -276,6 +274,29 @@ async fn history_show_json_lines_and_the_relay_log_carry_no_raw_controls() {
     let pretty = stdout_of(dir.path(), &["show", &ids[1], "--json"]).await;
     let value: serde_json::Value = serde_json::from_str(&pretty).unwrap();
     assert_eq!(value["body"]["text"], BIDI_JSON, "escaped, not changed");
+
+    // `replay` prints the path it sent; `trigger` prints the error text a
+    // server answered with.
+    let replayed = stdout_of(dir.path(), &["replay", &ids[0], "--forward", &target.url()]).await;
+    assert!(replayed.contains(SHOWN_PATH), "{replayed}");
+    let hostile_server = TestTarget::start(|_| async {
+        Reply::ok(r#"{"error":"\u001b]52;c;eA==\u0007\u009b2J\u202e"}"#)
+    })
+    .await;
+    let triggered = stdout_of(
+        dir.path(),
+        &[
+            "trigger",
+            "maestra.customer.updated",
+            "--to",
+            &hostile_server.url(),
+        ],
+    )
+    .await;
+    assert!(
+        triggered.contains(r"\x1b]52;c;eA==\x07\u{9b}2J\u{202e}"),
+        "{triggered}"
+    );
 
     // The relay's log on stderr: the agent escaped, one line per event.
     relay.signal("INT");
