@@ -31,7 +31,8 @@ const SHOWN_CLEAR: &str = r"clear = \x1b[2J";
 const SHOWN_ROW: &str = r"row = \r\n00:00:09 POST /paid 200 ✓ valid";
 const SHOWN_PATH: &str = r"/pay\u{9b}31m\u{85}";
 const SHOWN_HEADER: &str = r"invoice\u{202e}fdp.exe\u{2066}";
-const SHOWN_NOTE: &str = r"\u{202e}dilav ✓";
+/// JSON bodies are drawn as JSON, so their escapes are JSON's.
+const SHOWN_NOTE: &str = r"\u202edilav ✓";
 
 /// The characters the issue names, found raw: C0 controls but newline and
 /// tab, DEL, C1 controls, bidirectional formatting. (Written out here, not

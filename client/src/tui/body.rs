@@ -1,9 +1,10 @@
 //! Bodies for display: JSON pretty-printed, form data decoded, text as is,
 //! binary as hex. Bounded, so a 10 MiB body costs the same as a small one.
 //!
-//! The lines are the sender's text, controls and all: each output escapes
-//! them where it writes (`hookhole_shared::printable`), the UI's detail pane
-//! and `hookhole show` alike, so a decoded form value is as safe as the rest.
+//! Pretty JSON escapes hidden characters the JSON way (`\u202e`), so it
+//! stays JSON; other lines are the sender's text, controls and all, and
+//! each output escapes them where it writes (`hookhole_shared::printable`),
+//! the UI's detail pane and `hookhole show` alike, decoded form values too.
 
 use hookhole_shared::headers::{self, Header};
 
@@ -49,8 +50,10 @@ fn looks_json(content_type: &str, body: &[u8]) -> bool {
         )
 }
 
+/// Indented JSON that is still JSON: hidden characters in strings come out
+/// as `\uXXXX` like the control characters serde_json already escapes.
 fn pretty(value: &serde_json::Value) -> Vec<String> {
-    serde_json::to_string_pretty(value)
+    hookhole_shared::printable::to_json_pretty(value)
         .unwrap_or_default()
         .lines()
         .map(str::to_string)
