@@ -83,10 +83,12 @@ pub struct ConnectionEvent {
 }
 
 impl Event {
-    /// The event as one line of JSON (no newline).
+    /// The event as one line of JSON (no newline), with the characters a
+    /// terminal would obey escaped (`hookhole_shared::printable`): paths,
+    /// header-derived reasons and errors come from the sender or the relay.
     pub fn to_json_line(&self) -> String {
         // Plain strings and numbers: serialising cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        hookhole_shared::printable::to_json(self).unwrap_or_default()
     }
 }
 
@@ -122,6 +124,23 @@ mod tests {
             event.to_json_line(),
             r#"{"event":"delivery","id":"abc","seq":4,"attempt":1,"method":"POST","path":"/x/y","query":"q=1","status":null,"error":"local_unreachable: connection refused","duration_ms":3,"body_bytes":123,"signature":{"scheme":"stripe","status":"expired","reason":"signature matches but the timestamp is 600 s old (tolerance 300 s)","secret":"secret 1 of 1, whsec_…5e2","timestamp_age_s":600,"candidates":["stripe"]}}"#
         );
+    }
+
+    #[test]
+    fn hidden_characters_are_escaped_and_the_line_stays_json() {
+        let event = Event::Connection(ConnectionEvent {
+            state: LinkState::Reconnecting,
+            reason: Some("bye\x1b]0;t\x07\u{9b}2J\u{202e}\u{2028}".into()),
+            retry_in_ms: None,
+            listeners: None,
+        });
+        let line = event.to_json_line();
+        assert_eq!(
+            line,
+            r#"{"event":"connection","state":"reconnecting","reason":"bye\u001b]0;t\u0007\u009b2J\u202e\u2028"}"#
+        );
+        let back: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["reason"], "bye\x1b]0;t\x07\u{9b}2J\u{202e}\u{2028}");
     }
 
     #[test]

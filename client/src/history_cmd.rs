@@ -128,7 +128,7 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
     let rows = blocking(history.summaries(args.limit, args.failed))?;
     if args.json {
         for row in &rows {
-            if !output::line(&serde_json::to_string(row)?) {
+            if !output::json(row, false)? {
                 break;
             }
         }
@@ -214,7 +214,7 @@ pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     let history = open(&args.at, config_file)?;
     let d = blocking(history.get(&args.id))?;
     if args.json {
-        output::line(&serde_json::to_string_pretty(&delivery_json(&d))?);
+        output::json(&delivery_json(&d), true)?;
         return Ok(());
     }
     let mut lines = vec![

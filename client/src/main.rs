@@ -8,6 +8,7 @@ use hookhole::trigger::TriggerArgs;
 use hookhole::verify_cmd::VerifyArgs;
 use hookhole_relay::cli::{RelayArgs, exit_for_clap, init_tracing, stop_on_signal};
 use hookhole_relay::settings::UsageError;
+use hookhole_shared::printable;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -111,12 +112,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The verdict is already printed; the exit code says "not valid".
         Err(e) if e.downcast_ref::<NotValid>().is_some() => ExitCode::FAILURE,
+        // Errors can quote what a relay or sender sent (ids, reasons).
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
-            eprintln!("hookhole: error: {e}");
+            eprintln!("hookhole: error: {}", printable::line(&e.to_string()));
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("hookhole: error: {e:#}");
+            eprintln!("hookhole: error: {}", printable::line(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -141,6 +143,7 @@ fn init_tracing_to_file(data_dir: Option<&std::path::Path>) {
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
+                .fmt_fields(hookhole_relay::cli::log_fields())
                 .with_writer(std::sync::Mutex::new(file))
                 .with_ansi(false),
         )

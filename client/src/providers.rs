@@ -34,7 +34,7 @@ pub fn run(args: &ProvidersArgs, config_file: Option<&std::path::Path>) -> anyho
         None => registry.presets().iter().collect(),
     };
     if args.json || args.name.is_some() {
-        crate::output::line(&serde_json::to_string_pretty(&presets)?);
+        crate::output::json(&presets, true)?;
     } else if args.markdown {
         crate::output::text(&markdown_table(&presets));
     } else {

@@ -56,12 +56,16 @@ pub fn run(args: &VerifyArgs, config_file: Option<&Path>) -> anyhow::Result<bool
     });
     let verifier = Verifier { registry, secrets };
     let verdict = verifier.check_parts(&args.method, &args.url, &headers, &body, now);
-    crate::output::line(&serde_json::to_string(&verdict)?);
+    crate::output::json(&verdict, false)?;
+    // The reason can quote header values: escaped like every other output.
     eprintln!(
-        "{} {}  {}",
-        badge(verdict.status),
-        verdict.scheme.as_deref().unwrap_or("-"),
-        verdict.reason
+        "{}",
+        hookhole_shared::printable::line(&format!(
+            "{} {}  {}",
+            badge(verdict.status),
+            verdict.scheme.as_deref().unwrap_or("-"),
+            verdict.reason
+        ))
     );
     Ok(verdict.status == Status::Valid)
 }

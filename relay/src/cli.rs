@@ -412,11 +412,32 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
+                .fmt_fields(log_fields())
                 .with_writer(std::io::stderr)
                 .with_ansi(color),
         )
         .with(log_filter())
         .try_init();
+}
+
+/// How log fields are written, for every log of both programs: each value
+/// (the message too) through `hookhole_shared::printable`'s one-line form,
+/// so a path, header or error text that a sender or relay chose can neither
+/// drive the terminal nor start a forged log line. The only escape sequences
+/// left are the colours tracing itself adds, and only on a terminal.
+pub fn log_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static
+{
+    use hookhole_shared::printable::LineWriter;
+    use std::fmt::Write as _;
+    use tracing_subscriber::field::MakeExt as _;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let mut safe = LineWriter(writer);
+        match field.name() {
+            "message" => write!(safe, "{value:?}"),
+            name => write!(safe, "{name}={value:?}"),
+        }
+    })
+    .delimited(" ")
 }
 
 /// What `RUST_LOG` asks for (e.g. `debug`, `hookhole_relay=trace`), `info`

@@ -7,6 +7,9 @@
 //! - [`headers`]: header lists that keep order, duplicates and raw value bytes,
 //!   and the hop-by-hop rules both sides apply.
 //! - [`channel`]: channel name rules.
+//! - [`printable`]: the one rule for showing text a sender or relay controls
+//!   (terminal lines, logs, JSON lines): controls, bidi and invisible
+//!   characters drawn as escapes.
 //!
 //! Nothing here opens a socket or spawns a task: both binaries and the tests
 //! share these types, and they are tested by value (golden JSON, round trips).
@@ -14,5 +17,6 @@
 pub mod channel;
 pub mod frame;
 pub mod headers;
+pub mod printable;
 pub mod protocol;
 pub mod signature;

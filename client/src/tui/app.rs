@@ -12,6 +12,7 @@ use super::model::{Attempt, AttemptKind, Outcome, Record};
 use crate::events::{Event, LinkState};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
+use hookhole_shared::printable;
 use hookhole_shared::signature::Verdict;
 use std::collections::HashMap;
 
@@ -437,8 +438,10 @@ impl App {
         self.offset = self.offset.min(self.visible.len().saturating_sub(rows));
     }
 
+    /// The detail pane's text, each line escaped once here (so every tab,
+    /// body view and header is covered) rather than on every frame.
     pub fn rebuild_detail(&mut self) {
-        self.detail = match self.selected_record() {
+        let lines = match self.selected_record() {
             Some(r) => detail::lines(r, self.tab, self.utc_offset_s),
             None => vec![
                 "No deliveries yet.".to_string(),
@@ -447,6 +450,7 @@ impl App {
                 "or try: hookhole trigger stripe".to_string(),
             ],
         };
+        self.detail = lines.into_iter().map(printable::line_owned).collect();
     }
 
     /// Starts a replay of the selection: a pending attempt now, the result

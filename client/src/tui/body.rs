@@ -1,5 +1,10 @@
 //! Bodies for display: JSON pretty-printed, form data decoded, text as is,
 //! binary as hex. Bounded, so a 10 MiB body costs the same as a small one.
+//!
+//! Pretty JSON escapes hidden characters the JSON way (`\u202e`), so it
+//! stays JSON; other lines are the sender's text, controls and all, and
+//! each output escapes them where it writes (`hookhole_shared::printable`),
+//! the UI's detail pane and `hookhole show` alike, decoded form values too.
 
 use hookhole_shared::headers::{self, Header};
 
@@ -45,8 +50,10 @@ fn looks_json(content_type: &str, body: &[u8]) -> bool {
         )
 }
 
+/// Indented JSON that is still JSON: hidden characters in strings come out
+/// as `\uXXXX` like the control characters serde_json already escapes.
 fn pretty(value: &serde_json::Value) -> Vec<String> {
-    serde_json::to_string_pretty(value)
+    hookhole_shared::printable::to_json_pretty(value)
         .unwrap_or_default()
         .lines()
         .map(str::to_string)
@@ -88,17 +95,15 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Text when the body is UTF-8 without NUL bytes (the usual sign of binary
+/// data), hex otherwise. Tabs become spaces: they lay out text, and a
+/// one-line view would otherwise show them escaped.
 fn text_or_hex(body: &[u8]) -> Vec<String> {
     match std::str::from_utf8(body) {
-        Ok(text)
-            if !text
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
-        {
-            text.lines()
-                .map(|l| l.trim_end_matches('\r').to_string())
-                .collect()
-        }
+        Ok(text) if !text.contains('\0') => text
+            .lines()
+            .map(|l| l.trim_end_matches('\r').replace('\t', "    "))
+            .collect(),
         _ => hex_dump(body),
     }
 }
@@ -169,6 +174,13 @@ mod tests {
         assert!(lines.last().unwrap().contains("more bytes not shown"));
         assert!(lines.iter().map(String::len).sum::<usize>() <= SHOWN + 200);
         assert_eq!(render(&[], b""), ["(empty body)"]);
+    }
+
+    #[test]
+    fn text_with_controls_stays_text_for_the_outputs_to_escape() {
+        let lines = render(&[], b"a\tb\r\n\x1b[2J\xc2\x9b");
+        assert_eq!(lines, ["a    b", "\x1b[2J\u{9b}"]);
+        assert!(render(&[], b"a\0b")[0].starts_with("(binary"));
     }
 
     #[test]

@@ -143,3 +143,25 @@ pub fn every_badge() -> Vec<Event> {
         ),
     ]
 }
+
+/// What a hostile sender posts: form values that decode to terminal
+/// escapes (OSC 52 clipboard, OSC 0 title, clear screen, a fake row), a
+/// path with C1 controls, header values and JSON strings with bidi overrides.
+pub fn hostile() -> Event {
+    let body = b"clip=%1B%5D52%3Bc%3BZWNobyBwd25lZA%3D%3D%07&title=%1B%5D0%3Bpwned%07\
+&clear=%1B%5B2J&row=%0D%0A12%3A00%3A09+POST+%2Fpay+200+%E2%9C%93+valid&c1=%C2%9B2J";
+    let Event::Delivery(mut event) =
+        delivery(7, "/pay\u{9b}31m\u{85}", Ok(200), Status::Unsigned, body)
+    else {
+        unreachable!("delivery() makes a delivery event")
+    };
+    let exchange = Arc::make_mut(event.exchange.as_mut().expect("delivery() attaches one"));
+    exchange.delivery.headers = vec![
+        Header::new("content-type", "application/x-www-form-urlencoded"),
+        Header::new("x-note", "invoice\u{202e}fdp.exe\u{2066}"),
+    ];
+    if let Ok(response) = exchange.outcome.as_mut() {
+        response.body = Bytes::from_static("{\"note\":\"\u{202e}dilav \u{2713}\"}".as_bytes());
+    }
+    Event::Delivery(event)
+}

@@ -1,11 +1,16 @@
 //! Drawing: a pure function of the app state. Meaning never rests on colour
 //! alone: badges carry a symbol and a word, the selection is reversed, the
 //! focused pane has a thick border.
+//!
+//! Text from a sender or the relay (paths, methods, URLs, reasons, notices,
+//! the filter) goes through [`shown`] before it becomes a widget; the detail
+//! pane's lines are escaped when they are built (`App::rebuild_detail`).
 
 use super::app::{App, Focus, Tab};
 use super::body::human_size;
 use super::detail::clock;
 use super::model::{Outcome, badge};
+use hookhole_shared::printable;
 use hookhole_shared::signature::Status;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -39,6 +44,12 @@ const HELP: &[(&str, &str)] = &[
     ("mouse", "click to select, wheel to scroll"),
     ("q Ctrl-C", "quit"),
 ];
+
+/// Outside text as one line, hidden characters escaped (see
+/// `hookhole_shared::printable`).
+fn shown(text: &str) -> String {
+    printable::line(text).into_owned()
+}
 
 fn style(app: &App, color: Color) -> Style {
     if app.color {
@@ -92,11 +103,8 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD),
         ),
         Span::raw(" "),
-        Span::styled(
-            url.to_string(),
-            Style::default().add_modifier(Modifier::BOLD),
-        ),
-        Span::raw(format!("  →  {}", link.forward)),
+        Span::styled(shown(url), Style::default().add_modifier(Modifier::BOLD)),
+        Span::raw(format!("  →  {}", shown(&link.forward))),
     ]);
     let state = if link.failed {
         format!("✗ refused: {}", link.reason.clone().unwrap_or_default())
@@ -126,7 +134,7 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
         Color::Yellow
     };
     let mut second = vec![
-        Span::styled(format!(" {state}"), style(app, state_color)),
+        Span::styled(format!(" {}", shown(&state)), style(app, state_color)),
         Span::raw(format!(
             " · {} listener{} · {} deliveries · {} failed",
             link.listeners,
@@ -153,7 +161,7 @@ fn outcome_cell(app: &App, outcome: Option<&Outcome>) -> Cell<'static> {
             Cell::from(status.to_string()).style(style(app, color))
         }
         Some(Outcome::Failed { code, .. }) => {
-            Cell::from(format!("✗ {}", code.trim_start_matches("local_")))
+            Cell::from(format!("✗ {}", shown(code.trim_start_matches("local_"))))
                 .style(style(app, Color::Red))
         }
     }
@@ -187,8 +195,8 @@ fn list(app: &App, frame: &mut Frame, area: Rect) {
             };
             let mut cells = vec![
                 Cell::from(clock(r.received_at_ms, app.utc_offset_s)),
-                Cell::from(r.method.clone()),
-                Cell::from(path),
+                Cell::from(shown(&r.method)),
+                Cell::from(shown(&path)),
                 outcome_cell(app, last.map(|a| &a.outcome)),
             ];
             if wide {
@@ -280,15 +288,18 @@ fn hints(app: &App, frame: &mut Frame, area: Rect) {
     let line = if let Some(text) = &app.editing {
         Line::from(vec![
             Span::styled(" filter: ", Style::default().add_modifier(Modifier::BOLD)),
-            Span::raw(format!("{text}█  (Enter apply, Esc cancel)")),
+            Span::raw(format!("{}█  (Enter apply, Esc cancel)", shown(text))),
         ])
     } else if let Some((notice, _)) = &app.notice {
         Line::from(Span::styled(
-            format!(" {notice}"),
+            format!(" {}", shown(notice)),
             Style::default().add_modifier(Modifier::BOLD),
         ))
     } else if !app.filter.is_empty() {
-        Line::raw(format!(" filter: {}  (Esc clears)   {HINTS}", app.filter))
+        Line::raw(format!(
+            " filter: {}  (Esc clears)   {HINTS}",
+            shown(&app.filter)
+        ))
     } else {
         Line::raw(format!(" {HINTS}"))
     };

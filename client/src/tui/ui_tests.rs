@@ -113,3 +113,39 @@ fn huge_terminal_and_huge_body_draw() {
         "the body is bounded"
     );
 }
+
+/// Hidden characters on screen: anything but printable text and newlines.
+fn raw_controls(screen: &str) -> Vec<char> {
+    screen
+        .chars()
+        .filter(|&c| c != '\n' && hookhole_shared::printable::is_hidden(c))
+        .collect()
+}
+
+#[test]
+fn hostile_text_is_drawn_escaped() {
+    let mut app = app(120, 30, false);
+    app.update(Msg::Engine(fixtures::hostile()));
+    app.update(Msg::Engine(crate::events::Event::Connection(
+        crate::events::ConnectionEvent {
+            state: crate::events::LinkState::Reconnecting,
+            reason: Some("closed: \x1b]0;relay title\x07\u{202e}".into()),
+            retry_in_ms: Some(1000),
+            listeners: None,
+        },
+    )));
+    app.update(Msg::Notice("replay failed: \x1b[2J\u{9b}H".into()));
+    press(&mut app, KeyCode::Char('1'));
+    let request = screen(&app);
+    assert_eq!(raw_controls(&request), []);
+    assert!(request.contains(r"clip = \x1b]52;c;ZWNobyBwd25lZA==\x07"));
+    assert!(request.contains(r"row = \r\n12:00:09 POST /pay 200 ✓ valid"));
+    assert!(request.contains(r"/pay\u{9b}31m\u{85}"));
+    assert!(request.contains(r"invoice\u{202e}fdp.exe\u{2066}"));
+    insta::assert_snapshot!("hostile_request", request);
+    press(&mut app, KeyCode::Char('2'));
+    let response = screen(&app);
+    assert_eq!(raw_controls(&response), []);
+    assert!(response.contains(r"\u202edilav ✓"), "JSON views stay JSON");
+    insta::assert_snapshot!("hostile_response", response);
+}

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod process;
+pub mod tmux;
 
 use bytes::Bytes;
 use hookhole::engine::{self, EngineConfig, EngineError};

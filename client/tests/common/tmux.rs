@@ -1,0 +1,96 @@
+//! The terminal UI in a real terminal: a tmux server of our own (`-L`), its
+//! screen read with `capture-pane`, killed on drop.
+
+use super::within;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+pub struct Tmux {
+    pub socket: String,
+}
+
+impl Tmux {
+    /// A server named after this process and `name`, so tests in one
+    /// binary do not share it.
+    pub fn new(name: &str) -> Tmux {
+        Tmux {
+            socket: format!("hookhole-test-{name}-{}", std::process::id()),
+        }
+    }
+
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The screen as text.
+    pub fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "ui"])
+    }
+
+    /// Waits until the screen shows `text` (the UI redraws on its own time).
+    pub async fn wait_for(&self, text: &str) -> String {
+        within(&format!("{text:?} on the screen"), async {
+            loop {
+                let screen = self.screen();
+                if screen.contains(text) {
+                    return screen;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+/// False (and the test skips) when tmux is missing, except on CI.
+pub fn tmux_available() -> bool {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide tmux (.ci/run installs it)"
+        );
+        eprintln!("skipped: tmux is not installed");
+    }
+    found
+}
+
+/// The public URL the listener started with data dir `data` recorded.
+pub async fn public_url(data: &Path) -> String {
+    within("the listener to record its URL", async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(data.join("hookhole/listeners.json")) {
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                if let Some(url) = v
+                    .as_object()
+                    .and_then(|m| m.values().next())
+                    .and_then(|l| l["public_url"].as_str())
+                {
+                    return url.to_string();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
