@@ -2,6 +2,7 @@
 //! working directory, in the data dir. `hookhole trigger` reads it so that
 //! `hookhole trigger stripe` needs no URL. No secret is ever written here.
 
+use hookhole_relay::bounded_read::{TEXT_FILE_MAX, read_file};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ pub struct Announce {
 }
 
 fn load(path: &Path) -> BTreeMap<String, Listening> {
-    std::fs::read(path)
+    read_file(path, TEXT_FILE_MAX)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()

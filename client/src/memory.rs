@@ -1,6 +1,7 @@
 //! Remembers the channel the relay assigned, per relay, in the data dir, so
 //! the URL pasted into a provider stays valid across runs.
 
+use hookhole_relay::bounded_read::{TEXT_FILE_MAX, read_file};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,7 @@ impl ChannelMemory {
     }
 
     fn load(&self) -> BTreeMap<String, String> {
-        std::fs::read(&self.path)
+        read_file(&self.path, TEXT_FILE_MAX)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default()
