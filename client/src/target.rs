@@ -20,11 +20,7 @@ impl Target {
     pub fn parse(text: &str) -> Result<Target, String> {
         let text = text.trim();
         if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
-            if !matches!(text.parse::<u16>(), Ok(1..)) {
-                return Err(format!(
-                    "--forward {text}: invalid port {text:?}: expected 1 to 65535"
-                ));
-            }
+            check_port(text, text)?;
             return Target::parse(&format!("http://127.0.0.1:{text}"));
         }
         let rest = if let Some(rest) = text.strip_prefix("http://") {
@@ -68,11 +64,7 @@ impl Target {
         // The authority has no user info (refused above): what follows the
         // host is nothing or `:PORT`.
         if let Some(port) = authority.as_str()[authority.host().len()..].strip_prefix(':') {
-            if !matches!(port.parse::<u16>(), Ok(1..)) {
-                return Err(format!(
-                    "--forward {text}: invalid port {port:?}: expected 1 to 65535"
-                ));
-            }
+            check_port(text, port)?;
         }
         let authority = authority.to_string();
         Ok(Target {
@@ -92,6 +84,16 @@ impl Target {
             url.push_str(q);
         }
         url
+    }
+}
+
+/// A port a server can listen on: 1 to 65535.
+fn check_port(text: &str, port: &str) -> Result<(), String> {
+    match port.parse::<u16>() {
+        Ok(1..) => Ok(()),
+        _ => Err(format!(
+            "--forward {text}: invalid port {port:?}: expected 1 to 65535"
+        )),
     }
 }
 

@@ -74,7 +74,9 @@ fn check_header(path: &Path) -> Result<bool, String> {
 
 /// Opens the history read-only. In a data dir nobody may write to (and
 /// so no listener writes to), SQLite cannot make the `-shm` file a reader
-/// needs, and the file is read as immutable instead.
+/// needs, and the file is read as immutable instead (a `-wal` file left
+/// without its `-shm` by a crash is then not read: SQLite needs the index
+/// to read it).
 pub(super) fn read_only(path: &Path) -> Result<Connection, String> {
     check_header(path)?;
     let first = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -139,6 +141,47 @@ fn file_uri(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::history::{History, Keep};
+    use std::collections::BTreeMap;
+
+    fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| (p.display().to_string(), std::fs::read(&p).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn a_damaged_history_is_refused_and_its_files_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join(crate::history::FILE_NAME);
+        std::fs::write(&db, [0x5a; 4096]).unwrap();
+        std::fs::write(dir.path().join("history.sqlite-wal"), b"frames").unwrap();
+        std::fs::write(dir.path().join("history.sqlite-shm"), b"index").unwrap();
+        let before = files(dir.path());
+        for err in [
+            History::open(dir.path(), Keep::default()).err().unwrap(),
+            History::open_existing(dir.path()).err().unwrap(),
+            History::open_read_only(dir.path()).err().unwrap(),
+        ] {
+            assert!(err.contains("is damaged"), "{err}");
+            assert!(err.contains(&format!("mv {}", db.display())), "{err}");
+            assert_eq!(files(dir.path()), before);
+        }
+    }
+
+    #[test]
+    fn a_new_history_and_its_dir_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        drop(History::open(&dir, Keep::default()).unwrap());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join(crate::history::FILE_NAME)), 0o600);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no probe left");
+    }
 
     #[test]
     fn uris_keep_odd_directory_names_as_path() {
