@@ -214,6 +214,7 @@ async fn a_damaged_history_is_refused_with_what_to_do_and_left_as_it_was() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains("is damaged"), "{stderr}");
         assert!(stderr.contains(&format!("mv {}", db.display())), "{stderr}");
+        assert!(stderr.contains("-wal"), "{stderr}");
         assert_eq!(snapshot(&data), before, "{args:?} changed the data dir");
     }
 }

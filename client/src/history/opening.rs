@@ -112,14 +112,32 @@ pub(super) fn describe(path: &Path, e: &rusqlite::Error) -> String {
     }
 }
 
+/// Says the history at `path` is damaged, and how to start a new one
+/// without losing it: every file that belongs to it moves together (a new
+/// database beside an old `-wal` file would be handed its frames, and the
+/// body files no new row names would be swept).
 fn damaged(path: &Path, why: &str) -> String {
+    let aside = path.with_file_name("history-damaged");
+    let mut files = vec![path.to_path_buf()];
+    for sibling in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(sibling);
+        files.push(name.into());
+    }
+    files.push(path.with_file_name(super::bodies::DIR_NAME));
+    let present: Vec<String> = files
+        .iter()
+        .filter(|f| f.exists())
+        .map(|f| f.display().to_string())
+        .collect();
     format!(
-        "the history {} is damaged ({why}); nothing was changed. Move it aside with its -wal \
-         and -shm files (e.g. `mv {} {}.damaged`) to start a new history, or pass another \
+        "the history {} is damaged ({why}); nothing was changed. To start a new history, move \
+         it aside with the files that belong to it: `mkdir {} && mv {} {}/`; or pass another \
          --data-dir",
         path.display(),
-        path.display(),
-        path.display()
+        aside.display(),
+        present.join(" "),
+        aside.display()
     )
 }
 
@@ -166,7 +184,15 @@ mod tests {
             History::open_read_only(dir.path()).err().unwrap(),
         ] {
             assert!(err.contains("is damaged"), "{err}");
-            assert!(err.contains(&format!("mv {}", db.display())), "{err}");
+            let aside = dir.path().join("history-damaged");
+            assert!(
+                err.contains(&format!(
+                    "`mkdir {aside} && mv {db} {db}-wal {db}-shm {aside}/`",
+                    aside = aside.display(),
+                    db = db.display()
+                )),
+                "{err}"
+            );
             assert_eq!(files(dir.path()), before);
         }
     }
