@@ -226,7 +226,7 @@ fn running_as_root(dir: &Path) -> bool {
 }
 
 #[tokio::test]
-async fn a_read_only_data_dir_can_be_read_and_listen_says_it_is_read_only() {
+async fn a_read_only_data_dir_can_be_read_and_the_writing_commands_say_it_is_read_only() {
     let dir = tempfile::tempdir().unwrap();
     // With its -wal file: the last deliveries are only there.
     let data = history_of_a_killed_listener(dir.path()).await;
@@ -293,14 +293,20 @@ async fn a_read_only_data_dir_can_be_read_and_listen_says_it_is_read_only() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains(id), "{stdout}");
 
-    let (code, _, stderr) = run(command(&["listen", "--forward", "3000", "--port", "0"])).await;
-    assert_eq!(code, Some(2), "{stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains(&format!("the data dir {} is not writable", data.display())),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("cannot create"), "{stderr}");
+    // The commands that write say why they cannot.
+    for args in [
+        vec!["listen", "--forward", "3000", "--port", "0"],
+        vec!["replay", id, "--forward", "3000"],
+    ] {
+        let (code, _, stderr) = run(command(&args)).await;
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(&format!("the data dir {} is not writable", data.display())),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("cannot create"), "{stderr}");
+    }
     assert_eq!(kept(&data), before);
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
 }

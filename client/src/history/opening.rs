@@ -12,12 +12,13 @@ use hookhole_relay::private_files;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::Path;
 
-/// Makes sure the listener can keep its history in `dir`: it exists (made
-/// owner-only) and files can be created in it.
+/// Makes sure the history in `dir` can be written (by the listener, and by
+/// `replay`, which saves its attempts): `dir` exists (made owner-only) and
+/// files can be created in it.
 pub(super) fn writable_dir(dir: &Path) -> Result<(), String> {
     let not_writable = |e: std::io::Error| {
         format!(
-            "the data dir {} is not writable ({e}): `hookhole listen` keeps its history there; \
+            "the data dir {} is not writable ({e}): listen and replay save the history there; \
              make it writable or pass another --data-dir (history, show and export still read it)",
             dir.display()
         )

@@ -118,6 +118,7 @@ impl History {
     /// creates it, never prunes (retention is the listener's business).
     pub fn open_existing(data_dir: &Path) -> Result<History, String> {
         let path = existing(data_dir)?;
+        opening::writable_dir(data_dir)?;
         opening::check_intact(&path)?;
         let conn = Connection::open(&path).map_err(|e| opening::describe(&path, &e))?;
         conn.busy_timeout(Duration::from_secs(5))
