@@ -3,8 +3,10 @@
 //! while the editor is open, and a name in the shared temp directory could
 //! be pre-planted as a symlink that our write would follow. So the file
 //! lives in a fresh directory only we can enter (0700), is created
-//! exclusively (0600), and both are removed afterwards. An editor that
-//! fails or leaves the file as it was replays nothing.
+//! exclusively (0600), and both are removed afterwards. The directory is
+//! what keeps it private: editors that save by writing a new file and
+//! renaming it over ours (with the umask's mode) write inside it. An
+//! editor that fails or leaves the file as it was replays nothing.
 
 use hookhole_relay::{bounded_read, private_files};
 use std::io::Write as _;
