@@ -2,6 +2,8 @@
 //! working directory, in the data dir. `hookhole trigger` reads it so that
 //! `hookhole trigger stripe` needs no URL. No secret is ever written here.
 
+use hookhole_relay::bounded_read::{TEXT_FILE_MAX, read_file};
+use hookhole_relay::private_files;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ pub struct Announce {
 }
 
 fn load(path: &Path) -> BTreeMap<String, Listening> {
-    std::fs::read(path)
+    read_file(path, TEXT_FILE_MAX)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default()
@@ -31,14 +33,12 @@ fn load(path: &Path) -> BTreeMap<String, Listening> {
 
 fn store(path: &Path, all: &BTreeMap<String, Listening>) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        private_files::create_dir(dir)?;
     }
-    let tmp = path.with_extension(format!("json.{}", std::process::id()));
-    std::fs::write(
-        &tmp,
-        serde_json::to_vec_pretty(all).map_err(std::io::Error::other)?,
-    )?;
-    std::fs::rename(&tmp, path)
+    private_files::write(
+        path,
+        &serde_json::to_vec_pretty(all).map_err(std::io::Error::other)?,
+    )
 }
 
 /// Whether a process still runs (on Linux; elsewhere assume it does).
@@ -126,5 +126,16 @@ mod tests {
         assert_eq!(elsewhere.as_deref(), Some("/projects/shop"));
         announce.remove();
         assert!(find(data.path(), here).is_none());
+    }
+
+    #[test]
+    fn the_file_and_its_dir_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let root = tempfile::tempdir().unwrap();
+        let data = root.path().join("data");
+        Announce::new(&data, Path::new("/projects/shop")).record("http://127.0.0.1:1/x");
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join(FILE_NAME)), 0o600);
     }
 }

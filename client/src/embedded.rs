@@ -1,7 +1,14 @@
 //! The relay inside the client, for the zero-setup default: it listens on
 //! loopback only, so nothing is exposed beyond this machine.
+//!
+//! Loopback is still shared with every other local user and process: any
+//! of them could join the channel, receive each delivery with its
+//! signature headers and answer first. So the relay requires a token made
+//! fresh for each run, which only this process holds (it is never written
+//! or logged). Senders need none: a webhook is a plain HTTP request.
 
 use hookhole_relay::RelayConfig;
+use hookhole_shared::protocol::Token;
 use std::net::{Ipv4Addr, SocketAddr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -9,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct EmbeddedRelay {
     pub addr: SocketAddr,
+    /// The only token the relay accepts: the listener's own.
+    pub token: Token,
     pub shutdown: CancellationToken,
     pub task: JoinHandle<anyhow::Result<()>>,
 }
@@ -30,8 +39,23 @@ impl EmbeddedRelay {
     }
 }
 
-/// Starts a relay on `127.0.0.1:port`; if that port is taken, on a free one.
-pub async fn start(port: u16, config: RelayConfig) -> anyhow::Result<EmbeddedRelay> {
+/// 32 random bytes, hex: 256 bits no other process can guess.
+fn session_token() -> anyhow::Result<Token> {
+    let mut random = [0u8; 32];
+    getrandom::fill(&mut random)
+        .map_err(|e| anyhow::anyhow!("cannot make the embedded relay's token: {e}"))?;
+    Ok(Token(hex::encode(random)))
+}
+
+/// Starts a relay on `127.0.0.1:port` (if that port is taken, on a free
+/// one) that admits only clients presenting [`EmbeddedRelay::token`].
+pub async fn start(port: u16, mut config: RelayConfig) -> anyhow::Result<EmbeddedRelay> {
+    let token = session_token()?;
+    config.tokens = hookhole_relay::auth::Tokens::default();
+    config
+        .tokens
+        .add(&token.0)
+        .map_err(|e| anyhow::anyhow!("embedded relay token: {e}"))?;
     let wanted = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = match TcpListener::bind(wanted).await {
         Ok(listener) => listener,
@@ -52,6 +76,7 @@ pub async fn start(port: u16, config: RelayConfig) -> anyhow::Result<EmbeddedRel
     let task = tokio::spawn(hookhole_relay::serve(listener, config, shutdown.clone()));
     Ok(EmbeddedRelay {
         addr,
+        token,
         shutdown,
         task,
     })

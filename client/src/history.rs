@@ -15,6 +15,7 @@
 pub mod bodies;
 mod checkpoint;
 mod lookup;
+mod opening;
 pub mod records;
 mod retention;
 mod schema;

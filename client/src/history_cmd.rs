@@ -95,12 +95,20 @@ pub struct ExportArgs {
 }
 
 fn open(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
+    History::open_existing(&data_dir(at, config_file)?).map_err(UsageError)
+}
+
+/// For the commands that only read: works on a data dir they cannot write.
+fn open_to_read(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
+    History::open_read_only(&data_dir(at, config_file)?).map_err(UsageError)
+}
+
+fn data_dir(at: &Where, config_file: Option<&Path>) -> Result<PathBuf, UsageError> {
     let registry = crate::verification::registry(config_file)?;
     let shared = shared_settings(config_file, &registry, at.data_dir.clone())?;
-    let dir = shared
+    shared
         .data_dir
-        .ok_or_else(|| UsageError("no data dir: pass --data-dir".into()))?;
-    History::open_existing(&dir).map_err(UsageError)
+        .ok_or_else(|| UsageError("no data dir: pass --data-dir".into()))
 }
 
 fn blocking<T>(result: Result<T, crate::history::LookupError>) -> Result<T, UsageError> {
@@ -124,7 +132,7 @@ fn target(d: &hookhole_shared::protocol::Delivery) -> String {
 }
 
 pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
-    let history = open(&args.at, config_file)?;
+    let history = open_to_read(&args.at, config_file)?;
     let rows = blocking(history.summaries(args.limit, args.failed))?;
     if args.json {
         for row in &rows {
@@ -211,7 +219,7 @@ pub fn delivery_json(d: &StoredDelivery) -> Value {
 }
 
 pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
-    let history = open(&args.at, config_file)?;
+    let history = open_to_read(&args.at, config_file)?;
     let d = blocking(history.get(&args.id))?;
     if args.json {
         output::json(&delivery_json(&d), true)?;
@@ -375,7 +383,7 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
 }
 
 pub fn export(args: &ExportArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
-    let history = open(&args.at, config_file)?;
+    let history = open_to_read(&args.at, config_file)?;
     let ids: Vec<String> = blocking(history.summaries(args.limit, args.failed))?
         .into_iter()
         .map(|s| s.id)

@@ -234,6 +234,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         config.forward_timeout,
         DEFAULT_MAX_RESPONSE,
     );
+    let mut token = config.token.clone();
     let (embedded, relay_url, memory_key) = match &config.relay {
         Some(url) => (None, url.clone(), url.trim_end_matches('/').to_string()),
         None => {
@@ -243,20 +244,25 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
                 relay_config.drain_timeout = timeout + Duration::from_secs(2);
             }
             let relay = embedded::start(config.port, relay_config).await?;
+            // `--token` is for a remote relay; the embedded one knows only
+            // the token it was started with.
+            token = Some(relay.token.clone());
             let url = relay.url();
             (Some(relay), url, "embedded".to_string())
         }
     };
     let mut engine_config = EngineConfig::new(relay_url, forwarder);
     engine_config.channel = config.channel.clone();
-    engine_config.token = config.token.clone();
+    engine_config.token = token;
     engine_config.tls = config.tls.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
     if let Some(dir) = &config.data_dir {
         // The writer creates, upgrades and prunes the history; the engine
         // and the UI only read it (and save replays).
-        let writer = crate::history::Writer::start(dir, config.keep).map_err(anyhow::Error::msg)?;
-        let history = History::open_existing(dir).map_err(anyhow::Error::msg)?;
+        // A history that cannot be opened stops the start like a bad flag:
+        // one line saying what to do, exit code 2.
+        let writer = crate::history::Writer::start(dir, config.keep).map_err(UsageError)?;
+        let history = History::open_existing(dir).map_err(UsageError)?;
         engine_config.history = Some(std::sync::Arc::new(history));
         engine_config.writer = Some(writer);
     } else {

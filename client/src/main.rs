@@ -131,12 +131,8 @@ fn init_tracing_to_file(data_dir: Option<&std::path::Path>) {
     let Some(dir) = data_dir else {
         return;
     };
-    let file = std::fs::create_dir_all(dir).and_then(|_| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("hookhole.log"))
-    });
+    let file = hookhole_relay::private_files::create_dir(dir)
+        .and_then(|()| hookhole_relay::private_files::open_append(&dir.join("hookhole.log")));
     let Ok(file) = file else {
         return;
     };

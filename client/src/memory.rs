@@ -1,6 +1,8 @@
 //! Remembers the channel the relay assigned, per relay, in the data dir, so
 //! the URL pasted into a provider stays valid across runs.
 
+use hookhole_relay::bounded_read::{TEXT_FILE_MAX, read_file};
+use hookhole_relay::private_files;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +21,7 @@ impl ChannelMemory {
     }
 
     fn load(&self) -> BTreeMap<String, String> {
-        std::fs::read(&self.path)
+        read_file(&self.path, TEXT_FILE_MAX)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default()
@@ -30,8 +32,8 @@ impl ChannelMemory {
         self.load().remove(key)
     }
 
-    /// Records `channel` for `key` (write to a temporary file, then rename,
-    /// so a crash never leaves a half-written file).
+    /// Records `channel` for `key`, owner-only and atomically (a crash never
+    /// leaves a half-written file).
     pub fn set(&self, key: &str, channel: &str) -> std::io::Result<()> {
         let mut all = self.load();
         if all.get(key).map(String::as_str) == Some(channel) {
@@ -39,12 +41,10 @@ impl ChannelMemory {
         }
         all.insert(key.to_string(), channel.to_string());
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
+            private_files::create_dir(dir)?;
         }
-        let tmp = self.path.with_extension("json.tmp");
         let json = serde_json::to_vec_pretty(&all).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, json)?;
-        std::fs::rename(&tmp, &self.path)
+        private_files::write(&self.path, &json)
     }
 }
 
@@ -62,6 +62,17 @@ mod tests {
         let again = ChannelMemory::new(&dir.path().join("nested"));
         assert_eq!(again.get("embedded").as_deref(), Some("abc"));
         assert_eq!(again.get("http://relay:1").as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn the_file_and_its_dir_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        ChannelMemory::new(&data).set("embedded", "abc").unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        assert_eq!(mode(&data.join(FILE_NAME)), 0o600);
     }
 
     #[test]

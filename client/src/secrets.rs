@@ -2,6 +2,7 @@
 //! `env:NAME` variables, and refusing provider names we do not know (a typo
 //! would otherwise show every delivery as `no_secret`).
 
+use hookhole_relay::bounded_read::{SECRET_FILE_MAX, read_text_file};
 use hookhole_relay::settings::UsageError;
 use hookhole_shared::signature::Registry;
 use hookhole_shared::signature::secret::{Secret, SecretSource, SecretSpec};
@@ -25,6 +26,13 @@ pub fn resolve(
                     suggestion(&spec.provider, registry)
                 )));
             }
+            // Settings the provider cannot use (`algorithm=rot13`, a missing
+            // `header=`) are refused now, not found on every delivery later.
+            for preset in registry.presets().iter().filter(|p| p.id == spec.provider) {
+                preset
+                    .with_params(&spec.params)
+                    .map_err(|e| UsageError(format!("--secret {}: {e}", spec.provider)))?;
+            }
             let value = match &spec.source {
                 SecretSource::Literal(v) => v.clone(),
                 SecretSource::File(path) => {
@@ -32,7 +40,7 @@ pub fn resolve(
                         Some(dir) if Path::new(path).is_relative() => dir.join(path),
                         _ => Path::new(path).to_path_buf(),
                     };
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                    let text = read_text_file(&path, SECRET_FILE_MAX).map_err(|e| {
                         UsageError(format!(
                             "--secret {}: cannot read {}: {e}",
                             spec.provider,
@@ -122,6 +130,19 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.0.contains("not set"), "{}", err.0);
+        for (spec, says) in [
+            ("github=x,algorithm=rot13", "unknown algorithm \"rot13\""),
+            (
+                "generic=x,header=X-Sig,encoding=rot13",
+                "unknown encoding \"rot13\"",
+            ),
+            ("github=x,tolerance=abc", "whole seconds"),
+            ("maple=x", "needs subscription_id"),
+        ] {
+            let err = resolve(&[spec.into()], &registry, None).unwrap_err();
+            assert!(err.0.starts_with("--secret"), "{}", err.0);
+            assert!(err.0.contains(says), "{spec}: {}", err.0);
+        }
         assert!(!err.0.contains("whsec"), "{}", err.0);
     }
 }

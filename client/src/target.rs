@@ -20,6 +20,7 @@ impl Target {
     pub fn parse(text: &str) -> Result<Target, String> {
         let text = text.trim();
         if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+            check_port(text, text)?;
             return Target::parse(&format!("http://127.0.0.1:{text}"));
         }
         let rest = if let Some(rest) = text.strip_prefix("http://") {
@@ -54,8 +55,18 @@ impl Target {
             .map_err(|e| format!("--forward {text}: {e}"))?;
         let authority = uri
             .authority()
-            .map(|a| a.to_string())
             .ok_or_else(|| format!("--forward {text}: missing host"))?;
+        if authority.host().is_empty() {
+            return Err(format!("--forward {text}: missing host"));
+        }
+        // `http::Uri` keeps a port it cannot read as a u16 as "no port"
+        // (so 99999 would mean port 80), and port 0 is no server at all.
+        // The authority has no user info (refused above): what follows the
+        // host is nothing or `:PORT`.
+        if let Some(port) = authority.as_str()[authority.host().len()..].strip_prefix(':') {
+            check_port(text, port)?;
+        }
+        let authority = authority.to_string();
         Ok(Target {
             authority,
             base_path: path.trim_end_matches('/').to_string(),
@@ -73,6 +84,16 @@ impl Target {
             url.push_str(q);
         }
         url
+    }
+}
+
+/// A port a server can listen on: 1 to 65535.
+fn check_port(text: &str, port: &str) -> Result<(), String> {
+    match port.parse::<u16>() {
+        Ok(1..) => Ok(()),
+        _ => Err(format!(
+            "--forward {text}: invalid port {port:?}: expected 1 to 65535"
+        )),
     }
 }
 
@@ -97,6 +118,9 @@ mod tests {
         );
         let t = Target::parse("http://127.0.0.1:3000/base").unwrap();
         assert_eq!(t.base_path, "/base");
+        let t = Target::parse("http://[::1]:65535").unwrap();
+        assert_eq!(t.authority, "[::1]:65535");
+        assert_eq!(Target::parse("http://[::1]").unwrap().authority, "[::1]");
     }
 
     #[test]
@@ -108,6 +132,13 @@ mod tests {
             "http://u@x:1",
             "http://x:1/a?b=1",
             "",
+            "0",
+            "99999",
+            "http://127.0.0.1:99999",
+            "localhost:0",
+            "localhost:",
+            "localhost:abc",
+            "http://:3000",
         ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
         }

@@ -51,7 +51,7 @@ pub struct TriggerArgs {
     #[arg(long)]
     pub tamper: bool,
     /// Sign with a timestamp this old, e.g. 10m (the listener must show expired)
-    #[arg(long, value_parser = settings::parse_duration)]
+    #[arg(long, value_parser = settings::parse_age)]
     pub age: Option<Duration>,
     /// Extra header as 'Name: value' (repeatable; replaces one of the same name)
     #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
@@ -353,7 +353,7 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
         .collect::<Result<Vec<_>, _>>()?;
     let data = match &args.data_file {
         Some(path) => Some(
-            std::fs::read(path)
+            hookhole_relay::bounded_read::read_file(path, hookhole_relay::bounded_read::BODY_MAX)
                 .map_err(|e| UsageError(format!("--data-file {}: {e}", path.display())))?,
         ),
         None => None,

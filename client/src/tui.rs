@@ -7,6 +7,7 @@ pub mod app;
 pub(crate) mod body;
 mod clipboard;
 mod detail;
+mod edit_file;
 pub mod editor;
 mod filter;
 #[cfg(test)]
@@ -158,34 +159,19 @@ fn execute(
 /// Hands the terminal to `$VISUAL`/`$EDITOR` for the request, then takes it back.
 fn edit(terminal: &mut ratatui::DefaultTerminal, request: &Edited) -> Result<Edited, String> {
     let text = editor::to_text(request)?;
-    let path = std::env::temp_dir().join(format!(
-        "hookhole-edit-{}-{}.http",
-        std::process::id(),
-        now_ms()
-    ));
-    std::fs::write(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let program = std::env::var("VISUAL")
         .or_else(|_| std::env::var("EDITOR"))
         .unwrap_or_else(|_| "vi".to_string());
-    let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
-    ratatui::restore();
-    // `$EDITOR` may carry arguments ("code --wait").
-    let mut words = program.split_whitespace();
-    let status = std::process::Command::new(words.next().unwrap_or("vi"))
-        .args(words)
-        .arg(&path)
-        .status();
-    *terminal = ratatui::init();
-    let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
-    let _ = terminal.clear();
-    let edited = std::fs::read_to_string(&path);
-    let _ = std::fs::remove_file(&path);
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => return Err(format!("{program} exited with {s}")),
-        Err(e) => return Err(format!("cannot run {program}: {e}")),
-    }
-    editor::from_text(&edited.map_err(|e| e.to_string())?, request)
+    let edited = edit_file::edit_text(&program, &text, |command| {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        ratatui::restore();
+        let status = command.status();
+        *terminal = ratatui::init();
+        let _ = crossterm::execute!(std::io::stdout(), EnableMouseCapture);
+        let _ = terminal.clear();
+        status
+    })?;
+    editor::from_text(&edited, request)
 }
 
 /// Replays a request straight to the local server and reports the result.

@@ -3,10 +3,10 @@
 
 use crate::secrets;
 use crate::verification::Verifier;
+use hookhole_relay::bounded_read;
 use hookhole_relay::settings::UsageError;
 use hookhole_shared::headers::Header;
 use hookhole_shared::signature::Status;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -42,13 +42,11 @@ pub fn run(args: &VerifyArgs, config_file: Option<&Path>) -> anyhow::Result<bool
         .map(|h| parse_header(h))
         .collect::<Result<Vec<_>, _>>()?;
     let body = if args.body_file.as_os_str() == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf)?;
-        buf
+        bounded_read::read_limited(std::io::stdin().lock(), bounded_read::BODY_MAX)
     } else {
-        std::fs::read(&args.body_file)
-            .map_err(|e| UsageError(format!("--body-file {}: {e}", args.body_file.display())))?
-    };
+        bounded_read::read_file(&args.body_file, bounded_read::BODY_MAX)
+    }
+    .map_err(|e| UsageError(format!("--body-file {}: {e}", args.body_file.display())))?;
     let now = args.now.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)

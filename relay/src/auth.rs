@@ -55,7 +55,7 @@ impl Tokens {
 
     /// Reads a tokens file: one token per line, `#` comments, blank lines ignored.
     pub fn add_file(&mut self, path: &Path) -> Result<(), String> {
-        let text = std::fs::read_to_string(path)
+        let text = crate::bounded_read::read_text_file(path, crate::bounded_read::TEXT_FILE_MAX)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
@@ -84,6 +84,10 @@ impl Tokens {
     }
 }
 
+/// The largest `owners.json` read: about 150 bytes a channel, so room for
+/// hundreds of thousands of claims, far beyond what a relay's tokens hold.
+const OWNERS_FILE_MAX: u64 = 64 << 20;
+
 /// Which owner claimed which named channel, kept in the data dir so a
 /// channel stays its owner's across restarts.
 pub struct Owners {
@@ -96,7 +100,7 @@ impl Owners {
         let path = data_dir.map(|d| d.join("owners.json"));
         let owners = path
             .as_ref()
-            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|p| crate::bounded_read::read_file(p, OWNERS_FILE_MAX).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
         Owners {

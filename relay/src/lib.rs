@@ -14,11 +14,13 @@
 //! - [`buffer`]: deliveries kept in SQLite for absent clients.
 //! - [`auth`]: client tokens and channel ownership.
 //! - [`private_files`]: owner-only files and directories (0600 in 0700).
+//! - [`bounded_read`]: reading whole files and standard input with a size bound.
 //! - `tunnel`: one client's websocket session.
 //! - `error`: every error as an HTTP status and a JSON body.
 //! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
 
 pub mod auth;
+pub mod bounded_read;
 pub mod buffer;
 pub mod buffer_writer;
 pub mod cli;

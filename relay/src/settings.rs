@@ -42,7 +42,7 @@ where
     let Some(path) = find(explicit) else {
         return Ok(T::default());
     };
-    let text = std::fs::read_to_string(&path)
+    let text = crate::bounded_read::read_text_file(&path, crate::bounded_read::TEXT_FILE_MAX)
         .map_err(|e| UsageError(format!("cannot read config file {}: {e}", path.display())))?;
     let mut table: toml::Table = toml::from_str(&text).map_err(|e| {
         UsageError(format!(
@@ -93,10 +93,41 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
-/// Parses a duration like `10s`, `500ms`, `2m`.
+/// The shortest duration a flag or the config file may give: a timeout or
+/// interval below it ends before a loopback round trip, and zero would mean
+/// "at once" (every answer a timeout) rather than "never".
+pub const MIN_DURATION: Duration = Duration::from_millis(10);
+/// The longest: ten years is past any timeout, interval or retention a
+/// person means, and far from where adding it to a clock overflows.
+/// (humantime's year: 365.25 days, so the limit reads `10years`.)
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 31_557_600);
+
+/// Parses a duration like `10s`, `500ms`, `2m`, between [`MIN_DURATION`]
+/// and [`MAX_DURATION`]: every duration flag and config key of both
+/// binaries goes through here.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text.trim())
-        .map_err(|e| format!("invalid duration {text:?} ({e}): expected e.g. 10s or 500ms"))
+    let duration = parse_age(text)?;
+    if duration < MIN_DURATION {
+        return Err(format!(
+            "duration {text:?} is too short: give at least {}",
+            humantime::format_duration(MIN_DURATION)
+        ));
+    }
+    Ok(duration)
+}
+
+/// Parses an age that may be zero (`0s` means "now"), up to
+/// [`MAX_DURATION`].
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(text.trim())
+        .map_err(|e| format!("invalid duration {text:?} ({e}): expected e.g. 10s or 500ms"))?;
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "duration {text:?} is too long: give at most {}",
+            humantime::format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(duration)
 }
 
 /// A size in the config file: a number of bytes or a string like `"25MiB"`.
@@ -143,6 +174,24 @@ mod tests {
         assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_duration("10ms"), Ok(MIN_DURATION));
+        assert!(parse_duration("0s").unwrap_err().contains("too short"));
+        assert!(parse_duration("1ms").unwrap_err().contains("too short"));
+        assert_eq!(parse_duration("10y"), Ok(MAX_DURATION));
+        assert!(
+            parse_duration("11y")
+                .unwrap_err()
+                .ends_with("is too long: give at most 10years")
+        );
+        assert!(
+            parse_duration("99999999999999999999s")
+                .unwrap_err()
+                .starts_with("invalid duration")
+        );
+        assert_eq!(parse_age("0s"), Ok(Duration::ZERO));
+        assert!(parse_age("11y").is_err());
+        let err = file_duration(Some("0s"), "response-timeout").unwrap_err();
+        assert!(err.0.starts_with("response-timeout: duration"), "{}", err.0);
     }
 
     #[derive(Debug, Default, Deserialize)]

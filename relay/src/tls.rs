@@ -56,15 +56,19 @@ fn fingerprint(cert: &CertificateDer<'_>) -> String {
 fn load(source: &TlsSource) -> Result<(ServerConfig, String), String> {
     match source {
         TlsSource::Files { cert, key } => {
-            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-                .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
+            let pem = |path: &std::path::Path, flag: &str| {
+                crate::bounded_read::read_file(path, crate::bounded_read::TEXT_FILE_MAX)
+                    .map_err(|e| format!("{flag} {}: {e}", path.display()))
+            };
+            let chain: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(&pem(cert, "--tls-cert")?)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("--tls-cert {}: {e}", cert.display()))?;
             let first = chain.first().ok_or_else(|| {
                 format!("--tls-cert {}: no certificate in the file", cert.display())
             })?;
             let print = fingerprint(first);
-            let key = PrivateKeyDer::from_pem_file(key)
+            let key = PrivateKeyDer::from_pem_slice(&pem(key, "--tls-key")?)
                 .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
             Ok((server_config(chain, key)?, print))
         }

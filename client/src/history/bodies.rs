@@ -11,6 +11,7 @@
 //! pruned deliveries, once they are old enough that no writer can still be
 //! about to commit a row naming them.
 
+use hookhole_relay::{bounded_read, private_files};
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,11 @@ use std::time::{Duration, SystemTime};
 
 /// Bodies up to this size stay in the database.
 pub const INLINE_MAX: usize = 64 * 1024;
+
+/// The largest body file read back: bodies are bounded by the relay's and
+/// the forwarder's limits (25 MiB by default, configurable), so a larger
+/// file is not one hookhole wrote.
+const FILE_MAX: u64 = 1 << 30;
 
 /// The folder inside the data dir.
 pub const DIR_NAME: &str = "bodies";
@@ -43,16 +49,11 @@ impl Bodies {
         if body.len() <= INLINE_MAX {
             return Ok(None);
         }
-        create_private_dir(&self.dir)?;
+        private_files::create_dir(&self.dir)?;
         let mut random = [0u8; 16];
         getrandom::fill(&mut random).map_err(std::io::Error::other)?;
         let name = hex::encode(random);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let written = options
-            .open(self.dir.join(&name))
+        let written = private_files::create_new(&self.dir.join(&name))
             .and_then(|mut file| file.write_all(body));
         match written {
             Ok(()) => Ok(Some(name)),
@@ -76,7 +77,8 @@ impl Bodies {
                 "the history names a body file {name:?} that hookhole did not write"
             )));
         }
-        std::fs::read(self.dir.join(name)).map_err(|e| self.error("cannot read", name, e))
+        bounded_read::read_file(&self.dir.join(name), FILE_MAX)
+            .map_err(|e| self.error("cannot read", name, e))
     }
 
     /// The size of the body stored under `name`; 0 when it is unreadable.
@@ -127,12 +129,4 @@ impl Bodies {
 /// The names [`Bodies::put`] makes: 32 lowercase hex digits.
 fn is_name(name: &str) -> bool {
     name.len() == 32 && name.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }

@@ -64,15 +64,20 @@ impl History {
         self.resolve_pk(prefix).map(|(_, id)| id)
     }
 
-    /// The `pk` and full id of a full id or unique prefix.
+    /// The `pk` and full id of a full id or unique prefix. The prefix is
+    /// compared as it is (no `LIKE`: `%` and `_` are characters like any
+    /// other), and an empty one names nothing.
     fn resolve_pk(&self, prefix: &str) -> Result<(i64, String), LookupError> {
-        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        if prefix.is_empty() {
+            return Err(LookupError::NotFound(String::new()));
+        }
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(
-            "SELECT pk, id FROM delivery_ids WHERE id LIKE ?1 ORDER BY id LIMIT 6",
+            "SELECT pk, id FROM delivery_ids
+             WHERE id >= ?1 AND substr(id, 1, length(?1)) = ?1 ORDER BY id LIMIT 6",
         )?;
         let found: Vec<(i64, String)> = stmt
-            .query_map(params![pattern], |row| Ok((row.get(0)?, row.get(1)?)))?
+            .query_map(params![prefix], |row| Ok((row.get(0)?, row.get(1)?)))?
             .collect::<Result<_, _>>()?;
         if let Some(exact) = found.iter().find(|(_, id)| id == prefix) {
             return Ok(exact.clone());

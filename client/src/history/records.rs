@@ -39,9 +39,9 @@ impl Keep {
             if let Ok(count) = part.parse::<u64>() {
                 keep.count = count;
             } else {
-                keep.age = humantime::parse_duration(part).map_err(|_| {
+                keep.age = hookhole_relay::settings::parse_age(part).map_err(|e| {
                     format!(
-                        "--keep {text:?}: expected a count (5000), an age (7d), or both (5000,7d)"
+                        "--keep {text:?}: expected a count (5000), an age (7d), or both (5000,7d): {e}"
                     )
                 })?;
             }

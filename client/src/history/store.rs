@@ -9,8 +9,10 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::bodies::Bodies;
+use super::opening;
 pub use super::records::{Keep, StoredAttempt, StoredDelivery, Summary};
 use super::retention::Retention;
+use hookhole_relay::private_files;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -46,15 +48,16 @@ pub(super) fn from_json<T: for<'de> serde::Deserialize<'de> + Default>(text: Opt
         .unwrap_or_default()
 }
 
-/// Creates the file readable by its owner only: it holds request bodies
-/// and headers (tokens, customer data). SQLite gives its WAL files the
-/// same rights.
-fn create_private(path: &Path) -> std::io::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path).map(drop)
+/// The history file of `data_dir`, which must exist.
+fn existing(data_dir: &Path) -> Result<PathBuf, String> {
+    let path = data_dir.join(super::FILE_NAME);
+    if !path.exists() {
+        return Err(format!(
+            "no history in {} yet: deliveries are saved there by `hookhole listen`",
+            data_dir.display()
+        ));
+    }
+    Ok(path)
 }
 
 /// The verdict of a delivery checked against nothing.
@@ -70,12 +73,16 @@ pub(crate) fn unverified() -> Verdict {
 }
 
 impl History {
-    /// Opens (or creates) the history database in `data_dir`.
+    /// Opens (or creates) the history database in `data_dir`. A damaged
+    /// file is refused before anything writes to it.
     pub fn open(data_dir: &Path, keep: Keep) -> Result<History, String> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        opening::writable_dir(data_dir)?;
         let path = data_dir.join(super::FILE_NAME);
-        create_private(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        opening::check_intact(&path)?;
+        // Owner-only from the start: it holds request bodies and headers
+        // (tokens, customer data). SQLite gives its WAL files the same rights.
+        private_files::open_read_write(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         let setup = || -> rusqlite::Result<Connection> {
             let conn = Connection::open(&path)?;
             conn.busy_timeout(Duration::from_secs(5))?;
@@ -85,7 +92,7 @@ impl History {
             conn.pragma_update(None, "foreign_keys", "ON")?;
             Ok(conn)
         };
-        let conn = setup().map_err(|e| format!("history database {}: {e}", path.display()))?;
+        let conn = setup().map_err(|e| opening::describe(&path, &e))?;
         super::schema::prepare(&conn)
             .map_err(|e| format!("history database {}: {e}", path.display()))?;
         let history = History {
@@ -107,18 +114,13 @@ impl History {
         Ok(history)
     }
 
-    /// Opens the history of a data dir for the history commands: never
+    /// Opens the history of a data dir to read it and save replays: never
     /// creates it, never prunes (retention is the listener's business).
     pub fn open_existing(data_dir: &Path) -> Result<History, String> {
-        let path = data_dir.join(super::FILE_NAME);
-        if !path.exists() {
-            return Err(format!(
-                "no history in {} yet: deliveries are saved there by `hookhole listen`",
-                data_dir.display()
-            ));
-        }
-        let conn =
-            Connection::open(&path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let path = existing(data_dir)?;
+        opening::writable_dir(data_dir)?;
+        opening::check_intact(&path)?;
+        let conn = Connection::open(&path).map_err(|e| opening::describe(&path, &e))?;
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
         conn.pragma_update(None, "foreign_keys", "ON")
@@ -127,6 +129,30 @@ impl History {
         // A history written by an older build is upgraded by whichever of
         // the listener or a command opens it first.
         super::schema::prepare(&conn).map_err(|e| format!("history {}: {e}", path.display()))?;
+        Ok(History {
+            conn: Mutex::new(conn),
+            path,
+            bodies: Bodies::new(data_dir),
+            retention: None,
+        })
+    }
+
+    /// Opens the history of a data dir only to read it (`history`, `show`,
+    /// `export`): the file is never changed, and a data dir this user
+    /// cannot write is fine. A history from an older build is upgraded
+    /// first, as [`History::open_existing`] does.
+    pub fn open_read_only(data_dir: &Path) -> Result<History, String> {
+        let path = existing(data_dir)?;
+        let conn = opening::read_only(&path)?;
+        let version: i32 = conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(|e| opening::describe(&path, &e))?;
+        if version != super::schema::VERSION {
+            drop(conn);
+            return History::open_existing(data_dir);
+        }
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
         Ok(History {
             conn: Mutex::new(conn),
             path,

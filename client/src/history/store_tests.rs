@@ -99,7 +99,7 @@ fn prefixes_resolve_uniquely_or_explain() {
     let dir = tempfile::tempdir().unwrap();
     let history = History::open(dir.path(), Keep::default()).unwrap();
     let verdict = verdict();
-    for (i, id) in ["aaa111", "aaa222", "bbb333"].iter().enumerate() {
+    for (i, id) in ["aaa111", "aaa222", "bbb333", "c%d_e"].iter().enumerate() {
         history
             .record_delivery("ch", &delivery(id, i as u64 + 1, now_ms()), &verdict)
             .unwrap();
@@ -113,10 +113,16 @@ fn prefixes_resolve_uniquely_or_explain() {
         history.resolve("zzz"),
         Err(LookupError::NotFound(_))
     ));
-    assert!(matches!(
-        history.resolve("%"),
-        Err(LookupError::NotFound(_)) | Err(LookupError::Ambiguous { .. })
-    ));
+    // Prefixes are literal: `%` and `_` are not patterns, and nothing
+    // is not a prefix of everything.
+    for pattern in ["%", "_", "a%", "aaa_", "", "c_"] {
+        assert!(
+            matches!(history.resolve(pattern), Err(LookupError::NotFound(_))),
+            "{pattern:?}"
+        );
+    }
+    assert_eq!(history.resolve("c%").unwrap(), "c%d_e");
+    assert_eq!(history.resolve("c%d_").unwrap(), "c%d_e");
 }
 
 #[test]

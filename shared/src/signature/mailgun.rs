@@ -39,7 +39,7 @@ pub(super) fn verify(request: &Request<'_>, secret: &Secret, now: i64) -> Attemp
     let tolerance = secret
         .params
         .get("tolerance")
-        .and_then(|t| t.trim_end_matches('s').parse().ok())
+        .and_then(|t| super::secret::parse_tolerance(t).ok())
         .unwrap_or(TOLERANCE_S);
     let mut first_failure = None;
     // A subaccount's webhook also carries `parent-signature`, made the same

@@ -391,10 +391,7 @@ impl Preset {
             ));
         }
         if let Some(t) = params.get("tolerance") {
-            let secs: i64 = t
-                .trim_end_matches('s')
-                .parse()
-                .map_err(|_| format!("tolerance must be seconds, got {t:?}"))?;
+            let secs = super::secret::parse_tolerance(t)?;
             if let Some(rule) = p.timestamp.as_mut() {
                 rule.tolerance_s = Some(secs);
             }

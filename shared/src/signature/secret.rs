@@ -128,7 +128,11 @@ impl SecretSpec {
                     KNOWN_PARAMS.join(", ")
                 ));
             }
-            params.insert(key, val.trim().to_string());
+            let val = val.trim();
+            if key == "tolerance" {
+                parse_tolerance(val)?;
+            }
+            params.insert(key, val.to_string());
         }
         Ok(SecretSpec {
             provider,
@@ -144,6 +148,19 @@ impl SecretSpec {
             value,
             params: self.params,
         }
+    }
+}
+
+/// Reads a `tolerance=` setting: whole seconds, `300` or `300s`, at most a
+/// day (a wider window accepts replays for longer than any provider does).
+pub fn parse_tolerance(text: &str) -> Result<i64, String> {
+    /// One day, in seconds.
+    const MAX: i64 = 24 * 3600;
+    match text.strip_suffix('s').unwrap_or(text).parse::<i64>() {
+        Ok(secs) if (0..=MAX).contains(&secs) => Ok(secs),
+        _ => Err(format!(
+            "tolerance={text:?}: expected whole seconds from 0 to {MAX}, e.g. tolerance=300"
+        )),
     }
 }
 
@@ -198,6 +215,12 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown secret setting")
         );
+        for bad in ["abc", "-5", "1.5", "86401", ""] {
+            let err = SecretSpec::parse(&format!("github=x,tolerance={bad}")).unwrap_err();
+            assert!(err.contains("whole seconds"), "{bad}: {err}");
+        }
+        let s = SecretSpec::parse("mailgun=x,tolerance=900s").unwrap();
+        assert_eq!(parse_tolerance(&s.params["tolerance"]), Ok(900));
     }
 
     #[test]

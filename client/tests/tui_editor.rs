@@ -1,0 +1,189 @@
+//! The terminal UI's `e` in a real terminal (tmux), with a script as
+//! `$EDITOR`: the request is edited in a private file, a failed or
+//! unchanged edit replays nothing and the status line says so, and the
+//! log the UI writes instead of the screen is owner-only.
+
+// The shared harness lives outside #[test] functions; a failed setup step
+// should panic there too.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// A tmux server of our own (`-L`), killed when the test ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text` (the UI redraws on its own time).
+    async fn wait_for(&self, text: &str) -> String {
+        within(&format!("{text:?} on the screen"), async {
+            loop {
+                let screen = self.run(&["capture-pane", "-p", "-t", "ui"]);
+                if screen.contains(text) {
+                    return screen;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .arg("kill-server")
+            .output();
+    }
+}
+
+/// The listener's public URL, once it has announced it.
+async fn public_url(data: &Path) -> String {
+    within("the listener to record its URL", async {
+        loop {
+            if let Ok(text) = std::fs::read_to_string(data.join("hookhole/listeners.json")) {
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                if let Some(url) = v
+                    .as_object()
+                    .and_then(|m| m.values().next())
+                    .and_then(|l| l["public_url"].as_str())
+                {
+                    return url.to_string();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn e_edits_in_a_private_file_and_a_failed_or_unchanged_edit_replays_nothing() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide tmux (.ci/run installs it)"
+        );
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = TestTarget::echo().await;
+    std::fs::write(
+        dir.path().join("hookhole.toml"),
+        format!("[listen]\nforward = \"{}\"\nport = 0\n", target.url()),
+    )
+    .unwrap();
+    // The editor does what the file `plan` says: fail after changing the
+    // request, leave it as it is, or change the body (and note the modes
+    // and the path of what it was given).
+    let plan = dir.path().join("plan");
+    let seen = dir.path().join("seen");
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        format!(
+            "#!/bin/sh\ncase $(cat {plan}) in\n\
+             fail) echo more >> \"$1\"; exit 1 ;;\n\
+             same) exit 0 ;;\n\
+             edit) stat -c %a \"$(dirname \"$1\")\" \"$1\" > {seen}; echo \"$1\" >> {seen}\n\
+                   sed -i 's/\"n\":1/\"n\":2/' \"$1\" ;;\n\
+             esac\n",
+            plan = plan.display(),
+            seen = seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    let data = dir.path().join("data");
+    let tmux = Tmux {
+        socket: format!("hookhole-editor-test-{}", std::process::id()),
+    };
+    let command = format!(
+        "{} listen; echo EXITED=$?; sleep 60",
+        env!("CARGO_BIN_EXE_hookhole")
+    );
+    let dir_text = dir.path().to_string_lossy().into_owned();
+    let data_env = format!("XDG_DATA_HOME={}", data.display());
+    let editor_env = format!("EDITOR={}", editor.display());
+    let visual_env = format!("VISUAL={}", editor.display());
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        "ui",
+        "-x",
+        "160",
+        "-y",
+        "30",
+        "-c",
+        &dir_text,
+        "-e",
+        &data_env,
+        "-e",
+        &editor_env,
+        "-e",
+        &visual_env,
+        "-e",
+        "NO_COLOR=1",
+        &command,
+    ]);
+
+    let url = public_url(&data).await;
+    assert_eq!(
+        post(&format!("{url}/hooks"), b"{\"n\":1}").await.status,
+        200
+    );
+    assert_eq!(target.next_request().await.body, b"{\"n\":1}");
+    tmux.wait_for("/hooks").await;
+
+    std::fs::write(&plan, "fail").unwrap();
+    tmux.run(&["send-keys", "-t", "ui", "e"]);
+    tmux.wait_for("exited with exit status: 1; nothing replayed")
+        .await;
+    std::fs::write(&plan, "same").unwrap();
+    tmux.run(&["send-keys", "-t", "ui", "e"]);
+    tmux.wait_for("the request was not changed; nothing replayed")
+        .await;
+    std::fs::write(&plan, "edit").unwrap();
+    tmux.run(&["send-keys", "-t", "ui", "e"]);
+    // The first request the target sees after the original is the edited
+    // one: the failed and the unchanged edit sent nothing.
+    assert_eq!(target.next_request().await.body, b"{\"n\":2}");
+
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(lines[..2], ["700", "600"], "{seen}");
+    let edited = Path::new(lines[2]);
+    assert!(!edited.parent().unwrap().exists(), "{seen}");
+
+    let log = data.join("hookhole/hookhole.log");
+    assert_eq!((mode(log.parent().unwrap()), mode(&log)), (0o700, 0o600));
+
+    tmux.run(&["send-keys", "-t", "ui", "q"]);
+    tmux.wait_for("EXITED=0").await;
+}
