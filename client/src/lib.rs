@@ -5,8 +5,10 @@
 //!
 //! - [`engine`]: the relay link (connect, handshake, reconnect with
 //!   [`backoff`]) and the per-delivery work.
-//! - [`forward`]: the HTTP request to the local server; [`target`]: the only
-//!   place a delivery becomes a URL, always on the configured host.
+//! - [`outgoing`]: the one request a delivery becomes, checked (malformed
+//!   deliveries are refused) and built from parts; [`target`]: the only
+//!   place a delivery becomes a URL, always on the configured host;
+//!   [`forward`]: sending it to the local server.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
 //! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay;
 //!   [`memory`]: the remembered relay-assigned channel.
@@ -31,6 +33,7 @@ pub mod history_cmd;
 pub mod listen;
 pub mod memory;
 pub mod netwatch;
+pub mod outgoing;
 pub mod output;
 pub mod providers;
 pub mod relay_tls;
