@@ -8,7 +8,8 @@
 //! - [`outgoing`]: the one request a delivery becomes, checked (malformed
 //!   deliveries are refused) and built from parts; [`target`]: the only
 //!   place a delivery becomes a URL, always on the configured host;
-//!   [`forward`]: sending it to the local server.
+//!   [`forward`]: sending it to the local server; [`curl`]: the same
+//!   request as a bash command.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
 //! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay;
 //!   [`memory`]: the remembered relay-assigned channel.
@@ -23,6 +24,7 @@
 
 pub mod announce;
 pub mod backoff;
+pub mod curl;
 pub mod embedded;
 pub mod engine;
 pub mod events;
