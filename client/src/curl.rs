@@ -31,6 +31,10 @@ use crate::target::Target;
 use hookhole_shared::protocol::Delivery;
 use http::Method;
 
+/// `-q` must come first to skip `~/.curlrc`. Silent but for errors: the
+/// answer is what a user wants to see, not a progress meter.
+const CURL: &str = "curl -q --silent --show-error --http1.1 --noproxy '*' --path-as-is --globoff";
+
 /// curl's default headers, switched off when the request had none.
 const CURL_DEFAULTS: &[&str] = &["User-Agent", "Accept", "Content-Type", "Expect"];
 
@@ -45,7 +49,7 @@ pub fn for_delivery(target: &Target, delivery: &Delivery) -> Result<String, Malf
 
 /// The request as a bash command.
 pub fn command(request: &Outgoing) -> String {
-    let mut args = vec!["curl -q --http1.1 --noproxy '*' --path-as-is --globoff".to_string()];
+    let mut args = vec![CURL.to_string()];
     if request.method == Method::HEAD && request.body.is_empty() {
         // `-X HEAD` would wait for a body the answer never has.
         args.push("--head".to_string());
@@ -182,7 +186,7 @@ mod tests {
         assert_eq!(
             for_delivery(&target(), &d).unwrap(),
             "printf -- '{\"a\":1}' |\n\
-             curl -q --http1.1 --noproxy '*' --path-as-is --globoff \\\n  \
+             curl -q --silent --show-error --http1.1 --noproxy '*' --path-as-is --globoff \\\n  \
              -X 'POST' \\\n  \
              --request-target '/hooks?x=1' \\\n  \
              -H 'host: 127.0.0.1:3000' \\\n  \
