@@ -58,7 +58,7 @@ impl Forwarder {
 
     /// Sends a request built by [`outgoing::build`] for this forwarder's
     /// target; `id` names the delivery in the answer.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         id: &str,
         request: Outgoing,

@@ -1,5 +1,6 @@
-//! `hookhole history`, `show`, `replay` and `export`: the saved deliveries,
-//! from any terminal, while a listener runs or after it stopped.
+//! `hookhole history`, `show` and `replay`: the saved deliveries, from any
+//! terminal, while a listener runs or after it stopped (`export` is in
+//! [`crate::export`]).
 
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
 use crate::history::{History, StoredAttempt, StoredDelivery};
@@ -72,33 +73,7 @@ pub struct ReplayArgs {
     pub at: Where,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Har,
-    Curl,
-    Json,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct ExportArgs {
-    #[arg(long, value_enum)]
-    pub format: Format,
-    /// Write here instead of standard output (owner-only, mode 0600)
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    /// For --format curl: the local server the commands send to
-    /// [default: --forward of hookhole.toml]
-    #[arg(long, value_name = "URL")]
-    pub to: Option<String>,
-    #[arg(long)]
-    pub failed: bool,
-    #[arg(long, default_value_t = 1000)]
-    pub limit: usize,
-    #[command(flatten)]
-    pub at: Where,
-}
-
-fn open(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
+pub(crate) fn open(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
     let registry = crate::verification::registry(config_file)?;
     let shared = shared_settings(config_file, &registry, at.data_dir.clone())?;
     let dir = shared
@@ -107,11 +82,11 @@ fn open(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
     History::open_existing(&dir).map_err(UsageError)
 }
 
-fn blocking<T>(result: Result<T, crate::history::LookupError>) -> Result<T, UsageError> {
+pub(crate) fn blocking<T>(result: Result<T, crate::history::LookupError>) -> Result<T, UsageError> {
     result.map_err(|e| UsageError(e.to_string()))
 }
 
-fn time(ms: u64) -> String {
+pub(crate) fn time(ms: u64) -> String {
     rfc3339((ms / 1000) as i64)
 }
 
@@ -376,77 +351,4 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
         anyhow::bail!("{failures} replays did not get a 2xx answer");
     }
     Ok(())
-}
-
-pub fn export(args: &ExportArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
-    // Resolved first: a missing target is a usage error before any work.
-    let curl_to = match args.format {
-        Format::Curl => Some(curl_target(args, config_file)?),
-        Format::Har | Format::Json => None,
-    };
-    let history = open(&args.at, config_file)?;
-    let ids: Vec<String> = blocking(history.summaries(args.limit, args.failed))?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    let deliveries: Vec<StoredDelivery> = ids
-        .iter()
-        .map(|id| blocking(history.get(id)))
-        .collect::<Result<_, _>>()?;
-    let text = match (args.format, &curl_to) {
-        (_, Some(target)) => curl_script(&deliveries, target),
-        (Format::Har, None) => serde_json::to_string_pretty(&crate::har::har(&deliveries))?,
-        (_, None) => {
-            serde_json::to_string_pretty(&deliveries.iter().map(delivery_json).collect::<Vec<_>>())?
-        }
-    };
-    match &args.out {
-        Some(path) => hookhole_relay::private_files::write(path, (text + "\n").as_bytes())
-            .map_err(|e| UsageError(format!("--out {}: {e}", path.display())))?,
-        None => {
-            output::text(&(text + "\n"));
-        }
-    }
-    Ok(())
-}
-
-/// Where exported curl commands send: `--to`, else the configured forward
-/// target. Never the sender's `Host` or the public URL.
-fn curl_target(args: &ExportArgs, config_file: Option<&Path>) -> Result<Target, UsageError> {
-    let (flag, url) = match &args.to {
-        Some(to) => ("--to", to.clone()),
-        None => (
-            "forward",
-            listen::file_forward(config_file)?.ok_or_else(|| {
-                UsageError(
-                    "no local server to send to: pass --to URL (or set forward in hookhole.toml)"
-                        .into(),
-                )
-            })?,
-        ),
-    };
-    Target::parse(&url).map_err(|e| UsageError(format!("{flag}: {e}")))
-}
-
-/// One curl command per delivery, each under a comment naming it; a
-/// delivery the forwarder would refuse gets the refusal instead.
-fn curl_script(deliveries: &[StoredDelivery], target: &Target) -> String {
-    deliveries
-        .iter()
-        .map(|d| {
-            let about = crate::curl::comment(&format!(
-                "{} {}",
-                d.delivery.id,
-                time(d.delivery.received_at_ms)
-            ));
-            match crate::curl::for_delivery(target, &d.delivery) {
-                Ok(command) => format!("{about}\n{command}\n"),
-                Err(e) => format!(
-                    "{about}\n{}\n",
-                    crate::curl::comment(&format!("not exported: {e}"))
-                ),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
 }

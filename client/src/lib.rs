@@ -19,6 +19,8 @@
 //!   to the relay is checked at once.
 //! - [`tui`]: the terminal UI (Elm style: `app` state and `update`, pure
 //!   `ui::render`, one runtime loop).
+//! - [`history_cmd`]: `history`, `show`, `replay`; [`export`]: HAR, JSON and
+//!   curl exports.
 //! - [`trigger`]: signed test webhooks; [`announce`]: where a running
 //!   listener can be found.
 
@@ -28,6 +30,7 @@ pub mod curl;
 pub mod embedded;
 pub mod engine;
 pub mod events;
+pub mod export;
 pub mod forward;
 pub mod har;
 pub mod history;
