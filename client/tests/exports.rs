@@ -302,6 +302,35 @@ async fn exported_curl_sends_what_the_forwarder_sent_and_reads_no_file() {
     bash(dir.path(), &script).await;
     let exported = local.take(cases.len()).await;
     assert_same(&live, &exported, &local_host);
+    // What curl puts on the wire, seen here: `Host` first (curl writes the
+    // name capitalised), then the -H headers in order, repeated names
+    // grouped as the relay and the forwarder group them, and nothing of
+    // curl's own (no User-Agent, Accept, Content-Type or Expect).
+    let names: Vec<&str> = exported["at-file"]
+        .headers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Host",
+            "x-case",
+            "x-dup",
+            "x-dup",
+            "x-other",
+            "x-empty",
+            "x-bin",
+            "content-length",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "x-forwarded-host"
+        ]
+    );
+    assert_eq!(
+        exported["at-file"].headers[5].1, b"",
+        "x-empty is sent, empty"
+    );
     assert_eq!(
         exported["at-file"].body,
         format!("@{}", canary.display()).into_bytes(),
