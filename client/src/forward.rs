@@ -1,10 +1,12 @@
-//! Forwarding a delivery to the local server, byte for byte.
+//! Sending a delivery to the local server, byte for byte, as the request
+//! [`crate::outgoing`] built from it.
 
+use crate::outgoing::{self, Outgoing};
 use crate::target::Target;
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::{Delivery, Failure, FailureCode, Response};
-use http::{HeaderName, HeaderValue, Method, Request};
+use http::Request;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -44,25 +46,31 @@ impl Forwarder {
         &self.target
     }
 
-    /// Sends a delivery to the local server and returns its answer; bodies
-    /// above `limit` (or the forwarder's own limit) fail as too large.
+    /// Checks a delivery, sends it to the local server and returns its
+    /// answer; bodies above `limit` (or the forwarder's own limit) fail as
+    /// too large. A malformed delivery fails as `protocol_error` and is
+    /// sent nowhere. Replays come through here too.
     pub async fn forward(&self, delivery: &Delivery, limit: usize) -> Result<Response, Failure> {
+        let request =
+            outgoing::build(&self.target, delivery).map_err(|e| e.failure(&delivery.id))?;
+        self.send(&delivery.id, request, limit).await
+    }
+
+    /// Sends a request built by [`outgoing::build`] for this forwarder's
+    /// target; `id` names the delivery in the answer.
+    pub(crate) async fn send(
+        &self,
+        id: &str,
+        request: Outgoing,
+        limit: usize,
+    ) -> Result<Response, Failure> {
         let limit = limit.min(self.max_response);
         let fail = |code, message: String| Failure {
-            id: delivery.id.clone(),
+            id: id.to_string(),
             code,
             message,
         };
-        let url = self
-            .target
-            .url_for(&delivery.path, delivery.query.as_deref());
-        let request = build_request(&url, delivery).map_err(|e| {
-            fail(
-                FailureCode::LocalError,
-                format!("cannot build the request to {url}: {e}"),
-            )
-        })?;
-
+        let request = into_request(request);
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| {
                 if e.is_connect() {
@@ -106,7 +114,7 @@ impl Forwarder {
                 .map(|(name, value)| Header::new(name.as_str(), value.as_bytes()))
                 .collect();
             Ok(Response {
-                id: delivery.id.clone(),
+                id: id.to_string(),
                 status: parts.status.as_u16(),
                 headers,
                 body,
@@ -126,33 +134,12 @@ impl Forwarder {
     }
 }
 
-fn build_request(url: &str, delivery: &Delivery) -> Result<Request<Full<Bytes>>, String> {
-    let method = Method::from_bytes(delivery.method.as_bytes()).map_err(|e| e.to_string())?;
-    let mut builder = Request::builder().method(method).uri(url);
-    let headers = builder
-        .headers_mut()
-        .ok_or_else(|| "invalid URL".to_string())?;
-    for Header { name, value } in &delivery.headers {
-        // `Host` is set from the target by the HTTP client; the relay already
-        // dropped the sender's.
-        if name.eq_ignore_ascii_case("host") {
-            continue;
-        }
-        let name =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("header {name:?}: {e}"))?;
-        // The length is always the body's, in the header's own position: the
-        // same value for a delivery as it arrived, and right for an edited
-        // replay whose body changed size.
-        let value = if name == http::header::CONTENT_LENGTH {
-            HeaderValue::from(delivery.body.len())
-        } else {
-            HeaderValue::from_bytes(value).map_err(|e| format!("header {name}: {e}"))?
-        };
-        headers.append(name, value);
-    }
-    builder
-        .body(Full::new(delivery.body.clone()))
-        .map_err(|e| e.to_string())
+fn into_request(outgoing: Outgoing) -> Request<Full<Bytes>> {
+    let mut request = Request::new(Full::new(outgoing.body));
+    *request.method_mut() = outgoing.method;
+    *request.uri_mut() = outgoing.uri;
+    *request.headers_mut() = outgoing.headers;
+    request
 }
 
 /// The innermost error's text ("Connection refused (os error 111)"), which
@@ -163,52 +150,4 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
         current = next;
     }
     current.to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn delivery(headers: Vec<Header>, body: &'static [u8]) -> Delivery {
-        Delivery {
-            id: "d".into(),
-            seq: 1,
-            received_at_ms: 0,
-            method: "POST".into(),
-            path: "/x".into(),
-            query: None,
-            headers,
-            body_sha256: String::new(),
-            url: String::new(),
-            queued: false,
-            body: Bytes::from_static(body),
-        }
-    }
-
-    #[test]
-    fn content_length_follows_the_body_in_place() {
-        // An edited replay: the stored length no longer matches the body.
-        let d = delivery(
-            vec![
-                Header::new("content-length", "414"),
-                Header::new("x-a", "1"),
-            ],
-            b"short",
-        );
-        let request = build_request("http://127.0.0.1:1/x", &d).unwrap();
-        let names: Vec<_> = request.headers().keys().map(|k| k.as_str()).collect();
-        assert_eq!(names, ["content-length", "x-a"], "order kept");
-        assert_eq!(request.headers()["content-length"], "5");
-    }
-
-    #[test]
-    fn host_from_the_delivery_is_never_used() {
-        let d = delivery(vec![Header::new("host", "evil.example")], b"");
-        let request = build_request("http://127.0.0.1:1/x", &d).unwrap();
-        assert!(
-            request.headers().get("host").is_none(),
-            "the client sets Host from the target"
-        );
-        assert_eq!(request.uri().authority().unwrap().as_str(), "127.0.0.1:1");
-    }
 }

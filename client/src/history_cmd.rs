@@ -1,5 +1,6 @@
-//! `hookhole history`, `show`, `replay` and `export`: the saved deliveries,
-//! from any terminal, while a listener runs or after it stopped.
+//! `hookhole history`, `show` and `replay`: the saved deliveries, from any
+//! terminal, while a listener runs or after it stopped (`export` is in
+//! [`crate::export`]).
 
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
 use crate::history::{History, StoredAttempt, StoredDelivery};
@@ -72,34 +73,12 @@ pub struct ReplayArgs {
     pub at: Where,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Har,
-    Curl,
-    Json,
-}
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct ExportArgs {
-    #[arg(long, value_enum)]
-    pub format: Format,
-    /// Write here instead of standard output
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
-    #[arg(long)]
-    pub failed: bool,
-    #[arg(long, default_value_t = 1000)]
-    pub limit: usize,
-    #[command(flatten)]
-    pub at: Where,
-}
-
-fn open(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
+pub(crate) fn open(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
     History::open_existing(&data_dir(at, config_file)?).map_err(UsageError)
 }
 
 /// For the commands that only read: works on a data dir they cannot write.
-fn open_to_read(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
+pub(crate) fn open_to_read(at: &Where, config_file: Option<&Path>) -> Result<History, UsageError> {
     History::open_read_only(&data_dir(at, config_file)?).map_err(UsageError)
 }
 
@@ -111,11 +90,11 @@ fn data_dir(at: &Where, config_file: Option<&Path>) -> Result<PathBuf, UsageErro
         .ok_or_else(|| UsageError("no data dir: pass --data-dir".into()))
 }
 
-fn blocking<T>(result: Result<T, crate::history::LookupError>) -> Result<T, UsageError> {
+pub(crate) fn blocking<T>(result: Result<T, crate::history::LookupError>) -> Result<T, UsageError> {
     result.map_err(|e| UsageError(e.to_string()))
 }
 
-fn time(ms: u64) -> String {
+pub(crate) fn time(ms: u64) -> String {
     rfc3339((ms / 1000) as i64)
 }
 
@@ -378,56 +357,6 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
     }
     if failures > 0 {
         anyhow::bail!("{failures} replays did not get a 2xx answer");
-    }
-    Ok(())
-}
-
-pub fn export(args: &ExportArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
-    let history = open_to_read(&args.at, config_file)?;
-    let ids: Vec<String> = blocking(history.summaries(args.limit, args.failed))?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
-    let deliveries: Vec<StoredDelivery> = ids
-        .iter()
-        .map(|id| blocking(history.get(id)))
-        .collect::<Result<_, _>>()?;
-    let text = match args.format {
-        Format::Json => {
-            serde_json::to_string_pretty(&deliveries.iter().map(delivery_json).collect::<Vec<_>>())?
-        }
-        Format::Har => serde_json::to_string_pretty(&crate::har::har(&deliveries))?,
-        Format::Curl => {
-            let forward = listen::file_forward(config_file)?.unwrap_or_default();
-            deliveries
-                .iter()
-                .map(|d| {
-                    let record = crate::tui::model::Record::from_stored(d);
-                    let base = if forward.is_empty() {
-                        d.delivery
-                            .url
-                            .trim_end_matches(&target(&d.delivery))
-                            .to_string()
-                    } else {
-                        forward.clone()
-                    };
-                    format!(
-                        "# {} {}\n{}\n",
-                        d.delivery.id,
-                        time(d.delivery.received_at_ms),
-                        crate::tui::editor::curl(&record, &base)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n")
-        }
-    };
-    match &args.out {
-        Some(path) => std::fs::write(path, text + "\n")
-            .map_err(|e| UsageError(format!("--out {}: {e}", path.display())))?,
-        None => {
-            output::text(&(text + "\n"));
-        }
     }
     Ok(())
 }

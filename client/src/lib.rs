@@ -5,8 +5,11 @@
 //!
 //! - [`engine`]: the relay link (connect, handshake, reconnect with
 //!   [`backoff`]) and the per-delivery work.
-//! - [`forward`]: the HTTP request to the local server; [`target`]: the only
-//!   place a delivery becomes a URL, always on the configured host.
+//! - [`outgoing`]: the one request a delivery becomes, checked (malformed
+//!   deliveries are refused) and built from parts; [`target`]: the only
+//!   place a delivery becomes a URL, always on the configured host;
+//!   [`forward`]: sending it to the local server; [`curl`]: the same
+//!   request as a bash command.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
 //! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay;
 //!   [`memory`]: the remembered relay-assigned channel.
@@ -16,14 +19,18 @@
 //!   to the relay is checked at once.
 //! - [`tui`]: the terminal UI (Elm style: `app` state and `update`, pure
 //!   `ui::render`, one runtime loop).
+//! - [`history_cmd`]: `history`, `show`, `replay`; [`export`]: HAR, JSON and
+//!   curl exports.
 //! - [`trigger`]: signed test webhooks; [`announce`]: where a running
 //!   listener can be found.
 
 pub mod announce;
 pub mod backoff;
+pub mod curl;
 pub mod embedded;
 pub mod engine;
 pub mod events;
+pub mod export;
 pub mod forward;
 pub mod har;
 pub mod history;
@@ -31,6 +38,7 @@ pub mod history_cmd;
 pub mod listen;
 pub mod memory;
 pub mod netwatch;
+pub mod outgoing;
 pub mod output;
 pub mod providers;
 pub mod relay_tls;

@@ -1,11 +1,11 @@
 //! `hookhole`: receive webhooks on your laptop.
 
 use clap::{Parser, Subcommand};
-use hookhole::history_cmd;
 use hookhole::listen::ListenArgs;
 use hookhole::providers::ProvidersArgs;
 use hookhole::trigger::TriggerArgs;
 use hookhole::verify_cmd::VerifyArgs;
+use hookhole::{export, history_cmd};
 use hookhole_relay::cli::{RelayArgs, exit_for_clap, init_tracing, stop_on_signal};
 use hookhole_relay::settings::UsageError;
 use hookhole_shared::printable;
@@ -44,7 +44,7 @@ enum Command {
     /// Send saved deliveries to the local server again
     Replay(history_cmd::ReplayArgs),
     /// Export saved deliveries as HAR, curl commands or JSON
-    Export(history_cmd::ExportArgs),
+    Export(export::ExportArgs),
 }
 
 /// `hookhole verify` found no valid signature.
@@ -105,7 +105,7 @@ fn main() -> ExitCode {
             Command::History(args) => history_cmd::history(args, config),
             Command::Show(args) => history_cmd::show(args, config),
             Command::Replay(args) => history_cmd::replay(args, config).await,
-            Command::Export(args) => history_cmd::export(args, config),
+            Command::Export(args) => export::export(args, config),
         }
     });
     match result {

@@ -4,6 +4,8 @@
 //! contributes the path after the channel and the query. A path like
 //! `//evil.example/x` stays a path on the target, never a new host.
 
+use http::Uri;
+use http::uri::{Authority, PathAndQuery, Scheme};
 use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,17 +75,84 @@ impl Target {
         })
     }
 
-    /// The URL a delivery with this path and query is forwarded to.
-    pub fn url_for(&self, path: &str, query: Option<&str>) -> String {
-        let mut url = format!("http://{}{}{}", self.authority, self.base_path, path);
-        if self.base_path.is_empty() && path.is_empty() {
-            url.push('/');
+    /// The URI a delivery with this path and query is forwarded to, built
+    /// from parts: scheme and authority from `--forward`, never from the
+    /// delivery, whose path and query are checked on their own first. A
+    /// joined string would let `@other:3999/x` or `0/x` (no leading `/`)
+    /// become part of the authority.
+    pub fn uri_for(&self, path: &str, query: Option<&str>) -> Result<Uri, BadTarget> {
+        if !path.is_empty() && !path.starts_with('/') {
+            return Err(BadTarget::PathStart(shown(path)));
+        }
+        // `?` and `#` would move the query or cut the rest off as a fragment.
+        if path.contains(['?', '#']) || !carried(path) {
+            return Err(BadTarget::Path(shown(path)));
+        }
+        if let Some(q) = query.filter(|q| q.contains('#') || !carried(&format!("/?{q}"))) {
+            return Err(BadTarget::Query(shown(q)));
+        }
+        let mut text = format!("{}{path}", self.base_path);
+        if text.is_empty() {
+            text.push('/');
         }
         if let Some(q) = query {
-            url.push('?');
-            url.push_str(q);
+            text.push('?');
+            text.push_str(q);
         }
-        url
+        let path_and_query =
+            PathAndQuery::try_from(text.as_str()).map_err(|_| BadTarget::Path(shown(path)))?;
+        let authority = Authority::try_from(self.authority.as_str())
+            .map_err(|_| BadTarget::Authority(shown(&self.authority)))?;
+        Uri::builder()
+            .scheme(Scheme::HTTP)
+            .authority(authority)
+            .path_and_query(path_and_query)
+            .build()
+            .map_err(|_| BadTarget::Path(shown(path)))
+    }
+
+    /// The `Host` header for this target: its authority, without the
+    /// default port (as HTTP clients write it).
+    pub fn host_header(&self) -> String {
+        match self.authority.strip_suffix(":80") {
+            Some(host) if !host.is_empty() => host.to_string(),
+            _ => self.authority.clone(),
+        }
+    }
+}
+
+/// Whether `text` survives as a URI path and query unchanged: every byte
+/// one the URI parser accepts, nothing cut off.
+fn carried(text: &str) -> bool {
+    let with_slash = if text.starts_with('/') {
+        text.to_string()
+    } else {
+        format!("/{text}")
+    };
+    PathAndQuery::try_from(with_slash.as_str()).is_ok_and(|p| p.as_str() == with_slash)
+}
+
+/// Why a delivery's path or query cannot be sent to the target.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadTarget {
+    #[error("the path {0} does not start with '/'")]
+    PathStart(String),
+    #[error("the path {0} has a byte a URI path cannot carry")]
+    Path(String),
+    #[error("the query {0} has a byte a URI query cannot carry")]
+    Query(String),
+    #[error("the forward target {0} is not a valid authority")]
+    Authority(String),
+}
+
+/// Untrusted text for an error message: quoted with every control and
+/// formatting character escaped (`{:?}`), and cut to 64 characters so a
+/// hostile value cannot fill a log line.
+pub fn shown(text: &str) -> String {
+    const LIMIT: usize = 64;
+    match text.char_indices().nth(LIMIT) {
+        Some((end, _)) => format!("{:?}...", &text[..end]),
+        None => format!("{text:?}"),
     }
 }
 
@@ -147,31 +216,115 @@ mod tests {
     #[test]
     fn joins_prefix_path_and_query() {
         let t = Target::parse("http://127.0.0.1:3000/base").unwrap();
+        let uri = |path, query| t.uri_for(path, query).unwrap().to_string();
         assert_eq!(
-            t.url_for("/x/y", Some("q=1")),
+            uri("/x/y", Some("q=1")),
             "http://127.0.0.1:3000/base/x/y?q=1"
         );
-        assert_eq!(t.url_for("", None), "http://127.0.0.1:3000/base");
+        assert_eq!(uri("", None), "http://127.0.0.1:3000/base");
         let root = Target::parse("http://127.0.0.1:3000").unwrap();
-        assert_eq!(root.url_for("", None), "http://127.0.0.1:3000/");
-        assert_eq!(root.url_for("", Some("")), "http://127.0.0.1:3000/?");
+        let uri = |path, query| root.uri_for(path, query).unwrap().to_string();
+        assert_eq!(uri("", None), "http://127.0.0.1:3000/");
+        assert_eq!(uri("", Some("")), "http://127.0.0.1:3000/?");
+        // Kept byte for byte: no normalisation of dot segments or escapes,
+        // and the characters real clients send unescaped.
+        assert_eq!(
+            uri("/a/../%2F/{\"x\"}", Some("a=[1]&b=%00")),
+            "http://127.0.0.1:3000/a/../%2F/{\"x\"}?a=[1]&b=%00"
+        );
+        assert_eq!(uri("/caf\u{e9}", None), "http://127.0.0.1:3000/caf\u{e9}");
     }
 
     #[test]
     fn delivery_paths_cannot_change_the_host() {
+        for base in ["http://127.0.0.1:3000", "http://127.0.0.1:3000/base"] {
+            let t = Target::parse(base).unwrap();
+            for path in [
+                "//evil.example/x",
+                "/@evil.example",
+                "/../../x",
+                "/%2F%2Fevil",
+                "/:3999/x",
+            ] {
+                let uri = t.uri_for(path, Some("@evil.example")).unwrap();
+                assert_eq!(
+                    uri.authority().unwrap().as_str(),
+                    "127.0.0.1:3000",
+                    "{path}"
+                );
+                assert_eq!(uri.scheme_str(), Some("http"));
+            }
+        }
+    }
+
+    #[test]
+    fn paths_without_a_leading_slash_are_refused() {
+        // Each of these, joined to "http://127.0.0.1:3000", names another
+        // host or port: 127.0.0.1:3999 (userinfo), port 30000, or
+        // 127.0.0.1:3000.evil.example.
         let t = Target::parse("http://127.0.0.1:3000").unwrap();
         for path in [
-            "//evil.example/x",
-            "/@evil.example",
-            "/../../x",
-            "/%2F%2Fevil",
+            "@127.0.0.1:3999/x",
+            "0/x",
+            ".evil.example/x",
+            "x",
+            ":1/x",
+            "?a",
+            "#a",
         ] {
-            let uri: http::Uri = t.url_for(path, None).parse().unwrap();
-            assert_eq!(
-                uri.authority().unwrap().as_str(),
-                "127.0.0.1:3000",
+            assert!(
+                matches!(t.uri_for(path, None), Err(BadTarget::PathStart(_))),
                 "{path}"
             );
         }
+    }
+
+    #[test]
+    fn bytes_a_uri_cannot_carry_are_refused() {
+        let t = Target::parse("http://127.0.0.1:3000").unwrap();
+        for path in [
+            "/a b",
+            "/a\r\nHost: x",
+            "/a\0",
+            "/a?b",
+            "/a#b",
+            "/\u{7f}",
+            "/\t",
+        ] {
+            assert!(
+                matches!(t.uri_for(path, None), Err(BadTarget::Path(_))),
+                "{path:?}"
+            );
+        }
+        for query in ["a b", "a#b", "a\nb", "\u{1b}[2J"] {
+            assert!(
+                matches!(t.uri_for("/x", Some(query)), Err(BadTarget::Query(_))),
+                "{query:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_quote_and_cut_what_was_sent() {
+        let t = Target::parse("http://127.0.0.1:3000").unwrap();
+        let error = t.uri_for("\u{1b}]0;x\u{7}", None).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            r#"the path "\u{1b}]0;x\u{7}" does not start with '/'"#
+        );
+        assert!(!error.contains("127.0.0.1"), "{error}");
+        let long = format!("x{}", "a".repeat(1000));
+        let error = t.uri_for(&long, None).unwrap_err().to_string();
+        assert!(error.len() < 120, "{error}");
+        assert_eq!(shown("\u{202e}"), r#""\u{202e}""#);
+    }
+
+    #[test]
+    fn host_header_drops_only_the_default_port() {
+        let host = |t: &str| Target::parse(t).unwrap().host_header();
+        assert_eq!(host("3000"), "127.0.0.1:3000");
+        assert_eq!(host("http://localhost:80/x"), "localhost");
+        assert_eq!(host("http://[::1]:8080"), "[::1]:8080");
+        assert_eq!(host("http://example:8080"), "example:8080");
     }
 }

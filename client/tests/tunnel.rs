@@ -63,7 +63,9 @@ async fn exact_method_path_query_headers_and_body_reach_the_local_server() {
         assert_eq!(got.method, "PUT", "{what}");
         assert_eq!(got.target, "/base/x/y?q=1&b=%20two", "{what}");
         assert_eq!(got.body, body, "{what}: body bytes");
+        // Host first (RFC 9110 §7.2), from the forward target.
         let expected: Vec<(String, Vec<u8>)> = vec![
+            ("host".into(), target.addr.to_string().into_bytes()),
             ("content-type".into(), b"application/octet-stream".to_vec()),
             ("x-dup".into(), b"one".to_vec()),
             ("x-dup".into(), b"Two, Three".to_vec()),
@@ -76,7 +78,6 @@ async fn exact_method_path_query_headers_and_body_reach_the_local_server() {
                 "x-forwarded-host".into(),
                 relay.addr.to_string().into_bytes(),
             ),
-            ("host".into(), target.addr.to_string().into_bytes()),
         ];
         assert_eq!(names_and_values(&got.headers), expected, "{what}: headers");
     }

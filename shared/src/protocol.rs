@@ -150,6 +150,10 @@ pub enum FailureCode {
     ResponseTooLarge,
     /// The body did not match `body_sha256`: it was damaged on the way.
     BodyMismatch,
+    /// The delivery itself was malformed (a `path` not starting with `/`, a
+    /// method, id or header name that is not a token, bytes a URI or a
+    /// header cannot carry): the client refused to send it anywhere.
+    ProtocolError,
 }
 
 impl FailureCode {
@@ -161,6 +165,7 @@ impl FailureCode {
             FailureCode::LocalError => "local_error",
             FailureCode::ResponseTooLarge => "response_too_large",
             FailureCode::BodyMismatch => "body_mismatch",
+            FailureCode::ProtocolError => "protocol_error",
         }
     }
 }

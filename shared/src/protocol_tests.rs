@@ -62,6 +62,14 @@ fn small_messages_golden() {
             }),
             r#"{"type":"failed","id":"d1","code":"local_unreachable","message":"connection refused"}"#,
         ),
+        (
+            ClientMessage::Failed(Failure {
+                id: "d1".into(),
+                code: FailureCode::ProtocolError,
+                message: "not forwarded: the path \"@x\" does not start with '/'".into(),
+            }),
+            r#"{"type":"failed","id":"d1","code":"protocol_error","message":"not forwarded: the path \"@x\" does not start with '/'"}"#,
+        ),
     ];
     for (msg, golden) in cases {
         assert_eq!(text(&msg), golden);
@@ -210,6 +218,7 @@ fn failure_code_names_match_serde() {
         FailureCode::LocalError,
         FailureCode::ResponseTooLarge,
         FailureCode::BodyMismatch,
+        FailureCode::ProtocolError,
     ] {
         assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
     }

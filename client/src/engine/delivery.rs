@@ -1,9 +1,11 @@
-//! One delivery, start to finish: verify, forward, save, answer, report.
+//! One delivery, start to finish: check, verify, forward, save, answer,
+//! report.
 
 use super::to_message;
 use crate::events::{DeliveryEvent, Event, Exchange};
 use crate::forward::Forwarder;
 use crate::history::{History, Writer};
+use crate::outgoing;
 use crate::verification::Verifier;
 use hookhole_shared::protocol::{ClientMessage, Delivery, Failure, FailureCode, Message as _};
 use hookhole_shared::signature::Verdict;
@@ -99,14 +101,24 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     }
     let started_ms = delivery.received_at_ms;
     let started = Instant::now();
-    let result = if hex::encode(Sha256::digest(&delivery.body)) == delivery.body_sha256 {
-        ctx.forwarder.forward(&delivery, ctx.max_response).await
-    } else {
-        Err(Failure {
-            id: delivery.id.clone(),
-            code: FailureCode::BodyMismatch,
-            message: "body changed in transit (its SHA-256 differs from the relay's)".to_string(),
-        })
+    // Checked on arrival: a malformed delivery (a path that would name
+    // another host, a method or header name that is not a token) is
+    // refused and recorded, and nothing is sent anywhere.
+    let result = match outgoing::build(ctx.forwarder.target(), &delivery) {
+        Err(malformed) => Err(malformed.failure(&delivery.id)),
+        Ok(_) if hex::encode(Sha256::digest(&delivery.body)) != delivery.body_sha256 => {
+            Err(Failure {
+                id: delivery.id.clone(),
+                code: FailureCode::BodyMismatch,
+                message: "body changed in transit (its SHA-256 differs from the relay's)"
+                    .to_string(),
+            })
+        }
+        Ok(request) => {
+            ctx.forwarder
+                .send(&delivery.id, request, ctx.max_response)
+                .await
+        }
     };
     let duration_ms = started.elapsed().as_millis() as u64;
     let signature = signature.verdict().await;

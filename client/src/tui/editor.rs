@@ -1,67 +1,8 @@
-//! Requests as text: copied as a curl command (`c`), and edited in
-//! `$EDITOR` before a replay (`e`).
+//! Requests as text, edited in `$EDITOR` before a replay (`e`).
 
 use super::app::Edited;
-use super::model::Record;
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
-
-/// Hop-by-hop and length headers curl sets itself.
-const SKIP: &[&str] = &["content-length", "host", "transfer-encoding", "connection"];
-
-/// Quotes for a POSIX shell: `'...'`, or `$'...'` with `\xNN` escapes when
-/// the bytes are not printable text.
-fn shell_quote(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(text)
-            if !text
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r')) =>
-        {
-            format!("'{}'", text.replace('\'', r"'\''"))
-        }
-        _ => {
-            let mut out = String::from("$'");
-            for &b in bytes {
-                match b {
-                    b'\'' => out.push_str("\\'"),
-                    b'\\' => out.push_str("\\\\"),
-                    0x20..=0x7e => out.push(char::from(b)),
-                    _ => out.push_str(&format!("\\x{b:02x}")),
-                }
-            }
-            out.push('\'');
-            out
-        }
-    }
-}
-
-/// The delivery as a curl command against the local server (`forward` is
-/// the `--forward` base URL), so it can be re-run outside hookhole.
-pub fn curl(record: &Record, forward: &str) -> String {
-    let mut url = format!("{}{}", forward.trim_end_matches('/'), record.path);
-    if let Some(q) = &record.query {
-        url.push('?');
-        url.push_str(q);
-    }
-    let mut parts = vec![format!(
-        "curl -X {} {}",
-        record.method,
-        shell_quote(url.as_bytes())
-    )];
-    for h in &record.headers {
-        if SKIP.contains(&h.name.as_str()) {
-            continue;
-        }
-        let mut line = format!("{}: ", h.name).into_bytes();
-        line.extend_from_slice(&h.value);
-        parts.push(format!("-H {}", shell_quote(&line)));
-    }
-    if !record.body.is_empty() {
-        parts.push(format!("--data-binary {}", shell_quote(&record.body)));
-    }
-    parts.join(" \\\n  ")
-}
 
 const BANNER: &str =
     "# Edit the request; save and quit to replay it. Delete everything to cancel.\n";
@@ -183,38 +124,5 @@ mod tests {
             ..sample()
         };
         assert!(to_text(&binary).is_err());
-    }
-
-    #[test]
-    fn curl_quotes_safely() {
-        assert_eq!(shell_quote(b"it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(&[b'a', 0xff, b'\'']), r"$'a\xff\''");
-        let record = super::super::model::Record {
-            id: "d".into(),
-            seq: 1,
-            received_at_ms: 0,
-            method: "POST".into(),
-            path: "/hooks".into(),
-            query: Some("x=1".into()),
-            url: "http://relay/ch/hooks?x=1".into(),
-            headers: vec![
-                Header::new("content-type", "application/json"),
-                Header::new("content-length", "7"),
-            ],
-            body: Bytes::from_static(b"{\"a\":1}"),
-            verdict: hookhole_shared::signature::Verdict {
-                scheme: None,
-                status: hookhole_shared::signature::Status::Unsigned,
-                reason: String::new(),
-                secret: None,
-                timestamp_age_s: None,
-                candidates: vec![],
-            },
-            attempts: vec![],
-        };
-        assert_eq!(
-            curl(&record, "http://127.0.0.1:3000/"),
-            "curl -X POST 'http://127.0.0.1:3000/hooks?x=1' \\\n  -H 'content-type: application/json' \\\n  --data-binary '{\"a\":1}'"
-        );
     }
 }

@@ -2,10 +2,12 @@
 //! mitmproxy, k9s and lazygit.
 
 use super::app::{App, Command, Focus};
-use super::model::AttemptKind;
+use super::model::{AttemptKind, Record};
+use crate::target::Target;
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
+use hookhole_shared::protocol::Delivery;
 
 pub fn key(app: &mut App, key: KeyEvent) -> Vec<Command> {
     if key.kind == KeyEventKind::Release {
@@ -131,15 +133,42 @@ fn act(app: &mut App, key: char) -> Vec<Command> {
                 body: record.body.clone(),
             }),
         }],
-        'c' => vec![Command::Copy {
-            what: "request as curl",
-            text: super::editor::curl(record, &app.link.forward),
-        }],
+        'c' => match copy_as_curl(record, &app.link.forward) {
+            Ok(text) => vec![Command::Copy {
+                what: "request as curl",
+                text,
+            }],
+            Err(e) => {
+                app.notify(format!("cannot copy as curl: {e}"));
+                Vec::new()
+            }
+        },
         _ => vec![Command::Copy {
             what: "body",
             text: String::from_utf8_lossy(&record.body).into_owned(),
         }],
     }
+}
+
+/// The record as the curl command that sends the local server (the
+/// listener's forward target) what the forwarder would send it.
+fn copy_as_curl(record: &Record, forward: &str) -> Result<String, String> {
+    let target =
+        Target::parse(forward).map_err(|_| "the forward target is not known yet".to_string())?;
+    let delivery = Delivery {
+        id: record.id.clone(),
+        seq: record.seq,
+        received_at_ms: record.received_at_ms,
+        method: record.method.clone(),
+        path: record.path.clone(),
+        query: record.query.clone(),
+        headers: record.headers.clone(),
+        body_sha256: String::new(),
+        url: record.url.clone(),
+        queued: false,
+        body: record.body.clone(),
+    };
+    crate::curl::for_delivery(&target, &delivery).map_err(|e| e.to_string())
 }
 
 pub fn mouse(app: &mut App, mouse: MouseEvent) {
