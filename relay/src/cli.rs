@@ -108,6 +108,17 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_HEADER_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub header_timeout: Option<Duration>,
+    /// Longest wait for the next bytes of a webhook body, and the time after
+    /// which --min-body-rate applies; slower senders get 408 [default: 20s]
+    #[arg(long, env = "HOOKHOLE_RELAY_BODY_TIMEOUT", value_name = "DURATION",
+          value_parser = settings::parse_duration)]
+    pub body_timeout: Option<Duration>,
+    /// Slowest average a webhook body may arrive at, in bytes per second
+    /// (e.g. 1KiB), once --body-timeout has passed; 0 checks no rate
+    /// (408 below it) [default: 1KiB]
+    #[arg(long, env = "HOOKHOLE_RELAY_MIN_BODY_RATE", value_name = "SIZE",
+          value_parser = settings::parse_size)]
+    pub min_body_rate: Option<usize>,
     /// Header fields per webhook (431 beyond) [default: 100]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_HEADERS", value_name = "N")]
     pub max_headers: Option<usize>,
@@ -156,6 +167,8 @@ struct RelayFile {
     max_channels_per_token: Option<usize>,
     max_connections: Option<usize>,
     header_timeout: Option<String>,
+    body_timeout: Option<String>,
+    min_body_rate: Option<SizeValue>,
     trusted_proxy: Option<Vec<String>>,
 }
 
@@ -297,6 +310,19 @@ impl RelayArgs {
             settings::file_duration(file.header_timeout.as_deref(), "header-timeout")?;
         if let Some(t) = self.header_timeout.or(file_header_timeout) {
             config.limits.header_timeout = t;
+        }
+        let file_body_timeout =
+            settings::file_duration(file.body_timeout.as_deref(), "body-timeout")?;
+        if let Some(t) = self.body_timeout.or(file_body_timeout) {
+            if t.is_zero() {
+                return Err(UsageError("--body-timeout must be more than 0".into()));
+            }
+            config.limits.body_pace.timeout = t;
+        }
+        if let Some(rate) = self.min_body_rate {
+            config.limits.body_pace.min_rate = rate as u64;
+        } else if let Some(rate) = &file.min_body_rate {
+            config.limits.body_pace.min_rate = rate.resolve("min-body-rate")? as u64;
         }
         config.trusted_proxies = if self.trusted_proxy.is_empty() {
             file.trusted_proxy

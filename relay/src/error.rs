@@ -21,6 +21,10 @@ pub enum ApiError {
         limit: usize,
     },
     BadBody(String),
+    /// No body bytes arrived for this long.
+    BodyStalled(Duration),
+    /// The body arrived slower than this many bytes per second on average.
+    BodyTooSlow(u64),
     /// The client could not get an answer from its local server.
     Local(Failure),
     /// No answer within the relay's response timeout.
@@ -50,6 +54,7 @@ impl ApiError {
             ApiError::NoListener => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadBody(_) | ApiError::BadUpgrade(_) => StatusCode::BAD_REQUEST,
+            ApiError::BodyStalled(_) | ApiError::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Local(f) if f.code == FailureCode::LocalTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
@@ -77,6 +82,8 @@ impl ApiError {
             ApiError::NoListener => "no_listener",
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::BadBody(_) => "bad_body",
+            ApiError::BodyStalled(_) => "body_timeout",
+            ApiError::BodyTooSlow(_) => "body_too_slow",
             ApiError::Local(f) => f.code.as_str(),
             ApiError::ResponseTimeout(_) => "response_timeout",
             ApiError::ListenersGone => "listener_disconnected",
@@ -104,6 +111,13 @@ impl ApiError {
                 format!("request body exceeds the relay's limit of {limit} bytes")
             }
             ApiError::BadBody(why) => format!("could not read the request body: {why}"),
+            ApiError::BodyStalled(wait) => format!(
+                "the request body stopped arriving: nothing for {}",
+                humantime::format_duration(*wait)
+            ),
+            ApiError::BodyTooSlow(rate) => format!(
+                "the request body arrived slower than the relay's minimum of {rate} bytes per second"
+            ),
             ApiError::Local(f) => f.message.clone(),
             ApiError::ResponseTimeout(t) => format!(
                 "the local server did not answer within {}",
@@ -143,6 +157,13 @@ impl ApiError {
             ApiError::TooManyInFlight => Some(1),
             _ => None,
         };
+        if response.status() == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body is not read: the connection cannot be reused.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
         if let Some(secs) = retry_after.filter(|_| self.status() == StatusCode::TOO_MANY_REQUESTS) {
             response
                 .headers_mut()

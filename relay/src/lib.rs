@@ -9,6 +9,7 @@
 //! - [`server`]: accept loop and graceful shutdown ([`serve`]).
 //! - `routes`: dispatch and the websocket upgrade.
 //! - `ingest`: turning a webhook into a delivery and waiting for its answer.
+//! - [`body`]: reading a webhook body within its size and time bounds.
 //! - [`forwarded`]: the `X-Forwarded-*` headers, and which proxies to trust.
 //! - `hub`: channels, listeners, matching answers to waiting deliveries.
 //! - [`buffer`]: deliveries kept in SQLite for absent clients.
@@ -19,6 +20,7 @@
 //! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
 
 pub mod auth;
+pub mod body;
 pub mod buffer;
 pub mod buffer_writer;
 pub mod cli;

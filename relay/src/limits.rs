@@ -26,6 +26,8 @@ pub struct Limits {
     pub connections: usize,
     /// Time a sender has to send its request headers (slow-loris bound).
     pub header_timeout: std::time::Duration,
+    /// How fast a webhook body must keep arriving (`408` otherwise).
+    pub body_pace: crate::body::Pace,
 }
 
 /// The standalone relay's rate when `--rate-limit` is not given.
@@ -45,6 +47,7 @@ impl Default for Limits {
             channels_per_token: 32,
             connections: 16_384,
             header_timeout: std::time::Duration::from_secs(10),
+            body_pace: crate::body::Pace::default(),
         }
     }
 }
