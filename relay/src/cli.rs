@@ -125,10 +125,15 @@ pub struct RelayArgs {
     /// Named channels one token may claim [default: 32]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CHANNELS_PER_TOKEN", value_name = "N")]
     pub max_channels_per_token: Option<usize>,
-    /// Open connections in all, senders and clients (503 beyond)
+    /// Open webhook connections (503 beyond); as many again may be waiting
+    /// to send their first request head, for at most --header-timeout
     /// [default: 16384]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Open client links, counted apart from webhooks so that neither can
+    /// lock the other out (503 beyond) [default: 4096]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENT_CONNECTIONS", value_name = "N")]
+    pub max_client_connections: Option<usize>,
     /// A proxy in front of the relay (address or range, repeatable) whose
     /// X-Forwarded-For/-Proto/-Host are passed on to local servers; from
     /// anyone else they are replaced
@@ -166,6 +171,7 @@ struct RelayFile {
     max_headers: Option<usize>,
     max_channels_per_token: Option<usize>,
     max_connections: Option<usize>,
+    max_client_connections: Option<usize>,
     header_timeout: Option<String>,
     body_timeout: Option<String>,
     min_body_rate: Option<SizeValue>,
@@ -305,6 +311,9 @@ impl RelayArgs {
         }
         if let Some(n) = self.max_connections.or(file.max_connections) {
             config.limits.connections = n.max(1);
+        }
+        if let Some(n) = self.max_client_connections.or(file.max_client_connections) {
+            config.limits.client_connections = n.max(1);
         }
         let file_header_timeout =
             settings::file_duration(file.header_timeout.as_deref(), "header-timeout")?;

@@ -45,6 +45,14 @@ pub enum ApiError {
         fields: usize,
         bytes: usize,
     },
+    /// The request head did not arrive within the header timeout.
+    HeaderTimeout(Duration),
+    /// The request target is longer than the relay accepts.
+    UriTooLong(usize),
+    /// As many webhook connections are open as the relay allows.
+    TooManyConnections,
+    /// As many client links are open as the relay allows.
+    TooManyClients,
 }
 
 impl ApiError {
@@ -72,6 +80,11 @@ impl ApiError {
             }
             ApiError::RateLimited(_) | ApiError::TooManyInFlight => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::HeaderTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::TooManyConnections | ApiError::TooManyClients => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -95,6 +108,10 @@ impl ApiError {
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::TooManyInFlight => "too_many_in_flight",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::HeaderTimeout(_) => "header_timeout",
+            ApiError::UriTooLong(_) => "uri_too_long",
+            ApiError::TooManyConnections => "too_many_connections",
+            ApiError::TooManyClients => "too_many_clients",
         }
     }
 
@@ -142,6 +159,19 @@ impl ApiError {
             ApiError::HeadersTooLarge { fields, bytes } => format!(
                 "request headers exceed the relay's limits ({fields} fields, {bytes} bytes)"
             ),
+            ApiError::HeaderTimeout(wait) => format!(
+                "the request headers did not arrive within {}",
+                humantime::format_duration(*wait)
+            ),
+            ApiError::UriTooLong(limit) => {
+                format!("the request target exceeds the relay's limit of {limit} bytes")
+            }
+            ApiError::TooManyConnections => {
+                "the relay has as many connections as it allows".to_string()
+            }
+            ApiError::TooManyClients => {
+                "the relay has as many client connections as it allows".to_string()
+            }
         }
     }
 
@@ -155,21 +185,71 @@ impl ApiError {
             ApiError::Buffer(_) => Some(60),
             ApiError::RateLimited(wait) => Some(wait.as_secs().max(1)),
             ApiError::TooManyInFlight => Some(1),
+            ApiError::TooManyConnections | ApiError::TooManyClients => Some(5),
             _ => None,
         };
-        if response.status() == StatusCode::REQUEST_TIMEOUT {
-            // The rest of the body is not read: the connection cannot be reused.
+        let closes = matches!(
+            self.status(),
+            StatusCode::REQUEST_TIMEOUT
+                | StatusCode::URI_TOO_LONG
+                | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+                | StatusCode::SERVICE_UNAVAILABLE
+        ) && !matches!(self, ApiError::NoListener);
+        if closes {
+            // The rest of the request is not read, or the relay is full: the
+            // connection is not kept for another request.
             response.headers_mut().insert(
                 header::CONNECTION,
                 header::HeaderValue::from_static("close"),
             );
         }
-        if let Some(secs) = retry_after.filter(|_| self.status() == StatusCode::TOO_MANY_REQUESTS) {
+        let retried = [
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ];
+        if let Some(secs) = retry_after.filter(|_| retried.contains(&self.status())) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
+    }
+
+    /// The answer as raw HTTP/1.1 bytes, for a connection hyper does not
+    /// serve (yet): the connection is closed after it.
+    pub fn into_http1(self) -> Vec<u8> {
+        let response = self.into_response();
+        let status = response.status();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .into_bytes();
+        for (name, value) in response.headers() {
+            if name != header::CONNECTION {
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        let body = response.into_body();
+        let body = http_body_util::BodyExt::collect(body);
+        // A `Full` body is ready at once and cannot fail.
+        let body = futures_util::FutureExt::now_or_never(body)
+            .and_then(Result::ok)
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        out.extend_from_slice(
+            format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(&body);
+        out
     }
 }
 

@@ -7,6 +7,9 @@
 //! real answer.
 //!
 //! - [`server`]: accept loop and graceful shutdown ([`serve`]).
+//! - `connection`: one connection: TLS, its first head, its budget, hyper.
+//! - `first_head`: reading and classifying a connection's first request head.
+//! - `budget`: separate connection budgets for webhooks and clients.
 //! - `routes`: dispatch and the websocket upgrade.
 //! - `ingest`: turning a webhook into a delivery and waiting for its answer.
 //! - [`body`]: reading a webhook body within its size and time bounds.
@@ -21,11 +24,14 @@
 
 pub mod auth;
 pub mod body;
+mod budget;
 pub mod buffer;
 pub mod buffer_writer;
 pub mod cli;
 pub mod config;
+mod connection;
 mod error;
+mod first_head;
 pub mod forwarded;
 mod hub;
 mod ids;

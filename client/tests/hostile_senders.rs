@@ -1,0 +1,138 @@
+//! Senders that try to tie up the relay: stalled and trickling bodies,
+//! floods of connections, heads that are too slow or too large. Each is
+//! cut with the relay's JSON error while real webhooks and clients still
+//! get through.
+
+// The shared harness lives outside #[test] functions; a failed setup step
+// should panic there too.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::*;
+use hookhole_relay::RelayConfig;
+use hookhole_relay::body::Pace;
+use hookhole_relay::limits::Limits;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+/// A sender that sends its head and the start of its body, then nothing.
+async fn stalled_sender(relay: std::net::SocketAddr, path: &str, chunked: bool) -> TcpStream {
+    let mut stream = TcpStream::connect(relay).await.unwrap();
+    let head = if chunked {
+        format!(
+            "POST {path} HTTP/1.1\r\nhost: relay\r\ntransfer-encoding: chunked\r\n\r\n10\r\n{{\"partial"
+        )
+    } else {
+        format!("POST {path} HTTP/1.1\r\nhost: relay\r\ncontent-length: 1000\r\n\r\n{{\"partial")
+    };
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream
+}
+
+fn relay_config(connections: usize, body_timeout: Duration) -> RelayConfig {
+    RelayConfig {
+        limits: Limits {
+            connections,
+            body_pace: Pace {
+                timeout: body_timeout,
+                min_rate: 1024,
+            },
+            ..Limits::default()
+        },
+        ..RelayConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn stalled_bodies_at_the_cap_get_408_while_a_client_connects_and_a_real_webhook_gets_through()
+{
+    let relay = TestRelay::start_with(relay_config(4, Duration::from_secs(3))).await;
+    let target = TestTarget::echo().await;
+    let flooded = TestClient::start(&relay.url(), Some("flooded"), &target.url()).await;
+
+    let mut stalled = Vec::new();
+    for i in 0..4 {
+        stalled.push(stalled_sender(relay.addr, "/flooded/x", i % 2 == 0).await);
+    }
+    // The webhook budget is full: a real webhook is refused for now.
+    let refused = within("the webhook budget to fill", async {
+        loop {
+            let sent = post(&format!("{}/x", flooded.public_url), b"{}").await;
+            if sent.status == 503 {
+                return sent;
+            }
+        }
+    })
+    .await;
+    assert_eq!(refused.json()["code"], "too_many_connections");
+
+    // A client still connects: its link counts against its own budget.
+    let late = TestClient::start(&relay.url(), Some("late"), &target.url()).await;
+    let still = post(&format!("{}/x", late.public_url), b"{}").await;
+    assert_eq!(
+        still.status, 503,
+        "the stalled senders still hold the budget"
+    );
+
+    for mut stream in stalled {
+        let cut = response_on(&mut stream).await;
+        assert_eq!(cut.status, 408);
+        assert_eq!(cut.json()["code"], "body_too_slow", "{:?}", cut.json());
+        assert_eq!(cut.header("connection"), Some(&b"close"[..]));
+    }
+    let answered = within("a real webhook to get through", async {
+        loop {
+            let sent = post(&format!("{}/real", late.public_url), b"{\"real\":1}").await;
+            if sent.status != 503 {
+                return sent;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(answered.status, 200);
+    assert_eq!(&answered.body[..], b"{\"real\":1}");
+    relay.metrics_with("code=\"body_too_slow\"} 4").await;
+}
+
+#[tokio::test]
+async fn a_chunked_body_trickling_a_byte_at_a_time_is_cut_with_408() {
+    let relay = TestRelay::start_with(relay_config(16, Duration::from_secs(1))).await;
+    let target = TestTarget::echo().await;
+    let client = TestClient::start(&relay.url(), Some("trickle"), &target.url()).await;
+    let mut stream = TcpStream::connect(relay.addr).await.unwrap();
+    let head = "POST /trickle/x HTTP/1.1\r\nhost: relay\r\ntransfer-encoding: chunked\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    // One byte per chunk, five a second: far below 1 KiB/s.
+    let trickle = tokio::spawn(async move {
+        while writer.write_all(b"1\r\nx\r\n").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let mut buf = Vec::new();
+    within("the 408", async {
+        while !buf.windows(4).any(|w| w == b"\r\n\r\n") || !buf.ends_with(b"}") {
+            let mut chunk = [0u8; 1024];
+            let n = tokio::io::AsyncReadExt::read(&mut reader, &mut chunk)
+                .await
+                .unwrap();
+            assert!(n > 0, "closed without an answer");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    })
+    .await;
+    trickle.abort();
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"code\":\"body_too_slow\""), "{text}");
+    assert!(target_is_untouched(target).await);
+    drop(client);
+}
+
+/// Nothing reached the local server.
+async fn target_is_untouched(mut target: TestTarget) -> bool {
+    target.requests.try_recv().is_err()
+}
