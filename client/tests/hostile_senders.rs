@@ -136,3 +136,57 @@ async fn a_chunked_body_trickling_a_byte_at_a_time_is_cut_with_408() {
 async fn target_is_untouched(mut target: TestTarget) -> bool {
     target.requests.try_recv().is_err()
 }
+
+#[tokio::test]
+async fn many_channels_each_under_their_limit_meet_the_relay_wide_bound_with_507() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = TestRelay::start_with(RelayConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        buffer_limits: hookhole_relay::buffer::Limits {
+            bytes: 64 * 1024,
+            total_bytes: 100 * 1024,
+            ..hookhole_relay::buffer::Limits::default()
+        },
+        ..RelayConfig::default()
+    })
+    .await;
+    let body = vec![b'x'; 30 * 1024];
+    let mut answers = Vec::new();
+    for i in 0..5 {
+        answers.push(post(&format!("{}/spread-{i}/x", relay.url()), &body).await);
+    }
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    assert_eq!(
+        statuses,
+        [202, 202, 202, 507, 507],
+        "each channel is under its own limit"
+    );
+    assert_eq!(answers[3].json()["code"], "relay_buffer_bytes_full");
+    relay
+        .metrics_with("code=\"relay_buffer_bytes_full\"} 2")
+        .await;
+}
+
+#[tokio::test]
+async fn on_a_token_relay_an_unclaimed_channel_gets_404_and_a_claimed_one_is_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "hostile-senders-token-0123456789";
+    let mut config = RelayConfig {
+        data_dir: Some(dir.path().to_path_buf()),
+        ..RelayConfig::default()
+    };
+    config.tokens.add(token).unwrap();
+    let relay = TestRelay::start_with(config).await;
+    let target = TestTarget::echo().await;
+    let mut engine = engine_config(&relay.url(), Some("claimed"), &target.url());
+    engine.token = Some(hookhole_shared::protocol::Token(token.into()));
+    let client = TestClient::start_with(engine).await;
+    client.stop().await.unwrap();
+
+    let unclaimed = post(&format!("{}/nobody/x", relay.url()), b"{}").await;
+    assert_eq!(unclaimed.status, 404);
+    assert_eq!(unclaimed.json()["code"], "unknown_channel");
+    let claimed = post(&format!("{}/claimed/x", relay.url()), b"{}").await;
+    assert_eq!(claimed.status, 202, "{:?}", claimed.json());
+    assert_eq!(claimed.json()["queued"], true);
+}

@@ -438,6 +438,7 @@ async fn the_offline_buffer_refuses_clearly_beyond_its_limits_and_reject_mode_an
             count: 2,
             bytes: 1024,
             age: Duration::from_secs(3600),
+            ..Limits::default()
         },
         ..RelayConfig::default()
     };

@@ -27,12 +27,18 @@ CREATE TABLE IF NOT EXISTS buffered (
 CREATE INDEX IF NOT EXISTS buffered_by_age ON buffered (channel, received_at_ms);
 ";
 
-/// Per-channel bounds on what is kept for absent clients.
+/// Bounds on what is kept for absent clients: per channel, and relay-wide
+/// (a sender spreading webhooks over many channel names must not fill the
+/// disk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub count: u64,
     pub bytes: u64,
     pub age: Duration,
+    /// Deliveries kept in all channels together.
+    pub total_count: u64,
+    /// Bytes kept in all channels together.
+    pub total_bytes: u64,
 }
 
 impl Default for Limits {
@@ -41,6 +47,8 @@ impl Default for Limits {
             count: 1000,
             bytes: 256 * 1024 * 1024,
             age: Duration::from_secs(24 * 3600),
+            total_count: 100_000,
+            total_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -52,6 +60,10 @@ pub enum BufferError {
     TooMany(u64),
     #[error("the channel's buffer is full ({0} bytes waiting for a client)")]
     TooLarge(u64),
+    #[error("the relay's buffer is full ({0} deliveries waiting for clients)")]
+    RelayTooMany(u64),
+    #[error("the relay's buffer is full ({0} bytes waiting for clients)")]
+    RelayTooLarge(u64),
     #[error("buffer storage failed: {0}")]
     Storage(String),
 }
@@ -70,7 +82,45 @@ pub struct Buffer {
     limits: Limits,
     /// What is buffered per channel, so acks of live deliveries (the common
     /// case) cost no database write and the limits cost no query.
-    pending: Mutex<HashMap<String, Held>>,
+    pending: Mutex<Pending>,
+}
+
+/// What is buffered, per channel and in all.
+#[derive(Default)]
+struct Pending {
+    channels: HashMap<String, Held>,
+    count: u64,
+    bytes: u64,
+}
+
+impl Pending {
+    fn new(channels: HashMap<String, Held>) -> Pending {
+        let count = channels.values().map(|h| h.sizes.len() as u64).sum();
+        let bytes = channels.values().map(|h| h.bytes).sum();
+        Pending {
+            channels,
+            count,
+            bytes,
+        }
+    }
+
+    fn get(&self, channel: &str) -> Option<&Held> {
+        self.channels.get(channel)
+    }
+
+    /// Changes one channel's entry, keeping the totals, and forgets the
+    /// channel once nothing is left in it.
+    fn change<R>(&mut self, channel: &str, f: impl FnOnce(&mut Held) -> R) -> R {
+        let held = self.channels.entry(channel.to_string()).or_default();
+        let (count, bytes) = (held.sizes.len() as u64, held.bytes);
+        let result = f(held);
+        self.count = self.count - count + held.sizes.len() as u64;
+        self.bytes = self.bytes - bytes + held.bytes;
+        if held.sizes.is_empty() {
+            self.channels.remove(channel);
+        }
+        result
+    }
 }
 
 /// One channel's buffered deliveries: sequence number to frame size.
@@ -133,9 +183,23 @@ fn now_ms() -> i64 {
 
 impl Buffer {
     pub fn open(dir: &Path, limits: Limits) -> Result<Buffer, String> {
-        std::fs::create_dir_all(dir)
+        crate::private_files::create_dir(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join("buffer.sqlite");
+        // Created owner-only before SQLite opens it: SQLite gives its -wal
+        // and -shm files the database's mode. Ones left by an older relay
+        // are narrowed.
+        crate::private_files::open_read_write(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                crate::private_files::open_read_write(&side)
+                    .map_err(|e| format!("cannot open {}: {e}", side.display()))?;
+            }
+        }
         let setup = || -> rusqlite::Result<Connection> {
             let conn = Connection::open(&path)?;
             conn.busy_timeout(Duration::from_secs(5))?;
@@ -158,7 +222,7 @@ impl Buffer {
             conn: Mutex::new(conn),
             reader: Mutex::new(reader),
             limits,
-            pending: Mutex::new(pending),
+            pending: Mutex::new(Pending::new(pending)),
         })
     }
 
@@ -166,7 +230,7 @@ impl Buffer {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<String, Held>> {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -187,7 +251,7 @@ impl Buffer {
         let conn = self.conn();
         let _ = conn.execute_batch("ROLLBACK");
         match held(&conn) {
-            Ok(pending) => *self.pending() = pending,
+            Ok(pending) => *self.pending() = Pending::new(pending),
             Err(e) => tracing::error!("cannot re-read the buffer after a rollback: {e}"),
         }
     }
@@ -211,26 +275,33 @@ impl Buffer {
                 let (seq, size) = row?;
                 left.insert(seq, size);
             }
-            self.pending().insert(channel.to_string(), left);
+            self.pending().change(channel, |held| *held = left);
         }
-        let (count, bytes) = self
-            .pending()
-            .get(channel)
-            .map_or((0, 0), |held| (held.sizes.len() as u64, held.bytes));
-        if count >= self.limits.count {
-            return Err(BufferError::TooMany(count));
-        }
-        if bytes + frame.len() as u64 > self.limits.bytes {
-            return Err(BufferError::TooLarge(bytes));
+        let size = frame.len() as u64;
+        {
+            let pending = self.pending();
+            let (count, bytes) = pending
+                .get(channel)
+                .map_or((0, 0), |held| (held.sizes.len() as u64, held.bytes));
+            if count >= self.limits.count {
+                return Err(BufferError::TooMany(count));
+            }
+            if bytes + size > self.limits.bytes {
+                return Err(BufferError::TooLarge(bytes));
+            }
+            if pending.count >= self.limits.total_count {
+                return Err(BufferError::RelayTooMany(pending.count));
+            }
+            if pending.bytes + size > self.limits.total_bytes {
+                return Err(BufferError::RelayTooLarge(pending.bytes));
+            }
         }
         conn.execute(
             "INSERT INTO buffered (channel, seq, id, received_at_ms, size, frame) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![channel, seq as i64, id, now_ms(), frame.len() as i64, frame],
         )?;
         self.pending()
-            .entry(channel.to_string())
-            .or_default()
-            .insert(seq, frame.len() as u64);
+            .change(channel, |held| held.insert(seq, size));
         Ok(())
     }
 
@@ -318,10 +389,8 @@ impl Buffer {
 
     /// A client saved delivery `seq`: it need not be kept any more.
     pub fn ack(&self, channel: &str, seq: u64) -> rusqlite::Result<()> {
-        let buffered = self
-            .pending()
-            .get_mut(channel)
-            .is_some_and(|held| held.remove(seq));
+        let buffered =
+            self.holds(channel, seq) && self.pending().change(channel, |held| held.remove(seq));
         if buffered {
             self.conn().execute(
                 "DELETE FROM buffered WHERE channel = ?1 AND seq = ?2",
@@ -333,7 +402,7 @@ impl Buffer {
 
     /// Deliveries waiting, for the health endpoint.
     pub fn waiting_count(&self) -> usize {
-        self.pending().values().map(|h| h.sizes.len()).sum()
+        self.pending().count as usize
     }
 }
 
@@ -422,6 +491,7 @@ mod tests {
             count: 2,
             bytes: 10,
             age: Duration::from_secs(60),
+            ..Limits::default()
         };
         let buffer = Buffer::open(dir.path(), limits).unwrap();
         buffer.push("ch", 1, "a", b"1234").unwrap();
@@ -435,5 +505,38 @@ mod tests {
             Err(BufferError::TooMany(2))
         ));
         buffer.push("other", 1, "e", b"1").unwrap();
+    }
+
+    #[test]
+    fn many_channels_each_within_their_limit_meet_the_relay_wide_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = Limits {
+            count: 10,
+            bytes: 100,
+            total_count: 5,
+            total_bytes: 40,
+            ..Limits::default()
+        };
+        let buffer = Buffer::open(dir.path(), limits).unwrap();
+        for seq in 1..=4 {
+            buffer.push(&format!("c{seq}"), seq, "d", &[0; 10]).unwrap();
+        }
+        assert!(matches!(
+            buffer.push("c5", 5, "d", &[0; 10]),
+            Err(BufferError::RelayTooLarge(40))
+        ));
+        buffer.push("c5", 6, "d", &[]).unwrap();
+        assert!(matches!(
+            buffer.push("c6", 7, "d", &[]),
+            Err(BufferError::RelayTooMany(5))
+        ));
+        buffer.ack("c1", 1).unwrap();
+        buffer.push("c6", 8, "d", &[0; 10]).unwrap();
+        drop(buffer);
+        let reopened = Buffer::open(dir.path(), limits).unwrap();
+        assert!(matches!(
+            reopened.push("c7", 9, "d", &[]),
+            Err(BufferError::RelayTooMany(5))
+        ));
     }
 }

@@ -48,6 +48,14 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_BYTES", value_name = "SIZE",
           value_parser = settings::parse_size)]
     pub buffer_bytes: Option<usize>,
+    /// Most deliveries queued in all channels together (507 beyond)
+    /// [default: 100000]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_TOTAL_LIMIT", value_name = "COUNT")]
+    pub buffer_total_limit: Option<u64>,
+    /// Most bytes queued in all channels together (507 beyond) [default: 1GiB]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_TOTAL_BYTES", value_name = "SIZE",
+          value_parser = settings::parse_size)]
+    pub buffer_total_bytes: Option<usize>,
     /// Queued deliveries older than this are dropped [default: 24h]
     #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_AGE", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -158,6 +166,8 @@ struct RelayFile {
     offline: Option<String>,
     buffer_limit: Option<u64>,
     buffer_bytes: Option<SizeValue>,
+    buffer_total_limit: Option<u64>,
+    buffer_total_bytes: Option<SizeValue>,
     buffer_age: Option<String>,
     heartbeat: Option<String>,
     tokens_file: Option<PathBuf>,
@@ -233,6 +243,14 @@ impl RelayArgs {
             config.buffer_limits.bytes = b as u64;
         } else if let Some(b) = &file.buffer_bytes {
             config.buffer_limits.bytes = b.resolve("buffer-bytes")? as u64;
+        }
+        if let Some(n) = self.buffer_total_limit.or(file.buffer_total_limit) {
+            config.buffer_limits.total_count = n;
+        }
+        if let Some(b) = self.buffer_total_bytes {
+            config.buffer_limits.total_bytes = b as u64;
+        } else if let Some(b) = &file.buffer_total_bytes {
+            config.buffer_limits.total_bytes = b.resolve("buffer-total-bytes")? as u64;
         }
         let file_age = settings::file_duration(file.buffer_age.as_deref(), "buffer-age")?;
         if let Some(age) = self.buffer_age.or(file_age) {

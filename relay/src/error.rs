@@ -17,6 +17,8 @@ pub enum ApiError {
     InvalidChannel,
     /// Nobody is listening on the channel.
     NoListener,
+    /// On a relay with tokens, no token has claimed the channel.
+    UnknownChannel,
     BodyTooLarge {
         limit: usize,
     },
@@ -58,7 +60,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound | ApiError::InvalidChannel => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::InvalidChannel | ApiError::UnknownChannel => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::NoListener => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadBody(_) | ApiError::BadUpgrade(_) => StatusCode::BAD_REQUEST,
@@ -72,9 +76,11 @@ impl ApiError {
             ApiError::Buffer(crate::buffer::BufferError::TooMany(_)) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ApiError::Buffer(crate::buffer::BufferError::TooLarge(_)) => {
-                StatusCode::INSUFFICIENT_STORAGE
-            }
+            ApiError::Buffer(
+                crate::buffer::BufferError::TooLarge(_)
+                | crate::buffer::BufferError::RelayTooMany(_)
+                | crate::buffer::BufferError::RelayTooLarge(_),
+            ) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -93,6 +99,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::InvalidChannel => "invalid_channel",
             ApiError::NoListener => "no_listener",
+            ApiError::UnknownChannel => "unknown_channel",
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::BadBody(_) => "bad_body",
             ApiError::BodyStalled(_) => "body_timeout",
@@ -104,6 +111,10 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Buffer(crate::buffer::BufferError::TooMany(_)) => "buffer_full",
             ApiError::Buffer(crate::buffer::BufferError::TooLarge(_)) => "buffer_bytes_full",
+            ApiError::Buffer(crate::buffer::BufferError::RelayTooMany(_)) => "relay_buffer_full",
+            ApiError::Buffer(crate::buffer::BufferError::RelayTooLarge(_)) => {
+                "relay_buffer_bytes_full"
+            }
             ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => "buffer_storage",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::TooManyInFlight => "too_many_in_flight",
@@ -124,6 +135,9 @@ impl ApiError {
                 hookhole_shared::channel::MAX_LEN
             ),
             ApiError::NoListener => "no hookhole client is connected to this channel".to_string(),
+            ApiError::UnknownChannel => {
+                "no hookhole client has ever claimed this channel on this relay".to_string()
+            }
             ApiError::BodyTooLarge { limit } => {
                 format!("request body exceeds the relay's limit of {limit} bytes")
             }

@@ -63,6 +63,11 @@ pub async fn handle(
         return Err(ApiError::BodyTooLarge { limit });
     }
     let routed = state.hub.route(&channel);
+    // On a relay with tokens only a channel some token claimed can have a
+    // client: anything else would be queued for nobody.
+    if routed.is_none() && !state.config.tokens.is_empty() && !state.owners.is_claimed(&channel) {
+        return Err(ApiError::UnknownChannel);
+    }
     // Without a buffer, refuse before reading the body when nobody listens:
     // the sender learns at once, and no memory is spent on it.
     if routed.is_none() && state.buffer.is_none() {
