@@ -67,6 +67,19 @@ pub async fn serve(
     };
     if let Some(tls) = &tls {
         tracing::info!("HTTPS on; certificate SHA-256 {}", tls.fingerprint);
+        if let Some(dir) = &config.data_dir {
+            match tls.save_self_signed(dir) {
+                Ok(Some(cert)) => tracing::info!(
+                    "self-signed certificate written to {0}; clients trust it with: hookhole listen --ca-cert {0}",
+                    cert.display()
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(
+                    "cannot write the self-signed certificate into {}: {e}; clients need --insecure",
+                    dir.display()
+                ),
+            }
+        }
         tokio::spawn(reload_on_hangup(tls.clone(), shutdown.clone()));
     }
     let buffer = match (&config.data_dir, config.offline) {
