@@ -190,3 +190,139 @@ async fn on_a_token_relay_an_unclaimed_channel_gets_404_and_a_claimed_one_is_que
     assert_eq!(claimed.status, 202, "{:?}", claimed.json());
     assert_eq!(claimed.json()["queued"], true);
 }
+
+/// The `Forwarded` and `X-Real-IP` headers the local server sees.
+fn forwarding_headers(got: &Recorded) -> Vec<(String, Vec<u8>)> {
+    got.headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
+        .filter(|(n, _)| n == "forwarded" || n == "x-real-ip")
+        .collect()
+}
+
+#[tokio::test]
+async fn forwarded_and_x_real_ip_are_replaced_unless_a_trusted_proxy_set_them() {
+    let stranger_said = [
+        ("forwarded", "for=6.6.6.6;host=evil.example;proto=https"),
+        ("x-real-ip", "6.6.6.6"),
+    ];
+    let relay = TestRelay::start().await;
+    let mut target = TestTarget::echo().await;
+    let client = TestClient::start(&relay.url(), Some("fwd"), &target.url()).await;
+    let sent = send(
+        "POST",
+        &format!("{}/x", client.public_url),
+        &stranger_said,
+        b"{}",
+    )
+    .await;
+    assert_eq!(sent.status, 200);
+    let got = target.next_request().await;
+    assert_eq!(
+        forwarding_headers(&got),
+        [
+            (
+                "forwarded".to_string(),
+                format!("for=127.0.0.1;proto=http;host=\"{}\"", relay.addr).into_bytes()
+            ),
+            ("x-real-ip".to_string(), b"127.0.0.1".to_vec()),
+        ]
+    );
+
+    let proxied = TestRelay::start_with(RelayConfig {
+        trusted_proxies: vec![hookhole_relay::forwarded::parse_proxy("127.0.0.0/8").unwrap()],
+        ..RelayConfig::default()
+    })
+    .await;
+    let behind = TestClient::start(&proxied.url(), Some("fwd"), &target.url()).await;
+    let proxy_said = [
+        ("forwarded", "for=203.0.113.9;proto=https"),
+        ("x-real-ip", "203.0.113.9"),
+    ];
+    let sent = send(
+        "POST",
+        &format!("{}/x", behind.public_url),
+        &proxy_said,
+        b"{}",
+    )
+    .await;
+    assert_eq!(sent.status, 200);
+    let got = target.next_request().await;
+    assert_eq!(
+        forwarding_headers(&got),
+        [
+            (
+                "forwarded".to_string(),
+                b"for=203.0.113.9;proto=https, for=127.0.0.1".to_vec()
+            ),
+            ("x-real-ip".to_string(), b"203.0.113.9".to_vec()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn slow_long_and_large_heads_get_json_errors_and_are_counted() {
+    let relay = TestRelay::start_with(RelayConfig {
+        limits: Limits {
+            header_timeout: Duration::from_millis(300),
+            ..Limits::default()
+        },
+        ..RelayConfig::default()
+    })
+    .await;
+
+    let mut slow = TcpStream::connect(relay.addr).await.unwrap();
+    slow.write_all(b"POST /slow/x HTTP/1.1\r\nhost: relay\r\nx-waiting: ")
+        .await
+        .unwrap();
+    let timed_out = response_on(&mut slow).await;
+    assert_eq!(timed_out.status, 408);
+    assert_eq!(timed_out.json()["code"], "header_timeout");
+
+    let long_target = format!("/long/{}", "a".repeat(9000));
+    let head = format!("GET {long_target} HTTP/1.1\r\nhost: relay\r\n\r\n");
+    let long = raw_request(relay.addr, &head, b"").await;
+    assert_eq!(long.status, 414);
+    assert_eq!(long.json()["code"], "uri_too_long");
+
+    let head = format!(
+        "POST /large/x HTTP/1.1\r\nhost: relay\r\nx-big: {}\r\ncontent-length: 0\r\n\r\n",
+        "v".repeat(80 * 1024)
+    );
+    let large = raw_request(relay.addr, &head, b"").await;
+    assert_eq!(large.status, 431);
+    assert_eq!(large.json()["code"], "headers_too_large");
+
+    // A long target on a kept-alive connection, past the first head.
+    let mut kept = TcpStream::connect(relay.addr).await.unwrap();
+    kept.write_all(b"GET /_hookhole/health HTTP/1.1\r\nhost: relay\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(response_on(&mut kept).await.status, 200);
+    let head = format!("GET {long_target} HTTP/1.1\r\nhost: relay\r\n\r\n");
+    kept.write_all(head.as_bytes()).await.unwrap();
+    let later = response_on(&mut kept).await;
+    assert_eq!(later.status, 414);
+    assert_eq!(later.json()["code"], "uri_too_long");
+
+    // Beyond hyper's own bound (64 KiB) hyper answers a bare 414 itself:
+    // documented, and still counted.
+    let mut kept = TcpStream::connect(relay.addr).await.unwrap();
+    kept.write_all(b"GET /_hookhole/health HTTP/1.1\r\nhost: relay\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(response_on(&mut kept).await.status, 200);
+    let head = format!(
+        "GET /h/{} HTTP/1.1\r\nhost: relay\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    kept.write_all(head.as_bytes()).await.unwrap();
+    assert_eq!(response_on(&mut kept).await.status, 414);
+
+    let metrics = relay.metrics_with("code=\"uri_too_long\"} 3").await;
+    assert!(metrics.contains("code=\"header_timeout\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("code=\"headers_too_large\"} 1"),
+        "{metrics}"
+    );
+}

@@ -114,6 +114,8 @@ pub async fn handle(
     if let Some(host) = &origin.host {
         list.push(Header::new("x-forwarded-host", host.as_str()));
     }
+    list.push(Header::new("forwarded", origin.forwarded.as_str()));
+    list.push(Header::new("x-real-ip", origin.real_ip.as_str()));
 
     let (_, rest) = split_path(parts.uri.path()).unwrap_or(("", ""));
     let query = parts.uri.query().map(str::to_string);
