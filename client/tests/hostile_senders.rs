@@ -94,7 +94,11 @@ async fn stalled_bodies_at_the_cap_get_408_while_a_client_connects_and_a_real_we
     .await;
     assert_eq!(answered.status, 200);
     assert_eq!(&answered.body[..], b"{\"real\":1}");
-    relay.metrics_with("code=\"body_too_slow\"} 4").await;
+    let metrics = relay.metrics_with("code=\"body_too_slow\"} 4").await;
+    assert!(
+        metrics.contains("hookhole_connections{class=\"client\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

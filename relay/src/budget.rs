@@ -30,6 +30,19 @@ pub struct Budgets {
     max: [usize; 3],
 }
 
+impl Class {
+    pub const ALL: [Class; 3] = [Class::Unclassified, Class::Webhook, Class::Client];
+
+    /// The name in the metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Unclassified => "unclassified",
+            Class::Webhook => "webhook",
+            Class::Client => "client",
+        }
+    }
+}
+
 fn index(class: Class) -> usize {
     match class {
         Class::Unclassified => 0,
@@ -61,7 +74,6 @@ impl Budgets {
     }
 
     /// Open connections of `class`.
-    #[cfg(test)]
     pub fn open(&self, class: Class) -> usize {
         self.open[index(class)].load(Ordering::Acquire)
     }
@@ -129,7 +141,7 @@ mod tests {
         drop(webhooks);
         assert!(fourth.classify(Class::Webhook));
         drop((third, fourth));
-        for class in [Class::Unclassified, Class::Webhook, Class::Client] {
+        for class in Class::ALL {
             assert_eq!(budgets.open(class), 0, "{class:?}");
         }
     }

@@ -99,8 +99,9 @@ pub async fn answer_and_close<S: AsyncRead + AsyncWrite + Unpin>(mut io: S, erro
 }
 
 /// Logs why a connection ended badly, and counts what hyper answered by
-/// itself on a kept-alive connection: a bare `431`/`414` for a head beyond
-/// its own bounds, or a close for a head that timed out.
+/// itself: a bare `431`/`414` for a later head beyond its own bounds, a
+/// bare `400` for a malformed head, or a close for a later head that timed
+/// out.
 fn connection_failed(
     state: &RelayState,
     peer: SocketAddr,
@@ -117,6 +118,9 @@ fn connection_failed(
             } else {
                 "headers_too_large"
             });
+        } else if e.is_parse() {
+            // hyper's bare 400 for a head it cannot parse.
+            state.metrics.reject("bad_request");
         }
     }
     tracing::debug!(%peer, "connection ended: {error}");

@@ -75,7 +75,7 @@ fn metrics(state: &RelayState) -> Result<Response<Full<Bytes>>, ApiError> {
         .map_or(0, |b| b.buffer().waiting_count());
     let text = state
         .metrics
-        .render(stats.channels, stats.clients, buffered);
+        .render(stats.channels, stats.clients, buffered, &state.budgets);
     let mut response = Response::new(Full::new(Bytes::from(text)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

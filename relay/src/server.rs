@@ -93,7 +93,10 @@ pub async fn serve(
         }
         _ => None,
     };
+    let budgets =
+        crate::budget::Budgets::new(config.limits.connections, config.limits.client_connections);
     let state = Arc::new(RelayState {
+        budgets: budgets.clone(),
         buffer,
         gate: tokio::sync::Mutex::new(()),
         owners: crate::auth::Owners::open(config.data_dir.as_deref()),
@@ -106,10 +109,6 @@ pub async fn serve(
         sessions: TaskTracker::new(),
     });
     let graceful = GracefulShutdown::new();
-    let budgets = crate::budget::Budgets::new(
-        state.config.limits.connections,
-        state.config.limits.client_connections,
-    );
     let headers_backstop = state.config.limits.headers.saturating_mul(2).max(128);
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
