@@ -220,10 +220,10 @@ async fn refused(events: &mpsc::Sender<Event>, code: u16, reason: String) -> Eng
     EngineError::Refused { code, reason }
 }
 
-/// Reports a certificate that failed verification, at a level the user
-/// sees, and ends the engine: the same certificate fails every retry.
+/// Reports a certificate that failed verification (the UI's status, the
+/// JSON lines, then the exit message) and ends the engine: the same
+/// certificate fails every retry.
 async fn untrusted(events: &mpsc::Sender<Event>, reason: String) -> EngineError {
-    tracing::error!("{reason}");
     let _ = events
         .send(Event::Connection(ConnectionEvent {
             state: LinkState::Failed,
