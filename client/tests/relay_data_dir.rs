@@ -1,6 +1,6 @@
 //! What the relay keeps in its data dir is private (0600 files in a 0700
-//! directory), and the self-signed certificate it writes there is what a
-//! client needs to trust it; a client that does not trust the relay says
+//! directory), and the self-signed certificate it writes there (and reuses
+//! after a restart) is what a client needs to trust it; a client that does not trust the relay says
 //! why and how to fix it, and stops.
 
 // The shared harness lives outside #[test] functions; a failed setup step
@@ -140,4 +140,16 @@ async fn the_data_dir_is_private_and_its_certificate_lets_a_client_in() {
         assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
     }
     relay.stop().await;
+
+    // Restarted, the relay serves the same certificate: a client that
+    // trusts the file still gets in.
+    let before = std::fs::read(&cert).unwrap();
+    let again = https_relay(&dir).await;
+    let url = format!("https://localhost:{}", again.addr.port());
+    let mut config = engine_config(&url, Some("shop"), &target.url());
+    config.token = Some(hookhole_shared::protocol::Token(TOKEN.into()));
+    config.tls = Some(hookhole::relay_tls::client_config(Some(&cert), false).unwrap());
+    let client = TestClient::start_with(config).await;
+    assert_eq!(client.channel, "shop");
+    assert_eq!(std::fs::read(&cert).unwrap(), before);
 }

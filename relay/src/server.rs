@@ -29,6 +29,38 @@ async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
     crate::connection::answer_and_close(stream, crate::error::ApiError::TooManyConnections).await;
 }
 
+/// The HTTPS certificate: from files, or self-signed. A self-signed one is
+/// kept in the data dir, reused while it holds the names asked for, and
+/// its path logged for clients' `--ca-cert`.
+fn start_tls(
+    source: &crate::tls::TlsSource,
+    data_dir: Option<&std::path::Path>,
+) -> anyhow::Result<crate::tls::Tls> {
+    let crate::tls::TlsSource::SelfSigned { names } = source else {
+        return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
+    };
+    let Some(dir) = data_dir else {
+        return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
+    };
+    let saved = crate::tls::saved_self_signed(dir, names);
+    let reused = saved.is_some();
+    let tls = crate::tls::Tls::new(saved.unwrap_or_else(|| source.clone()))
+        .map_err(anyhow::Error::msg)?;
+    let path = dir.join(crate::tls::SELF_SIGNED_CERT);
+    match tls.save_self_signed(dir) {
+        Ok(_) => tracing::info!(
+            "{} self-signed certificate {1}; clients trust it with: hookhole listen --ca-cert {1}",
+            if reused { "reusing the" } else { "wrote a new" },
+            path.display()
+        ),
+        Err(e) => tracing::warn!(
+            "cannot write the self-signed certificate into {}: {e}; clients need --insecure",
+            dir.display()
+        ),
+    }
+    Ok(tls)
+}
+
 /// Reloads the certificate files on SIGHUP, until shutdown.
 async fn reload_on_hangup(tls: Arc<crate::tls::Tls>, shutdown: CancellationToken) {
     #[cfg(unix)]
@@ -60,26 +92,11 @@ pub async fn serve(
     let local_addr = listener.local_addr()?;
     let drain_timeout = config.drain_timeout;
     let tls = match &config.tls {
-        Some(source) => Some(Arc::new(
-            crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg)?,
-        )),
+        Some(source) => Some(Arc::new(start_tls(source, config.data_dir.as_deref())?)),
         None => None,
     };
     if let Some(tls) = &tls {
         tracing::info!("HTTPS on; certificate SHA-256 {}", tls.fingerprint);
-        if let Some(dir) = &config.data_dir {
-            match tls.save_self_signed(dir) {
-                Ok(Some(cert)) => tracing::info!(
-                    "self-signed certificate written to {0}; clients trust it with: hookhole listen --ca-cert {0}",
-                    cert.display()
-                ),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(
-                    "cannot write the self-signed certificate into {}: {e}; clients need --insecure",
-                    dir.display()
-                ),
-            }
-        }
         tokio::spawn(reload_on_hangup(tls.clone(), shutdown.clone()));
     }
     let buffer = match (&config.data_dir, config.offline) {

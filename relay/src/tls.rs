@@ -2,7 +2,9 @@
 //! connections) or a self-signed one made at startup (`--tls-self-signed`,
 //! for local HTTPS, with its fingerprint printed to pin). A self-signed
 //! certificate is written into the data dir (owner-only, like its key), so
-//! clients can trust it with `hookhole listen --ca-cert PATH`.
+//! clients can trust it with `hookhole listen --ca-cert PATH`, and reused by
+//! the next start while it holds the names asked for: a restart must not
+//! leave every client that trusts it unable to reconnect.
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
@@ -91,6 +93,24 @@ fn load(source: &TlsSource) -> Result<Loaded, String> {
             Ok((server_config(vec![cert], key)?, print, Some(pem)))
         }
     }
+}
+
+/// The self-signed certificate an earlier start saved in `dir`, as files
+/// to serve, if both files load and the certificate holds every one of
+/// `names`.
+pub fn saved_self_signed(dir: &Path, names: &[String]) -> Option<TlsSource> {
+    let (cert, key) = (dir.join(SELF_SIGNED_CERT), dir.join(SELF_SIGNED_KEY));
+    let der = CertificateDer::from_pem_file(&cert).ok()?;
+    PrivateKeyDer::from_pem_file(&key).ok()?;
+    let parsed = webpki::EndEntityCert::try_from(&der).ok()?;
+    let holds = |name: &String| {
+        rustls_pki_types::ServerName::try_from(name.as_str())
+            .is_ok_and(|name| parsed.verify_is_valid_for_subject_name(&name).is_ok())
+    };
+    names
+        .iter()
+        .all(holds)
+        .then_some(TlsSource::Files { cert, key })
 }
 
 impl Tls {
@@ -193,5 +213,14 @@ mod tests {
         let der = CertificateDer::from_pem_file(&cert).unwrap();
         assert_eq!(fingerprint(&der), tls.fingerprint);
         PrivateKeyDer::from_pem_file(dir.join(SELF_SIGNED_KEY)).unwrap();
+
+        // The next start serves the same certificate, while it holds the names.
+        let names = ["localhost".to_string()];
+        let saved = saved_self_signed(&dir, &names).expect("reusable");
+        assert_eq!(Tls::new(saved).unwrap().fingerprint, tls.fingerprint);
+        let more = ["localhost".to_string(), "relay.example".to_string()];
+        assert!(saved_self_signed(&dir, &more).is_none(), "a new name");
+        std::fs::write(dir.join(SELF_SIGNED_KEY), "garbage").unwrap();
+        assert!(saved_self_signed(&dir, &names).is_none(), "a broken key");
     }
 }
