@@ -93,13 +93,21 @@ pub enum EngineError {
     Refused { code: u16, reason: String },
     #[error("{0}")]
     Config(String),
+    /// The relay's TLS certificate failed verification: why, and the fix.
+    #[error("{0}")]
+    Untrusted(String),
 }
 
 /// How one connected session ended.
 enum End {
     Shutdown,
     Lost(String),
-    Refused { code: u16, reason: String },
+    Refused {
+        code: u16,
+        reason: String,
+    },
+    /// The relay's certificate failed verification: retrying cannot help.
+    Untrusted(String),
 }
 
 /// The websocket URL for a relay base URL.
@@ -169,9 +177,11 @@ pub async fn run(
                     End::Refused { code, reason } => {
                         return Err(refused(&events, code, reason).await);
                     }
+                    End::Untrusted(reason) => return Err(untrusted(&events, reason).await),
                 }
             }
             Err(End::Refused { code, reason }) => return Err(refused(&events, code, reason).await),
+            Err(End::Untrusted(reason)) => return Err(untrusted(&events, reason).await),
             Err(End::Lost(reason)) => reason,
             Err(End::Shutdown) => return Ok(()),
         };
@@ -208,6 +218,21 @@ async fn refused(events: &mpsc::Sender<Event>, code: u16, reason: String) -> Eng
         }))
         .await;
     EngineError::Refused { code, reason }
+}
+
+/// Reports a certificate that failed verification (the UI's status, the
+/// JSON lines, then the exit message) and ends the engine: the same
+/// certificate fails every retry.
+async fn untrusted(events: &mpsc::Sender<Event>, reason: String) -> EngineError {
+    let _ = events
+        .send(Event::Connection(ConnectionEvent {
+            state: LinkState::Failed,
+            reason: Some(reason.clone()),
+            retry_in_ms: None,
+            listeners: None,
+        }))
+        .await;
+    EngineError::Untrusted(reason)
 }
 
 fn remember(config: &EngineConfig, welcome: &Welcome) {
@@ -260,7 +285,10 @@ async fn connect(
         let (mut ws, _) =
             tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_config), true, connector)
                 .await
-                .map_err(|e| End::Lost(format!("relay unreachable: {e}")))?;
+                .map_err(|e| match crate::relay_tls::untrusted(&e) {
+                    Some(why) => End::Untrusted(why),
+                    None => End::Lost(format!("relay unreachable: {e}")),
+                })?;
         let hello = ClientMessage::Hello(Hello {
             version: config.protocol_version,
             channel,

@@ -30,7 +30,8 @@ enum Command {
     /// Forward webhooks from a relay channel to a local server
     Listen(ListenArgs),
     /// Run a relay (the same as the hookhole-relay binary)
-    Relay(RelayArgs),
+    // Boxed: the relay has many flags, the other commands few.
+    Relay(Box<RelayArgs>),
     /// Verify one request's signature offline (exit 0 only when valid)
     Verify(VerifyArgs),
     /// List the providers whose signatures hookhole verifies

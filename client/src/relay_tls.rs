@@ -92,3 +92,33 @@ impl ServerCertVerifier for AcceptAnything {
         self.0.supported_schemes()
     }
 }
+
+/// What to tell the user when the relay's certificate failed verification:
+/// why, and how to fix it. `None` for any other connection error. These are
+/// not retried: the same certificate fails the same way until the user
+/// changes a flag.
+pub fn untrusted(error: &tokio_tungstenite::tungstenite::Error) -> Option<String> {
+    use rustls::CertificateError as Cert;
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let WsError::Io(io) = error else {
+        return None;
+    };
+    let rustls::Error::InvalidCertificate(cert) = io.get_ref()?.downcast_ref::<rustls::Error>()?
+    else {
+        return None;
+    };
+    let fix = "pass --ca-cert PATH with the relay's certificate (a relay started with \
+        --tls-self-signed writes it to self-signed-cert.pem in its data dir and logs the path), \
+        or --insecure to skip verification";
+    Some(match cert {
+        Cert::UnknownIssuer | Cert::BadSignature => {
+            format!("the relay's certificate is not trusted: {fix}")
+        }
+        Cert::NotValidForName | Cert::NotValidForNameContext { .. } => format!(
+            "the relay's certificate is not valid for the host in --relay: use a name the \
+             certificate holds (a --tls-self-signed relay's: localhost, 127.0.0.1 and its listen \
+             address), or {fix}"
+        ),
+        other => format!("the relay's certificate was refused ({other:?}): {fix}"),
+    })
+}

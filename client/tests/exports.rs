@@ -324,7 +324,9 @@ async fn exported_curl_sends_what_the_forwarder_sent_and_reads_no_file() {
             "content-length",
             "x-forwarded-for",
             "x-forwarded-proto",
-            "x-forwarded-host"
+            "x-forwarded-host",
+            "forwarded",
+            "x-real-ip",
         ]
     );
     assert_eq!(

@@ -112,8 +112,16 @@ async fn connections_beyond_the_cap_get_a_json_503_and_metrics_show_bytes_and_la
             .status,
         200
     );
-    // The client's link and one idle connection fill the relay.
-    let held = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+    // Two webhooks whose bodies have not arrived fill the webhook budget
+    // (the client's link counts apart).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(relay.addr).await.unwrap();
+        let head = "POST /capped/x HTTP/1.1\r\nhost: relay\r\ncontent-length: 100\r\n\r\n{";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        held.push(stream);
+    }
     let refused = within("the refusal", async {
         loop {
             let sent = post(&format!("{}/x", client.public_url), b"{}").await;

@@ -78,6 +78,11 @@ async fn exact_method_path_query_headers_and_body_reach_the_local_server() {
                 "x-forwarded-host".into(),
                 relay.addr.to_string().into_bytes(),
             ),
+            (
+                "forwarded".into(),
+                format!("for=127.0.0.1;proto=http;host=\"{}\"", relay.addr).into_bytes(),
+            ),
+            ("x-real-ip".into(), b"127.0.0.1".to_vec()),
         ];
         assert_eq!(names_and_values(&got.headers), expected, "{what}: headers");
     }
@@ -437,15 +442,17 @@ async fn the_offline_buffer_refuses_clearly_beyond_its_limits_and_reject_mode_an
         data_dir: Some(data.path().to_path_buf()),
         buffer_limits: Limits {
             count: 2,
-            bytes: 1024,
+            // Two small deliveries with their headers fit, a 4 KiB one does not.
+            bytes: 2048,
             age: Duration::from_secs(3600),
+            ..Limits::default()
         },
         ..RelayConfig::default()
     };
     let relay = TestRelay::start_with(config.clone()).await;
     let url = format!("{}/away/x", relay.url());
     assert_eq!(post(&url, b"{\"n\":1}").await.status, 202);
-    let too_big = post(&url, &vec![b'x'; 2048]).await;
+    let too_big = post(&url, &vec![b'x'; 4096]).await;
     assert_eq!(too_big.status, 507);
     assert_eq!(too_big.json()["code"], "buffer_bytes_full");
     assert_eq!(post(&url, b"{\"n\":2}").await.status, 202);

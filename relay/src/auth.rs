@@ -109,6 +109,14 @@ impl Owners {
         }
     }
 
+    /// Whether some token has claimed `channel`.
+    pub fn is_claimed(&self, channel: &str) -> bool {
+        self.owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(channel)
+    }
+
     /// Claims `channel` for `owner`: free, or already theirs, and within
     /// their `max` channels.
     pub fn claim(&self, channel: &str, owner: &str, max: usize) -> Result<(), String> {
@@ -125,11 +133,12 @@ impl Owners {
         }
         owners.insert(channel.to_string(), owner.to_string());
         if let Some(path) = &self.path {
-            let saved =
-                std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).and_then(|()| {
-                    std::fs::write(
+            // Owner-only, replaced atomically: a crash never leaves half a file.
+            let saved = crate::private_files::create_dir(path.parent().unwrap_or(Path::new(".")))
+                .and_then(|()| {
+                    crate::private_files::write(
                         path,
-                        serde_json::to_vec_pretty(&*owners).unwrap_or_default(),
+                        &serde_json::to_vec_pretty(&*owners).unwrap_or_default(),
                     )
                 });
             if let Err(e) = saved {

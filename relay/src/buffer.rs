@@ -7,11 +7,15 @@
 
 use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags, params};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod pending;
+
+use pending::{Held, Pending};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS buffered (
@@ -27,12 +31,18 @@ CREATE TABLE IF NOT EXISTS buffered (
 CREATE INDEX IF NOT EXISTS buffered_by_age ON buffered (channel, received_at_ms);
 ";
 
-/// Per-channel bounds on what is kept for absent clients.
+/// Bounds on what is kept for absent clients: per channel, and relay-wide
+/// (a sender spreading webhooks over many channel names must not fill the
+/// disk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub count: u64,
     pub bytes: u64,
     pub age: Duration,
+    /// Deliveries kept in all channels together.
+    pub total_count: u64,
+    /// Bytes kept in all channels together.
+    pub total_bytes: u64,
 }
 
 impl Default for Limits {
@@ -41,6 +51,8 @@ impl Default for Limits {
             count: 1000,
             bytes: 256 * 1024 * 1024,
             age: Duration::from_secs(24 * 3600),
+            total_count: 100_000,
+            total_bytes: 1024 * 1024 * 1024,
         }
     }
 }
@@ -52,6 +64,10 @@ pub enum BufferError {
     TooMany(u64),
     #[error("the channel's buffer is full ({0} bytes waiting for a client)")]
     TooLarge(u64),
+    #[error("the relay's buffer is full ({0} deliveries waiting for clients)")]
+    RelayTooMany(u64),
+    #[error("the relay's buffer is full ({0} bytes waiting for clients)")]
+    RelayTooLarge(u64),
     #[error("buffer storage failed: {0}")]
     Storage(String),
 }
@@ -70,33 +86,7 @@ pub struct Buffer {
     limits: Limits,
     /// What is buffered per channel, so acks of live deliveries (the common
     /// case) cost no database write and the limits cost no query.
-    pending: Mutex<HashMap<String, Held>>,
-}
-
-/// One channel's buffered deliveries: sequence number to frame size.
-#[derive(Default)]
-struct Held {
-    sizes: BTreeMap<u64, u64>,
-    bytes: u64,
-}
-
-impl Held {
-    fn insert(&mut self, seq: u64, size: u64) {
-        if let Some(old) = self.sizes.insert(seq, size) {
-            self.bytes -= old;
-        }
-        self.bytes += size;
-    }
-
-    fn remove(&mut self, seq: u64) -> bool {
-        match self.sizes.remove(&seq) {
-            Some(size) => {
-                self.bytes -= size;
-                true
-            }
-            None => false,
-        }
-    }
+    pending: Mutex<Pending>,
 }
 
 /// What the database holds, per channel: sequence numbers and frame sizes.
@@ -133,9 +123,23 @@ fn now_ms() -> i64 {
 
 impl Buffer {
     pub fn open(dir: &Path, limits: Limits) -> Result<Buffer, String> {
-        std::fs::create_dir_all(dir)
+        crate::private_files::create_dir(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join("buffer.sqlite");
+        // Created owner-only before SQLite opens it: SQLite gives its -wal
+        // and -shm files the database's mode. Ones left by an older relay
+        // are narrowed.
+        crate::private_files::open_read_write(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.clone().into_os_string();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                crate::private_files::open_read_write(&side)
+                    .map_err(|e| format!("cannot open {}: {e}", side.display()))?;
+            }
+        }
         let setup = || -> rusqlite::Result<Connection> {
             let conn = Connection::open(&path)?;
             conn.busy_timeout(Duration::from_secs(5))?;
@@ -158,7 +162,7 @@ impl Buffer {
             conn: Mutex::new(conn),
             reader: Mutex::new(reader),
             limits,
-            pending: Mutex::new(pending),
+            pending: Mutex::new(Pending::new(pending)),
         })
     }
 
@@ -166,7 +170,7 @@ impl Buffer {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn pending(&self) -> MutexGuard<'_, HashMap<String, Held>> {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -187,7 +191,7 @@ impl Buffer {
         let conn = self.conn();
         let _ = conn.execute_batch("ROLLBACK");
         match held(&conn) {
-            Ok(pending) => *self.pending() = pending,
+            Ok(pending) => *self.pending() = Pending::new(pending),
             Err(e) => tracing::error!("cannot re-read the buffer after a rollback: {e}"),
         }
     }
@@ -211,26 +215,33 @@ impl Buffer {
                 let (seq, size) = row?;
                 left.insert(seq, size);
             }
-            self.pending().insert(channel.to_string(), left);
+            self.pending().change(channel, |held| *held = left);
         }
-        let (count, bytes) = self
-            .pending()
-            .get(channel)
-            .map_or((0, 0), |held| (held.sizes.len() as u64, held.bytes));
-        if count >= self.limits.count {
-            return Err(BufferError::TooMany(count));
-        }
-        if bytes + frame.len() as u64 > self.limits.bytes {
-            return Err(BufferError::TooLarge(bytes));
+        let size = frame.len() as u64;
+        {
+            let pending = self.pending();
+            let (count, bytes) = pending
+                .get(channel)
+                .map_or((0, 0), |held| (held.sizes.len() as u64, held.bytes));
+            if count >= self.limits.count {
+                return Err(BufferError::TooMany(count));
+            }
+            if bytes + size > self.limits.bytes {
+                return Err(BufferError::TooLarge(bytes));
+            }
+            if pending.count >= self.limits.total_count {
+                return Err(BufferError::RelayTooMany(pending.count));
+            }
+            if pending.bytes + size > self.limits.total_bytes {
+                return Err(BufferError::RelayTooLarge(pending.bytes));
+            }
         }
         conn.execute(
             "INSERT INTO buffered (channel, seq, id, received_at_ms, size, frame) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             params![channel, seq as i64, id, now_ms(), frame.len() as i64, frame],
         )?;
         self.pending()
-            .entry(channel.to_string())
-            .or_default()
-            .insert(seq, frame.len() as u64);
+            .change(channel, |held| held.insert(seq, size));
         Ok(())
     }
 
@@ -318,10 +329,8 @@ impl Buffer {
 
     /// A client saved delivery `seq`: it need not be kept any more.
     pub fn ack(&self, channel: &str, seq: u64) -> rusqlite::Result<()> {
-        let buffered = self
-            .pending()
-            .get_mut(channel)
-            .is_some_and(|held| held.remove(seq));
+        let buffered =
+            self.holds(channel, seq) && self.pending().change(channel, |held| held.remove(seq));
         if buffered {
             self.conn().execute(
                 "DELETE FROM buffered WHERE channel = ?1 AND seq = ?2",
@@ -333,107 +342,9 @@ impl Buffer {
 
     /// Deliveries waiting, for the health endpoint.
     pub fn waiting_count(&self) -> usize {
-        self.pending().values().map(|h| h.sizes.len()).sum()
+        self.pending().count as usize
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keeps_orders_acks_and_survives_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
-        for seq in [30, 10, 20] {
-            buffer
-                .push("ch", seq, &format!("d{seq}"), &seq.to_be_bytes())
-                .unwrap();
-        }
-        buffer.push("other", 5, "o", b"x").unwrap();
-        drop(buffer);
-        let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
-        assert_eq!(buffer.waiting_count(), 4);
-        let seqs = buffer.seqs("ch", None, u64::MAX);
-        assert_eq!(seqs, [10, 20, 30], "oldest first");
-        buffer.ack("ch", 20).unwrap();
-        buffer.ack("ch", 999).unwrap();
-        assert_eq!(buffer.saved("ch", Some(10)), [10]);
-        for seq in buffer.saved("ch", Some(10)) {
-            buffer.ack("ch", seq).unwrap();
-        }
-        let seqs = buffer.seqs("ch", Some(10), u64::MAX);
-        assert_eq!(seqs, [30], "acked and already-saved ones are gone");
-        assert_eq!(buffer.waiting_count(), 2);
-        assert!(buffer.page("nobody", None, u64::MAX).unwrap().is_empty());
-    }
-
-    #[test]
-    fn pages_hold_about_the_budget_in_order_and_at_least_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
-        for seq in 1..=10 {
-            buffer
-                .push("ch", seq, &format!("d{seq}"), &[0; 100])
-                .unwrap();
-        }
-        buffer.push("ch", 11, "big", &[0; 1000]).unwrap();
-        buffer.push("ch", 12, "last", &[0; 10]).unwrap();
-        buffer.push("other", 13, "o", &[0; 10]).unwrap();
-        assert_eq!(buffer.count_after("ch", None), 12);
-        assert_eq!(buffer.count_after("ch", Some(4)), 8);
-        let mut pages: Vec<Vec<u64>> = Vec::new();
-        let mut after = None;
-        loop {
-            let page = buffer.page("ch", after, 250).unwrap();
-            let Some(&(last, _)) = page.last() else { break };
-            assert!(page.iter().all(|(_, frame)| !frame.is_empty()));
-            pages.push(page.into_iter().map(|(seq, _)| seq).collect());
-            after = Some(last);
-        }
-        let expected: [&[u64]; 7] = [&[1, 2], &[3, 4], &[5, 6], &[7, 8], &[9, 10], &[11], &[12]];
-        assert_eq!(pages, expected, "a frame over the budget comes alone");
-        buffer.ack("ch", 3).unwrap();
-        let seqs = buffer.seqs("ch", Some(1), 250);
-        assert_eq!(seqs, [2, 4], "acked ones are skipped");
-    }
-
-    #[test]
-    fn a_rolled_back_batch_leaves_the_counts_as_on_disk() {
-        let dir = tempfile::tempdir().unwrap();
-        let buffer = Buffer::open(dir.path(), Limits::default()).unwrap();
-        buffer.push("ch", 1, "kept", b"12345").unwrap();
-        buffer.begin().unwrap();
-        buffer.push("ch", 2, "undone", b"123").unwrap();
-        buffer.ack("ch", 1).unwrap();
-        assert!(!buffer.holds("ch", 1) && buffer.holds("ch", 2));
-        buffer.rollback();
-        assert!(buffer.holds("ch", 1), "the ack was undone");
-        assert!(!buffer.holds("ch", 2), "the push was undone");
-        assert_eq!(buffer.count_after("ch", None), 1);
-        let page = buffer.page("ch", None, u64::MAX).unwrap();
-        assert_eq!(page, [(1, Bytes::from_static(b"12345"))]);
-    }
-
-    #[test]
-    fn limits_refuse_with_reasons() {
-        let dir = tempfile::tempdir().unwrap();
-        let limits = Limits {
-            count: 2,
-            bytes: 10,
-            age: Duration::from_secs(60),
-        };
-        let buffer = Buffer::open(dir.path(), limits).unwrap();
-        buffer.push("ch", 1, "a", b"1234").unwrap();
-        assert!(matches!(
-            buffer.push("ch", 2, "b", b"12345678"),
-            Err(BufferError::TooLarge(4))
-        ));
-        buffer.push("ch", 3, "c", b"1").unwrap();
-        assert!(matches!(
-            buffer.push("ch", 4, "d", b"1"),
-            Err(BufferError::TooMany(2))
-        ));
-        buffer.push("other", 1, "e", b"1").unwrap();
-    }
-}
+mod tests;

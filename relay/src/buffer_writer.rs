@@ -180,6 +180,7 @@ mod tests {
             count: 40,
             bytes: 1 << 20,
             age: Duration::from_secs(3600),
+            ..Limits::default()
         };
         let (dir, writer) = writer(limits);
         let mut pushes = Vec::new();

@@ -48,6 +48,14 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_BYTES", value_name = "SIZE",
           value_parser = settings::parse_size)]
     pub buffer_bytes: Option<usize>,
+    /// Most deliveries queued in all channels together (507 beyond)
+    /// [default: 100000]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_TOTAL_LIMIT", value_name = "COUNT")]
+    pub buffer_total_limit: Option<u64>,
+    /// Most bytes queued in all channels together (507 beyond) [default: 1GiB]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_TOTAL_BYTES", value_name = "SIZE",
+          value_parser = settings::parse_size)]
+    pub buffer_total_bytes: Option<usize>,
     /// Queued deliveries older than this are dropped [default: 24h]
     #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_AGE", value_name = "DURATION",
           value_parser = settings::parse_duration)]
@@ -108,16 +116,32 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_HEADER_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub header_timeout: Option<Duration>,
+    /// Longest wait for the next bytes of a webhook body, and the time after
+    /// which --min-body-rate applies; slower senders get 408 [default: 20s]
+    #[arg(long, env = "HOOKHOLE_RELAY_BODY_TIMEOUT", value_name = "DURATION",
+          value_parser = settings::parse_duration)]
+    pub body_timeout: Option<Duration>,
+    /// Slowest average a webhook body may arrive at, in bytes per second
+    /// (e.g. 1KiB), once --body-timeout has passed; 0 checks no rate
+    /// (408 below it) [default: 1KiB]
+    #[arg(long, env = "HOOKHOLE_RELAY_MIN_BODY_RATE", value_name = "SIZE",
+          value_parser = settings::parse_size)]
+    pub min_body_rate: Option<usize>,
     /// Header fields per webhook (431 beyond) [default: 100]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_HEADERS", value_name = "N")]
     pub max_headers: Option<usize>,
     /// Named channels one token may claim [default: 32]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CHANNELS_PER_TOKEN", value_name = "N")]
     pub max_channels_per_token: Option<usize>,
-    /// Open connections in all, senders and clients (503 beyond)
+    /// Open webhook connections (503 beyond); as many again may be waiting
+    /// to send their first request head, for at most --header-timeout
     /// [default: 16384]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
+    /// Open client links, counted apart from webhooks so that neither can
+    /// lock the other out (503 beyond) [default: 4096]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENT_CONNECTIONS", value_name = "N")]
+    pub max_client_connections: Option<usize>,
     /// A proxy in front of the relay (address or range, repeatable) whose
     /// X-Forwarded-For/-Proto/-Host are passed on to local servers; from
     /// anyone else they are replaced
@@ -142,6 +166,8 @@ struct RelayFile {
     offline: Option<String>,
     buffer_limit: Option<u64>,
     buffer_bytes: Option<SizeValue>,
+    buffer_total_limit: Option<u64>,
+    buffer_total_bytes: Option<SizeValue>,
     buffer_age: Option<String>,
     heartbeat: Option<String>,
     tokens_file: Option<PathBuf>,
@@ -155,7 +181,10 @@ struct RelayFile {
     max_headers: Option<usize>,
     max_channels_per_token: Option<usize>,
     max_connections: Option<usize>,
+    max_client_connections: Option<usize>,
     header_timeout: Option<String>,
+    body_timeout: Option<String>,
+    min_body_rate: Option<SizeValue>,
     trusted_proxy: Option<Vec<String>>,
 }
 
@@ -215,15 +244,20 @@ impl RelayArgs {
         } else if let Some(b) = &file.buffer_bytes {
             config.buffer_limits.bytes = b.resolve("buffer-bytes")? as u64;
         }
+        if let Some(n) = self.buffer_total_limit.or(file.buffer_total_limit) {
+            config.buffer_limits.total_count = n;
+        }
+        if let Some(b) = self.buffer_total_bytes {
+            config.buffer_limits.total_bytes = b as u64;
+        } else if let Some(b) = &file.buffer_total_bytes {
+            config.buffer_limits.total_bytes = b.resolve("buffer-total-bytes")? as u64;
+        }
         let file_age = settings::file_duration(file.buffer_age.as_deref(), "buffer-age")?;
         if let Some(age) = self.buffer_age.or(file_age) {
             config.buffer_limits.age = age;
         }
         let file_heartbeat = settings::file_duration(file.heartbeat.as_deref(), "heartbeat")?;
         if let Some(beat) = self.heartbeat.or(file_heartbeat) {
-            if beat.is_zero() {
-                return Err(UsageError("--heartbeat must be more than 0".into()));
-            }
             config.heartbeat_interval = beat;
             config.heartbeat_timeout = beat * 3;
         }
@@ -293,10 +327,23 @@ impl RelayArgs {
         if let Some(n) = self.max_connections.or(file.max_connections) {
             config.limits.connections = n.max(1);
         }
+        if let Some(n) = self.max_client_connections.or(file.max_client_connections) {
+            config.limits.client_connections = n.max(1);
+        }
         let file_header_timeout =
             settings::file_duration(file.header_timeout.as_deref(), "header-timeout")?;
         if let Some(t) = self.header_timeout.or(file_header_timeout) {
             config.limits.header_timeout = t;
+        }
+        let file_body_timeout =
+            settings::file_duration(file.body_timeout.as_deref(), "body-timeout")?;
+        if let Some(t) = self.body_timeout.or(file_body_timeout) {
+            config.limits.body_pace.timeout = t;
+        }
+        if let Some(rate) = self.min_body_rate {
+            config.limits.body_pace.min_rate = rate as u64;
+        } else if let Some(rate) = &file.min_body_rate {
+            config.limits.body_pace.min_rate = rate.resolve("min-body-rate")? as u64;
         }
         config.trusted_proxies = if self.trusted_proxy.is_empty() {
             file.trusted_proxy

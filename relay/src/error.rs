@@ -17,10 +17,16 @@ pub enum ApiError {
     InvalidChannel,
     /// Nobody is listening on the channel.
     NoListener,
+    /// On a relay with tokens, no token has claimed the channel.
+    UnknownChannel,
     BodyTooLarge {
         limit: usize,
     },
     BadBody(String),
+    /// No body bytes arrived for this long.
+    BodyStalled(Duration),
+    /// The body arrived slower than this many bytes per second on average.
+    BodyTooSlow(u64),
     /// The client could not get an answer from its local server.
     Local(Failure),
     /// No answer within the relay's response timeout.
@@ -41,15 +47,26 @@ pub enum ApiError {
         fields: usize,
         bytes: usize,
     },
+    /// The request head did not arrive within the header timeout.
+    HeaderTimeout(Duration),
+    /// The request target is longer than the relay accepts.
+    UriTooLong(usize),
+    /// As many webhook connections are open as the relay allows.
+    TooManyConnections,
+    /// As many client links are open as the relay allows.
+    TooManyClients,
 }
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::NotFound | ApiError::InvalidChannel => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::InvalidChannel | ApiError::UnknownChannel => {
+                StatusCode::NOT_FOUND
+            }
             ApiError::NoListener => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BadBody(_) | ApiError::BadUpgrade(_) => StatusCode::BAD_REQUEST,
+            ApiError::BodyStalled(_) | ApiError::BodyTooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Local(f) if f.code == FailureCode::LocalTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
@@ -59,14 +76,21 @@ impl ApiError {
             ApiError::Buffer(crate::buffer::BufferError::TooMany(_)) => {
                 StatusCode::TOO_MANY_REQUESTS
             }
-            ApiError::Buffer(crate::buffer::BufferError::TooLarge(_)) => {
-                StatusCode::INSUFFICIENT_STORAGE
-            }
+            ApiError::Buffer(
+                crate::buffer::BufferError::TooLarge(_)
+                | crate::buffer::BufferError::RelayTooMany(_)
+                | crate::buffer::BufferError::RelayTooLarge(_),
+            ) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
             ApiError::RateLimited(_) | ApiError::TooManyInFlight => StatusCode::TOO_MANY_REQUESTS,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::HeaderTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::TooManyConnections | ApiError::TooManyClients => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -75,8 +99,11 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::InvalidChannel => "invalid_channel",
             ApiError::NoListener => "no_listener",
+            ApiError::UnknownChannel => "unknown_channel",
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::BadBody(_) => "bad_body",
+            ApiError::BodyStalled(_) => "body_timeout",
+            ApiError::BodyTooSlow(_) => "body_too_slow",
             ApiError::Local(f) => f.code.as_str(),
             ApiError::ResponseTimeout(_) => "response_timeout",
             ApiError::ListenersGone => "listener_disconnected",
@@ -84,10 +111,18 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::Buffer(crate::buffer::BufferError::TooMany(_)) => "buffer_full",
             ApiError::Buffer(crate::buffer::BufferError::TooLarge(_)) => "buffer_bytes_full",
+            ApiError::Buffer(crate::buffer::BufferError::RelayTooMany(_)) => "relay_buffer_full",
+            ApiError::Buffer(crate::buffer::BufferError::RelayTooLarge(_)) => {
+                "relay_buffer_bytes_full"
+            }
             ApiError::Buffer(crate::buffer::BufferError::Storage(_)) => "buffer_storage",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::TooManyInFlight => "too_many_in_flight",
             ApiError::HeadersTooLarge { .. } => "headers_too_large",
+            ApiError::HeaderTimeout(_) => "header_timeout",
+            ApiError::UriTooLong(_) => "uri_too_long",
+            ApiError::TooManyConnections => "too_many_connections",
+            ApiError::TooManyClients => "too_many_clients",
         }
     }
 
@@ -100,10 +135,20 @@ impl ApiError {
                 hookhole_shared::channel::MAX_LEN
             ),
             ApiError::NoListener => "no hookhole client is connected to this channel".to_string(),
+            ApiError::UnknownChannel => {
+                "no hookhole client has ever claimed this channel on this relay".to_string()
+            }
             ApiError::BodyTooLarge { limit } => {
                 format!("request body exceeds the relay's limit of {limit} bytes")
             }
             ApiError::BadBody(why) => format!("could not read the request body: {why}"),
+            ApiError::BodyStalled(wait) => format!(
+                "the request body stopped arriving: nothing for {}",
+                humantime::format_duration(*wait)
+            ),
+            ApiError::BodyTooSlow(rate) => format!(
+                "the request body arrived slower than the relay's minimum of {rate} bytes per second"
+            ),
             ApiError::Local(f) => f.message.clone(),
             ApiError::ResponseTimeout(t) => format!(
                 "the local server did not answer within {}",
@@ -128,6 +173,19 @@ impl ApiError {
             ApiError::HeadersTooLarge { fields, bytes } => format!(
                 "request headers exceed the relay's limits ({fields} fields, {bytes} bytes)"
             ),
+            ApiError::HeaderTimeout(wait) => format!(
+                "the request headers did not arrive within {}",
+                humantime::format_duration(*wait)
+            ),
+            ApiError::UriTooLong(limit) => {
+                format!("the request target exceeds the relay's limit of {limit} bytes")
+            }
+            ApiError::TooManyConnections => {
+                "the relay has as many connections as it allows".to_string()
+            }
+            ApiError::TooManyClients => {
+                "the relay has as many client connections as it allows".to_string()
+            }
         }
     }
 
@@ -141,14 +199,71 @@ impl ApiError {
             ApiError::Buffer(_) => Some(60),
             ApiError::RateLimited(wait) => Some(wait.as_secs().max(1)),
             ApiError::TooManyInFlight => Some(1),
+            ApiError::TooManyConnections | ApiError::TooManyClients => Some(5),
             _ => None,
         };
-        if let Some(secs) = retry_after.filter(|_| self.status() == StatusCode::TOO_MANY_REQUESTS) {
+        let closes = matches!(
+            self.status(),
+            StatusCode::REQUEST_TIMEOUT
+                | StatusCode::URI_TOO_LONG
+                | StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+                | StatusCode::SERVICE_UNAVAILABLE
+        ) && !matches!(self, ApiError::NoListener);
+        if closes {
+            // The rest of the request is not read, or the relay is full: the
+            // connection is not kept for another request.
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+        }
+        let retried = [
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::SERVICE_UNAVAILABLE,
+        ];
+        if let Some(secs) = retry_after.filter(|_| retried.contains(&self.status())) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
         }
         response
+    }
+
+    /// The answer as raw HTTP/1.1 bytes, for a connection hyper does not
+    /// serve (yet): the connection is closed after it.
+    pub fn into_http1(self) -> Vec<u8> {
+        let response = self.into_response();
+        let status = response.status();
+        let mut out = format!(
+            "HTTP/1.1 {} {}\r\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("")
+        )
+        .into_bytes();
+        for (name, value) in response.headers() {
+            if name != header::CONNECTION {
+                out.extend_from_slice(name.as_str().as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        let body = response.into_body();
+        let body = http_body_util::BodyExt::collect(body);
+        // A `Full` body is ready at once and cannot fail.
+        let body = futures_util::FutureExt::now_or_never(body)
+            .and_then(Result::ok)
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        out.extend_from_slice(
+            format!(
+                "content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(&body);
+        out
     }
 }
 

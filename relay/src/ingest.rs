@@ -10,9 +10,8 @@ use hookhole_shared::frame;
 use hookhole_shared::headers::{self, Header};
 use hookhole_shared::protocol::{Delivery, Failure, RelayMessage};
 use http::{HeaderValue, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
-use sha2::{Digest, Sha256};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -64,12 +63,24 @@ pub async fn handle(
         return Err(ApiError::BodyTooLarge { limit });
     }
     let routed = state.hub.route(&channel);
+    // On a relay with tokens only a channel some token claimed can have a
+    // client: anything else would be queued for nobody.
+    if routed.is_none() && !state.config.tokens.is_empty() && !state.owners.is_claimed(&channel) {
+        return Err(ApiError::UnknownChannel);
+    }
     // Without a buffer, refuse before reading the body when nobody listens:
     // the sender learns at once, and no memory is spent on it.
     if routed.is_none() && state.buffer.is_none() {
         return Err(ApiError::NoListener);
     }
-    let body = read_body(body, limit).await?;
+    let body = crate::body::read(body, limit, limits.body_pace)
+        .await
+        .map_err(|e| match e {
+            crate::body::BodyError::TooLarge(limit) => ApiError::BodyTooLarge { limit },
+            crate::body::BodyError::Stalled(wait) => ApiError::BodyStalled(wait),
+            crate::body::BodyError::TooSlow(rate) => ApiError::BodyTooSlow(rate),
+            crate::body::BodyError::Broken(why) => ApiError::BadBody(why),
+        })?;
 
     state
         .metrics
@@ -103,6 +114,8 @@ pub async fn handle(
     if let Some(host) = &origin.host {
         list.push(Header::new("x-forwarded-host", host.as_str()));
     }
+    list.push(Header::new("forwarded", origin.forwarded.as_str()));
+    list.push(Header::new("x-real-ip", origin.real_ip.as_str()));
 
     let (_, rest) = split_path(parts.uri.path()).unwrap_or(("", ""));
     let query = parts.uri.query().map(str::to_string);
@@ -192,44 +205,6 @@ pub async fn handle(
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ApiError::ResponseTimeout(timeout)),
     }
-}
-
-/// A request body as the HTTP server handed it over: never copied here,
-/// hashed as it arrives.
-struct Body {
-    chunks: Vec<Bytes>,
-    sha256: [u8; 32],
-}
-
-impl Body {
-    fn len(&self) -> usize {
-        self.chunks.iter().map(Bytes::len).sum()
-    }
-}
-
-async fn read_body(body: Incoming, limit: usize) -> Result<Body, ApiError> {
-    let mut body = Limited::new(body, limit);
-    let (mut chunks, mut hasher) = (Vec::new(), Sha256::new());
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                ApiError::BodyTooLarge { limit }
-            } else {
-                ApiError::BadBody(e.to_string())
-            }
-        })?;
-        // Trailers carry nothing a webhook needs; they are dropped.
-        if let Ok(data) = frame.into_data() {
-            hasher.update(&data);
-            chunks.push(data);
-        }
-    }
-    Ok(Body {
-        chunks,
-        sha256: hasher.finalize().into(),
-    })
 }
 
 /// Queues a delivery for an absent client; the future ends once it is

@@ -7,8 +7,12 @@
 //! real answer.
 //!
 //! - [`server`]: accept loop and graceful shutdown ([`serve`]).
+//! - `connection`: one connection: TLS, its first head, its budget, hyper.
+//! - `first_head`: reading and classifying a connection's first request head.
+//! - `budget`: separate connection budgets for webhooks and clients.
 //! - `routes`: dispatch and the websocket upgrade.
 //! - `ingest`: turning a webhook into a delivery and waiting for its answer.
+//! - [`body`]: reading a webhook body within its size and time bounds.
 //! - [`forwarded`]: the `X-Forwarded-*` headers, and which proxies to trust.
 //! - `hub`: channels, listeners, matching answers to waiting deliveries.
 //! - [`buffer`]: deliveries kept in SQLite for absent clients.
@@ -20,12 +24,16 @@
 //! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
 
 pub mod auth;
+pub mod body;
 pub mod bounded_read;
+mod budget;
 pub mod buffer;
 pub mod buffer_writer;
 pub mod cli;
 pub mod config;
+mod connection;
 mod error;
+mod first_head;
 pub mod forwarded;
 mod hub;
 mod ids;

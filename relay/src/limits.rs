@@ -21,11 +21,15 @@ pub struct Limits {
     pub header_bytes: usize,
     /// Named channels one token may claim.
     pub channels_per_token: usize,
-    /// Open connections in all (HTTP and clients): beyond it, new ones are
-    /// answered `503` and closed.
+    /// Open webhook connections (`503` beyond); as many again may be
+    /// waiting to send their first request head (see `budget`).
     pub connections: usize,
+    /// Open client links, relay-wide (`503` beyond).
+    pub client_connections: usize,
     /// Time a sender has to send its request headers (slow-loris bound).
     pub header_timeout: std::time::Duration,
+    /// How fast a webhook body must keep arriving (`408` otherwise).
+    pub body_pace: crate::body::Pace,
 }
 
 /// The standalone relay's rate when `--rate-limit` is not given.
@@ -44,7 +48,9 @@ impl Default for Limits {
             header_bytes: 64 * 1024,
             channels_per_token: 32,
             connections: 16_384,
+            client_connections: 4096,
             header_timeout: std::time::Duration::from_secs(10),
+            body_pace: crate::body::Pace::default(),
         }
     }
 }

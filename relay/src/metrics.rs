@@ -50,7 +50,13 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges the caller knows.
-    pub fn render(&self, channels: usize, clients: usize, buffered: usize) -> String {
+    pub fn render(
+        &self,
+        channels: usize,
+        clients: usize,
+        buffered: usize,
+        budgets: &crate::budget::Budgets,
+    ) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<String>| {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
@@ -113,6 +119,15 @@ impl Metrics {
             "gauge",
             "Connected clients.",
             vec![format!(" {clients}")],
+        );
+        metric(
+            "hookhole_connections",
+            "gauge",
+            "Open connections: still sending their first request head, webhooks, client links.",
+            crate::budget::Class::ALL
+                .iter()
+                .map(|c| format!("{{class=\"{}\"}} {}", c.name(), budgets.open(*c)))
+                .collect(),
         );
         metric(
             "hookhole_buffered",

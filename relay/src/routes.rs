@@ -1,5 +1,6 @@
 //! The one HTTP service: relay endpoints under `/_hookhole/`, webhooks elsewhere.
 
+use crate::budget::{Class, Slot};
 use crate::error::{ApiError, json_response};
 use crate::ingest;
 use crate::state::RelayState;
@@ -12,16 +13,23 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
+/// Answers one request on a connection holding `slot` in the budgets.
 pub async fn handle(
     state: Arc<RelayState>,
     peer: SocketAddr,
+    slot: Arc<Slot>,
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     // Every rejection is counted, whichever route produced it.
     let metrics_of = state.clone();
-    let result = if path == CONNECT_PATH {
-        upgrade(state, peer, req)
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let result = if target > crate::first_head::MAX_URI {
+        // A later request on a kept-alive connection (the first one is
+        // checked before hyper sees it).
+        Err(ApiError::UriTooLong(crate::first_head::MAX_URI))
+    } else if path == CONNECT_PATH {
+        upgrade(state, peer, slot, req)
     } else if path == HEALTH_PATH {
         health(&state, req.method())
     } else if path == "/_hookhole/metrics" {
@@ -67,7 +75,7 @@ fn metrics(state: &RelayState) -> Result<Response<Full<Bytes>>, ApiError> {
         .map_or(0, |b| b.buffer().waiting_count());
     let text = state
         .metrics
-        .render(stats.channels, stats.clients, buffered);
+        .render(stats.channels, stats.clients, buffered, &state.budgets);
     let mut response = Response::new(Full::new(Bytes::from(text)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -103,6 +111,7 @@ fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, 
 fn upgrade(
     state: Arc<RelayState>,
     peer: SocketAddr,
+    slot: Arc<Slot>,
     mut req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, ApiError> {
     let headers = req.headers();
@@ -124,11 +133,18 @@ fn upgrade(
     let Some(key) = headers.get(header::SEC_WEBSOCKET_KEY) else {
         return Err(ApiError::BadUpgrade("missing Sec-WebSocket-Key"));
     };
+    // Usually classed by its first head already; an upgrade later on a
+    // kept-alive connection moves it to the client budget here.
+    if !slot.classify(Class::Client) {
+        return Err(ApiError::TooManyClients);
+    }
     let accept = derive_accept_key(key.as_bytes());
     let base = public_base(&state, peer, headers);
     let on_upgrade = hyper::upgrade::on(&mut req);
     let sessions = state.sessions.clone();
     sessions.spawn(async move {
+        // The slot counts the link while the session lives.
+        let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => crate::tunnel::run(state, upgraded, base).await,
             Err(e) => tracing::warn!("websocket upgrade failed: {e}"),

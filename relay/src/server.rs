@@ -6,15 +6,11 @@
 
 use crate::config::RelayConfig;
 use crate::hub::Hub;
-use crate::routes;
 use crate::state::RelayState;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -23,46 +19,46 @@ use tokio_util::task::TaskTracker;
 /// How long closing websockets may take once the drain is over.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Counts an open HTTP connection while it lives.
-struct Open(Arc<AtomicUsize>);
-
-impl Open {
-    fn new(count: &Arc<AtomicUsize>) -> Open {
-        count.fetch_add(1, Ordering::Relaxed);
-        Open(count.clone())
-    }
-}
-
-impl Drop for Open {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// Answers a connection over the cap with a JSON `503` and closes it (a TLS
 /// connection is just closed: it would not read plain text).
 async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    if !tls {
-        let body = r#"{"error":"the relay has as many connections as it allows","code":"too_many_connections"}"#;
-        let response = format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nx-content-type-options: nosniff\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = tokio::time::timeout(
-            Duration::from_secs(2),
-            stream.write_all(response.as_bytes()),
-        )
-        .await;
+    if tls {
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
+        return;
     }
-    let _ = stream.shutdown().await;
-    // Read the request out (briefly) before closing: closing with unread
-    // data resets the connection, and the sender would lose the answer.
-    let drain = async {
-        let mut buf = [0u8; 4096];
-        while matches!(stream.read(&mut buf).await, Ok(n) if n > 0) {}
+    crate::connection::answer_and_close(stream, crate::error::ApiError::TooManyConnections).await;
+}
+
+/// The HTTPS certificate: from files, or self-signed. A self-signed one is
+/// kept in the data dir, reused while it holds the names asked for, and
+/// its path logged for clients' `--ca-cert`.
+fn start_tls(
+    source: &crate::tls::TlsSource,
+    data_dir: Option<&std::path::Path>,
+) -> anyhow::Result<crate::tls::Tls> {
+    let crate::tls::TlsSource::SelfSigned { names } = source else {
+        return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
     };
-    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+    let Some(dir) = data_dir else {
+        return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
+    };
+    let saved = crate::tls::saved_self_signed(dir, names);
+    let reused = saved.is_some();
+    let tls = crate::tls::Tls::new(saved.unwrap_or_else(|| source.clone()))
+        .map_err(anyhow::Error::msg)?;
+    let path = dir.join(crate::tls::SELF_SIGNED_CERT);
+    match tls.save_self_signed(dir) {
+        Ok(_) => tracing::info!(
+            "{} self-signed certificate {1}; clients trust it with: hookhole listen --ca-cert {1}",
+            if reused { "reusing the" } else { "wrote a new" },
+            path.display()
+        ),
+        Err(e) => tracing::warn!(
+            "cannot write the self-signed certificate into {}: {e}; clients need --insecure",
+            dir.display()
+        ),
+    }
+    Ok(tls)
 }
 
 /// Reloads the certificate files on SIGHUP, until shutdown.
@@ -96,9 +92,7 @@ pub async fn serve(
     let local_addr = listener.local_addr()?;
     let drain_timeout = config.drain_timeout;
     let tls = match &config.tls {
-        Some(source) => Some(Arc::new(
-            crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg)?,
-        )),
+        Some(source) => Some(Arc::new(start_tls(source, config.data_dir.as_deref())?)),
         None => None,
     };
     if let Some(tls) = &tls {
@@ -116,7 +110,10 @@ pub async fn serve(
         }
         _ => None,
     };
+    let budgets =
+        crate::budget::Budgets::new(config.limits.connections, config.limits.client_connections);
     let state = Arc::new(RelayState {
+        budgets: budgets.clone(),
         buffer,
         gate: tokio::sync::Mutex::new(()),
         owners: crate::auth::Owners::open(config.data_dir.as_deref()),
@@ -129,8 +126,6 @@ pub async fn serve(
         sessions: TaskTracker::new(),
     });
     let graceful = GracefulShutdown::new();
-    let open_http = Arc::new(AtomicUsize::new(0));
-    let header_timeout = state.config.limits.header_timeout;
     let headers_backstop = state.config.limits.headers.saturating_mul(2).max(128);
     let mut http = auto::Builder::new(TokioExecutor::new());
     http.http1()
@@ -155,58 +150,19 @@ pub async fn serve(
             _ = shutdown.cancelled() => break,
         };
         let _ = stream.set_nodelay(true);
-        // HTTP connections in progress plus clients (whose websockets left
-        // hyper's accounting when they upgraded).
-        let open = open_http.load(Ordering::Relaxed) + state.hub.stats().clients;
-        if open >= state.config.limits.connections {
+        let Some(slot) = budgets.admit() else {
+            // As many connections as allowed are still to send a head.
             state.metrics.reject("too_many_connections");
             tokio::spawn(refuse(stream, tls.is_some()));
             continue;
-        }
-        let guard = Open::new(&open_http);
-        let metrics = state.clone();
-        let state = state.clone();
-        let service = service_fn(move |req| {
-            let state = state.clone();
-            async move { Ok::<_, Infallible>(routes::handle(state, peer, req).await) }
-        });
-        match &tls {
-            None => {
-                let conn = http
-                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                    .into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    let _guard = guard;
-                    if let Err(e) = conn.await {
-                        connection_failed(&metrics, peer, &*e);
-                    }
-                });
-            }
-            Some(tls) => {
-                // The handshake runs in the connection's task: a slow or
-                // hostile client never holds up the accept loop.
-                let (acceptor, http, watcher) = (tls.acceptor(), http.clone(), graceful.watcher());
-                tokio::spawn(async move {
-                    let _guard = guard;
-                    let stream =
-                        match tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(stream)) => stream,
-                            Ok(Err(e)) => {
-                                return tracing::debug!(%peer, "TLS handshake failed: {e}");
-                            }
-                            Err(_) => {
-                                metrics.metrics.reject("header_timeout");
-                                return tracing::debug!(%peer, "TLS handshake timed out");
-                            }
-                        };
-                    let conn = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(conn).await {
-                        connection_failed(&metrics, peer, &*e);
-                    }
-                });
-            }
-        }
+        };
+        let context = crate::connection::Context {
+            state: state.clone(),
+            http: http.clone(),
+            tls: tls.as_ref().map(|tls| tls.acceptor()),
+            watcher: graceful.watcher(),
+        };
+        tokio::spawn(crate::connection::serve(context, stream, peer, slot));
     }
 
     drop(listener);
@@ -227,20 +183,4 @@ pub async fn serve(
     }
     tracing::info!("relay stopped");
     Ok(())
-}
-
-/// Logs why a sender's connection ended badly; a slow sender cut off by the
-/// header timeout (hyper answers it `408` itself) is counted as a rejection.
-fn connection_failed(
-    state: &RelayState,
-    peer: std::net::SocketAddr,
-    error: &(dyn std::error::Error + Send + Sync + 'static),
-) {
-    if error
-        .downcast_ref::<hyper::Error>()
-        .is_some_and(hyper::Error::is_timeout)
-    {
-        state.metrics.reject("header_timeout");
-    }
-    tracing::debug!(%peer, "connection ended: {error}");
 }

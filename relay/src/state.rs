@@ -26,4 +26,6 @@ pub struct RelayState {
     pub owners: crate::auth::Owners,
     pub limiter: crate::limits::Gate,
     pub metrics: crate::metrics::Metrics,
+    /// Open connections by class, and their limits.
+    pub budgets: std::sync::Arc<crate::budget::Budgets>,
 }

@@ -1,12 +1,16 @@
 //! HTTPS: certificates from PEM files (reloaded on SIGHUP without dropping
 //! connections) or a self-signed one made at startup (`--tls-self-signed`,
-//! for local HTTPS, with its fingerprint printed to pin).
+//! for local HTTPS, with its fingerprint printed to pin). A self-signed
+//! certificate is written into the data dir (owner-only, like its key), so
+//! clients can trust it with `hookhole listen --ca-cert PATH`, and reused by
+//! the next start while it holds the names asked for: a restart must not
+//! leave every client that trusts it unable to reconnect.
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use tokio_rustls::TlsAcceptor;
 
@@ -30,7 +34,13 @@ pub struct Tls {
     acceptor: RwLock<TlsAcceptor>,
     /// SHA-256 of the certificate (hex, colon-separated), for pinning.
     pub fingerprint: String,
+    /// A certificate made at startup, as PEM: certificate and key.
+    made: Option<(String, String)>,
 }
+
+/// File names of a self-signed certificate and its key in the data dir.
+pub const SELF_SIGNED_CERT: &str = "self-signed-cert.pem";
+pub const SELF_SIGNED_KEY: &str = "self-signed-key.pem";
 
 fn server_config(
     chain: Vec<CertificateDer<'static>>,
@@ -53,7 +63,11 @@ fn fingerprint(cert: &CertificateDer<'_>) -> String {
         .join(":")
 }
 
-fn load(source: &TlsSource) -> Result<(ServerConfig, String), String> {
+/// A loaded certificate: the server configuration, its fingerprint, and
+/// for one made at startup its PEM certificate and key.
+type Loaded = (ServerConfig, String, Option<(String, String)>);
+
+fn load(source: &TlsSource) -> Result<Loaded, String> {
     match source {
         TlsSource::Files { cert, key } => {
             let pem = |path: &std::path::Path, flag: &str| {
@@ -70,7 +84,7 @@ fn load(source: &TlsSource) -> Result<(ServerConfig, String), String> {
             let print = fingerprint(first);
             let key = PrivateKeyDer::from_pem_slice(&pem(key, "--tls-key")?)
                 .map_err(|e| format!("--tls-key {}: {e}", key.display()))?;
-            Ok((server_config(chain, key)?, print))
+            Ok((server_config(chain, key)?, print, None))
         }
         TlsSource::SelfSigned { names } => {
             let made = rcgen::generate_simple_self_signed(names.clone())
@@ -79,19 +93,53 @@ fn load(source: &TlsSource) -> Result<(ServerConfig, String), String> {
             let print = fingerprint(&cert);
             let key = PrivateKeyDer::try_from(made.key_pair.serialize_der())
                 .map_err(|e| format!("self-signed key: {e}"))?;
-            Ok((server_config(vec![cert], key)?, print))
+            let pem = (made.cert.pem(), made.key_pair.serialize_pem());
+            Ok((server_config(vec![cert], key)?, print, Some(pem)))
         }
     }
 }
 
+/// The self-signed certificate an earlier start saved in `dir`, as files
+/// to serve, if both files load and the certificate holds every one of
+/// `names`.
+pub fn saved_self_signed(dir: &Path, names: &[String]) -> Option<TlsSource> {
+    let (cert, key) = (dir.join(SELF_SIGNED_CERT), dir.join(SELF_SIGNED_KEY));
+    let der = CertificateDer::from_pem_file(&cert).ok()?;
+    PrivateKeyDer::from_pem_file(&key).ok()?;
+    let parsed = webpki::EndEntityCert::try_from(&der).ok()?;
+    let holds = |name: &String| {
+        rustls_pki_types::ServerName::try_from(name.as_str())
+            .is_ok_and(|name| parsed.verify_is_valid_for_subject_name(&name).is_ok())
+    };
+    names
+        .iter()
+        .all(holds)
+        .then_some(TlsSource::Files { cert, key })
+}
+
 impl Tls {
     pub fn new(source: TlsSource) -> Result<Tls, String> {
-        let (config, fingerprint) = load(&source)?;
+        let (config, fingerprint, made) = load(&source)?;
         Ok(Tls {
             source,
             acceptor: RwLock::new(TlsAcceptor::from(Arc::new(config))),
             fingerprint,
+            made,
         })
+    }
+
+    /// Writes a certificate made at startup, and its key, into `dir`
+    /// (owner-only); returns the certificate's path. `None` for
+    /// certificates from files.
+    pub fn save_self_signed(&self, dir: &Path) -> std::io::Result<Option<PathBuf>> {
+        let Some((cert, key)) = &self.made else {
+            return Ok(None);
+        };
+        crate::private_files::create_dir(dir)?;
+        let cert_path = dir.join(SELF_SIGNED_CERT);
+        crate::private_files::write(&dir.join(SELF_SIGNED_KEY), key.as_bytes())?;
+        crate::private_files::write(&cert_path, cert.as_bytes())?;
+        Ok(Some(cert_path))
     }
 
     pub fn acceptor(&self) -> TlsAcceptor {
@@ -107,7 +155,7 @@ impl Tls {
         if !matches!(self.source, TlsSource::Files { .. }) {
             return Ok(());
         }
-        let (config, _) = load(&self.source)?;
+        let (config, _, _) = load(&self.source)?;
         *self.acceptor.write().unwrap_or_else(|p| p.into_inner()) =
             TlsAcceptor::from(Arc::new(config));
         Ok(())
@@ -150,5 +198,33 @@ mod tests {
             })
             .is_ok()
         );
+    }
+
+    #[test]
+    fn a_self_signed_certificate_is_saved_owner_only_and_loads_as_a_ca() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("data");
+        let tls = Tls::new(TlsSource::SelfSigned {
+            names: vec!["localhost".into()],
+        })
+        .unwrap();
+        let cert = tls.save_self_signed(&dir).unwrap().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&cert), 0o600);
+        assert_eq!(mode(&dir.join(SELF_SIGNED_KEY)), 0o600);
+        let der = CertificateDer::from_pem_file(&cert).unwrap();
+        assert_eq!(fingerprint(&der), tls.fingerprint);
+        PrivateKeyDer::from_pem_file(dir.join(SELF_SIGNED_KEY)).unwrap();
+
+        // The next start serves the same certificate, while it holds the names.
+        let names = ["localhost".to_string()];
+        let saved = saved_self_signed(&dir, &names).expect("reusable");
+        assert_eq!(Tls::new(saved).unwrap().fingerprint, tls.fingerprint);
+        let more = ["localhost".to_string(), "relay.example".to_string()];
+        assert!(saved_self_signed(&dir, &more).is_none(), "a new name");
+        std::fs::write(dir.join(SELF_SIGNED_KEY), "garbage").unwrap();
+        assert!(saved_self_signed(&dir, &names).is_none(), "a broken key");
     }
 }

@@ -498,3 +498,25 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: &[u8]
 pub async fn post(url: &str, body: &[u8]) -> Sent {
     send("POST", url, &[("content-type", "application/json")], body).await
 }
+
+/// Reads one response from a connection the test wrote a request to itself.
+pub async fn response_on(stream: &mut TcpStream) -> Sent {
+    within("the relay's response", async {
+        let mut buf = Vec::new();
+        let head_len = read_head(stream, &mut buf).await.expect("response head");
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut resp = httparse::Response::new(&mut headers);
+        resp.parse(&buf[..head_len]).unwrap();
+        let status = resp.code.unwrap();
+        let (headers, len) = header_list(resp.headers);
+        let body = read_exact_body(stream, &mut buf, head_len, len)
+            .await
+            .unwrap();
+        Sent {
+            status,
+            headers,
+            body: Bytes::from(body),
+        }
+    })
+    .await
+}

@@ -1,0 +1,78 @@
+//! The flags added against hostile senders resolve from the command line
+//! and the config file, with the documented defaults.
+
+// Test code: a failed setup step should panic.
+#![allow(clippy::unwrap_used)]
+
+use clap::Parser;
+use hookhole_relay::cli::RelayArgs;
+use std::time::Duration;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    relay: RelayArgs,
+}
+
+fn resolve(args: &[&str], file: &str) -> Result<hookhole_relay::RelayConfig, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hookhole.toml");
+    std::fs::write(&path, file).unwrap();
+    let cli = Cli::try_parse_from(std::iter::once("relay").chain(args.iter().copied()))
+        .map_err(|e| e.to_string())?;
+    cli.relay
+        .resolve(Some(&path))
+        .map(|(_, config)| config)
+        .map_err(|e| e.0)
+}
+
+#[test]
+fn defaults_cut_slow_senders_within_a_minute_and_bound_the_buffer_relay_wide() {
+    let config = resolve(&[], "").unwrap();
+    let pace = config.limits.body_pace;
+    assert_eq!(pace.timeout, Duration::from_secs(20));
+    assert_eq!(pace.min_rate, 1024);
+    // 25 MiB at 1 Mbit/s is 125 000 bytes a second: far above the rate.
+    assert!(pace.min_rate < 125_000);
+    assert_eq!(config.limits.client_connections, 4096);
+    assert_eq!(config.buffer_limits.total_count, 100_000);
+    assert_eq!(config.buffer_limits.total_bytes, 1 << 30);
+}
+
+#[test]
+fn flags_and_the_config_file_set_them() {
+    let args = [
+        "--body-timeout",
+        "5s",
+        "--min-body-rate",
+        "2KiB",
+        "--max-client-connections",
+        "7",
+        "--buffer-total-limit",
+        "9",
+        "--buffer-total-bytes",
+        "1MiB",
+    ];
+    let config = resolve(&args, "").unwrap();
+    assert_eq!(config.limits.body_pace.timeout, Duration::from_secs(5));
+    assert_eq!(config.limits.body_pace.min_rate, 2048);
+    assert_eq!(config.limits.client_connections, 7);
+    assert_eq!(config.buffer_limits.total_count, 9);
+    assert_eq!(config.buffer_limits.total_bytes, 1 << 20);
+
+    let file = "[relay]\nbody-timeout = \"30s\"\nmin-body-rate = 0\nmax-client-connections = 3\nbuffer-total-limit = 4\nbuffer-total-bytes = \"2MiB\"\n";
+    let config = resolve(&[], file).unwrap();
+    assert_eq!(config.limits.body_pace.timeout, Duration::from_secs(30));
+    assert_eq!(config.limits.body_pace.min_rate, 0);
+    assert_eq!(config.limits.client_connections, 3);
+    assert_eq!(config.buffer_limits.total_count, 4);
+    assert_eq!(config.buffer_limits.total_bytes, 2 << 20);
+}
+
+#[test]
+fn a_zero_body_timeout_is_refused() {
+    let error = resolve(&["--body-timeout", "0s"], "").unwrap_err();
+    assert!(error.contains("\"0s\" is too short"), "{error}");
+    let error = resolve(&[], "[relay]\nbody-timeout = \"0s\"\n").unwrap_err();
+    assert!(error.contains("\"0s\" is too short"), "{error}");
+}
