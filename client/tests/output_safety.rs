@@ -107,27 +107,7 @@ async fn the_terminal_ui_shows_hostile_payloads_escaped_and_the_terminal_obeys_n
     .unwrap();
     let data = dir.path().join("data");
     let tmux = Tmux::new("escapes");
-    let command = format!(
-        "{} listen; echo EXITED=$?; sleep 60",
-        env!("CARGO_BIN_EXE_hookhole")
-    );
-    let dir_text = dir.path().to_string_lossy().into_owned();
-    let data_env = format!("XDG_DATA_HOME={}", data.display());
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ui",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "-c",
-        &dir_text,
-        "-e",
-        &data_env,
-        &command,
-    ]);
+    tmux.start_listener(dir.path(), &data, (120, 40), &[]);
     // Let applications set tmux buffers with OSC 52, as a terminal with
     // clipboard access would: the attack has to be seen to fail.
     tmux.run(&["set-option", "-g", "set-clipboard", "on"]);

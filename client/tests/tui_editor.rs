@@ -9,72 +9,10 @@
 
 mod common;
 
+use common::tmux::{Tmux, public_url, tmux_available};
 use common::*;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
-
-/// A tmux server of our own (`-L`), killed when the test ends.
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the screen shows `text` (the UI redraws on its own time).
-    async fn wait_for(&self, text: &str) -> String {
-        within(&format!("{text:?} on the screen"), async {
-            loop {
-                let screen = self.run(&["capture-pane", "-p", "-t", "ui"]);
-                if screen.contains(text) {
-                    return screen;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        })
-        .await
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .arg("kill-server")
-            .output();
-    }
-}
-
-/// The listener's public URL, once it has announced it.
-async fn public_url(data: &Path) -> String {
-    within("the listener to record its URL", async {
-        loop {
-            if let Ok(text) = std::fs::read_to_string(data.join("hookhole/listeners.json")) {
-                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-                if let Some(url) = v
-                    .as_object()
-                    .and_then(|m| m.values().next())
-                    .and_then(|l| l["public_url"].as_str())
-                {
-                    return url.to_string();
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-}
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -82,12 +20,7 @@ fn mode(path: &Path) -> u32 {
 
 #[tokio::test]
 async fn e_edits_in_a_private_file_and_a_failed_or_unchanged_edit_replays_nothing() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide tmux (.ci/run installs it)"
-        );
-        eprintln!("skipped: tmux is not installed");
+    if !tmux_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -120,38 +53,17 @@ async fn e_edits_in_a_private_file_and_a_failed_or_unchanged_edit_replays_nothin
     std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o700)).unwrap();
 
     let data = dir.path().join("data");
-    let tmux = Tmux {
-        socket: format!("hookhole-editor-test-{}", std::process::id()),
-    };
-    let command = format!(
-        "{} listen; echo EXITED=$?; sleep 60",
-        env!("CARGO_BIN_EXE_hookhole")
+    let tmux = Tmux::new("editor");
+    tmux.start_listener(
+        dir.path(),
+        &data,
+        (160, 30),
+        &[
+            format!("EDITOR={}", editor.display()),
+            format!("VISUAL={}", editor.display()),
+            "NO_COLOR=1".into(),
+        ],
     );
-    let dir_text = dir.path().to_string_lossy().into_owned();
-    let data_env = format!("XDG_DATA_HOME={}", data.display());
-    let editor_env = format!("EDITOR={}", editor.display());
-    let visual_env = format!("VISUAL={}", editor.display());
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ui",
-        "-x",
-        "160",
-        "-y",
-        "30",
-        "-c",
-        &dir_text,
-        "-e",
-        &data_env,
-        "-e",
-        &editor_env,
-        "-e",
-        &visual_env,
-        "-e",
-        "NO_COLOR=1",
-        &command,
-    ]);
 
     let url = public_url(&data).await;
     assert_eq!(

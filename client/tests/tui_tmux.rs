@@ -33,29 +33,7 @@ async fn a_delivery_shows_its_signature_r_replays_and_q_restores_the_terminal() 
     .unwrap();
     let data = dir.path().join("data");
     let tmux = Tmux::new("replay");
-    let command = format!(
-        "{} listen; echo EXITED=$?; sleep 60",
-        env!("CARGO_BIN_EXE_hookhole")
-    );
-    let dir_text = dir.path().to_string_lossy().into_owned();
-    let data_env = format!("XDG_DATA_HOME={}", data.display());
-    tmux.run(&[
-        "new-session",
-        "-d",
-        "-s",
-        "ui",
-        "-x",
-        "120",
-        "-y",
-        "30",
-        "-c",
-        &dir_text,
-        "-e",
-        &data_env,
-        "-e",
-        "NO_COLOR=1",
-        &command,
-    ]);
+    tmux.start_listener(dir.path(), &data, (120, 30), &["NO_COLOR=1".into()]);
 
     let url = public_url(&data).await;
     let registry = Registry::builtin();

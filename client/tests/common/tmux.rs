@@ -29,6 +29,39 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Starts `hookhole listen` in session `ui`, a `width` x `height`
+    /// terminal in `dir` (where its `hookhole.toml` is), with its data under
+    /// `data` and `env` (`NAME=value`) set. When it exits, the pane says
+    /// `EXITED=<code>` and stays open for the test to read.
+    pub fn start_listener(&self, dir: &Path, data: &Path, size: (u16, u16), env: &[String]) {
+        let command = format!(
+            "{} listen; echo EXITED=$?; sleep 60",
+            env!("CARGO_BIN_EXE_hookhole")
+        );
+        let (width, height) = (size.0.to_string(), size.1.to_string());
+        let dir_text = dir.to_string_lossy().into_owned();
+        let data_env = format!("XDG_DATA_HOME={}", data.display());
+        let mut args = vec![
+            "new-session",
+            "-d",
+            "-s",
+            "ui",
+            "-x",
+            &width,
+            "-y",
+            &height,
+            "-c",
+            &dir_text,
+            "-e",
+            &data_env,
+        ];
+        for var in env {
+            args.extend(["-e", var.as_str()]);
+        }
+        args.push(&command);
+        self.run(&args);
+    }
+
     /// The screen as text.
     pub fn screen(&self) -> String {
         self.run(&["capture-pane", "-p", "-t", "ui"])
