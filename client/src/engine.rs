@@ -175,13 +175,19 @@ pub async fn run(
                     End::Shutdown => return Ok(()),
                     End::Lost(reason) => reason,
                     End::Refused { code, reason } => {
-                        return Err(refused(&events, code, reason).await);
+                        return Err(fatal(&events, EngineError::Refused { code, reason }).await);
                     }
-                    End::Untrusted(reason) => return Err(untrusted(&events, reason).await),
+                    End::Untrusted(reason) => {
+                        return Err(fatal(&events, EngineError::Untrusted(reason)).await);
+                    }
                 }
             }
-            Err(End::Refused { code, reason }) => return Err(refused(&events, code, reason).await),
-            Err(End::Untrusted(reason)) => return Err(untrusted(&events, reason).await),
+            Err(End::Refused { code, reason }) => {
+                return Err(fatal(&events, EngineError::Refused { code, reason }).await);
+            }
+            Err(End::Untrusted(reason)) => {
+                return Err(fatal(&events, EngineError::Untrusted(reason)).await);
+            }
             Err(End::Lost(reason)) => reason,
             Err(End::Shutdown) => return Ok(()),
         };
@@ -208,31 +214,23 @@ pub async fn run(
     }
 }
 
-async fn refused(events: &mpsc::Sender<Event>, code: u16, reason: String) -> EngineError {
+/// Reports why the engine ends for good (the UI's status, the JSON lines,
+/// then the exit message): a refusal, or a certificate that failed
+/// verification, which would fail every retry the same way.
+async fn fatal(events: &mpsc::Sender<Event>, error: EngineError) -> EngineError {
+    let reason = match &error {
+        EngineError::Refused { reason, .. } | EngineError::Untrusted(reason) => reason.clone(),
+        other => other.to_string(),
+    };
     let _ = events
         .send(Event::Connection(ConnectionEvent {
             state: LinkState::Failed,
-            reason: Some(reason.clone()),
+            reason: Some(reason),
             retry_in_ms: None,
             listeners: None,
         }))
         .await;
-    EngineError::Refused { code, reason }
-}
-
-/// Reports a certificate that failed verification (the UI's status, the
-/// JSON lines, then the exit message) and ends the engine: the same
-/// certificate fails every retry.
-async fn untrusted(events: &mpsc::Sender<Event>, reason: String) -> EngineError {
-    let _ = events
-        .send(Event::Connection(ConnectionEvent {
-            state: LinkState::Failed,
-            reason: Some(reason.clone()),
-            retry_in_ms: None,
-            listeners: None,
-        }))
-        .await;
-    EngineError::Untrusted(reason)
+    error
 }
 
 fn remember(config: &EngineConfig, welcome: &Welcome) {

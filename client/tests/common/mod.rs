@@ -455,29 +455,12 @@ impl Sent {
 
 /// Writes `head` + `body` on a new connection and reads the response.
 pub async fn raw_request(addr: SocketAddr, head: &str, body: &[u8]) -> Sent {
-    within("the relay's response", async {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.write_all(head.as_bytes()).await.unwrap();
-        stream.write_all(body).await.unwrap();
-        let mut buf = Vec::new();
-        let head_len = read_head(&mut stream, &mut buf)
-            .await
-            .expect("response head");
-        let mut headers = [httparse::EMPTY_HEADER; 128];
-        let mut resp = httparse::Response::new(&mut headers);
-        resp.parse(&buf[..head_len]).unwrap();
-        let status = resp.code.unwrap();
-        let (headers, len) = header_list(resp.headers);
-        let body = read_exact_body(&mut stream, &mut buf, head_len, len)
-            .await
-            .unwrap();
-        Sent {
-            status,
-            headers,
-            body: Bytes::from(body),
-        }
-    })
-    .await
+    let mut stream = within("a connection to the relay", TcpStream::connect(addr))
+        .await
+        .unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    response_on(&mut stream).await
 }
 
 /// Sends `method url` with extra header lines and a body.
