@@ -11,31 +11,9 @@ mod common;
 
 use common::process::{Proc, hookhole, run};
 use common::*;
-use hookhole::engine::EngineError;
-use hookhole_shared::protocol::{Token, close};
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-
-/// Runs an engine against `relay_url` and returns the reason it was
-/// refused with `UNAUTHORIZED`.
-async fn refusal(relay_url: &str, channel: Option<&str>, token: Option<&str>) -> String {
-    let mut config = engine_config(relay_url, channel, "http://127.0.0.1:9");
-    config.token = token.map(|t| Token(t.to_string()));
-    let (tx, _events) = tokio::sync::mpsc::channel(16);
-    let result = within(
-        "the engine to be refused",
-        hookhole::engine::run(config, tx, tokio_util::sync::CancellationToken::new()),
-    )
-    .await;
-    match result {
-        Err(EngineError::Refused { code, reason }) => {
-            assert_eq!(code, close::UNAUTHORIZED, "{reason}");
-            reason
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
 
 /// Starts `hookhole listen` on the embedded relay in `dir`; returns it and
 /// its ready event.

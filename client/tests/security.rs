@@ -13,24 +13,6 @@ use hookhole::events::{Event, LinkState};
 use hookhole_relay::RelayConfig;
 use std::time::Duration;
 
-async fn refusal(relay: &TestRelay, channel: Option<&str>, token: Option<&str>) -> String {
-    let mut config = engine_config(&relay.url(), channel, "http://127.0.0.1:9");
-    config.token = token.map(|t| hookhole_shared::protocol::Token(t.to_string()));
-    let (tx, _events) = tokio::sync::mpsc::channel(16);
-    let result = within(
-        "the engine to be refused",
-        hookhole::engine::run(config, tx, tokio_util::sync::CancellationToken::new()),
-    )
-    .await;
-    match result {
-        Err(EngineError::Refused { code, reason }) => {
-            assert_eq!(code, hookhole_shared::protocol::close::UNAUTHORIZED);
-            reason
-        }
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn tokens_are_required_and_a_channel_belongs_to_the_token_that_claimed_it() {
     let data = tempfile::tempdir().unwrap();
@@ -47,12 +29,12 @@ async fn tokens_are_required_and_a_channel_belongs_to_the_token_that_claimed_it(
     };
     let relay = TestRelay::start_with(config.clone()).await;
     assert!(
-        refusal(&relay, Some("shop"), None)
+        refusal(&relay.url(), Some("shop"), None)
             .await
             .contains("requires a token")
     );
     assert!(
-        refusal(&relay, Some("shop"), Some("not-a-real-token-000"))
+        refusal(&relay.url(), Some("shop"), Some("not-a-real-token-000"))
             .await
             .contains("not accepted")
     );
@@ -62,7 +44,7 @@ async fn tokens_are_required_and_a_channel_belongs_to_the_token_that_claimed_it(
     owner.token = Some(hookhole_shared::protocol::Token(alice.into()));
     let alice_client = TestClient::start_with(owner).await;
     assert!(
-        refusal(&relay, Some("shop"), Some(bob))
+        refusal(&relay.url(), Some("shop"), Some(bob))
             .await
             .contains("belongs to another token")
     );
@@ -80,7 +62,7 @@ async fn tokens_are_required_and_a_channel_belongs_to_the_token_that_claimed_it(
     relay.stop().await;
     let relay = TestRelay::start_with(config).await;
     assert!(
-        refusal(&relay, Some("shop"), Some(bob))
+        refusal(&relay.url(), Some("shop"), Some(bob))
             .await
             .contains("belongs to another token")
     );
@@ -94,7 +76,7 @@ async fn an_anonymous_public_relay_hands_out_random_channel_names_only() {
     })
     .await;
     assert!(
-        refusal(&relay, Some("stripe-dev"), None)
+        refusal(&relay.url(), Some("stripe-dev"), None)
             .await
             .contains("random channel names only")
     );

@@ -503,3 +503,27 @@ pub async fn response_on(stream: &mut TcpStream) -> Sent {
     })
     .await
 }
+
+/// Runs an engine against `relay_url` and returns the reason it was
+/// refused with `UNAUTHORIZED`.
+pub async fn refusal(relay_url: &str, channel: Option<&str>, token: Option<&str>) -> String {
+    let mut config = engine_config(relay_url, channel, "http://127.0.0.1:9");
+    config.token = token.map(|t| hookhole_shared::protocol::Token(t.to_string()));
+    let (tx, _events) = tokio::sync::mpsc::channel(16);
+    let result = within(
+        "the engine to be refused",
+        hookhole::engine::run(config, tx, tokio_util::sync::CancellationToken::new()),
+    )
+    .await;
+    match result {
+        Err(EngineError::Refused { code, reason }) => {
+            assert_eq!(
+                code,
+                hookhole_shared::protocol::close::UNAUTHORIZED,
+                "{reason}"
+            );
+            reason
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
