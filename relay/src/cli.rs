@@ -116,14 +116,15 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_HEADER_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub header_timeout: Option<Duration>,
-    /// Longest wait for the next bytes of a webhook body, and the time after
-    /// which --min-body-rate applies; slower senders get 408 [default: 20s]
+    /// Longest wait for the next bytes of a webhook body, and the length of
+    /// the windows --min-body-rate is checked over; slower senders get 408
+    /// [default: 20s]
     #[arg(long, env = "HOOKHOLE_RELAY_BODY_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub body_timeout: Option<Duration>,
-    /// Slowest average a webhook body may arrive at, in bytes per second
-    /// (e.g. 1KiB), once --body-timeout has passed; 0 checks no rate
-    /// (408 below it) [default: 1KiB]
+    /// Slowest rate a webhook body may arrive at, in bytes per second
+    /// (e.g. 1KiB), over each --body-timeout window since the body began;
+    /// 0 checks no rate (408 below it) [default: 1KiB]
     #[arg(long, env = "HOOKHOLE_RELAY_MIN_BODY_RATE", value_name = "SIZE",
           value_parser = settings::parse_size)]
     pub min_body_rate: Option<usize>,
