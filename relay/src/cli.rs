@@ -372,11 +372,14 @@ impl RelayArgs {
 /// Runs a relay from the command line until Ctrl-C or SIGTERM.
 pub async fn run(args: &RelayArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     let (listen, config) = args.resolve(config_file)?;
+    // The data dir is checked before the port is taken or anything printed:
+    // a relay that cannot start says only why.
+    let relay = crate::server::Relay::open(config)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
-    let base = config.base_url(None, local);
+    let base = relay.config().base_url(None, local);
     // One machine-readable line on stdout, so scripts and tests can find the
     // port when listening on port 0.
     // A closed stdout must not stop the relay.
@@ -388,7 +391,7 @@ pub async fn run(args: &RelayArgs, config_file: Option<&Path>) -> anyhow::Result
     tracing::info!("hookhole relay listening on {local}; send webhooks to {base}/{{channel}}/...");
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    crate::serve(listener, config, shutdown).await
+    relay.serve(listener, shutdown).await
 }
 
 /// Cancels `token` on Ctrl-C (SIGINT) or SIGTERM.

@@ -6,7 +6,8 @@
 //! fanned out to every client on its channel; the sender gets the first
 //! real answer.
 //!
-//! - [`server`]: accept loop and graceful shutdown ([`serve`]).
+//! - [`server`]: start-up checks ([`Relay::open`]), accept loop and graceful
+//!   shutdown ([`serve`]).
 //! - `connection`: one connection: TLS, its first head, its budget, hyper.
 //! - `first_head`: reading and classifying a connection's first request head.
 //! - `budget`: separate connection budgets for webhooks and clients.
@@ -49,4 +50,4 @@ pub mod tls;
 mod tunnel;
 
 pub use config::RelayConfig;
-pub use server::serve;
+pub use server::{Relay, serve};
