@@ -23,6 +23,8 @@
 //! - `tunnel`: one client's websocket session.
 //! - `error`: every error as an HTTP status and a JSON body.
 //! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
+//! - [`process`], [`logging`]: what both binaries share around their work:
+//!   one-line usage errors, stopping on signals, printable logs.
 
 pub mod auth;
 pub mod body;
@@ -40,8 +42,10 @@ mod hub;
 mod ids;
 mod ingest;
 pub mod limits;
+pub mod logging;
 mod metrics;
 pub mod private_files;
+pub mod process;
 mod routes;
 pub mod server;
 pub mod settings;
