@@ -6,7 +6,9 @@ use hookhole::providers::ProvidersArgs;
 use hookhole::trigger::TriggerArgs;
 use hookhole::verify_cmd::VerifyArgs;
 use hookhole::{export, history_cmd};
-use hookhole_relay::cli::{RelayArgs, exit_for_clap, init_tracing, stop_on_signal};
+use hookhole_relay::cli::RelayArgs;
+use hookhole_relay::logging::{init_tracing, log_fields, log_filter};
+use hookhole_relay::process::{exit_for_clap, stop_on_signal};
 use hookhole_relay::settings::UsageError;
 use hookhole_shared::printable;
 use std::path::PathBuf;
@@ -140,10 +142,10 @@ fn init_tracing_to_file(data_dir: Option<&std::path::Path>) {
     let _ = tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .fmt_fields(hookhole_relay::cli::log_fields())
+                .fmt_fields(log_fields())
                 .with_writer(std::sync::Mutex::new(file))
                 .with_ansi(false),
         )
-        .with(hookhole_relay::cli::log_filter())
+        .with(log_filter())
         .try_init();
 }

@@ -6,6 +6,7 @@
 //! a tokens file may hold (`sha256:<hex>`), so the file can be shared with
 //! less care than the tokens themselves.
 
+use crate::settings::UsageError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -88,6 +89,9 @@ impl Tokens {
 /// hundreds of thousands of claims, far beyond what a relay's tokens hold.
 const OWNERS_FILE_MAX: u64 = 64 << 20;
 
+/// The file in the data dir that records who owns which channel.
+pub const OWNERS_FILE: &str = "owners.json";
+
 /// Which owner claimed which named channel, kept in the data dir so a
 /// channel stays its owner's across restarts.
 pub struct Owners {
@@ -96,17 +100,21 @@ pub struct Owners {
 }
 
 impl Owners {
-    pub fn open(data_dir: Option<&Path>) -> Owners {
-        let path = data_dir.map(|d| d.join("owners.json"));
-        let owners = path
-            .as_ref()
-            .and_then(|p| crate::bounded_read::read_file(p, OWNERS_FILE_MAX).ok())
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        Owners {
+    /// Reads who owns which channel from `data_dir` (no file yet: nobody
+    /// has claimed anything). A file that cannot be read, or does not hold
+    /// a record, refuses the start and is left as it is: taken as empty, it
+    /// would let any token claim any channel, and the next claim would
+    /// overwrite what a backup could have restored.
+    pub fn open(data_dir: Option<&Path>) -> Result<Owners, UsageError> {
+        let path = data_dir.map(|d| d.join(OWNERS_FILE));
+        let owners = match &path {
+            Some(path) => load(path)?,
+            None => BTreeMap::new(),
+        };
+        Ok(Owners {
             path,
             owners: Mutex::new(owners),
-        }
+        })
     }
 
     /// Whether some token has claimed `channel`.
@@ -149,6 +157,28 @@ impl Owners {
     }
 }
 
+/// The claims recorded at `path`; none when there is no file.
+fn load(path: &Path) -> Result<BTreeMap<String, String>, UsageError> {
+    const WHY: &str =
+        "it records which token owns each channel, so the relay will not start without it";
+    let bytes = match crate::bounded_read::read_file(path, OWNERS_FILE_MAX) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
+        Err(e) => {
+            return Err(UsageError(format!(
+                "cannot read {}: {e}; {WHY}: make it a file this user can read, or restore it from a backup",
+                path.display()
+            )));
+        }
+    };
+    serde_json::from_slice(&bytes).map_err(|e| {
+        UsageError(format!(
+            "{} is damaged ({e}); {WHY}: restore it from a backup, or move it away to let tokens claim channels afresh",
+            path.display()
+        ))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,7 +204,7 @@ mod tests {
     #[test]
     fn a_channel_stays_its_first_owners_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let owners = Owners::open(Some(dir.path()));
+        let owners = Owners::open(Some(dir.path())).unwrap();
         assert!(owners.claim("shop", "alice", 2).is_ok());
         assert!(owners.claim("shop", "alice", 2).is_ok());
         assert!(
@@ -183,7 +213,7 @@ mod tests {
                 .unwrap_err()
                 .contains("another token")
         );
-        let reopened = Owners::open(Some(dir.path()));
+        let reopened = Owners::open(Some(dir.path())).unwrap();
         assert!(reopened.claim("shop", "mallory", 2).is_err());
         assert!(reopened.claim("other", "mallory", 2).is_ok());
         assert!(reopened.claim("third", "mallory", 2).is_ok());
@@ -195,6 +225,28 @@ mod tests {
         );
         let text = std::fs::read_to_string(dir.path().join("owners.json")).unwrap();
         assert!(!text.contains("correct"), "only owner ids are stored");
+    }
+
+    #[test]
+    fn a_damaged_or_unreadable_owners_file_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(OWNERS_FILE);
+        for damaged in [&b"{\"shop\": \"ab"[..], b"\x00\xff garbage", b"[]", b""] {
+            std::fs::write(&path, damaged).unwrap();
+            let error = Owners::open(Some(dir.path())).err().unwrap().0;
+            assert!(error.contains("owners.json is damaged"), "{error}");
+            assert!(error.contains("restore it from a backup"), "{error}");
+            assert_eq!(std::fs::read(&path).unwrap(), damaged);
+        }
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        let error = Owners::open(Some(dir.path())).err().unwrap().0;
+        assert!(error.starts_with("cannot read "), "{error}");
+        assert!(error.contains("owners.json"), "{error}");
+        // No file at all: nobody has claimed anything yet.
+        let fresh = tempfile::tempdir().unwrap();
+        let owners = Owners::open(Some(&fresh.path().join("not-yet"))).unwrap();
+        assert!(!owners.is_claimed("shop"));
     }
 
     #[test]

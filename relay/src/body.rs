@@ -1,16 +1,19 @@
 //! Reading a webhook body: bounded in size, and in time.
 //!
-//! A body must keep arriving. Two rules, one deadline: the next bytes may
-//! take at most `--body-timeout`, and once that long has passed since the
-//! body began, everything so far must have come at `--min-body-rate` on
-//! average. A stalled sender, or one trickling a byte a second, is cut
-//! after `--body-timeout`; a 25 MiB body at 1 Mbit/s (about 122 KiB/s)
-//! is far above the default rate and passes.
+//! A body must keep arriving. Two rules: the next bytes may take at most
+//! `--body-timeout`, and the body's time is cut into windows of that same
+//! length, counted from when the body began, each of which must bring at
+//! least `--min-body-rate` × `--body-timeout` bytes (20 KiB by default).
+//! A window is judged when it ends, so the cost per read is an addition and
+//! a comparison, and a body that is still inside its first window is never
+//! cut for its rate.
 //!
-//! The rate is an average since the body began: a sender that front-loads
-//! a large body earns time it may then spend slowly, but never more than
-//! `--body-timeout` between two reads, and never more than the body limit
-//! divided by the rate in all.
+//! The rate is recent, not an average since the start: a sender that
+//! front-loads most of a large body fast and then trickles a byte a second
+//! has earned nothing by it and is cut when its first slow window ends,
+//! at most two windows (40 s by default) after it slowed down. A stalled
+//! sender is cut after `--body-timeout`. A 25 MiB body at 1 Mbit/s (about
+//! 122 KiB/s, some 2.4 MiB a window) is far above the default and passes.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -21,10 +24,10 @@ use tokio::time::Instant;
 /// How fast a body must arrive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pace {
-    /// Longest wait for the next body bytes; also the grace period before
-    /// the rate is checked.
+    /// Longest wait for the next body bytes; also the length of the windows
+    /// in which the rate is checked.
     pub timeout: Duration,
-    /// Bytes per second, on average since the body began; 0 checks no rate.
+    /// Bytes per second, over each window of `timeout`; 0 checks no rate.
     pub min_rate: u64,
 }
 
@@ -38,27 +41,79 @@ impl Default for Pace {
 }
 
 impl Pace {
-    /// The latest moment the next bytes may arrive, for a body that began
-    /// at `began`, last delivered bytes at `last`, and has sent `received`.
-    pub fn deadline(&self, began: Instant, last: Instant, received: u64) -> Instant {
-        let idle = last + self.timeout;
-        if self.min_rate == 0 {
-            return idle;
+    /// The bytes each whole window must bring: `min_rate` × `timeout`.
+    pub fn window_quota(&self) -> u64 {
+        let quota = u128::from(self.min_rate).saturating_mul(self.timeout.as_millis()) / 1000;
+        u64::try_from(quota).unwrap_or(u64::MAX)
+    }
+}
+
+/// Where a body stands against its [`Pace`]: when its bytes last came, and
+/// what the current window has brought so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    last: Instant,
+    window_start: Instant,
+    window_bytes: u64,
+}
+
+impl Progress {
+    /// A body that begins at `began`: nothing received, the first window open.
+    pub fn new(began: Instant) -> Self {
+        Progress {
+            last: began,
+            window_start: began,
+            window_bytes: 0,
         }
-        // `received` bytes at `min_rate` entitle the sender to this long.
-        let earned = Duration::from_secs_f64(received as f64 / self.min_rate as f64);
-        idle.min(began + self.timeout.max(earned))
+    }
+
+    /// The latest moment the next bytes may arrive, and the error if they
+    /// do not: the idle timeout, or the end of a window still short of its
+    /// quota, whichever comes first (on a tie, the stall is the better
+    /// explanation).
+    pub fn deadline(&self, pace: &Pace) -> (Instant, BodyError) {
+        let idle = self.last + pace.timeout;
+        let window_end = self.window_start + pace.timeout;
+        if self.window_bytes < pace.window_quota() && window_end < idle {
+            (window_end, BodyError::TooSlow(pace.min_rate))
+        } else {
+            (idle, BodyError::Stalled(pace.timeout))
+        }
+    }
+
+    /// Counts `n` bytes that arrived at `now`, first closing every window
+    /// that ended before it (the deadline normally cuts a short window
+    /// first; this holds when bytes and the deadline arrive together).
+    pub fn record(&mut self, pace: &Pace, now: Instant, n: u64) -> Result<(), BodyError> {
+        let window = pace.timeout.max(Duration::from_nanos(1));
+        // Most reads fall in the open window: one comparison.
+        if now >= self.window_start + window {
+            let elapsed = now.saturating_duration_since(self.window_start);
+            let closed = elapsed.as_nanos() / window.as_nanos();
+            let quota = pace.window_quota();
+            // Any window after the first closed one brought nothing.
+            if self.window_bytes < quota || (closed > 1 && quota > 0) {
+                return Err(BodyError::TooSlow(pace.min_rate));
+            }
+            // window × closed <= elapsed: the new start is not after `now`.
+            let closed = u32::try_from(closed).unwrap_or(u32::MAX);
+            self.window_start += window.saturating_mul(closed);
+            self.window_bytes = 0;
+        }
+        self.last = now;
+        self.window_bytes = self.window_bytes.saturating_add(n);
+        Ok(())
     }
 }
 
 /// Why a body was not read.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyError {
     /// Over the body limit, in bytes.
     TooLarge(usize),
     /// Nothing arrived for this long.
     Stalled(Duration),
-    /// Slower on average than this many bytes per second.
+    /// A whole window brought less than this many bytes per second.
     TooSlow(u64),
     /// The connection broke or the framing was invalid.
     Broken(String),
@@ -89,17 +144,13 @@ where
 {
     let mut body = Limited::new(body, limit);
     let (mut chunks, mut hasher) = (Vec::new(), Sha256::new());
-    let began = Instant::now();
-    let (mut last, mut received) = (began, 0u64);
+    let mut progress = Progress::new(Instant::now());
     loop {
-        let deadline = pace.deadline(began, last, received);
+        let (deadline, cut) = progress.deadline(&pace);
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
-            Err(_) if last + pace.timeout <= deadline => {
-                return Err(BodyError::Stalled(pace.timeout));
-            }
-            Err(_) => return Err(BodyError::TooSlow(pace.min_rate)),
+            Err(_) => return Err(cut),
         };
         let frame = frame.map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -114,8 +165,7 @@ where
         if let Ok(data) = frame.into_data()
             && !data.is_empty()
         {
-            last = Instant::now();
-            received += data.len() as u64;
+            progress.record(&pace, Instant::now(), data.len() as u64)?;
             hasher.update(&data);
             chunks.push(data);
         }
@@ -248,14 +298,106 @@ mod tests {
         trickle.await.unwrap();
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_fast_start_then_a_trickle_is_cut_when_its_first_slow_window_ends() {
+        let (tx, body) = channel_body();
+        let began = Instant::now();
+        // 24 MiB at once, then a byte a second: at 1 KiB/s on average since
+        // the start, the front-load alone would buy almost seven hours.
+        let sender = tokio::spawn(async move {
+            tx.send(data(&vec![7; 24 << 20])).await.unwrap();
+            while tx.send(data(b"x")).await.is_ok() {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let result = read(body, 25 << 20, PACE).await;
+        assert_eq!(result.err(), Some(BodyError::TooSlow(1024)));
+        // The first window [0 s, 20 s) met its quota with the front-load; the
+        // second brought 20 bytes and is judged when it ends.
+        assert_eq!(began.elapsed(), Duration::from_secs(40));
+        sender.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_at_exactly_the_minimum_rate_passes() {
+        let (tx, body) = channel_body();
+        // 1 KiB every second for 100 s: each 20 s window brings exactly its
+        // 20 KiB quota.
+        let sender = tokio::spawn(async move {
+            for _ in 0..100 {
+                tx.send(data(&[1; 1024])).await.unwrap();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        let body = read(body, 1 << 20, PACE).await.expect("the body passes");
+        assert_eq!(body.len(), 100 * 1024);
+        sender.await.unwrap();
+    }
+
     #[test]
-    fn the_deadline_is_the_earlier_of_idle_and_earned_time() {
+    fn the_deadline_is_the_idle_timeout_or_the_end_of_a_short_window() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
-        assert_eq!(PACE.deadline(t0, t0, 0), t0 + s(20));
-        assert_eq!(PACE.deadline(t0, t0 + s(5), 10), t0 + s(20));
-        // 100 KiB earns 100 s; the last bytes at 90 s allow until 110 s.
-        assert_eq!(PACE.deadline(t0, t0 + s(90), 100 * 1024), t0 + s(100));
-        assert_eq!(PACE.deadline(t0, t0 + s(70), 100 * 1024), t0 + s(90));
+        let mut progress = Progress::new(t0);
+        assert_eq!(
+            progress.deadline(&PACE),
+            (t0 + s(20), BodyError::Stalled(s(20)))
+        );
+        // Short of its 20 KiB, the window ends before the idle timeout.
+        progress.record(&PACE, t0 + s(5), 10).unwrap();
+        assert_eq!(
+            progress.deadline(&PACE),
+            (t0 + s(20), BodyError::TooSlow(1024))
+        );
+        // Once the window has its quota, only the idle timeout is left...
+        progress.record(&PACE, t0 + s(15), 20 * 1024).unwrap();
+        assert_eq!(
+            progress.deadline(&PACE),
+            (t0 + s(35), BodyError::Stalled(s(20)))
+        );
+        // ...until the next window opens with nothing in it.
+        progress.record(&PACE, t0 + s(25), 1).unwrap();
+        assert_eq!(
+            progress.deadline(&PACE),
+            (t0 + s(40), BodyError::TooSlow(1024))
+        );
+    }
+
+    #[test]
+    fn bytes_after_a_short_or_empty_window_are_refused() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let mut short = Progress::new(t0);
+        short.record(&PACE, t0 + s(1), 100).unwrap();
+        assert_eq!(
+            short.record(&PACE, t0 + s(20), 100),
+            Err(BodyError::TooSlow(1024))
+        );
+        // A full first window, then a whole window with nothing in it.
+        let mut gap = Progress::new(t0);
+        gap.record(&PACE, t0 + s(1), 1 << 20).unwrap();
+        assert_eq!(
+            gap.record(&PACE, t0 + s(40), 100),
+            Err(BodyError::TooSlow(1024))
+        );
+        // Without a rate, windows are never judged.
+        let free = Pace {
+            min_rate: 0,
+            ..PACE
+        };
+        let mut any = Progress::new(t0);
+        any.record(&free, t0 + s(1), 1).unwrap();
+        assert_eq!(any.record(&free, t0 + s(90), 1), Ok(()));
+        assert_eq!(
+            any.deadline(&free),
+            (t0 + s(110), BodyError::Stalled(s(20)))
+        );
+    }
+
+    #[test]
+    fn the_window_quota_is_rate_times_timeout_and_saturates() {
+        assert_eq!(PACE.window_quota(), 20 * 1024);
+        let (timeout, min_rate) = (Duration::MAX, u64::MAX);
+        assert_eq!(Pace { timeout, min_rate }.window_quota(), u64::MAX);
     }
 }

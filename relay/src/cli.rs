@@ -116,14 +116,15 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_HEADER_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub header_timeout: Option<Duration>,
-    /// Longest wait for the next bytes of a webhook body, and the time after
-    /// which --min-body-rate applies; slower senders get 408 [default: 20s]
+    /// Longest wait for the next bytes of a webhook body, and the length of
+    /// the windows --min-body-rate is checked over; slower senders get 408
+    /// [default: 20s]
     #[arg(long, env = "HOOKHOLE_RELAY_BODY_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub body_timeout: Option<Duration>,
-    /// Slowest average a webhook body may arrive at, in bytes per second
-    /// (e.g. 1KiB), once --body-timeout has passed; 0 checks no rate
-    /// (408 below it) [default: 1KiB]
+    /// Slowest rate a webhook body may arrive at, in bytes per second
+    /// (e.g. 1KiB), over each --body-timeout window since the body began;
+    /// 0 checks no rate (408 below it) [default: 1KiB]
     #[arg(long, env = "HOOKHOLE_RELAY_MIN_BODY_RATE", value_name = "SIZE",
           value_parser = settings::parse_size)]
     pub min_body_rate: Option<usize>,
@@ -371,11 +372,14 @@ impl RelayArgs {
 /// Runs a relay from the command line until Ctrl-C or SIGTERM.
 pub async fn run(args: &RelayArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     let (listen, config) = args.resolve(config_file)?;
+    // The data dir is checked before the port is taken or anything printed:
+    // a relay that cannot start says only why.
+    let relay = crate::server::Relay::open(config)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
-    let base = config.base_url(None, local);
+    let base = relay.config().base_url(None, local);
     // One machine-readable line on stdout, so scripts and tests can find the
     // port when listening on port 0.
     // A closed stdout must not stop the relay.
@@ -386,113 +390,6 @@ pub async fn run(args: &RelayArgs, config_file: Option<&Path>) -> anyhow::Result
     );
     tracing::info!("hookhole relay listening on {local}; send webhooks to {base}/{{channel}}/...");
     let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
-    crate::serve(listener, config, shutdown).await
-}
-
-/// Cancels `token` on Ctrl-C (SIGINT) or SIGTERM.
-pub async fn stop_on_signal(token: CancellationToken) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot watch SIGTERM: {e}");
-                let _ = tokio::signal::ctrl_c().await;
-                return token.cancel();
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("signal received, shutting down");
-    token.cancel();
-}
-
-/// Prints a clap error as one line (help and version as usual) and returns
-/// the exit code: 2 for usage errors, as clap does, 0 for help.
-pub fn exit_for_clap(err: clap::Error) -> std::process::ExitCode {
-    use clap::error::ErrorKind;
-    if matches!(
-        err.kind(),
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
-    ) {
-        let _ = err.print();
-        return std::process::ExitCode::SUCCESS;
-    }
-    let rendered = err.render().to_string();
-    let mut lines = rendered
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .peekable();
-    let mut first = lines
-        .next()
-        .unwrap_or("error: invalid arguments")
-        .to_string();
-    // "...were not provided:" is followed by the arguments it means.
-    while first.ends_with(':') {
-        match lines.next_if(|l| !l.starts_with("Usage:") && !l.starts_with("tip:")) {
-            Some(more) => first = format!("{first} {more}"),
-            None => break,
-        }
-    }
-    // Keep clap's "tip: a similar argument exists" when there is one.
-    match lines.find(|l| l.starts_with("tip:")) {
-        Some(tip) => eprintln!("{first} ({tip}); see --help"),
-        None => eprintln!("{first}; see --help"),
-    }
-    std::process::ExitCode::from(2)
-}
-
-/// Logs to stderr, filtered by `RUST_LOG` (e.g. `debug`, `hookhole_relay=trace`),
-/// `info` by default. Stdout stays free for machine-readable lines.
-pub fn init_tracing() {
-    use std::io::IsTerminal as _;
-    use tracing_subscriber::prelude::*;
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .fmt_fields(log_fields())
-                .with_writer(std::io::stderr)
-                .with_ansi(color),
-        )
-        .with(log_filter())
-        .try_init();
-}
-
-/// How log fields are written, for every log of both programs: each value
-/// (the message too) through `hookhole_shared::printable`'s one-line form,
-/// so a path, header or error text that a sender or relay chose can neither
-/// drive the terminal nor start a forged log line. The only escape sequences
-/// left are the colours tracing itself adds, and only on a terminal.
-pub fn log_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> + Send + Sync + 'static
-{
-    use hookhole_shared::printable::LineWriter;
-    use std::fmt::Write as _;
-    use tracing_subscriber::field::MakeExt as _;
-    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
-        let mut safe = LineWriter(writer);
-        match field.name() {
-            "message" => write!(safe, "{value:?}"),
-            name => write!(safe, "{name}={value:?}"),
-        }
-    })
-    .delimited(" ")
-}
-
-/// What `RUST_LOG` asks for (e.g. `debug`, `hookhole_relay=trace`), `info`
-/// when it is unset or unreadable.
-pub fn log_filter() -> tracing_subscriber::filter::Targets {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
-    std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
+    tokio::spawn(crate::process::stop_on_signal(shutdown.clone()));
+    relay.serve(listener, shutdown).await
 }

@@ -25,7 +25,8 @@ pub enum ApiError {
     BadBody(String),
     /// No body bytes arrived for this long.
     BodyStalled(Duration),
-    /// The body arrived slower than this many bytes per second on average.
+    /// A whole `--body-timeout` window of the body brought less than this
+    /// many bytes per second.
     BodyTooSlow(u64),
     /// The client could not get an answer from its local server.
     Local(Failure),

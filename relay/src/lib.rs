@@ -6,7 +6,8 @@
 //! fanned out to every client on its channel; the sender gets the first
 //! real answer.
 //!
-//! - [`server`]: accept loop and graceful shutdown ([`serve`]).
+//! - [`server`]: start-up checks ([`Relay::open`]), accept loop and graceful
+//!   shutdown ([`serve`]).
 //! - `connection`: one connection: TLS, its first head, its budget, hyper.
 //! - `first_head`: reading and classifying a connection's first request head.
 //! - `budget`: separate connection budgets for webhooks and clients.
@@ -22,6 +23,8 @@
 //! - `tunnel`: one client's websocket session.
 //! - `error`: every error as an HTTP status and a JSON body.
 //! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
+//! - [`process`], [`logging`]: what both binaries share around their work:
+//!   one-line usage errors, stopping on signals, printable logs.
 
 pub mod auth;
 pub mod body;
@@ -39,8 +42,10 @@ mod hub;
 mod ids;
 mod ingest;
 pub mod limits;
+pub mod logging;
 mod metrics;
 pub mod private_files;
+pub mod process;
 mod routes;
 pub mod server;
 pub mod settings;
@@ -49,4 +54,4 @@ pub mod tls;
 mod tunnel;
 
 pub use config::RelayConfig;
-pub use server::serve;
+pub use server::{Relay, serve};

@@ -21,9 +21,9 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return hookhole_relay::cli::exit_for_clap(e),
+        Err(e) => return hookhole_relay::process::exit_for_clap(e),
     };
-    hookhole_relay::cli::init_tracing();
+    hookhole_relay::logging::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -89,98 +89,145 @@ pub async fn serve(
     config: RelayConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let local_addr = listener.local_addr()?;
-    let drain_timeout = config.drain_timeout;
-    let tls = match &config.tls {
-        Some(source) => Some(Arc::new(start_tls(source, config.data_dir.as_deref())?)),
-        None => None,
-    };
-    if let Some(tls) = &tls {
-        tracing::info!("HTTPS on; certificate SHA-256 {}", tls.fingerprint);
-        tokio::spawn(reload_on_hangup(tls.clone(), shutdown.clone()));
+    Relay::open(config)?.serve(listener, shutdown).await
+}
+
+/// A relay that has passed its start-up checks and holds what it keeps
+/// across restarts (channel owners, certificate, buffer), not yet serving.
+/// Opening it first lets a command line refuse to start before it says it
+/// is listening.
+pub struct Relay {
+    config: RelayConfig,
+    owners: crate::auth::Owners,
+    tls: Option<Arc<crate::tls::Tls>>,
+    buffer: Option<crate::buffer_writer::BufferWriter>,
+}
+
+impl Relay {
+    /// Reads the data dir and the certificate. The owners are read first,
+    /// as they only read: a damaged `owners.json` refuses the start (a
+    /// [`crate::settings::UsageError`]) before anything is written.
+    pub fn open(config: RelayConfig) -> anyhow::Result<Relay> {
+        let owners = crate::auth::Owners::open(config.data_dir.as_deref())?;
+        let tls = match &config.tls {
+            Some(source) => Some(Arc::new(start_tls(source, config.data_dir.as_deref())?)),
+            None => None,
+        };
+        let buffer = match (&config.data_dir, config.offline) {
+            (Some(dir), crate::config::Offline::Queue) => {
+                let buffer = crate::buffer::Buffer::open(dir, config.buffer_limits)
+                    .map_err(anyhow::Error::msg)?;
+                Some(
+                    crate::buffer_writer::BufferWriter::start(Arc::new(buffer))
+                        .map_err(anyhow::Error::msg)?,
+                )
+            }
+            _ => None,
+        };
+        Ok(Relay {
+            config,
+            owners,
+            tls,
+            buffer,
+        })
     }
-    let buffer = match (&config.data_dir, config.offline) {
-        (Some(dir), crate::config::Offline::Queue) => {
-            let buffer = crate::buffer::Buffer::open(dir, config.buffer_limits)
-                .map_err(anyhow::Error::msg)?;
-            Some(
-                crate::buffer_writer::BufferWriter::start(Arc::new(buffer))
-                    .map_err(anyhow::Error::msg)?,
-            )
+
+    pub fn config(&self) -> &RelayConfig {
+        &self.config
+    }
+
+    /// Serves on `listener` until `shutdown` is cancelled, then drains.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<()> {
+        let Relay {
+            config,
+            owners,
+            tls,
+            buffer,
+        } = self;
+        let local_addr = listener.local_addr()?;
+        let drain_timeout = config.drain_timeout;
+        if let Some(tls) = &tls {
+            tracing::info!("HTTPS on; certificate SHA-256 {}", tls.fingerprint);
+            tokio::spawn(reload_on_hangup(tls.clone(), shutdown.clone()));
         }
-        _ => None,
-    };
-    let budgets =
-        crate::budget::Budgets::new(config.limits.connections, config.limits.client_connections);
-    let state = Arc::new(RelayState {
-        budgets: budgets.clone(),
-        buffer,
-        gate: tokio::sync::Mutex::new(()),
-        owners: crate::auth::Owners::open(config.data_dir.as_deref()),
-        limiter: crate::limits::Gate::default(),
-        metrics: crate::metrics::Metrics::default(),
-        config,
-        hub: Hub::default(),
-        local_addr,
-        close_links: CancellationToken::new(),
-        sessions: TaskTracker::new(),
-    });
-    let graceful = GracefulShutdown::new();
-    let headers_backstop = state.config.limits.headers.saturating_mul(2).max(128);
-    let mut http = auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(state.config.limits.header_timeout)
-        // Above the relay's own (JSON) header limit: hyper's bare 431 only
-        // for requests far beyond it.
-        .max_headers(headers_backstop);
+        let budgets = crate::budget::Budgets::new(
+            config.limits.connections,
+            config.limits.client_connections,
+        );
+        let state = Arc::new(RelayState {
+            budgets: budgets.clone(),
+            buffer,
+            gate: tokio::sync::Mutex::new(()),
+            owners,
+            limiter: crate::limits::Gate::default(),
+            metrics: crate::metrics::Metrics::default(),
+            config,
+            hub: Hub::default(),
+            local_addr,
+            close_links: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+        });
+        let graceful = GracefulShutdown::new();
+        let headers_backstop = state.config.limits.headers.saturating_mul(2).max(128);
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(state.config.limits.header_timeout)
+            // Above the relay's own (JSON) header limit: hyper's bare 431 only
+            // for requests far beyond it.
+            .max_headers(headers_backstop);
 
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    // Out of file descriptors and the like: keep serving the
-                    // connections we have and try again shortly.
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-            _ = shutdown.cancelled() => break,
-        };
-        let _ = stream.set_nodelay(true);
-        let Some(slot) = budgets.admit() else {
-            // As many connections as allowed are still to send a head.
-            state.metrics.reject("too_many_connections");
-            tokio::spawn(refuse(stream, tls.is_some()));
-            continue;
-        };
-        let context = crate::connection::Context {
-            state: state.clone(),
-            http: http.clone(),
-            tls: tls.as_ref().map(|tls| tls.acceptor()),
-            watcher: graceful.watcher(),
-        };
-        tokio::spawn(crate::connection::serve(context, stream, peer, slot));
-    }
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(e) => {
+                        // Out of file descriptors and the like: keep serving the
+                        // connections we have and try again shortly.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                _ = shutdown.cancelled() => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let Some(slot) = budgets.admit() else {
+                // As many connections as allowed are still to send a head.
+                state.metrics.reject("too_many_connections");
+                tokio::spawn(refuse(stream, tls.is_some()));
+                continue;
+            };
+            let context = crate::connection::Context {
+                state: state.clone(),
+                http: http.clone(),
+                tls: tls.as_ref().map(|tls| tls.acceptor()),
+                watcher: graceful.watcher(),
+            };
+            tokio::spawn(crate::connection::serve(context, stream, peer, slot));
+        }
 
-    drop(listener);
-    tracing::info!("shutting down: draining deliveries in flight");
-    if tokio::time::timeout(drain_timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("drain timeout reached; closing the remaining connections");
+        drop(listener);
+        tracing::info!("shutting down: draining deliveries in flight");
+        if tokio::time::timeout(drain_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("drain timeout reached; closing the remaining connections");
+        }
+        state.close_links.cancel();
+        state.sessions.close();
+        if tokio::time::timeout(CLOSE_TIMEOUT, state.sessions.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some client links did not close in time");
+        }
+        tracing::info!("relay stopped");
+        Ok(())
     }
-    state.close_links.cancel();
-    state.sessions.close();
-    if tokio::time::timeout(CLOSE_TIMEOUT, state.sessions.wait())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some client links did not close in time");
-    }
-    tracing::info!("relay stopped");
-    Ok(())
 }

@@ -12,8 +12,9 @@ use std::time::Duration;
 /// platform config directory (`~/.config/hookhole/` on Linux).
 pub const FILE_NAME: &str = "hookhole.toml";
 
-/// A mistake in what the user gave us (flags, environment, config file):
-/// reported on one line, exit code 2, as for a bad flag.
+/// A mistake in what the user gave us (flags, environment, config file), or
+/// a file of theirs the relay must not start without (a damaged
+/// `owners.json`): reported on one line, exit code 2, as for a bad flag.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct UsageError(pub String);
