@@ -1,5 +1,5 @@
 //! `hookhole providers`: what we verify, from the preset data itself. The
-//! README's table is this module's Markdown output (a test keeps them equal).
+//! docs/providers.md is this module's Markdown output (a test keeps them equal).
 
 use hookhole_shared::signature::preset::{Confidence, Custom, Direction, Preset};
 
@@ -10,7 +10,7 @@ pub struct ProvidersArgs {
     /// Print the presets as JSON (the same schema as user presets)
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
-    /// Print the table as Markdown (as in the README)
+    /// Print the table as Markdown (as in docs/providers.md)
     #[arg(long)]
     pub markdown: bool,
 }
@@ -164,12 +164,12 @@ mod tests {
     use super::*;
     use hookhole_shared::signature::Registry;
 
-    /// The README's provider table is exactly what `--markdown` prints.
+    /// docs/providers.md is exactly what `--markdown` prints.
     /// After changing presets, run `hookhole providers --markdown` and paste
     /// it between the markers.
     #[test]
     fn readme_table_matches_the_preset_data() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/providers.md");
         let start = readme
             .find("<!-- providers:start -->\n")
             .expect("start marker")
