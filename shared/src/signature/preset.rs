@@ -27,20 +27,6 @@ enum Gap {
     Id,
 }
 
-/// Secret settings that change the preset they are used with (others, such
-/// as `subscription_id`, are only read while signing and verifying).
-const CHANGES_PRESET: &[&str] = &[
-    "header",
-    "algorithm",
-    "hash",
-    "encoding",
-    "prefix",
-    "template",
-    "timestamp_header",
-    "id_header",
-    "tolerance",
-];
-
 impl Preset {
     /// Checks the rules between fields, once, when a table is loaded (each
     /// field's own syntax was checked as it was read). Verifying and
@@ -121,7 +107,9 @@ impl Preset {
                 return Err(format!("{} needs {key}=... with its secret", self.id));
             }
         }
-        let preset = if CHANGES_PRESET.iter().any(|k| params.contains_key(*k)) {
+        // The settings a preset requires (`subscription_id`) are read while
+        // signing and verifying; any other setting changes the preset.
+        let preset = if params.keys().any(|k| !self.params.contains(k)) {
             Cow::Owned(self.changed_by(params)?)
         } else {
             Cow::Borrowed(self)
