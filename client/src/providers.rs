@@ -44,23 +44,25 @@ pub fn run(args: &ProvidersArgs, config_file: Option<&std::path::Path>) -> anyho
 }
 
 fn header(p: &Preset) -> String {
-    match p.custom {
-        Some(Custom::Mailgun) => "in the body (`signature`)".to_string(),
-        Some(Custom::Adyen) => "in the body (`additionalData.hmacSignature`)".to_string(),
-        _ if p.header.is_empty() => "`header=` you choose".to_string(),
-        _ => p.header.clone(),
+    match p.custom.and_then(Custom::body_field) {
+        Some(field) => format!("in the body (`{field}`)"),
+        None if p.header.is_empty() => "`header=` you choose".to_string(),
+        None => p.header.clone(),
     }
 }
 
 fn window(p: &Preset) -> String {
-    match (&p.timestamp, p.custom) {
-        (_, Some(Custom::Mailgun)) => "300 s, past only".to_string(),
-        (None, _) => "none".to_string(),
-        (Some(t), _) => match (t.tolerance_s, t.direction) {
-            (None, _) => "signed, no expiry".to_string(),
-            (Some(s), Direction::Both) => format!("±{s} s"),
-            (Some(s), Direction::PastOnly) => format!("{s} s, past only"),
-        },
+    // A scheme written as code checks its own window; the others, their
+    // timestamp rule's.
+    let window = match p.custom.and_then(Custom::window) {
+        Some((seconds, direction)) => Some((Some(seconds), direction)),
+        None => p.timestamp.as_ref().map(|t| (t.tolerance_s, t.direction)),
+    };
+    match window {
+        None => "none".to_string(),
+        Some((None, _)) => "signed, no expiry".to_string(),
+        Some((Some(s), Direction::Both)) => format!("±{s} s"),
+        Some((Some(s), Direction::PastOnly)) => format!("{s} s, past only"),
     }
 }
 

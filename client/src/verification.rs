@@ -4,17 +4,37 @@
 use hookhole_relay::settings::{self, UsageError};
 use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::Delivery;
-use hookhole_shared::signature::preset::Preset;
+use hookhole_shared::signature::preset::{Preset, PresetError};
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::{Registry, Request, Verdict, verify};
+use serde::Deserialize as _;
 use std::path::Path;
 
 /// The built-in schemes plus the `[[preset]]` tables of the config file
-/// (same schema as `shared/src/signature/presets.json`).
+/// (same schema as `shared/src/signature/presets.json`). Each table is read
+/// on its own, so a bad field is reported with the preset it is in.
 pub fn registry(config_file: Option<&Path>) -> Result<Registry, UsageError> {
-    let user: Vec<Preset> = settings::load_section(config_file, "preset")?;
-    Registry::with_user_presets(user)
-        .map_err(|e| UsageError(format!("[[preset]] in the config file: {e}")))
+    let tables: Vec<toml::Table> = settings::load_section(config_file, "preset")?;
+    let refused = |e: PresetError| UsageError(format!("[[preset]] in the config file: {e}"));
+    let user = tables
+        .into_iter()
+        .enumerate()
+        .map(|(index, table)| {
+            let id = match table.get("id").and_then(toml::Value::as_str) {
+                Some(id) => id.to_string(),
+                None => format!("number {}", index + 1),
+            };
+            Preset::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let message = e
+                    .to_string()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                refused(PresetError::Invalid { id, message })
+            })
+        })
+        .collect::<Result<Vec<Preset>, UsageError>>()?;
+    Registry::with_user_presets(user).map_err(refused)
 }
 
 #[derive(Debug, Clone)]
@@ -60,5 +80,106 @@ impl Verifier {
             body,
         };
         verify(&self.registry, &request, &self.secrets, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hookhole_shared::signature::Status;
+
+    const ACME: &str = "[[preset]]\nid = \"acme\"\nname = \"Acme\"\nsecret_hint = \"x\"\nheader = \"X-Acme-Signature\"\n";
+
+    fn load(extra: &str) -> Result<Registry, UsageError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookhole.toml");
+        std::fs::write(&path, format!("{ACME}{extra}")).unwrap();
+        registry(Some(&path))
+    }
+
+    /// A bad field is refused when the table is loaded, on one line that
+    /// names the preset and the field.
+    #[test]
+    fn a_bad_user_preset_is_refused_naming_the_preset_and_the_field() {
+        let cases = [
+            (
+                "algorithm = \"rot13\"\n",
+                "unknown variant `rot13`",
+                "`algorithm`",
+            ),
+            (
+                "key_decoding = \"rot13\"\n",
+                "unknown key_decoding \"rot13\"",
+                "`key_decoding`",
+            ),
+            (
+                "template = \"{nope}.{body}\"\n",
+                "unknown placeholder {nope}",
+                "`template`",
+            ),
+            (
+                "template = \"{timestamp}.{body}\"\n[preset.timestamp]\nsource = \"head:X-Ts\"\nunit = \"s\"\n",
+                "timestamp source \"head:X-Ts\" must be",
+                "`timestamp.source`",
+            ),
+            (
+                "template = \"{timestamp}.{body}\"\n",
+                "no timestamp rule",
+                "{timestamp}",
+            ),
+            (
+                "template = \"{timestamp}.{body}\"\n[preset.timestamp]\nsource = \"list:t\"\nunit = \"s\"\n",
+                "names no ts_key",
+                "list:t",
+            ),
+        ];
+        for (extra, says, field) in cases {
+            let err = load(extra).unwrap_err().0;
+            assert!(
+                err.starts_with("[[preset]] in the config file: preset acme: "),
+                "{extra}: {err}"
+            );
+            assert!(err.contains(says) && err.contains(field), "{extra}: {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let err = load("[[preset]]\nname = \"No id\"\n").unwrap_err().0;
+        assert!(err.contains("preset number 2: missing field `id`"), "{err}");
+    }
+
+    /// A user preset that loads is used as written: its template, key
+    /// decoding and timestamp source, parsed once, verify a delivery.
+    #[test]
+    fn a_user_preset_verifies_with_its_parsed_fields() {
+        let extra = "template = \"{timestamp}.{body}\"\nkey_decoding = \"base64-strip-prefix:ak_\"\n\
+                     [preset.timestamp]\nsource = \"header:X-Acme-Time\"\nunit = \"s\"\ntolerance_s = 60\n";
+        let registry = load(extra).unwrap();
+        let key = b"acme-key-bytes";
+        let mac = {
+            use hmac::{Hmac, Mac};
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+            mac.update(b"1767225590.{}");
+            hex::encode(mac.finalize().into_bytes())
+        };
+        let headers = [
+            Header::new("x-acme-time", "1767225590"),
+            Header::new("x-acme-signature", mac),
+        ];
+        use base64::Engine as _;
+        let secret = format!(
+            "ak_{}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        );
+        let verifier = Verifier {
+            registry,
+            secrets: vec![Secret::new("acme", secret)],
+        };
+        let check = |now| verifier.check_parts("POST", "https://x.test/", &headers, b"{}", now);
+        let valid = check(1_767_225_600);
+        assert_eq!(
+            (valid.status, valid.timestamp_age_s),
+            (Status::Valid, Some(10)),
+            "{valid:?}"
+        );
+        assert_eq!(check(1_767_225_700).status, Status::Expired);
     }
 }

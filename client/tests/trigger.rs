@@ -14,7 +14,7 @@ use hookhole::events::Event as EngineEvent;
 use hookhole::trigger::catalogue::{self, UNSIGNED};
 use hookhole::trigger::{Options, http_client, prepare, send, unix_now};
 use hookhole::verification::Verifier;
-use hookhole_shared::signature::preset::Preset;
+use hookhole_shared::signature::preset::{Algorithm, KeyDecoding, Preset};
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::{Registry, Status};
 use std::collections::BTreeMap;
@@ -26,21 +26,12 @@ fn secret_for(preset: &Preset, event: &catalogue::Event) -> Secret {
     use base64::Engine as _;
     let raw = format!("{}-test-secret-{}", preset.id, preset.id.len());
     let b64 = base64::engine::general_purpose::STANDARD.encode(raw.as_bytes());
-    let value = match preset.key_decoding.as_str() {
-        _ if preset.algorithm == hookhole_shared::signature::preset::Algorithm::BasicAuth => {
-            format!("{}:p4ss", preset.id)
-        }
-        "utf8" => raw,
-        "hex" => hex::encode(raw),
-        "base64" => b64,
-        other => format!(
-            "{}{b64}",
-            other
-                .trim_start_matches("base64-strip-prefix:")
-                .split('|')
-                .next()
-                .unwrap()
-        ),
+    let value = match &preset.key_decoding {
+        _ if preset.algorithm == Algorithm::BasicAuth => format!("{}:p4ss", preset.id),
+        KeyDecoding::Utf8 => raw,
+        KeyDecoding::Hex => hex::encode(raw),
+        KeyDecoding::Base64 => b64,
+        KeyDecoding::StripPrefixBase64(prefixes) => format!("{}{b64}", prefixes[0]),
     };
     let mut secret = Secret::new(preset.id.clone(), value);
     for param in &preset.params {

@@ -10,30 +10,35 @@
 //!
 //! - [`verify()`]: detect candidate schemes from the headers, try every
 //!   configured secret, report one [`Verdict`].
-//! - [`preset`]: the schema and the built-in table; [`secret`]: `--secret`
-//!   syntax; [`sign`]: the signing side, the mirror of the verifiers.
-//! - `engine`, `parse`, `crypto`: the preset engine and its parts;
-//!   `twilio`, `plivo`, `mailgun`, `adyen`, `jwt`: the custom verifiers.
+//! - [`schema`]: the preset's data types, their text forms parsed as a
+//!   preset is read; [`preset`]: the table (built-in plus user presets),
+//!   checked once when loaded; [`secret`]: `--secret` syntax; [`sign`]: the
+//!   signing side, the mirror of the verifiers.
+//! - `engine`, `parse`, `crypto`: the preset engine and its parts.
+//! - `custom`: the one dispatch to the schemes written as code: `twilio`,
+//!   `plivo`, `mailgun`, `adyen`, `jwt`.
 //!
 //! Everything is pure: the clock is a parameter, secrets arrive resolved.
 
 mod adyen;
 mod crypto;
+mod custom;
 mod engine;
 mod jwt;
 mod mailgun;
 mod parse;
 mod plivo;
 pub mod preset;
+pub mod schema;
 pub mod secret;
 pub mod sign;
-pub mod template;
 mod twilio;
 
 use crate::headers::Header;
-use preset::{Custom, Preset};
+use schema::Preset;
 use secret::Secret;
 use serde::Serialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 /// What a verifier sees of a delivery.
@@ -188,7 +193,8 @@ impl Registry {
     }
 
     /// The built-in table plus user presets; a user preset with a built-in
-    /// id and variant replaces it.
+    /// id and variant replaces it. Each is checked here, once: verifying
+    /// and signing rely on a loaded preset being valid.
     pub fn with_user_presets(user: Vec<Preset>) -> Result<Self, preset::PresetError> {
         let mut presets = preset::builtin().to_vec();
         for p in user {
@@ -233,14 +239,19 @@ impl Registry {
 /// A candidate scheme: a preset whose signature is on the request, with
 /// the secret to try (after the secret's own parameters are applied).
 struct Candidate<'a> {
-    preset: Preset,
+    preset: Cow<'a, Preset>,
     secret: Option<(usize, usize, &'a Secret)>,
 }
 
 /// Verifies a request against every matching scheme and configured secret.
 /// `now` is the verifier's clock in Unix seconds.
-pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], now: i64) -> Verdict {
-    let mut candidates: Vec<Candidate<'_>> = Vec::new();
+pub fn verify<'a>(
+    registry: &'a Registry,
+    request: &Request<'_>,
+    secrets: &'a [Secret],
+    now: i64,
+) -> Verdict {
+    let mut candidates: Vec<Candidate<'a>> = Vec::new();
     let mut setup_errors: Vec<(String, String)> = Vec::new();
     for index in registry.worth_asking(request, secrets) {
         let preset = &registry.presets[index];
@@ -248,7 +259,7 @@ pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], no
         if mine.is_empty() {
             if !preset.only_with_secret && preset.is_present(request) {
                 candidates.push(Candidate {
-                    preset: preset.clone(),
+                    preset: Cow::Borrowed(preset),
                     secret: None,
                 });
             }
@@ -322,11 +333,7 @@ pub fn verify(registry: &Registry, request: &Request<'_>, secrets: &[Secret], no
             continue;
         };
         let attempt = match candidate.preset.custom {
-            Some(Custom::Twilio) => twilio::verify(request, secret),
-            Some(Custom::Mailgun) => mailgun::verify(request, secret, now),
-            Some(Custom::Adyen) => adyen::verify(request, secret),
-            Some(Custom::Plivo) => plivo::verify(request, secret),
-            Some(Custom::JwtHs256) => jwt::verify(&candidate.preset, request, secret, now),
+            Some(custom) => custom.verify(&candidate.preset, request, secret, now),
             None => engine::verify(&candidate.preset, request, secret, now),
         };
         let better = best

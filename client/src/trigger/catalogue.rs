@@ -4,7 +4,7 @@
 
 use hookhole_shared::headers::Header;
 use hookhole_shared::signature::Registry;
-use hookhole_shared::signature::preset::{Preset, TimestampUnit};
+use hookhole_shared::signature::preset::{Preset, TimestampSource, TimestampUnit};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -170,8 +170,8 @@ fn default_event(preset: &Preset) -> Event {
         "data": { "message": "Test webhook from hookhole trigger", "provider": preset.id },
     });
     if let Some(rule) = &preset.timestamp {
-        if let Some(field) = rule.source.strip_prefix("body:") {
-            body[field] = serde_json::Value::String(match rule.unit {
+        if let TimestampSource::Body(field) = &rule.source {
+            body[field.as_str()] = serde_json::Value::String(match rule.unit {
                 TimestampUnit::Ms => "{{now_ms}}".into(),
                 TimestampUnit::Rfc3339 => "{{now_iso}}".into(),
                 TimestampUnit::S | TimestampUnit::Raw => "{{now}}".into(),

@@ -2,39 +2,15 @@
 //! (constant time); public-key signatures with the curve crates' verifiers.
 
 use super::parse::base64_lenient;
-use super::preset::Algorithm;
+use super::schema::{Algorithm, KeyDecoding};
 use hmac::{Hmac, Mac};
+use std::borrow::Cow;
 
-/// How a configured secret becomes key bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum KeyDecoding {
-    Utf8,
-    Hex,
-    Base64,
-    /// Strip the first matching prefix (if any), then base64.
-    StripPrefixBase64(Vec<String>),
-}
-
-pub fn parse_key_decoding(text: &str) -> Result<KeyDecoding, String> {
-    match text {
-        "utf8" => Ok(KeyDecoding::Utf8),
-        "hex" => Ok(KeyDecoding::Hex),
-        "base64" => Ok(KeyDecoding::Base64),
-        _ => match text.strip_prefix("base64-strip-prefix:") {
-            Some(prefixes) if !prefixes.is_empty() => Ok(KeyDecoding::StripPrefixBase64(
-                prefixes.split('|').map(str::to_string).collect(),
-            )),
-            _ => Err(format!(
-                "unknown key_decoding {text:?} (utf8, hex, base64, base64-strip-prefix:PREFIX)"
-            )),
-        },
-    }
-}
-
-/// The key bytes for a secret, or why it cannot be one.
-pub fn decode_key(secret: &str, decoding: &KeyDecoding) -> Result<Vec<u8>, String> {
-    match decoding {
-        KeyDecoding::Utf8 => Ok(secret.as_bytes().to_vec()),
+/// The key bytes for a secret, or why it cannot be one. A UTF-8 key is the
+/// secret's own bytes, borrowed: most presets use one, on every delivery.
+pub fn decode_key<'a>(secret: &'a str, decoding: &KeyDecoding) -> Result<Cow<'a, [u8]>, String> {
+    let decoded = match decoding {
+        KeyDecoding::Utf8 => return Ok(Cow::Borrowed(secret.as_bytes())),
         KeyDecoding::Hex => {
             hex::decode(secret.trim()).map_err(|_| "the secret is not hex".to_string())
         }
@@ -53,7 +29,8 @@ pub fn decode_key(secret: &str, decoding: &KeyDecoding) -> Result<Vec<u8>, Strin
                 )
             })
         }
-    }
+    };
+    decoded.map(Cow::Owned)
 }
 
 /// The MAC of `message` (HMAC algorithms only).
@@ -186,13 +163,18 @@ mod tests {
 
     #[test]
     fn key_decodings() {
-        let d = parse_key_decoding("base64-strip-prefix:whsec_").unwrap();
-        assert_eq!(decode_key("whsec_AAEC", &d), Ok(vec![0, 1, 2]));
-        assert_eq!(decode_key("AAEC", &d), Ok(vec![0, 1, 2]));
+        let d: KeyDecoding = "base64-strip-prefix:whsec_".parse().unwrap();
+        assert_eq!(decode_key("whsec_AAEC", &d).unwrap(), [0, 1, 2].as_slice());
+        assert_eq!(decode_key("AAEC", &d).unwrap(), [0, 1, 2].as_slice());
         assert!(decode_key("whsec_!!", &d).is_err());
-        assert_eq!(decode_key("0aff", &KeyDecoding::Hex), Ok(vec![0x0a, 0xff]));
-        assert!(parse_key_decoding("rot13").is_err());
-        assert!(parse_key_decoding("base64-strip-prefix:").is_err());
+        let hex = decode_key("0aff", &KeyDecoding::Hex).unwrap();
+        assert_eq!(hex, [0x0a, 0xff].as_slice());
+        assert_eq!(
+            decode_key("k€y", &KeyDecoding::Utf8).unwrap(),
+            "k€y".as_bytes()
+        );
+        assert!("rot13".parse::<KeyDecoding>().is_err());
+        assert!("base64-strip-prefix:".parse::<KeyDecoding>().is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use super::crypto;
 use super::parse;
-use super::preset::{Direction, Part, Preset};
+use super::schema::{Algorithm, Direction, Part, Preset, TimestampSource};
 use super::secret::Secret;
 use super::{Attempt, Request, Status};
 
@@ -75,11 +75,10 @@ fn read<'a>(preset: &Preset, request: &Request<'a>) -> Result<Parsed<'a>, Attemp
     let timestamp = match &preset.timestamp {
         None => None,
         Some(rule) => {
-            let text = match rule.source.split_once(':') {
-                Some(("list", _)) => list_ts.map(str::to_string),
-                Some(("header", name)) => request.header(name).map(str::to_string),
-                Some(("body", field)) => parse::json_field(request.body, field),
-                _ => None,
+            let text = match &rule.source {
+                TimestampSource::List(_) => list_ts.map(str::to_string),
+                TimestampSource::Header(name) => request.header(name).map(str::to_string),
+                TimestampSource::Body(field) => parse::json_field(request.body, field),
             };
             let text =
                 text.ok_or_else(|| malformed(format!("missing timestamp ({})", rule.source)))?;
@@ -110,9 +109,8 @@ pub fn signed_content(
     timestamp: Option<&str>,
     id: Option<&str>,
 ) -> Result<Vec<u8>, String> {
-    let parts = super::preset::parse_template(&preset.template)?;
     let mut out = Vec::with_capacity(request.body.len() + 128);
-    for part in parts {
+    for part in preset.template.parts() {
         match part {
             Part::Text(t) => out.extend_from_slice(t.as_bytes()),
             Part::Body => out.extend_from_slice(request.body),
@@ -126,14 +124,14 @@ pub fn signed_content(
             }
             Part::Header(name) => out.extend_from_slice(
                 request
-                    .header(&name)
+                    .header(name)
                     .ok_or_else(|| format!("missing {name} header"))?
                     .as_bytes(),
             ),
             Part::Param(name) => out.extend_from_slice(
                 secret
                     .params
-                    .get(&name)
+                    .get(name)
                     .ok_or_else(|| format!("{} needs {name}=... with its secret", preset.id))?
                     .as_bytes(),
             ),
@@ -150,8 +148,7 @@ pub fn verify(preset: &Preset, request: &Request<'_>, secret: &Secret, now: i64)
         Ok(p) => p,
         Err(attempt) => return attempt,
     };
-    let key = crypto::parse_key_decoding(&preset.key_decoding)
-        .and_then(|d| crypto::decode_key(&secret.value, &d))
+    let key = crypto::decode_key(&secret.value, &preset.key_decoding)
         .ok()
         .filter(|k| crypto::key_fits(preset.algorithm, k));
     let Some(key) = key else {
@@ -174,10 +171,10 @@ pub fn verify(preset: &Preset, request: &Request<'_>, secret: &Secret, now: i64)
         .iter()
         .position(|sig| crypto::check(preset.algorithm, &key, &content, sig))
     else {
-        let over = if preset.template.contains("{url}") {
+        let over = if preset.template.signs(&Part::Url) {
             format!("{} (signed URL: {})", preset.template, request.url)
         } else {
-            preset.template.clone()
+            preset.template.to_string()
         };
         return Attempt::new(
             Status::Invalid,
@@ -239,7 +236,7 @@ fn credential(preset: &Preset, request: &Request<'_>, secret: &Secret) -> Attemp
         return Attempt::new(Status::Unsigned, format!("no {} header", preset.header));
     };
     let presented: Vec<u8> = match preset.algorithm {
-        super::preset::Algorithm::BasicAuth => {
+        Algorithm::BasicAuth => {
             let Some(encoded) = raw
                 .strip_prefix("Basic ")
                 .or_else(|| raw.strip_prefix("basic "))

@@ -5,12 +5,15 @@
 //! only through that claim, and both must check out.
 
 use super::crypto;
-use super::preset::{Algorithm, Encoding, Preset};
+use super::schema::{Algorithm, Encoding, Preset};
 use super::secret::Secret;
 use super::{Attempt, Request, Status};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use sha2::Digest as _;
+
+/// How long a JWT made by [`sign`] is valid, in seconds.
+pub(super) const LIFETIME_S: i64 = 300;
 
 fn b64url(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')).ok()
@@ -102,10 +105,10 @@ pub(super) fn verify(preset: &Preset, request: &Request<'_>, secret: &Secret, no
     attempt
 }
 
-/// A JWT as the provider would send it: issued now, valid five minutes.
+/// A JWT as the provider would send it: issued now, valid [`LIFETIME_S`].
 pub(super) fn sign(preset: &Preset, secret: &Secret, body: &[u8], now: i64) -> String {
     let head = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let mut claims = serde_json::json!({ "iat": now, "exp": now + 300 });
+    let mut claims = serde_json::json!({ "iat": now, "exp": now + LIFETIME_S });
     if let Some(claim) = &preset.jwt_body_hash_claim {
         claims[claim.as_str()] = serde_json::Value::String(body_hash(body, preset.encoding));
     }

@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 
 /// Mailgun only says "not too far from the current time"; this is the
 /// product default (past only), overridable with `tolerance=` on the secret.
-const TOLERANCE_S: i64 = 300;
+pub(super) const TOLERANCE_S: i64 = 300;
 
 /// One set of signed fields found in the body. Only sets with a non-empty
 /// `signature` are kept: without one there is nothing to verify.

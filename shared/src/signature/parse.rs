@@ -2,7 +2,7 @@
 //! Every function here takes untrusted input and returns an error rather
 //! than panicking (they are property-tested for that).
 
-use super::preset::{Encoding, ListFormat, TimestampUnit};
+use super::schema::{Encoding, ListFormat, TimestampUnit};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE, URL_SAFE_NO_PAD};
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};

@@ -5,7 +5,7 @@
 use super::Request;
 use super::crypto;
 use super::engine::signed_content;
-use super::preset::{Algorithm, Custom, Preset, TimestampUnit};
+use super::schema::{Algorithm, Encoding, Part, Preset, TimestampSource, TimestampUnit};
 use super::secret::Secret;
 use crate::headers::Header;
 use base64::Engine as _;
@@ -33,71 +33,40 @@ pub struct Signed {
     pub body: Vec<u8>,
 }
 
+impl Signed {
+    /// The body unchanged, and `value` in the preset's header.
+    pub(super) fn in_header(preset: &Preset, value: String, body: &[u8]) -> Signed {
+        Signed {
+            headers: vec![Header::new(preset.header.to_ascii_lowercase(), value)],
+            body: body.to_vec(),
+        }
+    }
+}
+
 /// Signs a request as the provider of `preset` would, with `secret`.
 /// Public-key schemes are refused: they need the provider's private key.
 pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<Signed, String> {
     let preset = preset.with_params(&secret.params)?;
-    let header = |value: String| Signed {
-        headers: vec![Header::new(preset.header.to_ascii_lowercase(), value)],
-        body: signing.body.to_vec(),
-    };
-    // What URL-signing schemes (Twilio, Plivo) sign.
-    let request = Request {
-        method: "POST",
-        url: signing.url,
-        headers: signing.headers,
-        body: signing.body,
-    };
-    match (preset.custom, preset.algorithm) {
-        (Some(Custom::JwtHs256), _) => {
-            let token = super::jwt::sign(&preset, secret, signing.body, signing.timestamp);
-            return Ok(header(format!(
-                "{}{token}",
-                preset.prefix.as_deref().unwrap_or("")
-            )));
+    if let Some(custom) = preset.custom {
+        return custom.sign(&preset, secret, signing);
+    }
+    let prefix = preset.prefix.as_deref().unwrap_or("");
+    match preset.algorithm {
+        Algorithm::Static => {
+            let value = format!("{prefix}{}", secret.value);
+            return Ok(Signed::in_header(&preset, value, signing.body));
         }
-        (Some(Custom::Twilio), _) => {
-            return Ok(header(super::twilio::sign(&request, secret)?));
+        Algorithm::BasicAuth => {
+            let value = format!("Basic {}", STANDARD.encode(&secret.value));
+            return Ok(Signed::in_header(&preset, value, signing.body));
         }
-        (Some(Custom::Plivo), _) => {
-            let headers = super::plivo::sign(&request, secret, signing.id)?;
-            return Ok(Signed {
-                headers: headers
-                    .into_iter()
-                    .map(|(name, value)| Header::new(name.to_ascii_lowercase(), value))
-                    .collect(),
-                body: signing.body.to_vec(),
-            });
-        }
-        (Some(Custom::Adyen), _) => {
-            return Ok(Signed {
-                headers: Vec::new(),
-                body: super::adyen::sign(signing.body, secret)?,
-            });
-        }
-        (Some(Custom::Mailgun), _) => {
-            return Ok(Signed {
-                headers: Vec::new(),
-                body: super::mailgun::sign(signing.body, secret, signing.timestamp, signing.id)?,
-            });
-        }
-        (None, Algorithm::Static) => {
-            return Ok(header(format!(
-                "{}{}",
-                preset.prefix.as_deref().unwrap_or(""),
-                secret.value
-            )));
-        }
-        (None, Algorithm::BasicAuth) => {
-            return Ok(header(format!("Basic {}", STANDARD.encode(&secret.value))));
-        }
-        (None, a) if !a.is_symmetric() => {
+        a if !a.is_symmetric() => {
             return Err(format!(
                 "{} cannot be signed here: it needs the provider's private key",
                 preset.name
             ));
         }
-        (None, _) => {}
+        _ => {}
     }
     let mut headers = Vec::new();
     let ts_text = preset.timestamp.as_ref().map(|rule| match rule.unit {
@@ -106,7 +75,7 @@ pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<S
         TimestampUnit::Rfc3339 => rfc3339(signing.timestamp),
     });
     if let (Some(rule), Some(text)) = (&preset.timestamp, &ts_text) {
-        if let Some(("header", name)) = rule.source.split_once(':') {
+        if let TimestampSource::Header(name) = &rule.source {
             headers.push(Header::new(name.to_ascii_lowercase(), text.as_str()));
         }
     }
@@ -115,12 +84,12 @@ pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<S
     }
     // Other headers the template signs (a nonce, a delivery id): the
     // request's own when it has them, else the message id.
-    for part in super::preset::parse_template(&preset.template)? {
-        if let super::preset::Part::Header(name) = part {
+    for part in preset.template.parts() {
+        if let Part::Header(name) = part {
             let present = headers
                 .iter()
                 .chain(signing.headers)
-                .any(|h| h.name.eq_ignore_ascii_case(&name));
+                .any(|h| h.name.eq_ignore_ascii_case(name));
             if !present {
                 headers.push(Header::new(name.to_ascii_lowercase(), signing.id));
             }
@@ -141,15 +110,14 @@ pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<S
         ts_text.as_deref(),
         Some(signing.id),
     )?;
-    let key = crypto::parse_key_decoding(&preset.key_decoding)
-        .and_then(|d| crypto::decode_key(&secret.value, &d))?;
+    let key = crypto::decode_key(&secret.value, &preset.key_decoding)?;
     let mac = crypto::mac(preset.algorithm, &key, &content).ok_or("not a MAC scheme")?;
     let encoded = match preset.encoding {
-        super::preset::Encoding::Hex => hex::encode(mac),
-        super::preset::Encoding::Base64 => STANDARD.encode(mac),
-        super::preset::Encoding::Base64url => URL_SAFE_NO_PAD.encode(mac),
+        Encoding::Hex => hex::encode(mac),
+        Encoding::Base64 => STANDARD.encode(mac),
+        Encoding::Base64url => URL_SAFE_NO_PAD.encode(mac),
     };
-    let signature = format!("{}{encoded}", preset.prefix.as_deref().unwrap_or(""));
+    let signature = format!("{prefix}{encoded}");
     let value = match &preset.list {
         None => signature,
         Some(list) => {

@@ -5,7 +5,8 @@
 
 use super::*;
 use crate::headers::Header;
-use crate::signature::preset::{Custom, builtin};
+use crate::signature::preset::builtin;
+use crate::signature::schema::{Custom, KeyDecoding, TimestampSource};
 use crate::signature::{Registry, Status, verify};
 use proptest::prelude::*;
 
@@ -13,14 +14,12 @@ const NOW: i64 = 1_767_225_600;
 
 /// A secret the preset can use: base64-keyed schemes need base64.
 fn secret_for(preset: &Preset, raw: &[u8]) -> Secret {
-    let value = match preset.key_decoding.as_str() {
-        "utf8" => format!("sec_{}", hex::encode(raw)),
-        "hex" => hex::encode(raw),
-        "base64" => STANDARD.encode(raw),
-        other => {
-            let prefixes = other.trim_start_matches("base64-strip-prefix:");
-            let first = prefixes.split('|').next().unwrap_or_default();
-            format!("{first}{}", STANDARD.encode(raw))
+    let value = match &preset.key_decoding {
+        KeyDecoding::Utf8 => format!("sec_{}", hex::encode(raw)),
+        KeyDecoding::Hex => hex::encode(raw),
+        KeyDecoding::Base64 => STANDARD.encode(raw),
+        KeyDecoding::StripPrefixBase64(prefixes) => {
+            format!("{}{}", prefixes[0], STANDARD.encode(raw))
         }
     };
     let mut secret = Secret::new(preset.id.clone(), value);
@@ -73,16 +72,13 @@ fn body_for(preset: &Preset, payload: &[u8], at: i64) -> Vec<u8> {
         }
         _ => {}
     }
-    match preset.timestamp.as_ref().map(|t| t.source.as_str()) {
-        Some(source) if source.starts_with("body:") => {
-            let field = &source[5..];
-            format!(
-                "{{\"{field}\":{},\"data\":\"{}\"}}",
-                at * 1000,
-                hex::encode(payload)
-            )
-            .into_bytes()
-        }
+    match preset.timestamp.as_ref().map(|t| &t.source) {
+        Some(TimestampSource::Body(field)) => format!(
+            "{{\"{field}\":{},\"data\":\"{}\"}}",
+            at * 1000,
+            hex::encode(payload)
+        )
+        .into_bytes(),
         _ => payload.to_vec(),
     }
 }
