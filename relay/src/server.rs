@@ -37,7 +37,10 @@ fn start_tls(
     data_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::tls::Tls> {
     let crate::tls::TlsSource::SelfSigned { names } = source else {
-        return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
+        // The user's own files: one that is missing or not a certificate
+        // is a mistake in what they gave us (exit 2, nothing printed).
+        return crate::tls::Tls::new(source.clone())
+            .map_err(|e| crate::settings::UsageError(e).into());
     };
     let Some(dir) = data_dir else {
         return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
