@@ -79,7 +79,7 @@ async fn stalled_bodies_at_the_cap_get_408_while_a_client_connects_and_a_real_we
     for mut stream in stalled {
         let cut = response_on(&mut stream).await;
         assert_eq!(cut.status, 408);
-        assert_eq!(cut.json()["code"], "body_too_slow", "{:?}", cut.json());
+        assert_eq!(cut.json()["code"], "body_timeout", "{:?}", cut.json());
         assert_eq!(cut.header("connection"), Some(&b"close"[..]));
     }
     let answered = within("a real webhook to get through", async {
@@ -94,7 +94,7 @@ async fn stalled_bodies_at_the_cap_get_408_while_a_client_connects_and_a_real_we
     .await;
     assert_eq!(answered.status, 200);
     assert_eq!(&answered.body[..], b"{\"real\":1}");
-    let metrics = relay.metrics_with("code=\"body_too_slow\"} 4").await;
+    let metrics = relay.metrics_with("code=\"body_timeout\"} 4").await;
     assert!(
         metrics.contains("hookhole_connections{class=\"client\"} 2"),
         "{metrics}"
