@@ -196,19 +196,36 @@ async fn on_a_token_relay_an_unclaimed_channel_gets_404_and_a_claimed_one_is_que
 }
 
 /// The `Forwarded` and `X-Real-IP` headers the local server sees.
+/// The headers that tell a local server where a request came from, other
+/// than `X-Forwarded-For/-Proto/-Host` (tested in `security`), in any
+/// spelling a framework would read.
 fn forwarding_headers(got: &Recorded) -> Vec<(String, Vec<u8>)> {
     got.headers
         .iter()
         .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-        .filter(|(n, _)| n == "forwarded" || n == "x-real-ip")
+        .filter(|(n, _)| {
+            // Any underscore spelling is a sender's, as the relay writes none.
+            n.contains('_')
+                || ["forwarded", "x-real-ip"].contains(&n.as_str())
+                || hookhole_relay::forwarded::CLAIMS.contains(&n.as_str())
+        })
         .collect()
 }
 
 #[tokio::test]
-async fn forwarded_and_x_real_ip_are_replaced_unless_a_trusted_proxy_set_them() {
+async fn forwarded_x_real_ip_and_other_origin_claims_are_replaced_unless_a_trusted_proxy_set_them()
+{
     let stranger_said = [
         ("forwarded", "for=6.6.6.6;host=evil.example;proto=https"),
         ("x-real-ip", "6.6.6.6"),
+        // WSGI, Rack and PHP read these as HTTP_X_FORWARDED_FOR, HTTP_X_REAL_IP.
+        ("X_Forwarded_For", "6.6.6.6"),
+        ("X_Real_IP", "6.6.6.6"),
+        ("True-Client-IP", "6.6.6.6"),
+        ("CF-Connecting-IP", "6.6.6.6"),
+        ("X-Forwarded-Port", "443"),
+        ("X-Forwarded-Prefix", "/admin"),
+        ("Client-IP", "6.6.6.6"),
     ];
     let relay = TestRelay::start().await;
     let mut target = TestTarget::echo().await;
@@ -242,6 +259,8 @@ async fn forwarded_and_x_real_ip_are_replaced_unless_a_trusted_proxy_set_them() 
     let proxy_said = [
         ("forwarded", "for=203.0.113.9;proto=https"),
         ("x-real-ip", "203.0.113.9"),
+        ("True-Client-IP", "203.0.113.9"),
+        ("X-Forwarded-Port", "443"),
     ];
     let sent = send(
         "POST",
@@ -255,6 +274,8 @@ async fn forwarded_and_x_real_ip_are_replaced_unless_a_trusted_proxy_set_them() 
     assert_eq!(
         forwarding_headers(&got),
         [
+            ("true-client-ip".to_string(), b"203.0.113.9".to_vec()),
+            ("x-forwarded-port".to_string(), b"443".to_vec()),
             (
                 "forwarded".to_string(),
                 b"for=203.0.113.9;proto=https, for=127.0.0.1".to_vec()

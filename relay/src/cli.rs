@@ -144,8 +144,8 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENT_CONNECTIONS", value_name = "N")]
     pub max_client_connections: Option<usize>,
     /// A proxy in front of the relay (address or range, repeatable) whose
-    /// X-Forwarded-For/-Proto/-Host are passed on to local servers; from
-    /// anyone else they are replaced
+    /// X-Forwarded-*, Forwarded, X-Real-IP and other origin headers are
+    /// passed on to local servers; from anyone else they are replaced
     #[arg(long, env = "HOOKHOLE_RELAY_TRUSTED_PROXY", value_name = "ADDR[/BITS]",
           value_delimiter = ',', value_parser = crate::forwarded::parse_proxy)]
     pub trusted_proxy: Vec<ipnet::IpNet>,
