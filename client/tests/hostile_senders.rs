@@ -101,6 +101,82 @@ async fn stalled_bodies_at_the_cap_get_408_while_a_client_connects_and_a_real_we
     );
 }
 
+/// A sender that sends the start of a head and nothing more, and opens a
+/// new such connection as soon as the relay closes it, until `stop`.
+async fn slow_head_attacker(
+    relay: std::net::SocketAddr,
+    opened: tokio::sync::mpsc::Sender<()>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    while !stop.is_cancelled() {
+        let Ok(mut stream) = TcpStream::connect(relay).await else {
+            continue;
+        };
+        if stream.write_all(b"POST /x HTTP/1.1\r\n").await.is_err() {
+            continue;
+        }
+        let _ = opened.try_send(());
+        let mut buf = [0u8; 1024];
+        let held = async {
+            while matches!(tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await, Ok(n) if n > 0)
+            {
+            }
+        };
+        tokio::select! {
+            () = held => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_heads_filling_the_budget_and_reconnecting_lock_out_neither_clients_nor_webhooks() {
+    // The head timeout is beyond the test's patience: only evicting the
+    // longest-waiting connection can make room.
+    let relay = TestRelay::start_with(RelayConfig {
+        limits: Limits {
+            connections: 5,
+            client_connections: 2,
+            header_timeout: WAIT * 2,
+            ..Limits::default()
+        },
+        ..RelayConfig::default()
+    })
+    .await;
+    let target = TestTarget::echo().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (opened, mut first_heads) = tokio::sync::mpsc::channel(64);
+    let attackers: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(slow_head_attacker(relay.addr, opened.clone(), stop.clone())))
+        .collect();
+    for _ in 0..5 {
+        within("the attackers to fill the budget", first_heads.recv()).await;
+    }
+
+    let client = TestClient::start(&relay.url(), Some("held"), &target.url()).await;
+    let answered = within("a real webhook to get through", async {
+        loop {
+            let sent = post(&format!("{}/real", client.public_url), b"{\"real\":1}").await;
+            if sent.status == 200 {
+                return sent;
+            }
+        }
+    })
+    .await;
+    assert_eq!(&answered.body[..], b"{\"real\":1}");
+    let metrics = relay.metrics_with("code=\"header_evicted\"}").await;
+    assert!(
+        !metrics.contains("code=\"too_many_connections\""),
+        "nobody was refused: {metrics}"
+    );
+    // The attackers were still at it: the evicted ones came back.
+    within("an attacker to reconnect", first_heads.recv()).await;
+    stop.cancel();
+    for attacker in attackers {
+        attacker.await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_chunked_body_trickling_a_byte_at_a_time_is_cut_with_408() {
     let relay = TestRelay::start_with(relay_config(16, Duration::from_secs(1))).await;

@@ -135,8 +135,8 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CHANNELS_PER_TOKEN", value_name = "N")]
     pub max_channels_per_token: Option<usize>,
     /// Open webhook connections (503 beyond); as many again may be waiting
-    /// to send their first request head, for at most --header-timeout
-    /// [default: 16384]
+    /// to send their first request head, beyond which a new connection
+    /// closes the one waiting longest [default: 16384]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_CONNECTIONS", value_name = "N")]
     pub max_connections: Option<usize>,
     /// Open client links, counted apart from webhooks so that neither can
