@@ -79,7 +79,7 @@ async fn stalled_bodies_at_the_cap_get_408_while_a_client_connects_and_a_real_we
     for mut stream in stalled {
         let cut = response_on(&mut stream).await;
         assert_eq!(cut.status, 408);
-        assert_eq!(cut.json()["code"], "body_too_slow", "{:?}", cut.json());
+        assert_eq!(cut.json()["code"], "body_timeout", "{:?}", cut.json());
         assert_eq!(cut.header("connection"), Some(&b"close"[..]));
     }
     let answered = within("a real webhook to get through", async {
@@ -94,11 +94,87 @@ async fn stalled_bodies_at_the_cap_get_408_while_a_client_connects_and_a_real_we
     .await;
     assert_eq!(answered.status, 200);
     assert_eq!(&answered.body[..], b"{\"real\":1}");
-    let metrics = relay.metrics_with("code=\"body_too_slow\"} 4").await;
+    let metrics = relay.metrics_with("code=\"body_timeout\"} 4").await;
     assert!(
         metrics.contains("hookhole_connections{class=\"client\"} 2"),
         "{metrics}"
     );
+}
+
+/// A sender that sends the start of a head and nothing more, and opens a
+/// new such connection as soon as the relay closes it, until `stop`.
+async fn slow_head_attacker(
+    relay: std::net::SocketAddr,
+    opened: tokio::sync::mpsc::Sender<()>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    while !stop.is_cancelled() {
+        let Ok(mut stream) = TcpStream::connect(relay).await else {
+            continue;
+        };
+        if stream.write_all(b"POST /x HTTP/1.1\r\n").await.is_err() {
+            continue;
+        }
+        let _ = opened.try_send(());
+        let mut buf = [0u8; 1024];
+        let held = async {
+            while matches!(tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await, Ok(n) if n > 0)
+            {
+            }
+        };
+        tokio::select! {
+            () = held => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+#[tokio::test]
+async fn slow_heads_filling_the_budget_and_reconnecting_lock_out_neither_clients_nor_webhooks() {
+    // The head timeout is beyond the test's patience: only evicting the
+    // longest-waiting connection can make room.
+    let relay = TestRelay::start_with(RelayConfig {
+        limits: Limits {
+            connections: 5,
+            client_connections: 2,
+            header_timeout: WAIT * 2,
+            ..Limits::default()
+        },
+        ..RelayConfig::default()
+    })
+    .await;
+    let target = TestTarget::echo().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (opened, mut first_heads) = tokio::sync::mpsc::channel(64);
+    let attackers: Vec<_> = (0..5)
+        .map(|_| tokio::spawn(slow_head_attacker(relay.addr, opened.clone(), stop.clone())))
+        .collect();
+    for _ in 0..5 {
+        within("the attackers to fill the budget", first_heads.recv()).await;
+    }
+
+    let client = TestClient::start(&relay.url(), Some("held"), &target.url()).await;
+    let answered = within("a real webhook to get through", async {
+        loop {
+            let sent = post(&format!("{}/real", client.public_url), b"{\"real\":1}").await;
+            if sent.status == 200 {
+                return sent;
+            }
+        }
+    })
+    .await;
+    assert_eq!(&answered.body[..], b"{\"real\":1}");
+    let metrics = relay.metrics_with("code=\"header_evicted\"}").await;
+    assert!(
+        !metrics.contains("code=\"too_many_connections\""),
+        "nobody was refused: {metrics}"
+    );
+    // The attackers were still at it: the evicted ones came back.
+    within("an attacker to reconnect", first_heads.recv()).await;
+    stop.cancel();
+    for attacker in attackers {
+        attacker.await.unwrap();
+    }
 }
 
 #[tokio::test]
@@ -196,19 +272,36 @@ async fn on_a_token_relay_an_unclaimed_channel_gets_404_and_a_claimed_one_is_que
 }
 
 /// The `Forwarded` and `X-Real-IP` headers the local server sees.
+/// The headers that tell a local server where a request came from, other
+/// than `X-Forwarded-For/-Proto/-Host` (tested in `security`), in any
+/// spelling a framework would read.
 fn forwarding_headers(got: &Recorded) -> Vec<(String, Vec<u8>)> {
     got.headers
         .iter()
         .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-        .filter(|(n, _)| n == "forwarded" || n == "x-real-ip")
+        .filter(|(n, _)| {
+            // Any underscore spelling is a sender's, as the relay writes none.
+            n.contains('_')
+                || ["forwarded", "x-real-ip"].contains(&n.as_str())
+                || hookhole_relay::forwarded::CLAIMS.contains(&n.as_str())
+        })
         .collect()
 }
 
 #[tokio::test]
-async fn forwarded_and_x_real_ip_are_replaced_unless_a_trusted_proxy_set_them() {
+async fn forwarded_x_real_ip_and_other_origin_claims_are_replaced_unless_a_trusted_proxy_set_them()
+{
     let stranger_said = [
         ("forwarded", "for=6.6.6.6;host=evil.example;proto=https"),
         ("x-real-ip", "6.6.6.6"),
+        // WSGI, Rack and PHP read these as HTTP_X_FORWARDED_FOR, HTTP_X_REAL_IP.
+        ("X_Forwarded_For", "6.6.6.6"),
+        ("X_Real_IP", "6.6.6.6"),
+        ("True-Client-IP", "6.6.6.6"),
+        ("CF-Connecting-IP", "6.6.6.6"),
+        ("X-Forwarded-Port", "443"),
+        ("X-Forwarded-Prefix", "/admin"),
+        ("Client-IP", "6.6.6.6"),
     ];
     let relay = TestRelay::start().await;
     let mut target = TestTarget::echo().await;
@@ -242,6 +335,8 @@ async fn forwarded_and_x_real_ip_are_replaced_unless_a_trusted_proxy_set_them() 
     let proxy_said = [
         ("forwarded", "for=203.0.113.9;proto=https"),
         ("x-real-ip", "203.0.113.9"),
+        ("True-Client-IP", "203.0.113.9"),
+        ("X-Forwarded-Port", "443"),
     ];
     let sent = send(
         "POST",
@@ -255,6 +350,8 @@ async fn forwarded_and_x_real_ip_are_replaced_unless_a_trusted_proxy_set_them() 
     assert_eq!(
         forwarding_headers(&got),
         [
+            ("true-client-ip".to_string(), b"203.0.113.9".to_vec()),
+            ("x-forwarded-port".to_string(), b"443".to_vec()),
             (
                 "forwarded".to_string(),
                 b"for=203.0.113.9;proto=https, for=127.0.0.1".to_vec()

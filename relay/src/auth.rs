@@ -161,7 +161,10 @@ impl Owners {
 fn load(path: &Path) -> Result<BTreeMap<String, String>, UsageError> {
     const WHY: &str =
         "it records which token owns each channel, so the relay will not start without it";
-    let bytes = match crate::bounded_read::read_file(path, OWNERS_FILE_MAX) {
+    // Narrowed as it is opened: an older relay wrote it readable by all.
+    let read = crate::private_files::open_read(path)
+        .and_then(|file| crate::bounded_read::read_limited(file, OWNERS_FILE_MAX));
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
         Err(e) => {
@@ -225,6 +228,19 @@ mod tests {
         );
         let text = std::fs::read_to_string(dir.path().join("owners.json")).unwrap();
         assert!(!text.contains("correct"), "only owner ids are stored");
+    }
+
+    #[test]
+    fn an_owners_file_an_older_version_left_readable_is_narrowed_on_open() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(OWNERS_FILE);
+        std::fs::write(&path, "{\"shop\": \"alice\"}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let owners = Owners::open(Some(dir.path())).unwrap();
+        assert!(owners.is_claimed("shop"));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
     }
 
     #[test]

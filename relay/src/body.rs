@@ -1,19 +1,23 @@
 //! Reading a webhook body: bounded in size, and in time.
 //!
 //! A body must keep arriving. Two rules: the next bytes may take at most
-//! `--body-timeout`, and the body's time is cut into windows of that same
-//! length, counted from when the body began, each of which must bring at
-//! least `--min-body-rate` × `--body-timeout` bytes (20 KiB by default).
-//! A window is judged when it ends, so the cost per read is an addition and
-//! a comparison, and a body that is still inside its first window is never
-//! cut for its rate.
+//! `--body-timeout` (beyond it the body *stalled*: `body_timeout`), and the
+//! body's time is cut into windows of that same length, counted from when
+//! the body began, each of which must bring at least `--min-body-rate` ×
+//! `--body-timeout` bytes (20 KiB by default; short of it the body is *too
+//! slow*: `body_too_slow`). A window is judged by the first bytes after it
+//! ends, so the cost per read is an addition and a comparison, a body that
+//! is still inside its first window is never cut for its rate, and a sender
+//! that sent a few bytes and then nothing is told it stalled, not that it
+//! was slow: its next bytes never come, and the idle timeout cuts it.
 //!
 //! The rate is recent, not an average since the start: a sender that
 //! front-loads most of a large body fast and then trickles a byte a second
-//! has earned nothing by it and is cut when its first slow window ends,
-//! at most two windows (40 s by default) after it slowed down. A stalled
-//! sender is cut after `--body-timeout`. A 25 MiB body at 1 Mbit/s (about
-//! 122 KiB/s, some 2.4 MiB a window) is far above the default and passes.
+//! has earned nothing by it and is cut by its first byte after its first
+//! slow window, at most two windows (40 s by default) after it slowed down.
+//! A stalled sender is cut after `--body-timeout`. A 25 MiB body at
+//! 1 Mbit/s (about 122 KiB/s, some 2.4 MiB a window) is far above the
+//! default and passes.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -67,23 +71,16 @@ impl Progress {
         }
     }
 
-    /// The latest moment the next bytes may arrive, and the error if they
-    /// do not: the idle timeout, or the end of a window still short of its
-    /// quota, whichever comes first (on a tie, the stall is the better
-    /// explanation).
-    pub fn deadline(&self, pace: &Pace) -> (Instant, BodyError) {
-        let idle = self.last + pace.timeout;
-        let window_end = self.window_start + pace.timeout;
-        if self.window_bytes < pace.window_quota() && window_end < idle {
-            (window_end, BodyError::TooSlow(pace.min_rate))
-        } else {
-            (idle, BodyError::Stalled(pace.timeout))
-        }
+    /// The latest moment the next bytes may arrive: after it, the body
+    /// stalled. (A window short of its quota is judged by the bytes that
+    /// come after it, in [`Progress::record`]; if none come, it stalled.)
+    pub fn deadline(&self, pace: &Pace) -> Instant {
+        self.last + pace.timeout
     }
 
     /// Counts `n` bytes that arrived at `now`, first closing every window
-    /// that ended before it (the deadline normally cuts a short window
-    /// first; this holds when bytes and the deadline arrive together).
+    /// that ended before it: a closed window short of its quota (or empty)
+    /// makes the body too slow.
     pub fn record(&mut self, pace: &Pace, now: Instant, n: u64) -> Result<(), BodyError> {
         let window = pace.timeout.max(Duration::from_nanos(1));
         // Most reads fall in the open window: one comparison.
@@ -146,11 +143,11 @@ where
     let (mut chunks, mut hasher) = (Vec::new(), Sha256::new());
     let mut progress = Progress::new(Instant::now());
     loop {
-        let (deadline, cut) = progress.deadline(&pace);
+        let deadline = progress.deadline(&pace);
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Ok(Some(frame)) => frame,
             Ok(None) => break,
-            Err(_) => return Err(cut),
+            Err(_) => return Err(BodyError::Stalled(pace.timeout)),
         };
         let frame = frame.map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -219,6 +216,24 @@ mod tests {
         );
         assert_eq!(began.elapsed(), Duration::from_secs(20));
         drop(tx);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_few_bytes_then_silence_is_a_stall_not_a_slow_body() {
+        let (tx, body) = channel_body();
+        let began = Instant::now();
+        let sender = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            tx.send(data(b"{\"partial\":")).await.unwrap();
+            // Held open, silent, until the reader gives up.
+            tx.closed().await;
+        });
+        let result = read(body, 1 << 20, PACE).await;
+        assert_eq!(result.err(), Some(BodyError::Stalled(PACE.timeout)));
+        // Cut once nothing arrived for the timeout, not when the first
+        // window ended short at 20 s.
+        assert_eq!(began.elapsed(), Duration::from_millis(20_500));
+        sender.await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]
@@ -335,31 +350,23 @@ mod tests {
     }
 
     #[test]
-    fn the_deadline_is_the_idle_timeout_or_the_end_of_a_short_window() {
+    fn the_deadline_is_the_idle_timeout_and_short_windows_are_judged_by_later_bytes() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
         let mut progress = Progress::new(t0);
-        assert_eq!(
-            progress.deadline(&PACE),
-            (t0 + s(20), BodyError::Stalled(s(20)))
-        );
-        // Short of its 20 KiB, the window ends before the idle timeout.
+        assert_eq!(progress.deadline(&PACE), t0 + s(20));
+        // Short of its 20 KiB, the window still waits for the next bytes...
         progress.record(&PACE, t0 + s(5), 10).unwrap();
-        assert_eq!(
-            progress.deadline(&PACE),
-            (t0 + s(20), BodyError::TooSlow(1024))
-        );
-        // Once the window has its quota, only the idle timeout is left...
+        assert_eq!(progress.deadline(&PACE), t0 + s(25));
+        // ...and once it has its quota, the next window opens on time.
         progress.record(&PACE, t0 + s(15), 20 * 1024).unwrap();
-        assert_eq!(
-            progress.deadline(&PACE),
-            (t0 + s(35), BodyError::Stalled(s(20)))
-        );
-        // ...until the next window opens with nothing in it.
+        assert_eq!(progress.deadline(&PACE), t0 + s(35));
         progress.record(&PACE, t0 + s(25), 1).unwrap();
+        assert_eq!(progress.deadline(&PACE), t0 + s(45));
         assert_eq!(
-            progress.deadline(&PACE),
-            (t0 + s(40), BodyError::TooSlow(1024))
+            progress.record(&PACE, t0 + s(40), 1),
+            Err(BodyError::TooSlow(1024)),
+            "the window [20 s, 40 s) brought 2 bytes"
         );
     }
 
@@ -388,10 +395,7 @@ mod tests {
         let mut any = Progress::new(t0);
         any.record(&free, t0 + s(1), 1).unwrap();
         assert_eq!(any.record(&free, t0 + s(90), 1), Ok(()));
-        assert_eq!(
-            any.deadline(&free),
-            (t0 + s(110), BodyError::Stalled(s(20)))
-        );
+        assert_eq!(any.deadline(&free), t0 + s(110));
     }
 
     #[test]

@@ -2,16 +2,24 @@
 //! flood of one cannot lock the other out.
 //!
 //! A new connection is *unclassified* until its first request head has
-//! arrived (within `--header-timeout`); at most `--max-connections` may be
-//! unclassified at once. The head then says what it is: a websocket
-//! upgrade at `/_hookhole/connect` counts against
+//! arrived (within `--header-timeout`). The head then says what it is: a
+//! websocket upgrade at `/_hookhole/connect` counts against
 //! `--max-client-connections`, anything else against `--max-connections`.
-//! So at most twice `--max-connections` plus the client budget are open,
-//! and stalled webhooks filling their budget still leave room for a client
+//! So stalled webhooks filling their budget still leave room for a client
 //! to connect (and, once `--body-timeout` cuts them, for real webhooks).
+//!
+//! At most `--max-connections` wait for their head at once, but a new
+//! connection is never refused for that: it evicts the connection that has
+//! waited longest, which is closed. Refusing would let senders that send
+//! half a head and reconnect every `--header-timeout` lock everyone out;
+//! evicting, a real client or webhook (its head arrives within
+//! milliseconds) loses only if the attacker opens the whole budget within
+//! those milliseconds.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use tokio_util::sync::CancellationToken;
 
 /// What a connection turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +36,23 @@ pub enum Class {
 pub struct Budgets {
     open: [AtomicUsize; 3],
     max: [usize; 3],
+    waiting: Mutex<Waiting>,
+}
+
+/// The unclassified connections, oldest first, each with the token that
+/// evicts it. Ids only grow, so the queue is sorted by them.
+#[derive(Default)]
+struct Waiting {
+    next: u64,
+    queue: VecDeque<(u64, CancellationToken)>,
+}
+
+impl Waiting {
+    fn remove(&mut self, id: u64) {
+        if let Ok(i) = self.queue.binary_search_by_key(&id, |(id, _)| *id) {
+            self.queue.remove(i);
+        }
+    }
 }
 
 impl Class {
@@ -57,7 +82,12 @@ impl Budgets {
         Arc::new(Budgets {
             open: Default::default(),
             max: [webhooks, webhooks, clients],
+            waiting: Mutex::default(),
         })
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn take(&self, class: Class) -> bool {
@@ -78,12 +108,30 @@ impl Budgets {
         self.open[index(class)].load(Ordering::Acquire)
     }
 
-    /// A slot for a newly accepted connection, if one is free.
-    pub fn admit(self: &Arc<Self>) -> Option<Slot> {
-        self.take(Class::Unclassified).then(|| Slot {
+    /// A slot for a newly accepted connection; when as many as allowed
+    /// are waiting for their head, the one that has waited longest is
+    /// evicted (its [`Slot::eviction`] is cancelled).
+    pub fn admit(self: &Arc<Self>) -> Slot {
+        let eviction = CancellationToken::new();
+        let id = {
+            let mut waiting = self.waiting();
+            if waiting.queue.len() >= self.max[index(Class::Unclassified)]
+                && let Some((_, oldest)) = waiting.queue.pop_front()
+            {
+                oldest.cancel();
+            }
+            let id = waiting.next;
+            waiting.next += 1;
+            waiting.queue.push_back((id, eviction.clone()));
+            id
+        };
+        self.open[index(Class::Unclassified)].fetch_add(1, Ordering::AcqRel);
+        Slot {
             budgets: self.clone(),
             class: Mutex::new(Class::Unclassified),
-        })
+            id,
+            eviction,
+        }
     }
 }
 
@@ -92,9 +140,18 @@ impl Budgets {
 pub struct Slot {
     budgets: Arc<Budgets>,
     class: Mutex<Class>,
+    /// Its place among the unclassified.
+    id: u64,
+    eviction: CancellationToken,
 }
 
 impl Slot {
+    /// Cancelled when a newer connection evicts this one while it still
+    /// waits for its head.
+    pub fn eviction(&self) -> CancellationToken {
+        self.eviction.clone()
+    }
+
     /// Moves the connection to `class`; `false` (and nothing moved) when
     /// that budget is full.
     pub fn classify(&self, class: Class) -> bool {
@@ -105,6 +162,9 @@ impl Slot {
         if !self.budgets.take(class) {
             return false;
         }
+        if *current == Class::Unclassified {
+            self.budgets.waiting().remove(self.id);
+        }
         self.budgets.give_back(*current);
         *current = class;
         true
@@ -114,6 +174,9 @@ impl Slot {
 impl Drop for Slot {
     fn drop(&mut self) {
         let class = *self.class.get_mut().unwrap_or_else(|p| p.into_inner());
+        if class == Class::Unclassified {
+            self.budgets.waiting().remove(self.id);
+        }
         self.budgets.give_back(class);
     }
 }
@@ -127,16 +190,16 @@ mod tests {
         let budgets = Budgets::new(2, 1);
         let webhooks: Vec<Slot> = (0..2)
             .map(|_| {
-                let slot = budgets.admit().unwrap();
+                let slot = budgets.admit();
                 assert!(slot.classify(Class::Webhook));
                 slot
             })
             .collect();
         assert_eq!(budgets.open(Class::Unclassified), 0);
-        let third = budgets.admit().expect("room to read a head");
+        let third = budgets.admit();
         assert!(!third.classify(Class::Webhook), "webhook budget full");
         assert!(third.classify(Class::Client), "a client still gets in");
-        let fourth = budgets.admit().unwrap();
+        let fourth = budgets.admit();
         assert!(!fourth.classify(Class::Client), "client budget full");
         drop(webhooks);
         assert!(fourth.classify(Class::Webhook));
@@ -147,11 +210,24 @@ mod tests {
     }
 
     #[test]
-    fn unclassified_connections_are_bounded() {
-        let budgets = Budgets::new(1, 5);
-        let first = budgets.admit().unwrap();
-        assert!(budgets.admit().is_none());
-        drop(first);
-        assert!(budgets.admit().is_some());
+    fn a_full_unclassified_budget_evicts_its_oldest_connection() {
+        let budgets = Budgets::new(2, 5);
+        let (first, second) = (budgets.admit(), budgets.admit());
+        assert!(!first.eviction().is_cancelled());
+        let third = budgets.admit();
+        assert!(first.eviction().is_cancelled(), "the oldest goes");
+        assert!(!second.eviction().is_cancelled());
+        // A classified connection no longer waits, and cannot be evicted.
+        assert!(second.classify(Class::Client));
+        let fourth = budgets.admit();
+        assert!(!third.eviction().is_cancelled(), "room was made by second");
+        let _fifth = budgets.admit();
+        assert!(third.eviction().is_cancelled());
+        assert!(!second.eviction().is_cancelled() && !fourth.eviction().is_cancelled());
+        // An evicted connection counts until its task lets go of it.
+        assert_eq!(budgets.open(Class::Unclassified), 4);
+        drop((first, third));
+        assert_eq!(budgets.open(Class::Unclassified), 2);
+        assert_eq!(budgets.waiting().queue.len(), 2);
     }
 }

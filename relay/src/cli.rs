@@ -21,7 +21,8 @@ pub struct RelayArgs {
     pub listen: Option<SocketAddr>,
     /// Base URL to advertise to clients, e.g. https://relay.example.com
     /// [default: http:// + the Host header the client connected with]
-    #[arg(long, env = "HOOKHOLE_RELAY_PUBLIC_URL", value_name = "URL")]
+    #[arg(long, env = "HOOKHOLE_RELAY_PUBLIC_URL", value_name = "URL",
+          value_parser = crate::config::parse_public_url)]
     pub public_url: Option<String>,
     /// How long a sender waits for the local server's answer before 504
     /// [default: 10s]
@@ -31,7 +32,7 @@ pub struct RelayArgs {
     /// Largest webhook body accepted, e.g. 25MiB; larger ones get 413
     /// [default: 25MiB]
     #[arg(long, env = "HOOKHOLE_RELAY_MAX_BODY", value_name = "SIZE",
-          value_parser = settings::parse_size)]
+          value_parser = settings::parse_limit)]
     pub max_body: Option<usize>,
     /// Where deliveries for absent clients are kept
     /// [default: the platform data dir, hookhole-relay/]
@@ -42,19 +43,21 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_OFFLINE", value_enum)]
     pub offline: Option<Offline>,
     /// Most deliveries queued per channel (429 beyond) [default: 1000]
-    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_LIMIT", value_name = "COUNT")]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_LIMIT", value_name = "COUNT",
+          value_parser = settings::parse_count::<u64>)]
     pub buffer_limit: Option<u64>,
     /// Most bytes queued per channel (507 beyond) [default: 256MiB]
     #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_BYTES", value_name = "SIZE",
-          value_parser = settings::parse_size)]
+          value_parser = settings::parse_limit)]
     pub buffer_bytes: Option<usize>,
     /// Most deliveries queued in all channels together (507 beyond)
     /// [default: 100000]
-    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_TOTAL_LIMIT", value_name = "COUNT")]
+    #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_TOTAL_LIMIT", value_name = "COUNT",
+          value_parser = settings::parse_count::<u64>)]
     pub buffer_total_limit: Option<u64>,
     /// Most bytes queued in all channels together (507 beyond) [default: 1GiB]
     #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_TOTAL_BYTES", value_name = "SIZE",
-          value_parser = settings::parse_size)]
+          value_parser = settings::parse_limit)]
     pub buffer_total_bytes: Option<usize>,
     /// Queued deliveries older than this are dropped [default: 24h]
     #[arg(long, env = "HOOKHOLE_RELAY_BUFFER_AGE", value_name = "DURATION",
@@ -106,10 +109,12 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_RATE_LIMIT", value_name = "PER_SECOND")]
     pub rate_limit: Option<f64>,
     /// Deliveries per channel waiting for an answer (429 beyond) [default: 1000]
-    #[arg(long, env = "HOOKHOLE_RELAY_MAX_IN_FLIGHT", value_name = "N")]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_IN_FLIGHT", value_name = "N",
+          value_parser = settings::parse_count::<usize>)]
     pub max_in_flight: Option<usize>,
     /// Clients per channel [default: 16]
-    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENTS", value_name = "N")]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENTS", value_name = "N",
+          value_parser = settings::parse_count::<usize>)]
     pub max_clients: Option<usize>,
     /// Time a sender has to send its request headers, against slow senders
     /// holding connections open [default: 10s]
@@ -129,23 +134,27 @@ pub struct RelayArgs {
           value_parser = settings::parse_size)]
     pub min_body_rate: Option<usize>,
     /// Header fields per webhook (431 beyond) [default: 100]
-    #[arg(long, env = "HOOKHOLE_RELAY_MAX_HEADERS", value_name = "N")]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_HEADERS", value_name = "N",
+          value_parser = settings::parse_count::<usize>)]
     pub max_headers: Option<usize>,
     /// Named channels one token may claim [default: 32]
-    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CHANNELS_PER_TOKEN", value_name = "N")]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CHANNELS_PER_TOKEN", value_name = "N",
+          value_parser = settings::parse_count::<usize>)]
     pub max_channels_per_token: Option<usize>,
     /// Open webhook connections (503 beyond); as many again may be waiting
-    /// to send their first request head, for at most --header-timeout
-    /// [default: 16384]
-    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CONNECTIONS", value_name = "N")]
+    /// to send their first request head, beyond which a new connection
+    /// closes the one waiting longest [default: 16384]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CONNECTIONS", value_name = "N",
+          value_parser = settings::parse_count::<usize>)]
     pub max_connections: Option<usize>,
     /// Open client links, counted apart from webhooks so that neither can
     /// lock the other out (503 beyond) [default: 4096]
-    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENT_CONNECTIONS", value_name = "N")]
+    #[arg(long, env = "HOOKHOLE_RELAY_MAX_CLIENT_CONNECTIONS", value_name = "N",
+          value_parser = settings::parse_count::<usize>)]
     pub max_client_connections: Option<usize>,
     /// A proxy in front of the relay (address or range, repeatable) whose
-    /// X-Forwarded-For/-Proto/-Host are passed on to local servers; from
-    /// anyone else they are replaced
+    /// X-Forwarded-*, Forwarded, X-Real-IP and other origin headers are
+    /// passed on to local servers; from anyone else they are replaced
     #[arg(long, env = "HOOKHOLE_RELAY_TRUSTED_PROXY", value_name = "ADDR[/BITS]",
           value_delimiter = ',', value_parser = crate::forwarded::parse_proxy)]
     pub trusted_proxy: Vec<ipnet::IpNet>,
@@ -204,14 +213,14 @@ impl RelayArgs {
                 .map_err(|e| UsageError(format!("bad default address: {e}")))?,
         };
         let mut config = RelayConfig::default();
-        if let Some(url) = self.public_url.clone().or(file.public_url) {
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(UsageError(format!(
-                    "--public-url must start with http:// or https:// (got {url:?})"
-                )));
-            }
-            config.public_url = Some(url);
-        }
+        config.public_url = match (&self.public_url, &file.public_url) {
+            (Some(url), _) => Some(url.clone()),
+            (None, Some(url)) => Some(
+                crate::config::parse_public_url(url)
+                    .map_err(|e| UsageError(format!("public-url: {e}")))?,
+            ),
+            (None, None) => None,
+        };
         let file_timeout =
             settings::file_duration(file.response_timeout.as_deref(), "response-timeout")?;
         if let Some(timeout) = self.response_timeout.or(file_timeout) {
@@ -221,7 +230,7 @@ impl RelayArgs {
         if let Some(max) = self.max_body {
             config.max_body = max;
         } else if let Some(max) = &file.max_body {
-            config.max_body = max.resolve("max-body")?;
+            config.max_body = max.resolve_limit("max-body")?;
         }
         config.data_dir = self
             .data_dir
@@ -237,21 +246,23 @@ impl RelayArgs {
             }
             (None, None) => Offline::Queue,
         };
-        if let Some(n) = self.buffer_limit.or(file.buffer_limit) {
+        let file_limit = settings::file_count(file.buffer_limit, "buffer-limit")?;
+        if let Some(n) = self.buffer_limit.or(file_limit) {
             config.buffer_limits.count = n;
         }
         if let Some(b) = self.buffer_bytes {
             config.buffer_limits.bytes = b as u64;
         } else if let Some(b) = &file.buffer_bytes {
-            config.buffer_limits.bytes = b.resolve("buffer-bytes")? as u64;
+            config.buffer_limits.bytes = b.resolve_limit("buffer-bytes")? as u64;
         }
-        if let Some(n) = self.buffer_total_limit.or(file.buffer_total_limit) {
+        let file_total = settings::file_count(file.buffer_total_limit, "buffer-total-limit")?;
+        if let Some(n) = self.buffer_total_limit.or(file_total) {
             config.buffer_limits.total_count = n;
         }
         if let Some(b) = self.buffer_total_bytes {
             config.buffer_limits.total_bytes = b as u64;
         } else if let Some(b) = &file.buffer_total_bytes {
-            config.buffer_limits.total_bytes = b.resolve("buffer-total-bytes")? as u64;
+            config.buffer_limits.total_bytes = b.resolve_limit("buffer-total-bytes")? as u64;
         }
         let file_age = settings::file_duration(file.buffer_age.as_deref(), "buffer-age")?;
         if let Some(age) = self.buffer_age.or(file_age) {
@@ -274,36 +285,13 @@ impl RelayArgs {
                 .add_file(&path)
                 .map_err(|e| UsageError(format!("--tokens-file: {e}")))?;
         }
-        config.tls = match (
+        config.tls = TlsSource::choose(
             self.tls_cert.clone().or(file.tls_cert),
             self.tls_key.clone().or(file.tls_key),
             self.tls_self_signed || file.tls_self_signed.unwrap_or(false),
-        ) {
-            (Some(cert), Some(key), false) => Some(TlsSource::Files { cert, key }),
-            (None, None, true) => {
-                let mut names = vec![
-                    "localhost".to_string(),
-                    "127.0.0.1".to_string(),
-                    listen.ip().to_string(),
-                ];
-                if let Some(host) = config
-                    .public_url
-                    .as_deref()
-                    .and_then(|u| u.split("://").nth(1))
-                    .and_then(|r| r.split([':', '/']).next())
-                {
-                    names.push(host.to_string());
-                }
-                names.dedup();
-                Some(TlsSource::SelfSigned { names })
-            }
-            (None, None, false) => None,
-            _ => {
-                return Err(UsageError(
-                    "TLS needs both --tls-cert and --tls-key, or --tls-self-signed alone".into(),
-                ));
-            }
-        };
+            listen,
+            config.public_url.as_deref(),
+        )?;
         let rate = self
             .rate_limit
             .or(file.rate_limit)
@@ -313,23 +301,41 @@ impl RelayArgs {
         }
         config.limits.rate = rate;
         config.limits.burst = (rate * 2.0).max(1.0);
-        if let Some(n) = self.max_in_flight.or(file.max_in_flight) {
-            config.limits.in_flight = n.max(1);
+        let count = |flag: Option<usize>, file: Option<usize>, key: &str| {
+            Ok::<_, UsageError>(flag.or(settings::file_count(file, key)?))
+        };
+        let limits = &mut config.limits;
+        if let Some(n) = count(self.max_in_flight, file.max_in_flight, "max-in-flight")? {
+            limits.in_flight = n;
         }
-        if let Some(n) = self.max_clients.or(file.max_clients) {
-            config.limits.clients = n.max(1);
+        if let Some(n) = count(self.max_clients, file.max_clients, "max-clients")? {
+            limits.clients = n;
         }
-        if let Some(n) = self.max_headers.or(file.max_headers) {
-            config.limits.headers = n.max(1);
+        if let Some(n) = count(self.max_headers, file.max_headers, "max-headers")? {
+            limits.headers = n;
         }
-        if let Some(n) = self.max_channels_per_token.or(file.max_channels_per_token) {
-            config.limits.channels_per_token = n.max(1);
+        let per_token = file.max_channels_per_token;
+        if let Some(n) = count(
+            self.max_channels_per_token,
+            per_token,
+            "max-channels-per-token",
+        )? {
+            limits.channels_per_token = n;
         }
-        if let Some(n) = self.max_connections.or(file.max_connections) {
-            config.limits.connections = n.max(1);
+        if let Some(n) = count(
+            self.max_connections,
+            file.max_connections,
+            "max-connections",
+        )? {
+            limits.connections = n;
         }
-        if let Some(n) = self.max_client_connections.or(file.max_client_connections) {
-            config.limits.client_connections = n.max(1);
+        let clients = file.max_client_connections;
+        if let Some(n) = count(
+            self.max_client_connections,
+            clients,
+            "max-client-connections",
+        )? {
+            limits.client_connections = n;
         }
         let file_header_timeout =
             settings::file_duration(file.header_timeout.as_deref(), "header-timeout")?;

@@ -105,3 +105,60 @@ impl RelayConfig {
         if self.tls.is_some() { "https" } else { "http" }
     }
 }
+
+/// Checks `--public-url`: an `http://` or `https://` URL with a host, no
+/// credentials, and a port (if any) from 1 to 65535; a bad one would be
+/// handed to every client as its channel URL.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    if !(text.starts_with("http://") || text.starts_with("https://")) {
+        return Err("must start with http:// or https://".into());
+    }
+    let uri: http::Uri = text.parse().map_err(|e| format!("not a URL ({e})"))?;
+    let authority = uri.authority().ok_or("no host in the URL")?;
+    if authority.host().is_empty() {
+        return Err("no host in the URL".into());
+    }
+    if authority.as_str().contains('@') {
+        return Err("no credentials allowed in the URL".into());
+    }
+    // `Authority::port` skips a port it cannot read; look at the text.
+    let after_host = authority
+        .as_str()
+        .rsplit_once(']')
+        .map_or(authority.as_str(), |(_, rest)| rest);
+    if let Some((_, port)) = after_host.rsplit_once(':')
+        && !matches!(port.parse::<u16>(), Ok(1..))
+    {
+        return Err("invalid port in the URL: give 1 to 65535".into());
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls_need_a_scheme_a_host_and_a_real_port() {
+        for good in [
+            "https://hooks.example.com",
+            "http://relay:8080/",
+            "http://[::1]:8080",
+            "https://hooks.example.com/base",
+        ] {
+            assert_eq!(parse_public_url(good).as_deref(), Ok(good));
+        }
+        for (bad, why) in [
+            ("http://x:99999", "invalid port"),
+            ("http://x:0", "invalid port"),
+            ("http://x:", "invalid port"),
+            ("http://[::1]:70000", "invalid port"),
+            ("ftp://x", "must start with"),
+            ("http://", "not a URL"),
+            ("http://u:p@x", "credentials"),
+        ] {
+            let error = parse_public_url(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
+        }
+    }
+}

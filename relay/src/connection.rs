@@ -33,17 +33,29 @@ pub struct Context {
 pub async fn serve(context: Context, stream: TcpStream, peer: SocketAddr, slot: Slot) {
     let limits = context.state.config.limits;
     let deadline = Instant::now() + limits.header_timeout;
-    match context.tls.clone() {
-        None => admit(context, stream, peer, slot, deadline).await,
-        Some(acceptor) => match tokio::time::timeout_at(deadline, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => admit(context, stream, peer, slot, deadline).await,
-            Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-            Err(_) => {
-                context.state.metrics.reject("header_timeout");
-                tracing::debug!(%peer, "TLS handshake timed out");
-            }
-        },
+    let Some(acceptor) = context.tls.clone() else {
+        return admit(context, stream, peer, slot, deadline).await;
+    };
+    let eviction = slot.eviction();
+    let handshake = tokio::select! {
+        handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => handshake,
+        () = eviction.cancelled() => return evicted(&context.state, peer),
+    };
+    match handshake {
+        Ok(Ok(stream)) => admit(context, stream, peer, slot, deadline).await,
+        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+        Err(_) => {
+            context.state.metrics.reject("header_timeout");
+            tracing::debug!(%peer, "TLS handshake timed out");
+        }
     }
+}
+
+/// A connection still without its head when newer ones needed its place
+/// (see `budget`): closed without an answer, counted apart.
+fn evicted(state: &RelayState, peer: SocketAddr) {
+    state.metrics.reject("header_evicted");
+    tracing::debug!(%peer, "connection evicted while waiting for its head");
 }
 
 /// Reads the first head, classifies the connection, and hands it to hyper.
@@ -53,8 +65,11 @@ where
 {
     let state = context.state.clone();
     let limits = state.config.limits;
-    let (read, head) =
-        first_head::read(&mut io, deadline, limits.headers, limits.header_bytes).await;
+    let eviction = slot.eviction();
+    let (read, head) = tokio::select! {
+        read = first_head::read(&mut io, deadline, limits.headers, limits.header_bytes) => read,
+        () = eviction.cancelled() => return evicted(&state, peer),
+    };
     let refusal = match head {
         Ok(class) if slot.classify(class) => None,
         Ok(Class::Client) => Some(ApiError::TooManyClients),

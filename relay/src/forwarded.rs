@@ -6,18 +6,54 @@
 //! same host, a load balancer's range) is the exception: it set them itself,
 //! so the relay passes on its chain of addresses and its scheme and host,
 //! adding the proxy's own address, as proxies do.
+//!
+//! Frameworks read a client's address, scheme, port or path prefix from
+//! more headers than these ([`CLAIMS`]); a sender's are removed, a trusted
+//! proxy's passed on as they are. Names match whatever their case and with
+//! `_` for `-`: WSGI, Rack and PHP servers turn both into the same variable
+//! (`HTTP_X_FORWARDED_FOR`), so `X_Forwarded_For` would pose as the real one.
 
 use ipnet::IpNet;
 use std::net::IpAddr;
 
-/// Headers only the relay (or a trusted proxy) may set.
-const HEADERS: &[&str] = &[
+/// Headers the relay sets itself, from what it saw (or a trusted proxy's
+/// word): every sender's spelling of them is removed.
+const SET: &[&str] = &[
     "x-forwarded-for",
     "x-forwarded-proto",
     "x-forwarded-host",
     "forwarded",
     "x-real-ip",
 ];
+
+/// Other headers common frameworks take a client's address, scheme, port
+/// or path prefix from (Werkzeug's ProxyFix, Rack, Symfony and Laravel,
+/// Spring, Express's request-ip, the usual PHP snippets, CDNs): passed on
+/// only from a trusted proxy.
+pub const CLAIMS: &[&str] = &[
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-forwarded-ssl",
+    "x-forwarded-scheme",
+    "x-forwarded",
+    "forwarded-for",
+    "x-original-forwarded-for",
+    "x-client-ip",
+    "client-ip",
+    "true-client-ip",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-cluster-client-ip",
+    "x-appengine-user-ip",
+    "front-end-https",
+    "x-url-scheme",
+];
+
+/// `name` as a framework sees it: lowercase, `_` for `-`.
+fn canonical(name: &str) -> String {
+    name.to_ascii_lowercase().replace('_', "-")
+}
 
 /// Parses `--trusted-proxy`: an address (`127.0.0.1`, `::1`) or a range
 /// (`10.0.0.0/8`).
@@ -41,6 +77,18 @@ pub struct Origin {
     pub forwarded: String,
     /// The `X-Real-IP` value: the sender's address as best known.
     pub real_ip: String,
+    /// Whether a trusted proxy sent the request (its [`CLAIMS`] are kept).
+    pub trusted: bool,
+}
+
+impl Origin {
+    /// Whether a header named `name` is passed on as it came: not one the
+    /// relay sets itself, and not a claim about the origin unless a trusted
+    /// proxy made it.
+    pub fn keeps(&self, name: &str) -> bool {
+        let name = canonical(name);
+        !SET.contains(&name.as_str()) && (self.trusted || !CLAIMS.contains(&name.as_str()))
+    }
 }
 
 /// Works out the origin of a request from `peer` with `headers` (names in
@@ -62,21 +110,23 @@ where
         host: host.map(str::to_string),
         forwarded: element(peer, scheme, host),
         real_ip: peer.to_string(),
+        trusted: trusted.iter().any(|net| net.contains(&peer)),
     };
-    if !trusted.iter().any(|net| net.contains(&peer)) {
+    if !origin.trusted {
         return origin;
     }
     let (mut chain, mut elements) = (Vec::new(), Vec::new());
     let (mut proto, mut host, mut real_ip) = (None, None, None);
-    for (name, value) in headers.into_iter().filter(|(name, _)| is_forwarded(name)) {
+    for (name, value) in headers {
         let value = String::from_utf8_lossy(value).trim().to_string();
-        match name {
+        match canonical(name).as_str() {
             _ if value.is_empty() => {}
             "x-forwarded-for" => chain.push(value),
             "x-forwarded-proto" => proto = proto.or(Some(value)),
             "x-forwarded-host" => host = host.or(Some(value)),
             "forwarded" => elements.push(value),
-            _ => real_ip = real_ip.or(Some(value)),
+            "x-real-ip" => real_ip = real_ip.or(Some(value)),
+            _ => {}
         }
     }
     let client = chain
@@ -127,12 +177,6 @@ fn quoted(text: &str) -> String {
     out
 }
 
-/// Whether `name` is one of the headers only the relay (or a trusted proxy)
-/// may set.
-pub fn is_forwarded(name: &str) -> bool {
-    HEADERS.contains(&name)
-}
-
 /// An IPv4 peer on a dual-stack socket arrives as `::ffff:a.b.c.d`: told
 /// (and matched against `--trusted-proxy`) as the IPv4 address it is.
 fn normalise(ip: IpAddr) -> IpAddr {
@@ -176,9 +220,10 @@ mod tests {
                 host: Some("relay:8080".into()),
                 forwarded: "for=198.51.100.1;proto=http;host=\"relay:8080\"".into(),
                 real_ip: "198.51.100.1".into(),
+                trusted: false,
             }
         );
-        let kept: Vec<_> = list.iter().filter(|h| !is_forwarded(&h.name)).collect();
+        let kept: Vec<_> = list.iter().filter(|h| got.keeps(&h.name)).collect();
         assert_eq!(kept, [&Header::new("content-type", "application/json")]);
     }
 
@@ -197,6 +242,7 @@ mod tests {
                 host: Some("hooks.example.com".into()),
                 forwarded: "for=203.0.113.7;proto=https, for=10.2.3.4".into(),
                 real_ip: "203.0.113.7".into(),
+                trusted: true,
             }
         );
         // A trusted proxy that says nothing leaves the relay's own view.
@@ -208,6 +254,47 @@ mod tests {
             ("for=10.2.3.4", "10.2.3.4")
         );
         assert_eq!((got.proto.as_str(), got.host), ("http", None));
+    }
+
+    #[test]
+    fn claims_in_any_spelling_are_dropped_from_strangers_and_kept_from_proxies() {
+        let peer: IpAddr = "10.0.0.5".parse().unwrap();
+        let stranger = origin(pairs(&[]), peer, None, "http", &[]);
+        let proxy = origin(
+            pairs(&[]),
+            peer,
+            None,
+            "http",
+            &[parse_proxy("10.0.0.0/8").unwrap()],
+        );
+        for name in [
+            "x_forwarded_for",
+            "X_Real_IP",
+            "x-forwarded-FOR",
+            "Forwarded",
+        ] {
+            assert!(
+                !stranger.keeps(name) && !proxy.keeps(name),
+                "{name}: the relay sets it"
+            );
+        }
+        for name in [
+            "True-Client-IP",
+            "cf_connecting_ip",
+            "x-forwarded-port",
+            "CLIENT-IP",
+        ] {
+            assert!(!stranger.keeps(name), "{name} from a stranger");
+            assert!(proxy.keeps(name), "{name} from a trusted proxy");
+        }
+        assert!(stranger.keeps("x-forwarded-by-hand") && stranger.keeps("content-type"));
+        // A trusted proxy's underscore spelling counts as the header it means.
+        let said = [Header::new("x_real_ip", "203.0.113.7")];
+        let trusted = [parse_proxy("10.0.0.0/8").unwrap()];
+        assert_eq!(
+            origin(pairs(&said), peer, None, "http", &trusted).real_ip,
+            "203.0.113.7"
+        );
     }
 
     #[test]

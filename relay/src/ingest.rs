@@ -108,7 +108,7 @@ pub async fn handle(
         state.config.scheme(),
         &state.config.trusted_proxies,
     );
-    list.retain(|h| h.name != "host" && !forwarded::is_forwarded(&h.name));
+    list.retain(|h| h.name != "host" && origin.keeps(&h.name));
     list.push(Header::new("x-forwarded-for", origin.chain.as_str()));
     list.push(Header::new("x-forwarded-proto", origin.proto.as_str()));
     if let Some(host) = &origin.host {

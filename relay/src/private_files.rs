@@ -56,6 +56,19 @@ pub fn open_read_write(path: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens an existing `path` for reading (a file we wrote earlier), narrowed
+/// to 0600 first if it grants anything to group or others: an older
+/// version may have left it readable, and it would stay so until next
+/// rewritten.
+pub fn open_read(path: &Path) -> io::Result<File> {
+    let file = File::open(path)?;
+    // Only a file: a directory in its place is the caller's error to report.
+    if file.metadata()?.is_file() {
+        narrow_file(&file)?;
+    }
+    Ok(file)
+}
+
 /// Creates `path`, which must not exist yet (no symlink followed, nothing
 /// overwritten), owner-only.
 pub fn create_new(path: &Path) -> io::Result<File> {
@@ -158,6 +171,15 @@ mod tests {
         let db = dir.path().join("x.sqlite");
         open_read_write(&db).unwrap();
         assert_eq!(mode(&db), 0o600);
+
+        let old = dir.path().join("owners.json");
+        std::fs::write(&old, "{}").unwrap();
+        std::fs::set_permissions(&old, Permissions::from_mode(0o644)).unwrap();
+        let mut text = String::new();
+        io::Read::read_to_string(&mut open_read(&old).unwrap(), &mut text).unwrap();
+        assert_eq!((text.as_str(), mode(&old)), ("{}", 0o600));
+        let missing = open_read(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]

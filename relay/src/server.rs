@@ -19,16 +19,6 @@ use tokio_util::task::TaskTracker;
 /// How long closing websockets may take once the drain is over.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Answers a connection over the cap with a JSON `503` and closes it (a TLS
-/// connection is just closed: it would not read plain text).
-async fn refuse(mut stream: tokio::net::TcpStream, tls: bool) {
-    if tls {
-        let _ = tokio::io::AsyncWriteExt::shutdown(&mut stream).await;
-        return;
-    }
-    crate::connection::answer_and_close(stream, crate::error::ApiError::TooManyConnections).await;
-}
-
 /// The HTTPS certificate: from files, or self-signed. A self-signed one is
 /// kept in the data dir, reused while it holds the names asked for, and
 /// its path logged for clients' `--ca-cert`.
@@ -37,7 +27,10 @@ fn start_tls(
     data_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::tls::Tls> {
     let crate::tls::TlsSource::SelfSigned { names } = source else {
-        return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
+        // The user's own files: one that is missing or not a certificate
+        // is a mistake in what they gave us (exit 2, nothing printed).
+        return crate::tls::Tls::new(source.clone())
+            .map_err(|e| crate::settings::UsageError(e).into());
     };
     let Some(dir) = data_dir else {
         return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
@@ -196,12 +189,8 @@ impl Relay {
                 _ = shutdown.cancelled() => break,
             };
             let _ = stream.set_nodelay(true);
-            let Some(slot) = budgets.admit() else {
-                // As many connections as allowed are still to send a head.
-                state.metrics.reject("too_many_connections");
-                tokio::spawn(refuse(stream, tls.is_some()));
-                continue;
-            };
+            // Never refused here: at worst it evicts the longest waiting.
+            let slot = budgets.admit();
             let context = crate::connection::Context {
                 state: state.clone(),
                 http: http.clone(),

@@ -94,6 +94,48 @@ pub fn parse_size(text: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("size {text:?} is too large"))
 }
 
+/// Every count or size that bounds something (bodies, headers, buffers,
+/// clients, connections) must be at least 1: a limit of 0 would refuse
+/// everything it bounds, or be taken for "no limit". The one place this
+/// rule lives; flags reach it through [`parse_count`] and [`parse_limit`],
+/// the config file through [`file_count`] and [`SizeValue::resolve_limit`].
+/// (`--min-body-rate` is a rate, not a limit: 0 there means no rate check.)
+pub fn at_least_one<T: PartialEq + From<u8>>(value: T, unit: &str) -> Result<T, String> {
+    if value == T::from(0) {
+        return Err(format!(
+            "must be at least 1{unit}, as 0 would refuse everything"
+        ));
+    }
+    Ok(value)
+}
+
+/// Parses a count that bounds something (`--max-clients 16`): at least 1.
+pub fn parse_count<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr + PartialEq + From<u8>,
+{
+    let value = text
+        .trim()
+        .parse::<T>()
+        .map_err(|_| format!("invalid count {text:?}: expected a whole number such as 16"))?;
+    at_least_one(value, "")
+}
+
+/// Parses a size that bounds something (`--max-body 25MiB`): at least 1 byte.
+pub fn parse_limit(text: &str) -> Result<usize, String> {
+    at_least_one(parse_size(text)?, " byte")
+}
+
+/// Checks an optional count from the config file against [`at_least_one`].
+pub fn file_count<T: PartialEq + From<u8>>(
+    value: Option<T>,
+    key: &str,
+) -> Result<Option<T>, UsageError> {
+    value
+        .map(|v| at_least_one(v, "").map_err(|e| UsageError(format!("{key}: {e}"))))
+        .transpose()
+}
+
 /// The shortest duration a flag or the config file may give: a timeout or
 /// interval below it ends before a loopback round trip, and zero would mean
 /// "at once" (every answer a timeout) rather than "never".
@@ -146,6 +188,11 @@ impl SizeValue {
             SizeValue::Text(t) => parse_size(t).map_err(|e| UsageError(format!("{key}: {e}"))),
         }
     }
+
+    /// The same for a size that bounds something: at least 1 byte.
+    pub fn resolve_limit(&self, key: &str) -> Result<usize, UsageError> {
+        at_least_one(self.resolve(key)?, " byte").map_err(|e| UsageError(format!("{key}: {e}")))
+    }
 }
 
 /// Resolves an optional duration string from the config file.
@@ -168,6 +215,43 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5 parsecs").is_err());
         assert!(parse_size("99999999999999999999GiB").is_err());
+    }
+
+    #[test]
+    fn limits_are_at_least_one() {
+        assert_eq!(parse_count::<usize>("16"), Ok(16));
+        assert_eq!(parse_count::<u64>(" 1 "), Ok(1));
+        assert!(
+            parse_count::<usize>("0")
+                .unwrap_err()
+                .starts_with("must be at least 1,")
+        );
+        assert!(
+            parse_count::<usize>("-1")
+                .unwrap_err()
+                .starts_with("invalid count")
+        );
+        assert_eq!(parse_limit("1"), Ok(1));
+        assert!(
+            parse_limit("0MiB")
+                .unwrap_err()
+                .starts_with("must be at least 1 byte")
+        );
+        assert_eq!(file_count(Some(3u64), "buffer-limit").unwrap(), Some(3));
+        assert_eq!(file_count::<usize>(None, "max-clients").unwrap(), None);
+        let err = file_count(Some(0usize), "max-clients").unwrap_err();
+        assert!(
+            err.0.starts_with("max-clients: must be at least 1"),
+            "{}",
+            err.0
+        );
+        let err = SizeValue::Bytes(0).resolve_limit("max-body").unwrap_err();
+        assert!(
+            err.0.starts_with("max-body: must be at least 1 byte"),
+            "{}",
+            err.0
+        );
+        assert_eq!(SizeValue::Bytes(0).resolve("min-body-rate").unwrap(), 0);
     }
 
     #[test]

@@ -27,6 +27,42 @@ pub enum TlsSource {
     },
 }
 
+impl TlsSource {
+    /// The source the flags ask for: certificate files, a self-signed
+    /// certificate for the names a client may call (the listen address,
+    /// the public URL's host), or none.
+    pub fn choose(
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+        self_signed: bool,
+        listen: std::net::SocketAddr,
+        public_url: Option<&str>,
+    ) -> Result<Option<TlsSource>, crate::settings::UsageError> {
+        match (cert, key, self_signed) {
+            (Some(cert), Some(key), false) => Ok(Some(TlsSource::Files { cert, key })),
+            (None, None, true) => {
+                let mut names = vec![
+                    "localhost".to_string(),
+                    "127.0.0.1".to_string(),
+                    listen.ip().to_string(),
+                ];
+                if let Some(host) = public_url
+                    .and_then(|u| u.split("://").nth(1))
+                    .and_then(|r| r.split([':', '/']).next())
+                {
+                    names.push(host.to_string());
+                }
+                names.dedup();
+                Ok(Some(TlsSource::SelfSigned { names }))
+            }
+            (None, None, false) => Ok(None),
+            _ => Err(crate::settings::UsageError(
+                "TLS needs both --tls-cert and --tls-key, or --tls-self-signed alone".into(),
+            )),
+        }
+    }
+}
+
 /// The acceptor in use; swapped whole on reload, so a handshake in progress
 /// keeps the configuration it started with.
 pub struct Tls {

@@ -76,3 +76,65 @@ fn a_zero_body_timeout_is_refused() {
     let error = resolve(&[], "[relay]\nbody-timeout = \"0s\"\n").unwrap_err();
     assert!(error.contains("\"0s\" is too short"), "{error}");
 }
+
+/// Every limit flag, with its config file key.
+const LIMITS: [&str; 12] = [
+    "max-body",
+    "max-headers",
+    "buffer-limit",
+    "buffer-bytes",
+    "buffer-total-limit",
+    "buffer-total-bytes",
+    "max-clients",
+    "max-in-flight",
+    "max-channels-per-token",
+    "max-connections",
+    "max-client-connections",
+    "rate-limit",
+];
+
+#[test]
+fn a_limit_of_zero_is_refused_from_flags_and_the_config_file() {
+    for key in LIMITS {
+        let flag = format!("--{key}");
+        let error = resolve(&[&flag, "0"], "").unwrap_err();
+        assert!(error.contains(&flag), "{key}: {error}");
+        assert!(
+            error.contains("at least 1") || error.contains("positive"),
+            "{key}: {error}"
+        );
+        let error = resolve(&[], &format!("[relay]\n{key} = 0\n")).unwrap_err();
+        assert!(error.contains(key), "{key}: {error}");
+        assert!(
+            error.contains("at least 1") || error.contains("positive"),
+            "{key}: {error}"
+        );
+        assert!(!error.contains('\n'), "{error}");
+        // One is a limit, if a tight one.
+        assert!(resolve(&[&flag, "1"], "").is_ok(), "{key}");
+    }
+    let error = resolve(&[], "[relay]\nmax-body = \"0MiB\"\n").unwrap_err();
+    assert!(
+        error.contains("max-body: must be at least 1 byte"),
+        "{error}"
+    );
+    // A rate of 0 is documented: no rate check.
+    let config = resolve(&["--min-body-rate", "0"], "").unwrap();
+    assert_eq!(config.limits.body_pace.min_rate, 0);
+}
+
+#[test]
+fn a_public_url_with_an_invalid_port_is_refused() {
+    for url in ["http://x:99999", "https://x:0"] {
+        let error = resolve(&["--public-url", url], "").unwrap_err();
+        assert!(error.contains("invalid port"), "{error}");
+        let file = format!("[relay]\npublic-url = \"{url}\"\n");
+        let error = resolve(&[], &file).unwrap_err();
+        assert!(error.contains("invalid port"), "{error}");
+    }
+    let config = resolve(&["--public-url", "https://hooks.example.com:8443"], "").unwrap();
+    assert_eq!(
+        config.public_url.as_deref(),
+        Some("https://hooks.example.com:8443")
+    );
+}

@@ -8,57 +8,14 @@
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
-const TOKEN: &str = "owners-file-token-0123456789";
+mod common;
 
-struct Outcome {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use common::Outcome;
 
-/// Runs `hookhole-relay` with its data dir in `dir` and a token, isolated
-/// from the developer's config; at most 60 s (a relay that starts after
-/// all is killed, and the test fails).
+/// Runs `hookhole-relay` with its data dir in `dir` and a token.
 fn relay(dir: &Path) -> Outcome {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hookhole-relay"));
-    cmd.current_dir(dir)
-        .env("XDG_CONFIG_HOME", dir.join("config"))
-        .env("HOME", dir)
-        .env("HOOKHOLE_RELAY_TOKENS", TOKEN)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join("data"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (key, _) in std::env::vars() {
-        if key.starts_with("HOOKHOLE_") && key != "HOOKHOLE_RELAY_TOKENS" {
-            cmd.env_remove(key);
-        }
-    }
-    let child = cmd.spawn().unwrap();
-    let pid = child.id();
-    let (done, outcome) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait_with_output());
-    });
-    let out = match outcome.recv_timeout(Duration::from_secs(60)) {
-        Ok(out) => out.unwrap(),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("the relay did not exit within 60 s");
-        }
-    };
-    Outcome {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::run_relay(dir, &[])
 }
 
 /// Asserts the relay refused to start: code 2, nothing announced, one line
