@@ -84,7 +84,7 @@ fn curl_target(args: &ExportArgs, config_file: Option<&Path>) -> Result<Target, 
             })?,
         ),
     };
-    Target::parse(&url).map_err(|e| UsageError(format!("{flag}: {e}")))
+    Target::parse_setting(flag, &url).map_err(UsageError)
 }
 
 /// One curl command per delivery, each under a comment naming it; a

@@ -276,14 +276,14 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
     }
     let history = std::sync::Arc::new(open(&args.at, config_file)?);
     let registry = crate::verification::registry(config_file)?;
-    let forward = match &args.forward {
-        Some(f) => f.clone(),
-        None => listen::file_forward(config_file)?.ok_or_else(|| {
+    let (setting, forward) = match &args.forward {
+        Some(f) => ("--forward", f.clone()),
+        None => ("forward", listen::file_forward(config_file)?.ok_or_else(|| {
             UsageError("no local server to replay to: pass --forward URL (or set forward in hookhole.toml)".into())
-        })?,
+        })?),
     };
     let forwarder = Forwarder::new(
-        Target::parse(&forward).map_err(UsageError)?,
+        Target::parse_setting(setting, &forward).map_err(UsageError)?,
         Duration::from_secs(30),
         DEFAULT_MAX_RESPONSE,
     );

@@ -70,7 +70,7 @@ async fn hostile_config_values_flags_and_environment_are_refused_escaped() {
     for (text, expect) in [
         (
             "[listen]\nforward = \"http://127.0.0.1:3000/HOSTILE\"\n",
-            format!("--forward http://127.0.0.1:3000/{SHOWN}"),
+            format!("error: forward http://127.0.0.1:3000/{SHOWN}"),
         ),
         (
             "[listen]\nforward = \"3000\"\nsecret = [\"stripe=@/nonexist/HOSTILE\"]\n",
@@ -141,6 +141,21 @@ async fn forward_targets_secret_settings_and_durations_are_checked_at_start() {
         (
             vec!["listen", "--forward", "localhost:0"],
             "invalid port \"0\"",
+        ),
+        // `http::Uri` reads port 99999 as none (so port 80), and port 0
+        // had the client retry forever.
+        (
+            listen(&["--relay", "http://127.0.0.1:99999"]),
+            "--relay http://127.0.0.1:99999: invalid port \"99999\"",
+        ),
+        (
+            listen(&["--relay", "http://127.0.0.1:0/"]),
+            "--relay http://127.0.0.1:0/: invalid port \"0\"",
+        ),
+        (listen(&["--relay", "ws://:8080"]), "missing host"),
+        (
+            vec!["export", "--format", "curl", "--to", "99999"],
+            "error: --to 99999: invalid port \"99999\"",
         ),
         (
             listen(&["--secret", "github=x,tolerance=abc"]),
@@ -231,6 +246,18 @@ async fn the_config_file_is_checked_like_the_flags() {
         ),
         ("[listen]\nforward = \"99999\"\n", "invalid port"),
         (
+            "[listen]\nforward = 99999\n",
+            "forward 99999: invalid port \"99999\"",
+        ),
+        (
+            "[listen]\nforward = -1\n",
+            "expected a port from 1 to 65535",
+        ),
+        (
+            "[listen]\nforward = 3000\nrelay = \"https://relay.example.com:0\"\n",
+            "invalid port \"0\"",
+        ),
+        (
             "[listen]\nforward = \"3000\"\n[[preset]]\nid = \"acme\"\nname = \"Acme\"\nsecret_hint = \"x\"\nheader = \"x-sig\"\nalgorithm = \"rot13\"\n",
             "rot13",
         ),
@@ -239,6 +266,24 @@ async fn the_config_file_is_checked_like_the_flags() {
         std::fs::write(dir.path().join("hookhole.toml"), text).unwrap();
         refused(dir.path(), &["listen", "--port", "0"], expect).await;
     }
+}
+
+#[tokio::test]
+async fn a_port_in_the_config_file_may_be_a_toml_integer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hookhole.toml"),
+        "[listen]\nforward = 3000\nport = 0\n",
+    )
+    .unwrap();
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["listen", "--no-tui"]);
+    let mut listener = Proc::spawn(cmd);
+    let ready = listener.wait_event("ready").await;
+    assert_eq!(ready["forward"], "http://127.0.0.1:3000");
+    listener.signal("INT");
+    let (code, stderr) = listener.exit().await;
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[tokio::test]
