@@ -121,10 +121,15 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
         }
         return Ok(());
     }
-    output::line(&format!(
-        "{:<17} {:<20} {:<6} {:<30} {:<20} {:<12} #",
-        "ID", "RECEIVED (UTC)", "METHOD", "PATH", "STATUS", "SIGNATURE"
-    ));
+    output::line(&table_row([
+        "ID",
+        "RECEIVED (UTC)",
+        "METHOD",
+        "PATH",
+        "STATUS",
+        "SIGNATURE",
+        "#",
+    ]));
     for r in &rows {
         let status = match (r.status, &r.error) {
             (Some(s), _) => s.to_string(),
@@ -140,21 +145,36 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
             Some(q) => format!("{path}?{q}"),
             None => path.to_string(),
         };
-        let line = format!(
-            "{:<17} {:<20} {:<6} {:<30} {:<20} {:<12} {}",
-            r.id,
-            time(r.received_at_ms),
-            r.method,
-            path,
-            status,
+        let line = table_row([
+            &r.id,
+            &time(r.received_at_ms),
+            &r.method,
+            &path,
+            &status,
             crate::tui::model::badge(r.signature.status),
-            r.attempts
-        );
+            &r.attempts.to_string(),
+        ]);
         if !output::line(&line) {
             break;
         }
     }
     Ok(())
+}
+
+/// Display columns of each column of the `history` table but the last.
+const COLUMNS: [usize; 6] = [17, 20, 7, 30, 20, 12];
+
+/// One row of the `history` table: every cell cut or padded to its column
+/// (`output::cell`), so a sender's path or a relay's id cannot shift the
+/// columns or wrap into something that reads as another row.
+fn table_row(cells: [&str; 7]) -> String {
+    let mut line = String::new();
+    for (text, width) in cells.iter().zip(COLUMNS) {
+        line.push_str(&output::cell(text, width));
+        line.push(' ');
+    }
+    line.push_str(&output::cell(cells[6], 6));
+    line.trim_end().to_string()
 }
 
 /// Body bytes in JSON: text as is, anything else as base64 (never lossy).
