@@ -112,6 +112,8 @@ enum End {
 
 /// The websocket URL for a relay base URL.
 pub fn connect_url(relay_url: &str) -> Result<String, EngineError> {
+    crate::target::check_relay(relay_url)
+        .map_err(|why| EngineError::Config(format!("--relay {relay_url}: {why}")))?;
     let base = relay_url.trim_end_matches('/');
     let ws = if let Some(rest) = base.strip_prefix("http://") {
         format!("ws://{rest}")

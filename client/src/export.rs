@@ -44,13 +44,13 @@ pub fn export(args: &ExportArgs, config_file: Option<&Path>) -> anyhow::Result<(
         Format::Har | Format::Json => None,
     };
     let history = open_to_read(&args.at, config_file)?;
-    let ids: Vec<String> = blocking(history.summaries(args.limit, args.failed))?
+    let ids: Vec<String> = blocking(&history, history.summaries(args.limit, args.failed))?
         .into_iter()
         .map(|s| s.id)
         .collect();
     let deliveries: Vec<StoredDelivery> = ids
         .iter()
-        .map(|id| blocking(history.get(id)))
+        .map(|id| blocking(&history, history.get(id)))
         .collect::<Result<_, _>>()?;
     let text = match (args.format, &curl_to) {
         (_, Some(target)) => curl_script(&deliveries, target),
@@ -84,7 +84,7 @@ fn curl_target(args: &ExportArgs, config_file: Option<&Path>) -> Result<Target, 
             })?,
         ),
     };
-    Target::parse(&url).map_err(|e| UsageError(format!("{flag}: {e}")))
+    Target::parse_setting(flag, &url).map_err(UsageError)
 }
 
 /// One curl command per delivery, each under a comment naming it; a

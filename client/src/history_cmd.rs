@@ -90,8 +90,12 @@ fn data_dir(at: &Where, config_file: Option<&Path>) -> Result<PathBuf, UsageErro
         .ok_or_else(|| UsageError("no data dir: pass --data-dir".into()))
 }
 
-pub(crate) fn blocking<T>(result: Result<T, crate::history::LookupError>) -> Result<T, UsageError> {
-    result.map_err(|e| UsageError(e.to_string()))
+/// A lookup's result, its error as one line (`History::explain`).
+pub(crate) fn blocking<T>(
+    history: &History,
+    result: Result<T, crate::history::LookupError>,
+) -> Result<T, UsageError> {
+    result.map_err(|e| UsageError(history.explain(&e)))
 }
 
 pub(crate) fn time(ms: u64) -> String {
@@ -112,7 +116,7 @@ fn target(d: &hookhole_shared::protocol::Delivery) -> String {
 
 pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     let history = open_to_read(&args.at, config_file)?;
-    let rows = blocking(history.summaries(args.limit, args.failed))?;
+    let rows = blocking(&history, history.summaries(args.limit, args.failed))?;
     if args.json {
         for row in &rows {
             if !output::json(row, false)? {
@@ -121,10 +125,15 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
         }
         return Ok(());
     }
-    output::line(&format!(
-        "{:<17} {:<20} {:<6} {:<30} {:<20} {:<12} #",
-        "ID", "RECEIVED (UTC)", "METHOD", "PATH", "STATUS", "SIGNATURE"
-    ));
+    output::line(&table_row([
+        "ID",
+        "RECEIVED (UTC)",
+        "METHOD",
+        "PATH",
+        "STATUS",
+        "SIGNATURE",
+        "#",
+    ]));
     for r in &rows {
         let status = match (r.status, &r.error) {
             (Some(s), _) => s.to_string(),
@@ -140,21 +149,36 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
             Some(q) => format!("{path}?{q}"),
             None => path.to_string(),
         };
-        let line = format!(
-            "{:<17} {:<20} {:<6} {:<30} {:<20} {:<12} {}",
-            r.id,
-            time(r.received_at_ms),
-            r.method,
-            path,
-            status,
+        let line = table_row([
+            &r.id,
+            &time(r.received_at_ms),
+            &r.method,
+            &path,
+            &status,
             crate::tui::model::badge(r.signature.status),
-            r.attempts
-        );
+            &r.attempts.to_string(),
+        ]);
         if !output::line(&line) {
             break;
         }
     }
     Ok(())
+}
+
+/// Display columns of each column of the `history` table but the last.
+const COLUMNS: [usize; 6] = [17, 20, 7, 30, 20, 12];
+
+/// One row of the `history` table: every cell cut or padded to its column
+/// (`output::cell`), so a sender's path or a relay's id cannot shift the
+/// columns or wrap into something that reads as another row.
+fn table_row(cells: [&str; 7]) -> String {
+    let mut line = String::new();
+    for (text, width) in cells.iter().zip(COLUMNS) {
+        line.push_str(&output::cell(text, width));
+        line.push(' ');
+    }
+    line.push_str(&output::cell(cells[6], 6));
+    line.trim_end().to_string()
 }
 
 /// Body bytes in JSON: text as is, anything else as base64 (never lossy).
@@ -199,7 +223,7 @@ pub fn delivery_json(d: &StoredDelivery) -> Value {
 
 pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     let history = open_to_read(&args.at, config_file)?;
-    let d = blocking(history.get(&args.id))?;
+    let d = blocking(&history, history.get(&args.id))?;
     if args.json {
         output::json(&delivery_json(&d), true)?;
         return Ok(());
@@ -276,14 +300,14 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
     }
     let history = std::sync::Arc::new(open(&args.at, config_file)?);
     let registry = crate::verification::registry(config_file)?;
-    let forward = match &args.forward {
-        Some(f) => f.clone(),
-        None => listen::file_forward(config_file)?.ok_or_else(|| {
+    let (setting, forward) = match &args.forward {
+        Some(f) => ("--forward", f.clone()),
+        None => ("forward", listen::file_forward(config_file)?.ok_or_else(|| {
             UsageError("no local server to replay to: pass --forward URL (or set forward in hookhole.toml)".into())
-        })?,
+        })?),
     };
     let forwarder = Forwarder::new(
-        Target::parse(&forward).map_err(UsageError)?,
+        Target::parse_setting(setting, &forward).map_err(UsageError)?,
         Duration::from_secs(30),
         DEFAULT_MAX_RESPONSE,
     );
@@ -293,7 +317,7 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
 
     let h = history.clone();
     let ids: Vec<String> = if args.failed {
-        let all = blocking(h.summaries(usize::MAX, false))?;
+        let all = blocking(&h, h.summaries(usize::MAX, false))?;
         all.into_iter()
             .filter(|s| s.status.is_none_or(|code| !(200..300).contains(&code)))
             .map(|s| s.id)
@@ -301,7 +325,7 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
     } else {
         args.ids
             .iter()
-            .map(|id| blocking(history.resolve(id)))
+            .map(|id| blocking(&history, history.resolve(id)))
             .collect::<Result<_, _>>()?
     };
     if ids.is_empty() {
@@ -310,9 +334,9 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
     }
     let mut failures = 0;
     for id in ids {
-        let stored = blocking(history.get(&id))?;
+        let stored = blocking(&history, history.get(&id))?;
         let mut delivery = stored.delivery.clone();
-        let number = history.next_attempt(&id)?;
+        let number = blocking(&history, history.next_attempt(&id).map_err(Into::into))?;
         let started_ms = crate::trigger::unix_now() as u64 * 1000;
         let kind = if args.resign { "resigned" } else { "replay" };
         if args.resign {
@@ -343,7 +367,10 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
         if args.resign {
             attempt.sent(&delivery.headers, &delivery.body);
         }
-        history.record_attempt(&id, &attempt)?;
+        blocking(
+            &history,
+            history.record_attempt(&id, &attempt).map_err(Into::into),
+        )?;
         let outcome = match &result {
             Ok(r) => format!("{} in {} ms", r.status, attempt.duration_ms.unwrap_or(0)),
             Err(f) => format!("✗ {}: {}", f.code.as_str(), f.message),

@@ -87,6 +87,8 @@ pub struct ListenArgs {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct ListenFile {
+    /// A URL, `HOST:PORT`, or a port: `forward = 3000` as `--forward 3000`.
+    #[serde(default, deserialize_with = "url_or_port")]
     forward: Option<String>,
     relay: Option<String>,
     channel: Option<String>,
@@ -102,6 +104,34 @@ struct ListenFile {
     token: Option<String>,
     ca_cert: Option<PathBuf>,
     insecure: Option<bool>,
+}
+
+/// The config file's `forward`: a string, or a port written as a TOML
+/// integer, taken as its digits (`Target::parse` checks the range).
+fn url_or_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct UrlOrPort;
+    impl serde::de::Visitor<'_> for UrlOrPort {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a URL, HOST:PORT or a port")
+        }
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<String, E> {
+            Ok(text.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, port: u64) -> Result<String, E> {
+            Ok(port.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, port: i64) -> Result<String, E> {
+            match u64::try_from(port) {
+                Ok(port) => Ok(port.to_string()),
+                Err(_) => Err(E::invalid_value(
+                    serde::de::Unexpected::Signed(port),
+                    &"a port from 1 to 65535",
+                )),
+            }
+        }
+    }
+    d.deserialize_any(UrlOrPort).map(Some)
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -131,12 +161,14 @@ pub struct ListenConfig {
 impl ListenArgs {
     pub fn resolve(&self, config_file: Option<&Path>) -> Result<ListenConfig, UsageError> {
         let file: ListenFile = settings::load_section(config_file, "listen")?;
-        let forward = self.forward.clone().or(file.forward).ok_or_else(|| {
-            UsageError(
+        let (setting, forward) = match (&self.forward, file.forward) {
+            (Some(flag), _) => ("--forward", flag.clone()),
+            (None, Some(text)) => ("forward", text),
+            (None, None) => return Err(UsageError(
                 "--forward is required: the local server to send webhooks to, e.g. --forward http://127.0.0.1:3000".into(),
-            )
-        })?;
-        let target = Target::parse(&forward).map_err(UsageError)?;
+            )),
+        };
+        let target = Target::parse_setting(setting, &forward).map_err(UsageError)?;
         let channel = self.channel.clone().or(file.channel);
         if let Some(name) = &channel {
             hookhole_shared::channel::validate(name)

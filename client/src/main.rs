@@ -8,9 +8,8 @@ use hookhole::verify_cmd::VerifyArgs;
 use hookhole::{export, history_cmd};
 use hookhole_relay::cli::RelayArgs;
 use hookhole_relay::logging::{init_tracing, log_fields, log_filter};
-use hookhole_relay::process::{exit_for_clap, stop_on_signal};
+use hookhole_relay::process::{exit_for_clap, print_error, stop_on_signal};
 use hookhole_relay::settings::UsageError;
-use hookhole_shared::printable;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -50,6 +49,8 @@ enum Command {
     Export(export::ExportArgs),
 }
 
+const PROGRAM: &str = "hookhole";
+
 /// `hookhole verify` found no valid signature.
 #[derive(Debug, thiserror::Error)]
 #[error("signature not valid")]
@@ -73,7 +74,7 @@ fn main() -> ExitCode {
                 Some(listen)
             }
             Err(e) => {
-                eprintln!("hookhole: error: {e}");
+                print_error(PROGRAM, &e.to_string());
                 return ExitCode::from(2);
             }
         },
@@ -86,7 +87,7 @@ fn main() -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("hookhole: error: cannot start the runtime: {e}");
+            print_error(PROGRAM, &format!("cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -115,13 +116,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         // The verdict is already printed; the exit code says "not valid".
         Err(e) if e.downcast_ref::<NotValid>().is_some() => ExitCode::FAILURE,
-        // Errors can quote what a relay or sender sent (ids, reasons).
+        // Errors can quote what a relay or sender sent (ids, reasons):
+        // `print_error` escapes them.
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
-            eprintln!("hookhole: error: {}", printable::line(&e.to_string()));
+            print_error(PROGRAM, &e.to_string());
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("hookhole: error: {}", printable::line(&format!("{e:#}")));
+            print_error(PROGRAM, &format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

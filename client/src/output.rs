@@ -4,11 +4,13 @@
 //! The two sinks for what a person reads: [`line`] for text and [`json`]
 //! for JSON, both through `hookhole_shared::printable`, so nothing a sender
 //! or relay controls reaches the terminal raw. [`text`] is for exports,
-//! whose bytes must stay exact.
+//! whose bytes must stay exact. [`cell`] fits outside text into a column of
+//! a table.
 
 use hookhole_shared::printable;
 use serde::Serialize;
 use std::io::Write as _;
+use unicode_width::{UnicodeWidthChar as _, UnicodeWidthStr as _};
 
 /// Prints `text` as one line (hidden characters escaped, newlines too) and a
 /// newline; returns false once stdout is closed.
@@ -36,4 +38,64 @@ fn raw_line(text: &str) -> bool {
 pub fn text(text: &str) -> bool {
     let mut out = std::io::stdout().lock();
     write!(out, "{text}").and_then(|_| out.flush()).is_ok()
+}
+
+/// `text` as one table cell exactly `width` columns wide: escaped first
+/// (escapes widen it), then cut with `…` or padded with spaces, measured in
+/// display columns (a CJK character takes two, a combining mark none), so
+/// no value can push the next column along or wrap into a line that reads
+/// as a row of its own.
+pub fn cell(text: &str, width: usize) -> String {
+    let shown = printable::line(text);
+    let mut out = String::with_capacity(width + 8);
+    let mut used = shown.width();
+    if used <= width {
+        out.push_str(&shown);
+    } else {
+        used = 0;
+        for c in shown.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w >= width {
+                break;
+            }
+            out.push(c);
+            used += w;
+        }
+        if width > 0 {
+            out.push('…');
+            used += 1;
+        }
+    }
+    out.extend(std::iter::repeat_n(' ', width - used));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn cells_are_exactly_as_wide_as_their_column() {
+        use unicode_width::UnicodeWidthStr as _;
+        for (text, shown) in [
+            ("/short", "/short    "),
+            ("/exactly10", "/exactly10"),
+            ("/longer-than-ten", "/longer-t…"),
+            (
+                "\u{a0}".repeat(50).as_str(),
+                &format!("{}…", "\u{a0}".repeat(9)),
+            ),
+            ("/\x1b[2J", "/\\x1b[2J  "),
+            ("/\x1b]0;title\x07", "/\\x1b]0;t…"),
+            ("/日本語のパス", "/日本語の…"),
+            ("/e\u{301}", "/e\u{301}        "),
+        ] {
+            let got = cell(text, 10);
+            assert_eq!(got, shown, "{text:?}");
+            assert_eq!(got.width(), 10, "{text:?}");
+        }
+        // A wide character that would straddle the edge is left out.
+        assert_eq!(cell("/日本語のパスです", 9), "/日本語… ");
+        assert_eq!(cell("abc", 0), "");
+    }
 }

@@ -1,4 +1,5 @@
-//! The configured local target, and the only way a delivery becomes a URL.
+//! The configured local target, and the only way a delivery becomes a URL;
+//! also the check of the relay URL, which follows the same host and port rule.
 //!
 //! The scheme, host and port always come from `--forward`; a delivery only
 //! contributes the path after the channel and the query. A path like
@@ -17,24 +18,22 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses `--forward`: a full `http://host:port/prefix` URL, `host:port/prefix`,
-    /// or just a port (`3000` means `http://127.0.0.1:3000`).
+    /// Parses a forward target: a full `http://host:port/prefix` URL,
+    /// `host:port/prefix`, or just a port (`3000` means
+    /// `http://127.0.0.1:3000`). The error says what is wrong, without
+    /// naming a flag: [`Target::parse_setting`] adds which one.
     pub fn parse(text: &str) -> Result<Target, String> {
         let text = text.trim();
         if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
-            check_port(text, text)?;
+            check_port(text)?;
             return Target::parse(&format!("http://127.0.0.1:{text}"));
         }
         let rest = if let Some(rest) = text.strip_prefix("http://") {
             rest
         } else if text.starts_with("https://") {
-            return Err(format!(
-                "--forward {text}: https local servers are not supported yet; forward to the plain-HTTP port of your dev server"
-            ));
+            return Err("https local servers are not supported yet; forward to the plain-HTTP port of your dev server".into());
         } else if text.contains("://") {
-            return Err(format!(
-                "--forward {text}: only http:// URLs can be forwarded to"
-            ));
+            return Err("only http:// URLs can be forwarded to".into());
         } else {
             text
         };
@@ -43,36 +42,27 @@ impl Target {
             None => (rest, ""),
         };
         if authority.is_empty() || authority.contains('@') {
-            return Err(format!(
-                "--forward {text}: expected http://HOST:PORT[/PATH]"
-            ));
+            return Err("expected http://HOST:PORT[/PATH]".into());
         }
         if path.contains(['?', '#']) {
-            return Err(format!(
-                "--forward {text}: the forward URL cannot have a query or fragment; the webhook's own query is passed on"
-            ));
+            return Err("the forward URL cannot have a query or fragment; the webhook's own query is passed on".into());
         }
         let uri: http::Uri = format!("http://{authority}{path}")
             .parse()
-            .map_err(|e| format!("--forward {text}: {e}"))?;
-        let authority = uri
-            .authority()
-            .ok_or_else(|| format!("--forward {text}: missing host"))?;
-        if authority.host().is_empty() {
-            return Err(format!("--forward {text}: missing host"));
-        }
-        // `http::Uri` keeps a port it cannot read as a u16 as "no port"
-        // (so 99999 would mean port 80), and port 0 is no server at all.
-        // The authority has no user info (refused above): what follows the
-        // host is nothing or `:PORT`.
-        if let Some(port) = authority.as_str()[authority.host().len()..].strip_prefix(':') {
-            check_port(text, port)?;
-        }
-        let authority = authority.to_string();
+            .map_err(|e: http::uri::InvalidUri| e.to_string())?;
+        let authority = uri.authority().ok_or("missing host")?;
+        check_authority(authority)?;
         Ok(Target {
-            authority,
+            authority: authority.to_string(),
             base_path: path.trim_end_matches('/').to_string(),
         })
+    }
+
+    /// [`Target::parse`] for the value of `setting` (`--forward`, `--to`,
+    /// the config file's `forward`): the error names the setting and the
+    /// value.
+    pub fn parse_setting(setting: &str, text: &str) -> Result<Target, String> {
+        Target::parse(text).map_err(|why| format!("{setting} {}: {why}", text.trim()))
     }
 
     /// The URI a delivery with this path and query is forwarded to, built
@@ -156,13 +146,43 @@ pub fn shown(text: &str) -> String {
     }
 }
 
+/// Checks `--relay`: an `http://`, `https://`, `ws://` or `wss://` URL
+/// with a host and, if it names a port, one from 1 to 65535. Without this,
+/// `http::Uri` reads port 99999 as no port (so port 80) and port 0 has the
+/// client retry forever. The error does not name the flag.
+pub fn check_relay(text: &str) -> Result<(), String> {
+    const SCHEMES: [&str; 4] = ["http://", "https://", "ws://", "wss://"];
+    if !SCHEMES.iter().any(|scheme| text.starts_with(scheme)) {
+        return Err("expected an http:// or https:// URL".into());
+    }
+    let uri: Uri = text
+        .parse()
+        .map_err(|e: http::uri::InvalidUri| e.to_string())?;
+    check_authority(uri.authority().ok_or("missing host")?)
+}
+
+/// The one rule for a host and port typed by the user: a host, and a port,
+/// when given, from 1 to 65535. `http::Uri` keeps a port it cannot read as
+/// a u16 as "no port" (so 99999 would mean port 80), and port 0 is no
+/// server at all.
+fn check_authority(authority: &Authority) -> Result<(), String> {
+    if authority.host().is_empty() {
+        return Err("missing host".into());
+    }
+    // What follows the host (after any user info) is nothing or `:PORT`.
+    let text = authority.as_str();
+    let host_and_port = text.rsplit_once('@').map_or(text, |(_, rest)| rest);
+    match host_and_port[authority.host().len()..].strip_prefix(':') {
+        Some(port) => check_port(port),
+        None => Ok(()),
+    }
+}
+
 /// A port a server can listen on: 1 to 65535.
-fn check_port(text: &str, port: &str) -> Result<(), String> {
+fn check_port(port: &str) -> Result<(), String> {
     match port.parse::<u16>() {
         Ok(1..) => Ok(()),
-        _ => Err(format!(
-            "--forward {text}: invalid port {port:?}: expected 1 to 65535"
-        )),
+        _ => Err(format!("invalid port {port:?}: expected 1 to 65535")),
     }
 }
 
@@ -210,6 +230,44 @@ mod tests {
             "http://:3000",
         ] {
             assert!(Target::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_setting_they_are_given() {
+        let error = Target::parse_setting("--to", " 99999 ").unwrap_err();
+        assert_eq!(
+            error,
+            r#"--to 99999: invalid port "99999": expected 1 to 65535"#
+        );
+        assert!(!Target::parse("0").unwrap_err().contains("--forward"));
+    }
+
+    #[test]
+    fn relay_urls_need_a_known_scheme_a_host_and_a_real_port() {
+        for good in [
+            "http://127.0.0.1:8080",
+            "https://relay.example.com",
+            "ws://[::1]:1/prefix/",
+            "wss://relay.example.com:65535",
+        ] {
+            assert_eq!(check_relay(good), Ok(()), "{good}");
+        }
+        for (bad, why) in [
+            ("http://127.0.0.1:99999", "invalid port \"99999\""),
+            ("http://127.0.0.1:0", "invalid port \"0\""),
+            ("https://relay.example.com:", "invalid port \"\""),
+            ("http://u:p@relay.example.com:0", "invalid port \"0\""),
+            ("http://[::1]:70000", "invalid port \"70000\""),
+            ("http://:8080", "missing host"),
+            ("relay.example.com", "expected an http:// or https:// URL"),
+            (
+                "ftp://relay.example.com",
+                "expected an http:// or https:// URL",
+            ),
+        ] {
+            let error = check_relay(bad).unwrap_err();
+            assert!(error.contains(why), "{bad}: {error}");
         }
     }
 

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use catalogue::{Event, Fill, UNSIGNED};
 use hookhole_relay::settings::{self, UsageError};
 use hookhole_shared::headers::Header;
+use hookhole_shared::printable;
 use hookhole_shared::signature::Registry;
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::sign::{Signing, sign};
@@ -286,7 +287,11 @@ fn target(args: &TriggerArgs, data_dir: Option<&Path>) -> Result<String, UsageEr
                 ));
             };
             if let Some(dir) = elsewhere {
-                eprintln!("hookhole: using the listener started in {dir}");
+                // The directory is any name a user gave it: escaped.
+                eprintln!(
+                    "{}",
+                    printable::line(&format!("hookhole: using the listener started in {dir}"))
+                );
             }
             format!("{}{}", found.public_url, args.path)
         }
@@ -341,8 +346,11 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
     }
     if args.tamper && event.preset(&registry).is_some_and(|p| !p.covers_body()) {
         eprintln!(
-            "hookhole: note: {} does not sign every byte of the body, so --tamper may change nothing it checks",
-            event.provider
+            "{}",
+            printable::line(&format!(
+                "hookhole: note: {} does not sign every byte of the body, so --tamper may change nothing it checks",
+                event.provider
+            ))
         );
     }
     let url = target(args, shared.data_dir.as_deref())?;

@@ -75,7 +75,8 @@ async fn event_loop(
     ctx: &Context,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let mut app = App::new(ctx.utc_offset_s, color_allowed());
+    let mut app = App::new(ctx.utc_offset_s, color_allowed())
+        .forwarding_to(ctx.forwarder.target().to_string());
     let size = terminal.size()?;
     app.update(Msg::Tick(now_ms()));
     app.update(Msg::Resize(size.width, size.height));

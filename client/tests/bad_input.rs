@@ -18,14 +18,106 @@ use std::time::{Duration, Instant};
 async fn refused(dir: &std::path::Path, args: &[&str], expect: &str) {
     let mut cmd = hookhole(dir);
     cmd.args(args);
+    refused_by(cmd, expect).await;
+}
+
+/// [`refused`] for a command built by the caller (with its environment);
+/// the line must also carry no raw control or formatting character.
+async fn refused_by(cmd: tokio::process::Command, expect: &str) {
+    let what = format!("{:?}", cmd.as_std());
     let (code, stdout, stderr) = run(cmd).await;
-    assert_eq!(code, Some(2), "{args:?}: {stderr}");
-    assert!(stdout.is_empty(), "{args:?}: {stdout}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    assert_eq!(code, Some(2), "{what}: {stderr}");
+    assert!(stdout.is_empty(), "{what}: {stdout}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{what}: {stderr}");
     assert!(
         stderr.contains(expect),
-        "{args:?}: expected {expect:?} in {stderr}"
+        "{what}: expected {expect:?} in {stderr}"
     );
+    assert_eq!(raw_controls(&stderr), [], "{what}: {stderr}");
+}
+
+/// Characters a terminal obeys instead of drawing, found raw: C0 controls
+/// but the newline, DEL, C1 controls, bidirectional formatting. (Written
+/// out here, not taken from the code under test.)
+fn raw_controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| {
+            matches!(c,
+                '\0'..='\x09' | '\x0b'..='\x1f' | '\x7f'..='\u{9f}'
+                | '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}')
+        })
+        .collect()
+}
+
+/// OSC 0 (retitle the window) and OSC 52 (write the clipboard).
+const HOSTILE: &str = "\x1b]0;PWNED\x07\x1b]52;c;SEFDS0VE\x07";
+/// The same as `hookhole_shared::printable` shows it.
+const SHOWN: &str = r"\x1b]0;PWNED\x07\x1b]52;c;SEFDS0VE\x07";
+
+#[tokio::test]
+async fn hostile_config_values_flags_and_environment_are_refused_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    // The config file is read from the working directory on its own.
+    let in_toml: String = HOSTILE
+        .chars()
+        .map(|c| match c {
+            c if c.is_control() => format!("\\u{:04x}", u32::from(c)),
+            c => c.to_string(),
+        })
+        .collect();
+    let toml = |text: &str| text.replace("HOSTILE", &in_toml);
+    for (text, expect) in [
+        (
+            "[listen]\nforward = \"http://127.0.0.1:3000/HOSTILE\"\n",
+            format!("error: forward http://127.0.0.1:3000/{SHOWN}"),
+        ),
+        (
+            "[listen]\nforward = \"3000\"\nsecret = [\"stripe=@/nonexist/HOSTILE\"]\n",
+            format!("/nonexist/{SHOWN}"),
+        ),
+    ] {
+        std::fs::write(dir.path().join("hookhole.toml"), toml(text)).unwrap();
+        refused(dir.path(), &["listen", "--port", "0"], &expect).await;
+    }
+    std::fs::remove_file(dir.path().join("hookhole.toml")).unwrap();
+
+    // clap's own errors quote the value they refuse, from argv or the
+    // environment.
+    let listen = ["listen", "--forward", "3000", "--port", "0"];
+    for args in [
+        &["listen", "--forward", "3000", "--port", HOSTILE][..],
+        &[&listen[..], &["--keep", HOSTILE]].concat(),
+        &[&listen[..], &["--response-timeout", HOSTILE]].concat(),
+        &["relay", "--listen", HOSTILE],
+        &["relay", "--listen", "127.0.0.1:0", "--max-body", HOSTILE],
+        &[
+            "relay",
+            "--listen",
+            "127.0.0.1:0",
+            "--trusted-proxy",
+            HOSTILE,
+        ],
+        &["listen", &format!("--bogus{HOSTILE}")],
+    ] {
+        refused(dir.path(), args, SHOWN).await;
+    }
+    let mut cmd = hookhole(dir.path());
+    cmd.env("HOOKHOLE_PORT", HOSTILE)
+        .args(["listen", "--forward", "3000"]);
+    refused_by(cmd, SHOWN).await;
+
+    // Help quotes the environment too (`[env: NAME=value]`).
+    let mut cmd = hookhole(dir.path());
+    cmd.env("HOOKHOLE_FORWARD", HOSTILE)
+        .args(["listen", "--help"]);
+    let (code, stdout, stderr) = run(cmd).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.contains(&format!("[env: HOOKHOLE_FORWARD={SHOWN}]")),
+        "{stdout}"
+    );
+    assert_eq!(raw_controls(&stdout), [], "{stdout}");
 }
 
 #[tokio::test]
@@ -49,6 +141,21 @@ async fn forward_targets_secret_settings_and_durations_are_checked_at_start() {
         (
             vec!["listen", "--forward", "localhost:0"],
             "invalid port \"0\"",
+        ),
+        // `http::Uri` reads port 99999 as none (so port 80), and port 0
+        // had the client retry forever.
+        (
+            listen(&["--relay", "http://127.0.0.1:99999"]),
+            "--relay http://127.0.0.1:99999: invalid port \"99999\"",
+        ),
+        (
+            listen(&["--relay", "http://127.0.0.1:0/"]),
+            "--relay http://127.0.0.1:0/: invalid port \"0\"",
+        ),
+        (listen(&["--relay", "ws://:8080"]), "missing host"),
+        (
+            vec!["export", "--format", "curl", "--to", "99999"],
+            "error: --to 99999: invalid port \"99999\"",
         ),
         (
             listen(&["--secret", "github=x,tolerance=abc"]),
@@ -139,6 +246,18 @@ async fn the_config_file_is_checked_like_the_flags() {
         ),
         ("[listen]\nforward = \"99999\"\n", "invalid port"),
         (
+            "[listen]\nforward = 99999\n",
+            "forward 99999: invalid port \"99999\"",
+        ),
+        (
+            "[listen]\nforward = -1\n",
+            "expected a port from 1 to 65535",
+        ),
+        (
+            "[listen]\nforward = 3000\nrelay = \"https://relay.example.com:0\"\n",
+            "invalid port \"0\"",
+        ),
+        (
             "[listen]\nforward = \"3000\"\n[[preset]]\nid = \"acme\"\nname = \"Acme\"\nsecret_hint = \"x\"\nheader = \"x-sig\"\nalgorithm = \"rot13\"\n",
             "rot13",
         ),
@@ -147,6 +266,24 @@ async fn the_config_file_is_checked_like_the_flags() {
         std::fs::write(dir.path().join("hookhole.toml"), text).unwrap();
         refused(dir.path(), &["listen", "--port", "0"], expect).await;
     }
+}
+
+#[tokio::test]
+async fn a_port_in_the_config_file_may_be_a_toml_integer() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hookhole.toml"),
+        "[listen]\nforward = 3000\nport = 0\n",
+    )
+    .unwrap();
+    let mut cmd = hookhole(dir.path());
+    cmd.args(["listen", "--no-tui"]);
+    let mut listener = Proc::spawn(cmd);
+    let ready = listener.wait_event("ready").await;
+    assert_eq!(ready["forward"], "http://127.0.0.1:3000");
+    listener.signal("INT");
+    let (code, stderr) = listener.exit().await;
+    assert_eq!(code, Some(0), "{stderr}");
 }
 
 #[tokio::test]

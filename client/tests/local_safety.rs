@@ -191,9 +191,120 @@ async fn a_damaged_history_is_refused_with_what_to_do_and_left_as_it_was() {
         assert!(stdout.is_empty(), "{args:?}: {stdout}");
         assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.contains("is damaged"), "{stderr}");
-        assert!(stderr.contains(&format!("mv {}", db.display())), "{stderr}");
+        assert!(
+            stderr.contains(&format!("mv '{}'", db.display())),
+            "{stderr}"
+        );
         assert!(stderr.contains("-wal"), "{stderr}");
         assert_eq!(snapshot(&data), before, "{args:?} changed the data dir");
+    }
+}
+
+#[tokio::test]
+async fn a_history_damaged_inside_a_page_is_refused_with_what_to_do_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    // A data dir the suggested command must quote.
+    let data = dir.path().join("my data");
+    let target = TestTarget::echo().await;
+    let mut cmd = hookhole(dir.path());
+    cmd.args([
+        "listen",
+        "--forward",
+        &target.url(),
+        "--port",
+        "0",
+        "--data-dir",
+    ])
+    .arg(&data);
+    let mut listener = Proc::spawn(cmd);
+    let public_url = listener.wait_event("ready").await["public_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for n in 0..60 {
+        let body = format!("{n:04}").repeat(1000);
+        assert_eq!(
+            post(&format!("{public_url}/x"), body.as_bytes())
+                .await
+                .status,
+            200
+        );
+        listener.wait_event("delivery").await;
+    }
+    listener.signal("INT");
+    assert_eq!(listener.exit().await.0, Some(0));
+    // Everything in the main file, as after a clean stop; then garbage in
+    // the middle of it, where the header check cannot see it.
+    let db = data.join("history.sqlite");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let mut bytes = std::fs::read(&db).unwrap();
+    assert!(bytes.len() > 4096 * 8, "{}", bytes.len());
+    bytes[4096 * 5..4096 * 6].fill(0x5a);
+    std::fs::write(&db, &bytes).unwrap();
+    // And a write not yet copied into it, as a killed listener leaves: a
+    // connection closing as the last one would copy it into the damaged
+    // file and delete the -wal file.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+        true,
+    )
+    .unwrap();
+    conn.execute_batch("CREATE TABLE only_in_the_wal (x); INSERT INTO only_in_the_wal VALUES (1);")
+        .unwrap();
+    drop(conn);
+    assert!(
+        std::fs::metadata(data.join("history.sqlite-wal"))
+            .unwrap()
+            .len()
+            > 0
+    );
+    // SQLite's -wal and -shm files, when a reader or writer opens the file,
+    // start empty: they carry nothing, and are left out of the comparison.
+    let kept = |dir: &Path| {
+        let mut files = snapshot(dir);
+        files.remove("history.sqlite-shm");
+        files
+            .remove_entry("history.sqlite-wal")
+            .filter(|(_, wal)| !wal.is_empty());
+        files
+    };
+    let before = kept(&data);
+
+    let quoted = |path: &Path| format!("'{}'", path.display());
+    let data_dir = data.to_str().unwrap();
+    for args in [
+        vec![
+            "listen",
+            "--forward",
+            &target.url(),
+            "--port",
+            "0",
+            "--data-dir",
+            data_dir,
+        ],
+        vec!["history", "--data-dir", data_dir],
+        vec!["export", "--format", "json", "--data-dir", data_dir],
+    ] {
+        let mut cmd = hookhole(dir.path());
+        cmd.args(&args);
+        let (code, stdout, stderr) = run(cmd).await;
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stdout.is_empty(), "{args:?}: {stdout}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("is damaged"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "`mkdir {aside} && mv {db} ",
+                aside = quoted(&data.join("history-damaged")),
+                db = quoted(&db)
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(kept(&data), before, "{args:?} changed the data dir");
     }
 }
 

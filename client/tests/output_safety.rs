@@ -293,6 +293,56 @@ async fn history_show_json_lines_and_the_relay_log_carry_no_raw_controls() {
     assert_eq!(raw_controls(&stderr), [], "{stderr}");
 }
 
+#[tokio::test]
+async fn history_rows_keep_their_columns_whatever_the_path() {
+    use unicode_width::UnicodeWidthStr as _;
+    let dir = tempfile::tempdir().unwrap();
+    let target = TestTarget::echo().await;
+    let mut listen = hookhole(dir.path());
+    listen.args(["listen", "--forward", &target.url(), "--port", "0"]);
+    let mut listener = Proc::spawn(listen);
+    let public_url = listener.wait_event("ready").await["public_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let uri: http::Uri = public_url.parse().unwrap();
+    let addr: SocketAddr = uri.authority().unwrap().as_str().parse().unwrap();
+    // No-break spaces wrap like text: long enough, the rest of the path
+    // lands on a line of its own that reads as a row ending in `✓ valid`.
+    let forged = format!(
+        "/{}00000000000000f  2026-01-01T00:00:00Z POST    /paid  200  \u{2713} valid",
+        " ".repeat(300)
+    )
+    .replace(' ', "\u{a0}");
+    // Escapes widen a value: padding must come after escaping. (C1 CSI:
+    // hyper refuses raw ASCII controls in a request line.)
+    let escaped = "/\u{9b}2J\u{9b}2J\u{9b}2J\u{9b}2J\u{9b}2J";
+    let wide = format!("/{}", "\u{65e5}".repeat(40));
+    for path in [forged.as_str(), escaped, &wide] {
+        let head = format!(
+            "POST {}{path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\
+             content-length: 2\r\n\r\n",
+            uri.path()
+        );
+        assert_eq!(raw_request(addr, &head, b"{}").await.status, 200);
+        listener.wait_event("delivery").await;
+    }
+    listener.signal("INT");
+    listener.exit().await;
+
+    let table = stdout_of(dir.path(), &["history"]).await;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    for line in &lines {
+        assert_eq!(line.width(), lines[0].width(), "{table}");
+    }
+    assert!(!table.contains("\u{2713} valid"), "{table}");
+    assert!(
+        table.contains(r"/\u{9b}2J\u{9b}2J\u{9b}2J\u{9… "),
+        "{table}"
+    );
+}
+
 /// A `Write` into a buffer the test reads afterwards.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

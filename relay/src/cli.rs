@@ -388,11 +388,14 @@ pub async fn run(args: &RelayArgs, config_file: Option<&Path>) -> anyhow::Result
     let base = relay.config().base_url(None, local);
     // One machine-readable line on stdout, so scripts and tests can find the
     // port when listening on port 0.
-    // A closed stdout must not stop the relay.
+    // A closed stdout must not stop the relay. The URL comes from
+    // `--public-url`: escaped like every other JSON line.
+    let line =
+        serde_json::json!({"event": "listening", "addr": local.to_string(), "public_url": base});
     let _ = writeln!(
         std::io::stdout(),
         "{}",
-        serde_json::json!({"event": "listening", "addr": local.to_string(), "public_url": base})
+        hookhole_shared::printable::to_json(&line)?
     );
     tracing::info!("hookhole relay listening on {local}; send webhooks to {base}/{{channel}}/...");
     let shutdown = CancellationToken::new();

@@ -2,6 +2,7 @@
 
 use clap::Parser;
 use hookhole_relay::cli::RelayArgs;
+use hookhole_relay::process::{exit_for_clap, print_error};
 use hookhole_relay::settings::UsageError;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,27 +19,29 @@ struct Cli {
     config: Option<PathBuf>,
 }
 
+const PROGRAM: &str = "hookhole-relay";
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return hookhole_relay::process::exit_for_clap(e),
+        Err(e) => return exit_for_clap(e),
     };
     hookhole_relay::logging::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("hookhole-relay: error: cannot start the runtime: {e}");
+            print_error(PROGRAM, &format!("cannot start the runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(hookhole_relay::cli::run(&cli.relay, cli.config.as_deref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.downcast_ref::<UsageError>().is_some() => {
-            eprintln!("hookhole-relay: error: {e}");
+            print_error(PROGRAM, &e.to_string());
             ExitCode::from(2)
         }
         Err(e) => {
-            eprintln!("hookhole-relay: error: {e:#}");
+            print_error(PROGRAM, &format!("{e:#}"));
             ExitCode::FAILURE
         }
     }

@@ -1,7 +1,10 @@
 //! How a command-line program of either binary starts and stops, apart
 //! from what it does: a bad command line becomes one line and exit code 2,
-//! and Ctrl-C or SIGTERM becomes a cancelled token the program drains on.
+//! every error line is escaped on its way to the terminal, and Ctrl-C or
+//! SIGTERM becomes a cancelled token the program drains on.
 
+use hookhole_shared::printable;
+use std::io::Write as _;
 use tokio_util::sync::CancellationToken;
 
 /// Cancels `token` on Ctrl-C (SIGINT) or SIGTERM.
@@ -28,18 +31,34 @@ pub async fn stop_on_signal(token: CancellationToken) {
     token.cancel();
 }
 
+/// Prints `PROGRAM: error: MESSAGE` on stderr as one escaped line
+/// (`hookhole_shared::printable::line`): an error can quote a flag, a
+/// config value or what a relay sent, and none of it may reach the
+/// terminal raw or start a second line.
+pub fn print_error(program: &str, message: &str) {
+    eprintln!("{program}: error: {}", printable::line(message));
+}
+
 /// Prints a clap error as one line (help and version as usual) and returns
 /// the exit code: 2 for usage errors, as clap does, 0 for help.
+///
+/// clap quotes the command line and the environment (`invalid value
+/// '<value>' for '--port'`, the `[env: NAME=value]` of the help), so its
+/// text is escaped like every other line: the error as one line, help and
+/// version as lines. Help is printed without clap's colours, whose escapes
+/// would be escaped too.
 pub fn exit_for_clap(err: clap::Error) -> std::process::ExitCode {
     use clap::error::ErrorKind;
+    let rendered = err.render().to_string();
     if matches!(
         err.kind(),
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
     ) {
-        let _ = err.print();
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`--help | head`) is not an error.
+        let _ = write!(out, "{}", printable::block(&rendered)).and_then(|()| out.flush());
         return std::process::ExitCode::SUCCESS;
     }
-    let rendered = err.render().to_string();
     let mut lines = rendered
         .lines()
         .map(str::trim)
@@ -57,9 +76,10 @@ pub fn exit_for_clap(err: clap::Error) -> std::process::ExitCode {
         }
     }
     // Keep clap's "tip: a similar argument exists" when there is one.
-    match lines.find(|l| l.starts_with("tip:")) {
-        Some(tip) => eprintln!("{first} ({tip}); see --help"),
-        None => eprintln!("{first}; see --help"),
-    }
+    let line = match lines.find(|l| l.starts_with("tip:")) {
+        Some(tip) => format!("{first} ({tip}); see --help"),
+        None => format!("{first}; see --help"),
+    };
+    eprintln!("{}", printable::line(&line));
     std::process::ExitCode::from(2)
 }

@@ -7,6 +7,10 @@
 //! at an existing file read-only, and refuses a damaged one before any
 //! writing connection exists. The read-only commands (`history`, `show`,
 //! `export`) open it read-only, so they work in a data dir they cannot write.
+//! Garbage inside a page shows only when the page is read: SQLite's
+//! corruption errors from any read get the same message ([`describe`]),
+//! and the connection that met them does not checkpoint when it closes
+//! (`History::explain`).
 
 use hookhole_relay::private_files;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
@@ -105,12 +109,21 @@ fn is_cannot_open(e: &rusqlite::Error) -> bool {
     )
 }
 
-/// An error opening `path` as one line that says what to do.
+/// Whether SQLite found the file damaged: not a database, or a page it
+/// cannot read (garbage past the header, where [`check_intact`] cannot see).
+pub(super) fn is_damage(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+    )
+}
+
+/// An error opening or reading `path` as one line that says what to do.
 pub(super) fn describe(path: &Path, e: &rusqlite::Error) -> String {
-    match e.sqlite_error_code() {
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => damaged(path, &e.to_string()),
-        _ => format!("history database {}: {e}", path.display()),
+    if is_damage(e) {
+        return damaged(path, &e.to_string());
     }
+    format!("history database {}: {e}", path.display())
 }
 
 /// Says the history at `path` is damaged, and how to start a new one
@@ -129,17 +142,24 @@ fn damaged(path: &Path, why: &str) -> String {
     let present: Vec<String> = files
         .iter()
         .filter(|f| f.exists())
-        .map(|f| f.display().to_string())
+        .map(|f| shell_word(f))
         .collect();
     format!(
         "the history {} is damaged ({why}); nothing was changed. To start a new history, move \
-         it aside with the files that belong to it: `mkdir {} && mv {} {}/`; or pass another \
-         --data-dir",
+         it aside with the files that belong to it: `mkdir {aside} && mv {} {aside}/`; or pass \
+         another --data-dir",
         path.display(),
-        aside.display(),
         present.join(" "),
-        aside.display()
+        aside = shell_word(&aside),
     )
+}
+
+/// `path` as one word for a POSIX shell: in single quotes, each `'` in it
+/// written `'\''`, so spaces, `$`, `;` and backticks stay part of the
+/// path when the suggested command is pasted. (Control characters are
+/// escaped later, like everything printed, so the line stays printable.)
+fn shell_word(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
 /// `path` as an SQLite `file:` URI: bytes other than unreserved ones and
@@ -188,7 +208,7 @@ mod tests {
             let aside = dir.path().join("history-damaged");
             assert!(
                 err.contains(&format!(
-                    "`mkdir {aside} && mv {db} {db}-wal {db}-shm {aside}/`",
+                    "`mkdir '{aside}' && mv '{db}' '{db}-wal' '{db}-shm' '{aside}'/`",
                     aside = aside.display(),
                     db = db.display()
                 )),
@@ -208,6 +228,22 @@ mod tests {
         assert_eq!(mode(&dir), 0o700);
         assert_eq!(mode(&dir.join(crate::history::FILE_NAME)), 0o600);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no probe left");
+    }
+
+    #[test]
+    fn suggested_commands_quote_paths_for_the_shell() {
+        assert_eq!(
+            shell_word(Path::new("/tmp/my data/it's $(x);`y`")),
+            r"'/tmp/my data/it'\''s $(x);`y`'"
+        );
+        let sh = std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("printf %s {}", shell_word(Path::new("/a b/'c'"))),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&sh.stdout), "/a b/'c'");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -108,7 +109,8 @@ impl History {
                 sweep_due: false,
             })),
         };
-        history.prune().map_err(|e| e.to_string())?;
+        // Pruning is the first read of every row: a damaged page shows here.
+        history.prune().map_err(|e| history.refuse(&e))?;
         // Also what a crash left between writing a body file and committing.
         history.sweep_bodies();
         Ok(history)
@@ -122,10 +124,9 @@ impl History {
         opening::check_intact(&path)?;
         let conn = Connection::open(&path).map_err(|e| opening::describe(&path, &e))?;
         conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| e.to_string())?;
-        conn.pragma_update(None, "foreign_keys", "ON")
+            .and_then(|()| conn.pragma_update(None, "foreign_keys", "ON"))
             .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| opening::describe(&path, &e))?;
         // A history written by an older build is upgraded by whichever of
         // the listener or a command opens it first.
         super::schema::prepare(&conn).map_err(|e| format!("history {}: {e}", path.display()))?;
@@ -163,6 +164,29 @@ impl History {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A lookup's error as one line: a damaged database (SQLite found a
+    /// page it cannot read) gets the same advice as one refused on opening.
+    pub fn explain(&self, e: &LookupError) -> String {
+        match e {
+            LookupError::Db(db) => self.refuse(db),
+            other => other.to_string(),
+        }
+    }
+
+    /// SQLite's error as one line that says what to do. Once the file is
+    /// known to be damaged, this connection no longer checkpoints when it
+    /// closes: as the last one, it would copy the `-wal` file's frames into
+    /// the damaged file and delete the `-wal` file, changing what the
+    /// message says was left as it was.
+    fn refuse(&self, e: &rusqlite::Error) -> String {
+        if opening::is_damage(e) {
+            let _ = self
+                .conn()
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+        }
+        opening::describe(&self.path, e)
     }
 
     /// Leaves copying the WAL into the database to another connection (the

@@ -187,6 +187,13 @@ impl App {
         }
     }
 
+    /// The forward target, known before the relay answers: the header
+    /// names it even when the relay refuses this client.
+    pub fn forwarding_to(mut self, forward: String) -> App {
+        self.link.forward = forward;
+        self
+    }
+
     pub fn areas(&self) -> Areas {
         Areas::of(self.size.0, self.size.1)
     }

@@ -124,6 +124,15 @@ pub fn reconnecting() -> Event {
     })
 }
 
+pub fn refused() -> Event {
+    Event::Connection(crate::events::ConnectionEvent {
+        state: LinkState::Failed,
+        reason: Some("this relay requires a token: pass --token or set HOOKHOLE_TOKEN".into()),
+        retry_in_ms: None,
+        listeners: None,
+    })
+}
+
 /// One delivery of every signature status, and one the local server refused.
 pub fn every_badge() -> Vec<Event> {
     let body =

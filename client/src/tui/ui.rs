@@ -92,20 +92,24 @@ pub fn render(app: &App, frame: &mut Frame) {
 
 fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
     let link = &app.link;
-    let url = if link.public_url.is_empty() {
-        "connecting…"
-    } else {
-        link.public_url.as_str()
+    let url = match (link.public_url.is_empty(), link.failed) {
+        (false, _) => link.public_url.as_str(),
+        (true, false) => "connecting…",
+        // Refused before the relay gave a URL: there is none to show.
+        (true, true) => "not connected",
     };
-    let first = Line::from(vec![
+    let mut first = vec![
         Span::styled(
             " hookhole ",
             Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD),
         ),
         Span::raw(" "),
         Span::styled(shown(url), Style::default().add_modifier(Modifier::BOLD)),
-        Span::raw(format!("  →  {}", shown(&link.forward))),
-    ]);
+    ];
+    if !link.forward.is_empty() {
+        first.push(Span::raw(format!("  →  {}", shown(&link.forward))));
+    }
+    let first = Line::from(first);
     let state = if link.failed {
         format!("✗ refused: {}", link.reason.clone().unwrap_or_default())
     } else if link.connected {
@@ -130,6 +134,8 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
     };
     let state_color = if link.connected {
         Color::Green
+    } else if link.failed {
+        Color::Red
     } else {
         Color::Yellow
     };

@@ -93,6 +93,15 @@ fn reconnecting_status() {
 }
 
 #[test]
+fn refused_before_the_relay_gave_a_url() {
+    let mut app = App::new(0, false).forwarding_to("http://127.0.0.1:3000".into());
+    app.update(Msg::Resize(100, 8));
+    app.update(Msg::Tick(T0));
+    app.update(Msg::Engine(fixtures::refused()));
+    insta::assert_snapshot!(screen(&app));
+}
+
+#[test]
 fn huge_terminal_and_huge_body_draw() {
     let big = vec![b'x'; 10 * 1024 * 1024];
     let mut app = app(300, 100, true);
