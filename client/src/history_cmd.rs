@@ -383,7 +383,10 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
         ));
     }
     if failures > 0 {
-        anyhow::bail!("{failures} replays did not get a 2xx answer");
+        anyhow::bail!(
+            "{} did not get a 2xx answer",
+            output::count(failures, "replay", "replays")
+        );
     }
     Ok(())
 }

@@ -5,7 +5,8 @@
 //! for JSON, both through `hookhole_shared::printable`, so nothing a sender
 //! or relay controls reaches the terminal raw. [`text`] is for exports,
 //! whose bytes must stay exact. [`cell`] fits outside text into a column of
-//! a table.
+//! a table; [`count`] is the one way a number and its noun are written
+//! (`1 delivery`, `2 deliveries`).
 
 use hookhole_shared::printable;
 use serde::Serialize;
@@ -70,9 +71,16 @@ pub fn cell(text: &str, width: usize) -> String {
     out
 }
 
+/// A number and its noun, singular for exactly one: `count(1, "delivery",
+/// "deliveries")` is `1 delivery`, 0 and 2 take `many`. English plurals are
+/// irregular, so the caller names both words.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::cell;
+    use super::{cell, count};
 
     #[test]
     fn cells_are_exactly_as_wide_as_their_column() {
@@ -97,5 +105,14 @@ mod tests {
         // A wide character that would straddle the edge is left out.
         assert_eq!(cell("/日本語のパスです", 9), "/日本語… ");
         assert_eq!(cell("abc", 0), "");
+    }
+
+    #[test]
+    fn one_is_singular_every_other_count_is_plural() {
+        assert_eq!(count(1, "delivery", "deliveries"), "1 delivery");
+        assert_eq!(count(0, "delivery", "deliveries"), "0 deliveries");
+        assert_eq!(count(2, "delivery", "deliveries"), "2 deliveries");
+        assert_eq!(count(11, "byte", "bytes"), "11 bytes");
+        assert_eq!(count(21, "listener", "listeners"), "21 listeners");
     }
 }

@@ -1,83 +1,36 @@
 //! `hookhole trigger`: send a realistic, correctly signed webhook from any
 //! provider, to the running listener or any URL.
+//!
+//! `args` holds the flags, [`catalogue`] the events, `url` where they go
+//! and `answer` what came back (the server's answer, or the relay's
+//! refusal); this file signs and sends.
 
+mod answer;
+mod args;
 pub mod catalogue;
+mod url;
 
-use crate::announce;
+pub use answer::{Answer, HttpClient, http_client, send};
+pub use args::{Age, TriggerArgs};
+
 use crate::listen;
+use crate::output::count;
 use crate::secrets;
-use bytes::Bytes;
 use catalogue::{Event, Fill, UNSIGNED};
-use hookhole_relay::settings::{self, UsageError};
+use hookhole_relay::settings::UsageError;
 use hookhole_shared::headers::Header;
 use hookhole_shared::printable;
 use hookhole_shared::signature::Registry;
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::sign::{Signing, sign};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct TriggerArgs {
-    /// PROVIDER or PROVIDER.EVENT, e.g. stripe, github.push, maple.order.notification
-    pub event: Option<String>,
-    /// List the events
-    #[arg(long)]
-    pub list: bool,
-    /// Where to send [default: the listener running from this directory]
-    #[arg(long, value_name = "URL")]
-    pub to: Option<String>,
-    /// Path appended to the listener's URL, e.g. /webhooks/stripe
-    #[arg(long, default_value = "")]
-    pub path: String,
-    /// PROVIDER=SECRET[,key=value...] [default: the listener's secrets in hookhole.toml]
-    #[arg(
-        long,
-        short = 's',
-        env = "HOOKHOLE_SECRET",
-        value_name = "PROVIDER=SECRET"
-    )]
-    pub secret: Vec<String>,
-    /// How many to send
-    #[arg(long, default_value_t = 1)]
-    pub count: u32,
-    /// At most this many per second, e.g. 5 or 5/s [default: one after another]
-    #[arg(long, value_parser = parse_rate)]
-    pub rate: Option<f64>,
-    /// Change one body byte after signing (the listener must show invalid)
-    #[arg(long)]
-    pub tamper: bool,
-    /// Sign with a timestamp this old, e.g. 10m (the listener must show expired)
-    #[arg(long, value_parser = settings::parse_age)]
-    pub age: Option<Duration>,
-    /// Extra header as 'Name: value' (repeatable; replaces one of the same name)
-    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
-    /// Send this file's bytes as the body instead of the event's (still signed)
-    #[arg(long, value_name = "FILE")]
-    pub data_file: Option<PathBuf>,
-    /// Data dir of the listener to find [default: the platform data dir]
-    #[arg(long, env = "HOOKHOLE_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-}
-
-fn parse_rate(text: &str) -> Result<f64, String> {
-    let number = text.trim().trim_end_matches("/s");
-    match number.parse::<f64>() {
-        Ok(r) if r > 0.0 && r.is_finite() => Ok(r),
-        _ => Err(format!("invalid rate {text:?}: expected e.g. 5 or 5/s")),
-    }
-}
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How to send one event.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
     pub tamper: bool,
-    pub age: Duration,
+    pub age: Age,
     pub extra_headers: Vec<Header>,
     pub data: Option<Vec<u8>>,
 }
@@ -108,16 +61,14 @@ pub fn prepare(
     now: i64,
     options: &Options,
 ) -> Result<Prepared, String> {
-    let at = now - options.age.as_secs() as i64;
+    let at = now - options.age.duration.as_secs() as i64;
     let fill = Fill::new(at);
     let (mut headers, mut body) = event.render(&fill)?;
     if let Some(data) = &options.data {
         body = data.clone();
     }
-    for extra in &options.extra_headers {
-        headers.retain(|h| !h.name.eq_ignore_ascii_case(&extra.name));
-        headers.push(extra.clone());
-    }
+    // Before signing, so a scheme that signs headers signs the user's.
+    set_headers(&mut headers, &options.extra_headers);
     let mut how = "unsigned".to_string();
     if event.provider != UNSIGNED {
         let preset = event
@@ -141,13 +92,27 @@ pub fn prepare(
             id: &id,
         };
         let signed = sign(preset, &secret, &signing)?;
+        // Named as the user wrote them.
+        let replaced: Vec<&str> = options
+            .extra_headers
+            .iter()
+            .filter(|e| named(&signed.headers, &e.name))
+            .map(|e| e.name.as_str())
+            .collect();
         headers.extend(signed.headers);
         body = signed.body;
-        how = format!("signed as {}", preset.id);
-        if !options.age.is_zero() {
-            how.push_str(&format!(" {} ago", humantime::format_duration(options.age)));
+        how = if replaced.is_empty() {
+            format!("signed as {}", preset.id)
+        } else {
+            // What arrives carries the user's signature, not ours.
+            format!("{} from --header", replaced.join(", "))
+        };
+        if replaced.is_empty() && !options.age.duration.is_zero() {
+            how.push_str(&format!(" {} ago", options.age.given));
         }
     }
+    // Again after signing: `-H` replaces a signature header too.
+    set_headers(&mut headers, &options.extra_headers);
     if options.tamper {
         change_one_byte(&mut body);
         how.push_str(", then 1 body byte changed");
@@ -159,6 +124,17 @@ pub fn prepare(
         body,
         how,
     })
+}
+
+/// Whether `headers` has one named `name` (header names ignore case).
+fn named(headers: &[Header], name: &str) -> bool {
+    headers.iter().any(|h| h.name.eq_ignore_ascii_case(name))
+}
+
+/// Puts each of `extra` in `headers`, replacing any of the same name.
+fn set_headers(headers: &mut Vec<Header>, extra: &[Header]) {
+    headers.retain(|h| !named(extra, &h.name));
+    headers.extend(extra.iter().cloned());
 }
 
 /// Changes the last letter or digit of the body (keeping JSON and form
@@ -174,86 +150,6 @@ fn change_one_byte(body: &mut Vec<u8>) {
             }
         }
         None => body.push(b' '),
-    }
-}
-
-/// What came back.
-#[derive(Debug, Clone)]
-pub struct Answer {
-    pub status: u16,
-    pub body: Bytes,
-    pub elapsed: Duration,
-}
-
-pub type HttpClient = Client<HttpConnector, Full<Bytes>>;
-
-pub fn http_client() -> HttpClient {
-    Client::builder(TokioExecutor::new()).build(HttpConnector::new())
-}
-
-pub async fn send(client: &HttpClient, prepared: &Prepared) -> Result<Answer, String> {
-    let mut builder = http::Request::builder()
-        .method(prepared.method.as_str())
-        .uri(prepared.url.as_str());
-    for h in &prepared.headers {
-        builder = builder.header(h.name.as_str(), h.value.as_slice());
-    }
-    let request = builder
-        .body(Full::new(Bytes::from(prepared.body.clone())))
-        .map_err(|e| format!("cannot build the request: {e}"))?;
-    let started = Instant::now();
-    let response = tokio::time::timeout(Duration::from_secs(60), client.request(request))
-        .await
-        .map_err(|_| "no answer within 60 s".to_string())?
-        .map_err(|e| {
-            let mut cause: &dyn std::error::Error = &e;
-            while let Some(next) = cause.source() {
-                cause = next;
-            }
-            format!("cannot reach {}: {cause}", prepared.url)
-        })?;
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("reading the answer failed: {e}"))?
-        .to_bytes();
-    Ok(Answer {
-        status,
-        body,
-        elapsed: started.elapsed(),
-    })
-}
-
-/// One line: what was sent and what came back.
-fn report(n: u32, event: &Event, prepared: &Prepared, answer: &Result<Answer, String>) -> String {
-    let sent = format!(
-        "#{n} {} {} {} ({})",
-        event.name, prepared.method, prepared.url, prepared.how
-    );
-    match answer {
-        Ok(a) => {
-            let reason = http::StatusCode::from_u16(a.status)
-                .ok()
-                .and_then(|s| s.canonical_reason())
-                .unwrap_or("");
-            // The relay's own errors say what went wrong; show that.
-            let detail = serde_json::from_slice::<serde_json::Value>(&a.body)
-                .ok()
-                .and_then(|v| {
-                    v.get("error")
-                        .and_then(|e| e.as_str())
-                        .map(|e| format!(": {e}"))
-                })
-                .unwrap_or_default();
-            format!(
-                "{sent} -> {} {reason}{detail} in {} ms",
-                a.status,
-                a.elapsed.as_millis()
-            )
-        }
-        Err(e) => format!("{sent} -> failed: {e}"),
     }
 }
 
@@ -275,44 +171,8 @@ fn list(events: &[Event], registry: &Registry) {
     }
 }
 
-/// The URL to send to: `--to`, or the listener started from this directory.
-fn target(args: &TriggerArgs, data_dir: Option<&Path>) -> Result<String, UsageError> {
-    let url = match (&args.to, data_dir) {
-        (Some(to), _) => to.clone(),
-        (None, Some(dir)) => {
-            let cwd = std::env::current_dir().unwrap_or_default();
-            let Some((found, elsewhere)) = announce::find(dir, &cwd) else {
-                return Err(UsageError(
-                    "no running `hookhole listen` found: start one in this directory, or pass --to URL".into(),
-                ));
-            };
-            if let Some(dir) = elsewhere {
-                // The directory is any name a user gave it: escaped.
-                eprintln!(
-                    "{}",
-                    printable::line(&format!("hookhole: using the listener started in {dir}"))
-                );
-            }
-            format!("{}{}", found.public_url, args.path)
-        }
-        (None, None) => {
-            return Err(UsageError(
-                "no data dir to find the listener in: pass --to URL".into(),
-            ));
-        }
-    };
-    if url.starts_with("https://") {
-        return Err(UsageError(
-            "--to https:// is not supported yet; use the relay's http:// URL".into(),
-        ));
-    }
-    if !url.starts_with("http://") {
-        return Err(UsageError(format!("--to {url:?}: expected an http:// URL")));
-    }
-    Ok(url)
-}
-
-/// Runs `hookhole trigger`; errors when any request got no answer.
+/// Runs `hookhole trigger`; errors when any request got no answer or the
+/// relay refused it (exit 1; usage errors exit 2).
 pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     let registry = crate::verification::registry(config_file)?;
     let events = catalogue::catalogue(&registry);
@@ -353,7 +213,7 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
             ))
         );
     }
-    let url = target(args, shared.data_dir.as_deref())?;
+    let url = url::target(args, shared.data_dir.as_deref())?;
     let extra_headers = args
         .headers
         .iter()
@@ -368,13 +228,13 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
     };
     let options = Options {
         tamper: args.tamper,
-        age: args.age.unwrap_or_default(),
+        age: args.age.clone().unwrap_or_default(),
         extra_headers,
         data,
     };
     let client = http_client();
     let started = tokio::time::Instant::now();
-    let mut failures = 0;
+    let (mut unanswered, mut refused) = (0, 0);
     for n in 1..=args.count {
         if let Some(rate) = args.rate {
             // Pacing a stream for load practice: the n-th request at n/rate s.
@@ -384,13 +244,26 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
         let prepared =
             prepare(event, &registry, secret, &url, unix_now(), &options).map_err(UsageError)?;
         let answer = send(&client, &prepared).await;
-        failures += u32::from(answer.is_err());
-        crate::output::line(&report(n, event, &prepared, &answer));
+        match &answer {
+            Ok(a) if a.relay_refusal().is_some() => refused += 1,
+            Ok(_) => {}
+            Err(_) => unanswered += 1,
+        }
+        let sent = format!(
+            "#{n} {} {} {} ({})",
+            event.name, prepared.method, prepared.url, prepared.how
+        );
+        crate::output::line(&answer::report(&sent, &answer));
     }
-    if failures > 0 {
-        anyhow::bail!("{failures} of {} requests got no answer", args.count);
+    let sent = count(args.count as usize, "request", "requests");
+    match (unanswered, refused) {
+        (0, 0) => Ok(()),
+        (0, refused) => anyhow::bail!("the relay refused {refused} of {sent}"),
+        (unanswered, 0) => anyhow::bail!("{unanswered} of {sent} got no answer"),
+        (unanswered, refused) => {
+            anyhow::bail!("{unanswered} of {sent} got no answer and the relay refused {refused}")
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -398,16 +271,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rates_and_tampering() {
-        assert_eq!(parse_rate("5/s"), Ok(5.0));
-        assert_eq!(parse_rate("0.5"), Ok(0.5));
-        assert!(parse_rate("0").is_err());
-        assert!(parse_rate("fast").is_err());
+    fn tampering_changes_one_byte() {
         let mut body = br#"{"a":"z9"}"#.to_vec();
         change_one_byte(&mut body);
         assert_eq!(body, br#"{"a":"z0"}"#);
         let mut empty = Vec::new();
         change_one_byte(&mut empty);
         assert_eq!(empty, b" ");
+    }
+
+    fn stripe() -> (Event, Registry, Secret) {
+        let registry = Registry::builtin();
+        let events = catalogue::catalogue(&registry);
+        let event = catalogue::find(&events, "stripe")
+            .expect("stripe is in the catalogue")
+            .clone();
+        (event, registry, Secret::new("stripe", "whsec_unit"))
+    }
+
+    #[test]
+    fn a_header_that_replaces_the_signature_is_sent_alone_and_not_called_signed() {
+        let (event, registry, secret) = stripe();
+        let options = Options {
+            extra_headers: vec![Header::new("stripe-signature", "t=1,v1=00")],
+            ..Options::default()
+        };
+        let p = prepare(
+            &event,
+            &registry,
+            Some(&secret),
+            "http://h/",
+            1_000,
+            &options,
+        )
+        .unwrap();
+        let sigs: Vec<_> = p
+            .headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("stripe-signature"))
+            .collect();
+        assert_eq!(sigs.len(), 1, "{:?}", p.headers);
+        assert_eq!(sigs[0].value, b"t=1,v1=00");
+        assert!(!p.how.contains("signed"), "{}", p.how);
+        assert!(p.how.contains("from --header"), "{}", p.how);
+
+        let options = Options {
+            extra_headers: vec![Header::new("X-Trace", "1")],
+            age: args::parse_age("10m").unwrap(),
+            ..Options::default()
+        };
+        let p = prepare(
+            &event,
+            &registry,
+            Some(&secret),
+            "http://h/",
+            1_000,
+            &options,
+        )
+        .unwrap();
+        assert_eq!(p.how, "signed as stripe 10m ago");
     }
 }

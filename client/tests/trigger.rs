@@ -95,7 +95,7 @@ async fn every_catalogue_event_arrives_valid_invalid_when_tampered_and_expired_w
             }
             if let Some(window) = p.expires_after() {
                 let age = Options {
-                    age: Duration::from_secs(window as u64 + 60),
+                    age: Duration::from_secs(window as u64 + 60).into(),
                     ..Options::default()
                 };
                 cases.push(("--age", age, Status::Expired));
@@ -204,4 +204,148 @@ async fn trigger_finds_the_listener_of_its_directory_and_reports_each_request() 
     let (code, _, stderr) = run(orphan).await;
     assert_eq!(code, Some(2));
     assert!(stderr.contains("no running `hookhole listen`"), "{stderr}");
+}
+
+/// `hookhole trigger ARGS` run from a fresh directory: exit code, stdout, stderr.
+async fn trigger(args: &[&str]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = hookhole(dir.path());
+    cmd.arg("trigger").args(args);
+    run(cmd).await
+}
+
+#[tokio::test]
+async fn a_relay_refusal_exits_one_while_any_answer_of_the_server_even_500_exits_zero() {
+    use hookhole_relay::RelayConfig;
+    use hookhole_relay::limits::Limits;
+    let relay = TestRelay::start_with(RelayConfig {
+        max_body: 256,
+        limits: Limits {
+            // Two at once, then (practically) never again.
+            rate: 0.001,
+            burst: 2.0,
+            ..Limits::default()
+        },
+        ..RelayConfig::default()
+    })
+    .await;
+    let target = TestTarget::start(|_| async {
+        Reply {
+            status: 500,
+            ..Reply::ok("boom")
+        }
+    })
+    .await;
+    let client = TestClient::start(&relay.url(), Some("refusing"), &target.url()).await;
+    let url = format!("{}/hooks", client.public_url);
+
+    // The server's own 500s are answers.
+    let (code, stdout, stderr) =
+        trigger(&["maestra.customer.updated", "--to", &url, "--count", "2"]).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(
+        stdout.matches("-> 500 Internal Server Error").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(!stdout.contains("refused"), "{stdout}");
+
+    // The channel is over its rate now: the relay's own 429.
+    let (code, stdout, stderr) = trigger(&["maestra.customer.updated", "--to", &url]).await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("-> refused by the relay: 429 Too Many Requests"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("the relay refused 1 of 1 request"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // A body over the relay's --max-body: its 413.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, vec![b'x'; 4096]).unwrap();
+    let other = format!("{}/elsewhere/hooks", relay.url());
+    let big = big.to_str().unwrap();
+    let (code, stdout, stderr) = trigger(&[
+        "maestra.customer.updated",
+        "--to",
+        &other,
+        "--data-file",
+        big,
+    ])
+    .await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("refused by the relay: 413"), "{stdout}");
+
+    // Nobody listening on the channel: its 503.
+    let (code, stdout, stderr) = trigger(&["maestra.customer.updated", "--to", &other]).await;
+    assert_eq!(code, Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("refused by the relay: 503"), "{stdout}");
+}
+
+#[tokio::test]
+async fn to_takes_the_path_and_a_replaced_signature_header_is_not_called_signed() {
+    let mut target = TestTarget::echo().await;
+    let secret = "stripe=whsec_path_test";
+
+    let (code, stdout, stderr) = trigger(&[
+        "stripe",
+        "--secret",
+        secret,
+        "--to",
+        &target.url(),
+        "--path",
+        "/webhooks/x",
+        "--age",
+        "600s",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert_eq!(target.next_request().await.target, "/webhooks/x");
+    // The age as given, not reworded.
+    assert!(stdout.contains("(signed as stripe 600s ago)"), "{stdout}");
+
+    let (code, stdout, stderr) = trigger(&[
+        "stripe",
+        "--secret",
+        secret,
+        "--to",
+        &target.url(),
+        "-H",
+        "Stripe-Signature: t=1,v1=00",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(!stdout.contains("signed"), "{stdout}");
+    assert!(
+        stdout.contains("(stripe-signature from --header)"),
+        "{stdout}"
+    );
+    let sent = target.next_request().await;
+    let signatures: Vec<_> = sent
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("stripe-signature"))
+        .collect();
+    assert_eq!(signatures.len(), 1, "{:?}", sent.headers);
+    assert_eq!(signatures[0].1, b"t=1,v1=00");
+}
+
+#[tokio::test]
+async fn count_zero_is_a_usage_error_on_one_line() {
+    let (code, stdout, stderr) = trigger(&[
+        "maestra.customer.updated",
+        "--to",
+        "http://127.0.0.1:9",
+        "--count",
+        "0",
+    ])
+    .await;
+    assert_eq!(code, Some(2), "{stdout}{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--count 0 sends nothing"), "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
 }

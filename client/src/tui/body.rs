@@ -34,8 +34,8 @@ pub fn render(headers: &[Header], body: &[u8]) -> Vec<String> {
     };
     if body.len() > shown.len() {
         lines.push(format!(
-            "… {} more bytes not shown ({} in all; y copies the whole body)",
-            body.len() - shown.len(),
+            "… {} not shown ({} in all; y copies the whole body)",
+            crate::output::count(body.len() - shown.len(), "more byte", "more bytes"),
             human_size(body.len())
         ));
     }

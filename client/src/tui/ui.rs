@@ -10,6 +10,7 @@ use super::app::{App, Focus, Tab};
 use super::body::human_size;
 use super::detail::clock;
 use super::model::{Outcome, badge};
+use crate::output::count;
 use hookhole_shared::printable;
 use hookhole_shared::signature::Status;
 use ratatui::Frame;
@@ -142,10 +143,9 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
     let mut second = vec![
         Span::styled(format!(" {}", shown(&state)), style(app, state_color)),
         Span::raw(format!(
-            " · {} listener{} · {} deliveries · {} failed",
-            link.listeners,
-            if link.listeners == 1 { "" } else { "s" },
-            app.records.len(),
+            " · {} · {} · {} failed",
+            count(link.listeners as usize, "listener", "listeners"),
+            count(app.records.len(), "delivery", "deliveries"),
             app.failed_count()
         )),
     ];
