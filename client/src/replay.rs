@@ -185,3 +185,72 @@ impl Replayer {
         Ok(Replayed { attempt, saved })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::Keep;
+    use hookhole_shared::protocol::Delivery;
+    use hookhole_shared::signature::{Registry, Status, Verdict};
+
+    /// A history holding one stripe delivery answered `201`.
+    fn answered_history(dir: &std::path::Path) -> Arc<History> {
+        let history = History::open(dir, Keep::count_only(10)).unwrap();
+        let delivery = Delivery {
+            id: "d1".into(),
+            seq: 1,
+            received_at_ms: 1_000,
+            method: "POST".into(),
+            path: "/hook".into(),
+            query: None,
+            headers: vec![Header::new("stripe-signature", "t=1,v1=00")],
+            body_sha256: String::new(),
+            url: "https://relay/ch/hook".into(),
+            queued: false,
+            body: Bytes::from_static(b"{}"),
+        };
+        let verdict = Verdict {
+            scheme: Some("stripe".into()),
+            status: Status::Expired,
+            ..crate::history::store::unverified()
+        };
+        history.record_delivery("ch", &delivery, &verdict).unwrap();
+        let answered = Outcome::Answered {
+            status: 201,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        };
+        history
+            .record_attempt("d1", &Attempt::new(Kind::Original, 1, 1_000, answered))
+            .unwrap();
+        Arc::new(history)
+    }
+
+    #[tokio::test]
+    async fn resigning_without_a_secret_sends_and_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = answered_history(dir.path());
+        let before = history.get("d1").unwrap();
+        // Port 9 on loopback: nothing may be sent there anyway.
+        let target = crate::target::Target::parse("9").unwrap();
+        let replayer = Replayer {
+            forwarder: Forwarder::new(target, std::time::Duration::from_secs(1), 1024),
+            verifier: Arc::new(Verifier {
+                registry: Registry::builtin(),
+                secrets: Vec::new(),
+            }),
+            history: Some(history.clone()),
+        };
+        let replay = Replay::of(&before, 2, Mode::Resigned);
+        let refused = replayer.replay(replay).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("--secret stripe="),
+            "{refused}"
+        );
+        assert_eq!(history.get("d1").unwrap(), before, "nothing recorded");
+        assert!(
+            history.summaries(10, true).unwrap().is_empty(),
+            "not failed"
+        );
+    }
+}

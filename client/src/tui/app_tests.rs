@@ -208,6 +208,43 @@ fn replays_are_pending_then_complete() {
     );
 }
 
+/// `R` without a secret: the runtime refuses it, the pending attempt goes,
+/// the delivery keeps its state (not counted failed), and the status line
+/// says which `--secret` would work.
+#[test]
+fn a_refused_resign_leaves_the_delivery_as_it_was() {
+    let mut app = app();
+    let before = (app.records[0].attempts.clone(), app.failed_count());
+    assert!(!app.records[0].failed());
+    let commands = ch(&mut app, 'R');
+    let [Command::Replay(replay)] = commands.as_slice() else {
+        panic!("expected one replay, got {commands:?}");
+    };
+    let number = replay.number;
+    assert_eq!(app.records[0].attempts.len(), before.0.len() + 1);
+    app.update(Msg::ReplayRefused {
+        id: "d0001".into(),
+        number,
+        reason: "not re-signed: no secret configured for stripe: pass --secret stripe=...".into(),
+    });
+    assert_eq!(
+        (app.records[0].attempts.clone(), app.failed_count()),
+        before
+    );
+    ch(&mut app, 'f');
+    assert!(
+        !app.visible.iter().any(|&i| app.records[i].id == "d0001"),
+        "not in the failed filter"
+    );
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|(n, _)| n.contains("--secret stripe=")),
+        "{:?}",
+        app.notice
+    );
+}
+
 #[test]
 fn edit_copy_help_and_quit() {
     let mut app = app();
