@@ -123,25 +123,14 @@ impl Replayer {
         let started_ms = now_ms();
         let now_s = (started_ms / 1000) as i64;
         let kind = replay.mode.kind();
-        let mut request = match replay.mode {
-            Mode::Edited(edited) => edited,
-            Mode::AsIs | Mode::Resigned => replay.request,
+        // Bodies are `Bytes`: the copy shares the buffer.
+        let mut request = match &replay.mode {
+            Mode::Edited(edited) => edited.clone(),
+            Mode::AsIs | Mode::Resigned => replay.request.clone(),
         };
         if kind == Kind::Resigned {
-            let about = resign::About {
-                method: &request.method,
-                url: &replay.url,
-                id: &replay.id,
-                scheme: replay.scheme.as_deref(),
-            };
-            resign::resign(
-                &mut request.headers,
-                &mut request.body,
-                about,
-                &self.verifier,
-                now_s,
-            )
-            .map_err(NotReplayed::NotResigned)?;
+            resign::resign(&replay, &mut request, &self.verifier, now_s)
+                .map_err(NotReplayed::NotResigned)?;
         }
         let parts = Parts {
             id: &replay.id,

@@ -20,6 +20,30 @@ async fn command(dir: &Path, data: &Path, args: &[&str]) -> (Option<i32>, String
     run(c).await
 }
 
+/// `hookhole listen` headless on the embedded relay, with no hookhole.toml,
+/// saving to `data`; returns it and its public URL once ready.
+async fn listening(dir: &Path, data: &Path, args: &[&str]) -> (Proc, String) {
+    let mut listen = hookhole(dir);
+    listen
+        .args(["listen", "--no-tui", "--port", "0"])
+        .args(args);
+    listen.arg("--data-dir").arg(data);
+    let mut listener = Proc::spawn(listen);
+    let ready = listener.wait_event("ready").await;
+    (listener, ready["public_url"].as_str().unwrap().to_string())
+}
+
+/// Stops a listener and returns the id of its one delivery.
+async fn stopped(mut listener: Proc) -> String {
+    let id = listener.wait_event("delivery").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    listener.signal("INT");
+    listener.exit().await;
+    id
+}
+
 /// The ids `history --failed` lists.
 async fn failed_ids(dir: &Path, data: &Path) -> Vec<String> {
     let (code, stdout, stderr) = command(dir, data, &["history", "--failed", "--json"]).await;
@@ -44,22 +68,10 @@ async fn replay_without_forward_sends_where_the_delivery_went_before() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     let port = dead_port().await.port().to_string();
-    let mut listen = hookhole(dir.path());
-    listen.args(["listen", "--no-tui", "--port", "0", "--forward", &port]);
-    listen.arg("--data-dir").arg(&data);
-    let mut listener = Proc::spawn(listen);
-    let url = listener.wait_event("ready").await["public_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (listener, url) = listening(dir.path(), &data, &["--forward", &port]).await;
     let sent = post(&format!("{url}/orders"), b"{\"n\":1}").await;
     assert_eq!(sent.status, 502, "the local server is down");
-    let id = listener.wait_event("delivery").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    listener.signal("INT");
-    listener.exit().await;
+    let id = stopped(listener).await;
     assert!(!dir.path().join("hookhole.toml").exists());
     assert_eq!(failed_ids(dir.path(), &data).await, [id.as_str()]);
 
@@ -121,12 +133,7 @@ async fn a_resigned_cli_replay_stores_its_verdict_and_one_without_a_secret_recor
     .await;
     assert_eq!(sent.status, 200);
     target.next_request().await;
-    let id = listener.wait_event("delivery").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    listener.signal("INT");
-    listener.exit().await;
+    let id = stopped(listener).await;
 
     let (code, stdout, stderr) = command(dir.path(), &data, &["replay", &id, "--resign"]).await;
     assert_eq!(code, Some(2), "{stdout}{stderr}");

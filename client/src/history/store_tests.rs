@@ -502,24 +502,11 @@ fn a_version_2_history_is_rebuilt_without_the_id_index_and_keeps_every_link() {
     assert_eq!(leftovers, 0);
 }
 
-/// Version 3: attempts without a target; one `R` recorded without a secret
-/// (`not_resigned`) after a `201`, and one attempt cut short.
-const SCHEMA_V3: &str = "
-CREATE TABLE deliveries (
-    pk INTEGER PRIMARY KEY, id TEXT NOT NULL, channel TEXT NOT NULL,
-    seq INTEGER NOT NULL, received_at_ms INTEGER NOT NULL, method TEXT NOT NULL,
-    path TEXT NOT NULL, query TEXT, url TEXT NOT NULL, headers TEXT NOT NULL,
-    body BLOB NOT NULL, verdict TEXT NOT NULL, body_file TEXT
-);
-CREATE TABLE attempts (
-    delivery INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
-    number INTEGER NOT NULL, kind TEXT NOT NULL, started_ms INTEGER NOT NULL,
-    duration_ms INTEGER, status INTEGER, error_code TEXT, error_message TEXT,
-    response_headers TEXT, response_body BLOB, request_headers TEXT, request_body BLOB,
-    verdict TEXT, response_body_file TEXT, request_body_file TEXT,
-    PRIMARY KEY (delivery, number)
-);
-CREATE TABLE delivery_ids (pk INTEGER PRIMARY KEY, id TEXT NOT NULL);
+/// Version 3 is today's schema without `attempts.target`. Its rows: an `R`
+/// recorded without a secret (`not_resigned`) after a `201`, and an attempt
+/// cut short.
+const DOWN_TO_V3: &str = "
+ALTER TABLE attempts DROP COLUMN target;
 INSERT INTO deliveries VALUES
     (1, 'ok201', 'ch', 1, 1000, 'POST', '/a', NULL, 'u', '[]', x'01', '{}', NULL),
     (2, 'cut', 'ch', 2, 2000, 'POST', '/b', NULL, 'u', '[]', x'02', '{}', NULL);
@@ -532,9 +519,21 @@ INSERT INTO attempts (delivery, number, kind, started_ms, status, error_code, er
 PRAGMA user_version = 3;
 ";
 
+fn written_by_version_3() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
+    let path = history.path().to_path_buf();
+    drop(history);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(DOWN_TO_V3)
+        .unwrap();
+    (dir, path)
+}
+
 #[test]
 fn a_version_3_history_gains_attempt_targets_and_its_outcomes_read_as_one_rule_says() {
-    let (dir, _) = written_by_an_older_build(SCHEMA_V3);
+    let (dir, _) = written_by_version_3();
     let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     let ok = history.get("ok201").unwrap();
     assert_eq!(ok.last_target(), None, "older attempts name no target");
@@ -566,7 +565,7 @@ fn a_version_3_history_gains_attempt_targets_and_its_outcomes_read_as_one_rule_s
 
 #[test]
 fn an_unknown_name_in_the_history_is_refused_not_guessed() {
-    let (dir, path) = written_by_an_older_build(SCHEMA_V3);
+    let (dir, path) = written_by_version_3();
     drop(History::open(dir.path(), Keep::count_only(100)).unwrap());
     rusqlite::Connection::open(&path)
         .unwrap()

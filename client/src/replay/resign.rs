@@ -1,39 +1,28 @@
 //! Re-signing a stored request with a fresh timestamp (`R`,
 //! `hookhole replay --resign`).
 
+use super::{Replay, Request};
 use crate::verification::Verifier;
-use bytes::Bytes;
-use hookhole_shared::headers::Header;
 use hookhole_shared::signature::sign::{Signing, sign};
 
-/// What identifies the request being re-signed.
-#[derive(Debug, Clone, Copy)]
-pub struct About<'a> {
-    pub method: &'a str,
-    /// The public URL the provider called.
-    pub url: &'a str,
-    /// The delivery id, used as the message id when the request has none.
-    pub id: &'a str,
-    /// The scheme its signature was verified with.
-    pub scheme: Option<&'a str>,
-}
-
-/// Replaces the signature headers of a request with fresh ones, signed at
-/// `now` with the configured secret for its scheme. The message id the
-/// provider sent is kept where the scheme signs one.
+/// Replaces the signature headers of `request` with fresh ones, signed at
+/// `now` with the configured secret for the scheme `replay`'s delivery was
+/// verified with. The message id the provider sent is kept where the scheme
+/// signs one; the delivery id stands in where it sent none.
 pub fn resign(
-    headers: &mut Vec<Header>,
-    body: &mut Bytes,
-    about: About<'_>,
+    replay: &Replay,
+    request: &mut Request,
     verifier: &Verifier,
     now: i64,
 ) -> Result<(), String> {
-    let About {
+    let (url, fallback_id) = (replay.url.as_str(), replay.id.as_str());
+    let Request {
         method,
-        url,
-        id: fallback_id,
-        scheme,
-    } = about;
+        headers,
+        body,
+        ..
+    } = request;
+    let scheme = replay.scheme.as_deref();
     let scheme = scheme.ok_or("no signature scheme was detected on this delivery")?;
     let secret = verifier
         .secrets
@@ -79,14 +68,17 @@ pub fn resign(
             .any(|s| s.name.eq_ignore_ascii_case(&h.name))
     });
     headers.extend(signed.headers);
-    *body = Bytes::from(signed.body);
+    *body = bytes::Bytes::from(signed.body);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
+    use hookhole_shared::headers::Header;
     use hookhole_shared::signature::secret::Secret;
+    use hookhole_shared::signature::sign::{Signing, sign};
     use hookhole_shared::signature::{Registry, Status};
 
     #[test]
@@ -118,21 +110,24 @@ mod tests {
         headers.extend(old.headers);
         let stale = verifier.check_parts("POST", "https://x/ch", &headers, &body, 5_000);
         assert_eq!(stale.status, Status::Expired);
-        let mut body = body;
-        let about = |scheme| About {
-            method: "POST",
-            url: "https://x/ch",
-            id: "e",
-            scheme,
+        let replay = |scheme: &str| Replay {
+            id: "e".into(),
+            number: 2,
+            url: "https://x/ch".into(),
+            scheme: Some(scheme.into()),
+            request: Request {
+                method: "POST".into(),
+                path: "/".into(),
+                query: None,
+                headers: headers.clone(),
+                body: body.clone(),
+            },
+            mode: super::super::Mode::Resigned,
         };
-        resign(
-            &mut headers,
-            &mut body,
-            about(Some("stripe")),
-            &verifier,
-            5_000,
-        )
-        .unwrap();
+        let stripe = replay("stripe");
+        let mut request = stripe.request.clone();
+        resign(&stripe, &mut request, &verifier, 5_000).unwrap();
+        let Request { headers, body, .. } = &request;
         assert_eq!(
             headers
                 .iter()
@@ -145,16 +140,10 @@ mod tests {
             headers[0].name, "content-type",
             "other headers kept in place"
         );
-        let fresh = verifier.check_parts("POST", "https://x/ch", &headers, &body, 5_000);
+        let fresh = verifier.check_parts("POST", "https://x/ch", headers, body, 5_000);
         assert_eq!(fresh.status, Status::Valid, "{}", fresh.reason);
-        let err = resign(
-            &mut headers,
-            &mut body,
-            about(Some("github")),
-            &verifier,
-            5_000,
-        )
-        .unwrap_err();
+        let github = replay("github");
+        let err = resign(&github, &mut request, &verifier, 5_000).unwrap_err();
         assert!(err.contains("--secret github="), "{err}");
     }
 }
