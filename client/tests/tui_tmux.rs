@@ -69,3 +69,59 @@ async fn a_delivery_shows_its_signature_r_replays_and_q_restores_the_terminal() 
         "the UI is gone from the terminal:\n{screen}"
     );
 }
+
+/// `R` on a delivery whose scheme has no secret here: the status line names
+/// the `--secret` that would work, nothing is sent or recorded, and
+/// `history --failed` stays empty (issue 16).
+#[tokio::test]
+async fn r_without_a_secret_says_which_and_leaves_the_history_alone() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut target = TestTarget::echo().await;
+    std::fs::write(
+        dir.path().join("hookhole.toml"),
+        format!("[listen]\nforward = \"{}\"\nport = 0\n", target.url()),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let tmux = Tmux::new("resign");
+    tmux.start_listener(dir.path(), &data, (120, 30), &["NO_COLOR=1".into()]);
+    let url = public_url(&data).await;
+    let registry = Registry::builtin();
+    let events = catalogue::catalogue(&registry);
+    let event = catalogue::find(&events, "stripe").unwrap();
+    let sender_only = Secret::new("stripe", "whsec_only_the_sender_knows");
+    let prepared = prepare(
+        event,
+        &registry,
+        Some(&sender_only),
+        &url,
+        unix_now(),
+        &Options::default(),
+    )
+    .unwrap();
+    assert_eq!(send(&http_client(), &prepared).await.unwrap().status, 200);
+    target.next_request().await;
+    tmux.wait_for("no_secret").await;
+
+    tmux.run(&["send-keys", "-t", "ui", "R"]);
+    tmux.wait_for("pass --secret stripe=").await;
+    tmux.run(&["send-keys", "-t", "ui", "q"]);
+    tmux.wait_for("EXITED=0").await;
+
+    let (code, stdout, stderr) = common::process::run({
+        let mut c = common::process::hookhole(dir.path());
+        c.args(["history", "--json"]);
+        c
+    })
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let row: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(
+        (row["attempts"].clone(), row["failed"].clone()),
+        (1.into(), false.into()),
+        "{row}"
+    );
+}
