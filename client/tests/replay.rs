@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::process::{Proc, hookhole, run};
+use common::process::{Proc, hookhole, listening, run, stopped};
 use common::*;
 use serde_json::Value;
 use std::path::Path;
@@ -22,26 +22,10 @@ async fn command(dir: &Path, data: &Path, args: &[&str]) -> (Option<i32>, String
 
 /// `hookhole listen` headless on the embedded relay, with no hookhole.toml,
 /// saving to `data`; returns it and its public URL once ready.
-async fn listening(dir: &Path, data: &Path, args: &[&str]) -> (Proc, String) {
-    let mut listen = hookhole(dir);
-    listen
-        .args(["listen", "--no-tui", "--port", "0"])
-        .args(args);
-    listen.arg("--data-dir").arg(data);
-    let mut listener = Proc::spawn(listen);
-    let ready = listener.wait_event("ready").await;
-    (listener, ready["public_url"].as_str().unwrap().to_string())
-}
-
-/// Stops a listener and returns the id of its one delivery.
-async fn stopped(mut listener: Proc) -> String {
-    let id = listener.wait_event("delivery").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    listener.signal("INT");
-    listener.exit().await;
-    id
+async fn listening_with(dir: &Path, data: &Path, args: &[&str]) -> (Proc, String) {
+    let data = data.to_str().unwrap();
+    let args: Vec<&str> = args.iter().copied().chain(["--data-dir", data]).collect();
+    listening(hookhole(dir), &args).await
 }
 
 /// The ids `history --failed` lists.
@@ -68,7 +52,7 @@ async fn replay_without_forward_sends_where_the_delivery_went_before() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     let port = dead_port().await.port().to_string();
-    let (listener, url) = listening(dir.path(), &data, &["--forward", &port]).await;
+    let (listener, url) = listening_with(dir.path(), &data, &["--forward", &port]).await;
     let sent = post(&format!("{url}/orders"), b"{\"n\":1}").await;
     assert_eq!(sent.status, 502, "the local server is down");
     let id = stopped(listener).await;

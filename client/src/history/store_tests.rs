@@ -61,6 +61,12 @@ fn verdict() -> Verdict {
     }
 }
 
+/// The ids `history [--failed] --limit N` lists.
+fn listed(history: &History, limit: usize, failed_only: bool) -> Vec<String> {
+    let rows = history.summaries(limit, failed_only).unwrap();
+    rows.into_iter().map(|s| s.id).collect()
+}
+
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -247,19 +253,9 @@ fn failed_summaries() {
     history
         .record_attempt("badsig", &attempt(1, Some(200)))
         .unwrap();
-    let failed: Vec<String> = history
-        .summaries(10, true)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let failed = listed(&history, 10, true);
     assert_eq!(failed, ["down", "badsig"]);
-    let last_two: Vec<String> = history
-        .summaries(2, false)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let last_two = listed(&history, 2, false);
     assert_eq!(last_two, ["down", "badsig"]);
 }
 
@@ -546,12 +542,7 @@ fn a_version_3_history_gains_attempt_targets_and_its_outcomes_read_as_one_rule_s
     assert!(!ok.failed(), "an R never sent leaves the 201 deciding");
     let cut = history.get("cut").unwrap();
     assert_eq!(cut.attempts[0].outcome, Outcome::Interrupted);
-    let failed: Vec<String> = history
-        .summaries(10, true)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let failed = listed(&history, 10, true);
     assert_eq!(failed, ["cut"], "interrupted is failed, 201 is not");
     // A new attempt records where it went.
     history
