@@ -1,11 +1,11 @@
-//! Sending a delivery to the local server, byte for byte, as the request
-//! [`crate::outgoing`] built from it.
+//! Sending a request to the local server, byte for byte, as
+//! [`crate::outgoing`] built it from a delivery or a replay's parts.
 
-use crate::outgoing::{self, Outgoing};
+use crate::outgoing::Outgoing;
 use crate::target::Target;
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
-use hookhole_shared::protocol::{Delivery, Failure, FailureCode, Response};
+use hookhole_shared::protocol::{Failure, FailureCode, Response};
 use http::Request;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
@@ -46,19 +46,11 @@ impl Forwarder {
         &self.target
     }
 
-    /// Checks a delivery, sends it to the local server and returns its
-    /// answer; bodies above `limit` (or the forwarder's own limit) fail as
-    /// too large. A malformed delivery fails as `protocol_error` and is
-    /// sent nowhere. Replays come through here too.
-    pub async fn forward(&self, delivery: &Delivery, limit: usize) -> Result<Response, Failure> {
-        let request =
-            outgoing::build(&self.target, delivery).map_err(|e| e.failure(&delivery.id))?;
-        self.send(&delivery.id, request, limit).await
-    }
-
-    /// Sends a request built by [`outgoing::build`] for this forwarder's
-    /// target; `id` names the delivery in the answer.
-    pub(crate) async fn send(
+    /// Sends a request built by [`crate::outgoing::build`] (or
+    /// [`crate::outgoing::build_parts`]) for this forwarder's target and returns
+    /// the answer; bodies above `limit` (or the forwarder's own limit) fail
+    /// as too large. `id` names the delivery in the answer.
+    pub async fn send(
         &self,
         id: &str,
         request: Outgoing,

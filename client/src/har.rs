@@ -5,7 +5,7 @@
 //! response content; for request bodies the custom field `_encoding`
 //! (custom fields start with `_`) says the same.
 
-use crate::history::{StoredAttempt, StoredDelivery};
+use crate::history::{Attempt, StoredDelivery};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use hookhole_shared::headers::{self, Header};
@@ -43,7 +43,7 @@ fn query_string(query: Option<&str>) -> Vec<Value> {
         .collect()
 }
 
-fn entry(d: &StoredDelivery, a: &StoredAttempt) -> Value {
+fn entry(d: &StoredDelivery, a: &Attempt) -> Value {
     let request_headers = a.request_headers.as_deref().unwrap_or(&d.delivery.headers);
     let request_body = a.request_body.as_deref().unwrap_or(&d.delivery.body);
     let (req_text, req_encoding) = text_and_encoding(request_body);
@@ -51,16 +51,17 @@ fn entry(d: &StoredDelivery, a: &StoredAttempt) -> Value {
     if let Some(enc) = req_encoding {
         post_data["_encoding"] = json!(enc);
     }
-    let (res_text, res_encoding) = text_and_encoding(&a.response_body);
+    let (response_headers, response_body) = (a.outcome.headers(), a.outcome.body());
+    let (res_text, res_encoding) = text_and_encoding(response_body);
     let mut content = json!({
-        "size": a.response_body.len(),
-        "mimeType": mime(&a.response_headers),
+        "size": response_body.len(),
+        "mimeType": mime(response_headers),
         "text": res_text,
     });
     if let Some(enc) = res_encoding {
         content["encoding"] = json!(enc);
     }
-    let status = a.status.unwrap_or(0);
+    let status = a.outcome.status().unwrap_or(0);
     let time = a.duration_ms.unwrap_or(0);
     let mut request = json!({
         "method": d.delivery.method,
@@ -84,21 +85,18 @@ fn entry(d: &StoredDelivery, a: &StoredAttempt) -> Value {
             "statusText": http::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or(""),
             "httpVersion": "HTTP/1.1",
             "cookies": [],
-            "headers": headers_json(&a.response_headers),
+            "headers": headers_json(response_headers),
             "content": content,
             "redirectURL": "",
             "headersSize": -1,
-            "bodySize": a.response_body.len(),
+            "bodySize": response_body.len(),
         },
         "cache": {},
         "timings": { "send": 0, "wait": time, "receive": 0 },
-        "_hookhole": { "id": d.delivery.id, "attempt": a.number, "kind": a.kind, "signature": d.verdict },
+        "_hookhole": { "id": d.delivery.id, "attempt": a.number, "kind": a.kind.as_str(), "signature": d.verdict },
     });
-    if let Some(code) = &a.error_code {
-        value["response"]["_error"] = json!(format!(
-            "{code}: {}",
-            a.error_message.clone().unwrap_or_default()
-        ));
+    if let Some((code, message)) = a.outcome.error() {
+        value["response"]["_error"] = json!(format!("{code}: {message}"));
     }
     value
 }

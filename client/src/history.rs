@@ -14,6 +14,7 @@
 
 pub mod bodies;
 mod checkpoint;
+mod columns;
 mod lookup;
 mod opening;
 pub mod records;
@@ -25,7 +26,7 @@ pub mod writer;
 #[cfg(test)]
 mod bodies_tests;
 
-pub use store::{History, Keep, LookupError, StoredAttempt, StoredDelivery, Summary};
+pub use store::{Attempt, History, Keep, LookupError, StoredDelivery, Summary};
 pub use writer::Writer;
 
 /// The database file inside the data dir.

@@ -2,10 +2,12 @@
 //! terminal, while a listener runs or after it stopped (`export` is in
 //! [`crate::export`]).
 
+use crate::delivery::{Attempt, StoredDelivery};
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
-use crate::history::{History, StoredAttempt, StoredDelivery};
+use crate::history::History;
 use crate::listen::{self, shared_settings};
 use crate::output;
+use crate::replay::{Mode, Replay, Replayer};
 use crate::target::Target;
 use crate::verification::Verifier;
 use base64::Engine as _;
@@ -14,7 +16,8 @@ use hookhole_relay::settings::UsageError;
 use hookhole_shared::signature::sign::rfc3339;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Where {
@@ -58,7 +61,8 @@ pub struct ReplayArgs {
     /// Re-sign each with a fresh timestamp (needs its provider's secret)
     #[arg(long)]
     pub resign: bool,
-    /// Local server to send to [default: --forward of hookhole.toml]
+    /// Local server to send to [default: where the delivery's last attempt
+    /// went, else forward of hookhole.toml]
     #[arg(long, value_name = "URL")]
     pub forward: Option<String>,
     /// PROVIDER=SECRET, for --resign [default: the listener's, from hookhole.toml]
@@ -102,7 +106,7 @@ pub(crate) fn time(ms: u64) -> String {
     rfc3339((ms / 1000) as i64)
 }
 
-fn target(d: &hookhole_shared::protocol::Delivery) -> String {
+fn path_and_query(d: &hookhole_shared::protocol::Delivery) -> String {
     let path = if d.path.is_empty() {
         "/"
     } else {
@@ -189,15 +193,16 @@ fn body_json(body: &[u8]) -> Value {
     }
 }
 
-fn attempt_json(a: &StoredAttempt) -> Value {
+fn attempt_json(a: &Attempt) -> Value {
     json!({
         "number": a.number,
-        "kind": a.kind,
+        "kind": a.kind.as_str(),
         "started_at": time(a.started_ms),
         "duration_ms": a.duration_ms,
-        "status": a.status,
-        "error": a.error_code.as_ref().map(|c| format!("{c}: {}", a.error_message.clone().unwrap_or_default())),
-        "response": { "headers": a.response_headers, "body": body_json(&a.response_body) },
+        "status": a.outcome.status(),
+        "error": a.outcome.error().map(|(code, message)| format!("{code}: {message}")),
+        "target": a.target,
+        "response": { "headers": a.outcome.headers(), "body": body_json(a.outcome.body()) },
         "request_headers": a.request_headers,
         "request_body": a.request_body.as_deref().map(body_json),
         "signature": a.verdict,
@@ -258,28 +263,34 @@ pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     ));
     for a in &d.attempts {
         lines.push(String::new());
-        let result = match (a.status, &a.error_code) {
+        let result = match (a.outcome.status(), a.outcome.error()) {
             (Some(s), _) => s.to_string(),
-            (None, Some(c)) => format!("✗ {c}: {}", a.error_message.clone().unwrap_or_default()),
-            (None, None) => "interrupted".into(),
+            (None, Some(("interrupted", _))) => "interrupted".into(),
+            (None, Some((code, message))) => format!("✗ {code}: {message}"),
+            (None, None) => "… pending".into(),
         };
         lines.push(format!(
-            "attempt {} ({}) at {}: {result}{}",
+            "attempt {} ({}) at {}: {result}{}{}",
             a.number,
-            a.kind,
+            a.kind.as_str(),
             time(a.started_ms),
             a.duration_ms
                 .map(|d| format!(" in {d} ms"))
+                .unwrap_or_default(),
+            a.target
+                .as_deref()
+                .map(|t| format!(" to {t}"))
                 .unwrap_or_default()
         ));
         lines.extend(
-            a.response_headers
+            a.outcome
+                .headers()
                 .iter()
                 .map(|h| format!("  {}: {}", h.name, h.value_lossy())),
         );
-        if !a.response_body.is_empty() {
+        if !a.outcome.body().is_empty() {
             lines.extend(
-                crate::tui::body::render(&a.response_headers, &a.response_body)
+                crate::tui::body::render(a.outcome.headers(), a.outcome.body())
                     .into_iter()
                     .map(|l| format!("  {l}")),
             );
@@ -293,33 +304,50 @@ pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where a replay goes: `--forward`, else where the delivery's last
+/// attempt went, else `forward` of hookhole.toml. Says which, as the
+/// sentence after "replaying to URL".
+fn replay_target(
+    flag: Option<&str>,
+    stored: &StoredDelivery,
+    config_file: Option<&Path>,
+) -> Result<(Target, &'static str), UsageError> {
+    let (url, setting, why) = match (flag, stored.last_target()) {
+        (Some(url), _) => (url.to_string(), "--forward", "--forward"),
+        (None, Some(url)) => (
+            url.to_string(),
+            "the last attempt's target",
+            "where its last attempt went",
+        ),
+        (None, None) => (
+            listen::file_forward(config_file)?.ok_or_else(|| {
+                UsageError(format!(
+                    "{}: no local server to replay to: its attempts name none; pass --forward URL (or set forward in hookhole.toml)",
+                    stored.delivery.id
+                ))
+            })?,
+            "forward",
+            "forward of hookhole.toml",
+        ),
+    };
+    let target = Target::parse_setting(setting, &url).map_err(UsageError)?;
+    Ok((target, why))
+}
+
 /// Runs `hookhole replay`; fails when any replay got no 2xx answer.
 pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     if args.ids.is_empty() && !args.failed {
         return Err(UsageError("name delivery ids to replay, or pass --failed".into()).into());
     }
-    let history = std::sync::Arc::new(open(&args.at, config_file)?);
+    let history = Arc::new(open(&args.at, config_file)?);
     let registry = crate::verification::registry(config_file)?;
-    let (setting, forward) = match &args.forward {
-        Some(f) => ("--forward", f.clone()),
-        None => ("forward", listen::file_forward(config_file)?.ok_or_else(|| {
-            UsageError("no local server to replay to: pass --forward URL (or set forward in hookhole.toml)".into())
-        })?),
-    };
-    let forwarder = Forwarder::new(
-        Target::parse_setting(setting, &forward).map_err(UsageError)?,
-        Duration::from_secs(30),
-        DEFAULT_MAX_RESPONSE,
-    );
     let mut secrets = crate::secrets::resolve(&args.secret, &registry, None)?;
     secrets.extend(shared_settings(config_file, &registry, None)?.secrets);
-    let verifier = Verifier { registry, secrets };
+    let verifier = Arc::new(Verifier { registry, secrets });
 
-    let h = history.clone();
     let ids: Vec<String> = if args.failed {
-        let all = blocking(&h, h.summaries(usize::MAX, false))?;
-        all.into_iter()
-            .filter(|s| s.status.is_none_or(|code| !(200..300).contains(&code)))
+        blocking(&history, history.summaries(usize::MAX, true))?
+            .into_iter()
             .map(|s| s.id)
             .collect()
     } else {
@@ -332,54 +360,55 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
         output::line("nothing to replay");
         return Ok(());
     }
+    let mode = if args.resign {
+        Mode::Resigned
+    } else {
+        Mode::AsIs
+    };
+    let mut replayer: Option<Replayer> = None;
     let mut failures = 0;
     for id in ids {
         let stored = blocking(&history, history.get(&id))?;
-        let mut delivery = stored.delivery.clone();
+        let (target, why) = replay_target(args.forward.as_deref(), &stored, config_file)?;
+        // One forwarder (one connection pool) while the target stays.
+        if replayer
+            .as_ref()
+            .is_none_or(|r| *r.forwarder.target() != target)
+        {
+            // On stderr, as `trigger` says which listener it uses: stdout
+            // is one line per replay.
+            eprintln!(
+                "hookhole: replaying to {} ({why})",
+                hookhole_shared::printable::line(&target.to_string())
+            );
+            replayer = Some(Replayer {
+                forwarder: Forwarder::new(target, Duration::from_secs(30), DEFAULT_MAX_RESPONSE),
+                verifier: verifier.clone(),
+                history: Some(history.clone()),
+            });
+        }
+        let replayer = replayer.as_ref().expect("set just above");
         let number = blocking(&history, history.next_attempt(&id).map_err(Into::into))?;
-        let started_ms = crate::trigger::unix_now() as u64 * 1000;
-        let kind = if args.resign { "resigned" } else { "replay" };
-        if args.resign {
-            let about = crate::replay::About {
-                method: &stored.delivery.method,
-                url: &stored.delivery.url,
-                id: &stored.delivery.id,
-                scheme: stored.verdict.scheme.as_deref(),
-            };
-            crate::replay::resign(
-                &mut delivery.headers,
-                &mut delivery.body,
-                about,
-                &verifier,
-                crate::trigger::unix_now(),
-            )
-            .map_err(|e| UsageError(format!("{id}: {e}")))?;
-        }
-        let started = Instant::now();
-        let result = forwarder.forward(&delivery, usize::MAX).await;
-        let mut attempt = StoredAttempt::from_result(
-            kind,
-            number,
-            &result,
-            started_ms,
-            started.elapsed().as_millis() as u64,
-        );
-        if args.resign {
-            attempt.sent(&delivery.headers, &delivery.body);
-        }
-        blocking(
-            &history,
-            history.record_attempt(&id, &attempt).map_err(Into::into),
-        )?;
-        let outcome = match &result {
-            Ok(r) => format!("{} in {} ms", r.status, attempt.duration_ms.unwrap_or(0)),
-            Err(f) => format!("✗ {}: {}", f.code.as_str(), f.message),
+        let replay = Replay::of(&stored, number, mode.clone());
+        let replayed = replayer
+            .replay(replay)
+            .await
+            .map_err(|e| UsageError(format!("{id}: {e}; nothing was sent")))?;
+        replayed
+            .saved
+            .map_err(|e| anyhow::anyhow!("{id}: cannot save the replay: {e}"))?;
+        let a = &replayed.attempt;
+        let outcome = match (a.outcome.status(), a.outcome.error()) {
+            (Some(status), _) => format!("{status} in {} ms", a.duration_ms.unwrap_or(0)),
+            (None, Some((code, message))) => format!("✗ {code}: {message}"),
+            (None, None) => "…".into(),
         };
-        failures += usize::from(attempt.failed());
+        failures += usize::from(a.outcome.failed().unwrap_or(true));
         output::line(&format!(
-            "#{number} {id} {} {} ({kind}) -> {outcome}",
-            delivery.method,
-            target(&delivery)
+            "#{number} {id} {} {} ({}) -> {outcome}",
+            stored.delivery.method,
+            path_and_query(&stored.delivery),
+            a.kind.as_str()
         ));
     }
     if failures > 0 {

@@ -10,6 +10,8 @@
 //!   place a delivery becomes a URL, always on the configured host;
 //!   [`forward`]: sending it to the local server; [`curl`]: the same
 //!   request as a bash command.
+//! - [`delivery`]: the one vocabulary of deliveries and attempts, and the
+//!   rule for "failed"; [`replay`]: sending a stored delivery again.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
 //! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay;
 //!   [`memory`]: the remembered relay-assigned channel.
@@ -27,6 +29,7 @@
 pub mod announce;
 pub mod backoff;
 pub mod curl;
+pub mod delivery;
 pub mod embedded;
 pub mod engine;
 pub mod events;

@@ -313,8 +313,11 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         .map(|dir| Announce::new(dir, &std::env::current_dir().unwrap_or_default()));
     tokio::spawn(tap(engine_rx, tx, announce));
     let tui = config.tui.then(|| crate::tui::Context {
-        forwarder: engine_config.forwarder.clone(),
-        verifier: engine_config.verifier.clone(),
+        replayer: crate::replay::Replayer {
+            forwarder: engine_config.forwarder.clone(),
+            verifier: engine_config.verifier.clone(),
+            history: engine_config.history.clone(),
+        },
         history: engine_config.history.clone(),
         utc_offset_s: config.utc_offset_s,
     });

@@ -86,21 +86,51 @@ pub fn check_id(id: &str) -> Result<(), Malformed> {
     }
 }
 
+/// The parts of a request as recorded: what a delivery carries, and what
+/// a replay sends (edited or re-signed, they differ from the delivery's).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a> {
+    pub id: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+    pub headers: &'a [Header],
+    pub body: &'a Bytes,
+}
+
+impl<'a> Parts<'a> {
+    pub fn of(delivery: &'a Delivery) -> Parts<'a> {
+        Parts {
+            id: &delivery.id,
+            method: &delivery.method,
+            path: &delivery.path,
+            query: delivery.query.as_deref(),
+            headers: &delivery.headers,
+            body: &delivery.body,
+        }
+    }
+}
+
 /// Checks a delivery and builds the request it becomes on `target`.
 pub fn build(target: &Target, delivery: &Delivery) -> Result<Outgoing, Malformed> {
-    check_id(&delivery.id)?;
-    if !is_token(&delivery.method) {
-        return Err(Malformed::Method(shown(&delivery.method)));
+    build_parts(target, Parts::of(delivery))
+}
+
+/// Checks request parts and builds the request they become on `target`.
+pub fn build_parts(target: &Target, parts: Parts<'_>) -> Result<Outgoing, Malformed> {
+    check_id(parts.id)?;
+    if !is_token(parts.method) {
+        return Err(Malformed::Method(shown(parts.method)));
     }
-    let method = Method::from_bytes(delivery.method.as_bytes())
-        .map_err(|_| Malformed::Method(shown(&delivery.method)))?;
-    let uri = target.uri_for(&delivery.path, delivery.query.as_deref())?;
-    let headers = header_map(target, &delivery.headers, delivery.body.len())?;
+    let method = Method::from_bytes(parts.method.as_bytes())
+        .map_err(|_| Malformed::Method(shown(parts.method)))?;
+    let uri = target.uri_for(parts.path, parts.query)?;
+    let headers = header_map(target, parts.headers, parts.body.len())?;
     Ok(Outgoing {
         method,
         uri,
         headers,
-        body: delivery.body.clone(),
+        body: parts.body.clone(),
     })
 }
 

@@ -1,161 +1,245 @@
-//! Sending a stored delivery to the local server again, as-is or re-signed
-//! with a fresh timestamp: shared by the terminal UI (`r`, `R`) and
-//! `hookhole replay`.
+//! The one replay path: a stored delivery sent to the local server again,
+//! as-is, re-signed with a fresh timestamp, or edited, and recorded as a new
+//! attempt with the verdict of what was sent. The terminal UI (`r`, `R`,
+//! `e`) and `hookhole replay` both come through [`Replayer::replay`].
+//!
+//! - [`resign`]: fresh signature headers for a request.
 
+pub mod resign;
+
+use crate::delivery::{Attempt, Kind, Outcome, StoredDelivery};
+use crate::forward::Forwarder;
+use crate::history::History;
+use crate::outgoing::{self, Parts};
 use crate::verification::Verifier;
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
-use hookhole_shared::signature::sign::{Signing, sign};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// What identifies the request being re-signed.
-#[derive(Debug, Clone, Copy)]
-pub struct About<'a> {
-    pub method: &'a str,
-    /// The public URL the provider called.
-    pub url: &'a str,
-    /// The delivery id, used as the message id when the request has none.
-    pub id: &'a str,
-    /// The scheme its signature was verified with.
-    pub scheme: Option<&'a str>,
+/// The parts of a request a replay sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: Vec<Header>,
+    pub body: Bytes,
 }
 
-/// Replaces the signature headers of a request with fresh ones, signed at
-/// `now` with the configured secret for its scheme. The message id the
-/// provider sent is kept where the scheme signs one.
-pub fn resign(
-    headers: &mut Vec<Header>,
-    body: &mut Bytes,
-    about: About<'_>,
-    verifier: &Verifier,
-    now: i64,
-) -> Result<(), String> {
-    let About {
-        method,
-        url,
-        id: fallback_id,
-        scheme,
-    } = about;
-    let scheme = scheme.ok_or("no signature scheme was detected on this delivery")?;
-    let secret = verifier
-        .secrets
-        .iter()
-        .find(|s| s.provider == scheme)
-        .ok_or_else(|| format!("no secret configured for {scheme}: pass --secret {scheme}=..."))?;
-    let probe = hookhole_shared::signature::Request {
-        method,
-        url,
-        headers,
-        body,
-    };
-    let presets = verifier.registry.presets();
-    let preset = presets
-        .iter()
-        .filter(|p| p.id == scheme)
-        .find(|p| {
-            p.with_params(&secret.params)
-                .is_ok_and(|e| e.is_present(&probe))
-        })
-        .or_else(|| presets.iter().find(|p| p.id == scheme))
-        .ok_or_else(|| format!("unknown scheme {scheme}"))?;
-    let id = preset
-        .id_header
-        .as_deref()
-        .and_then(|h| probe.header(h))
-        .map_or_else(|| fallback_id.to_string(), str::to_string);
-    let signed = sign(
-        preset,
-        secret,
-        &Signing {
-            body,
-            url,
-            headers,
-            timestamp: now,
-            id: &id,
-        },
-    )?;
-    headers.retain(|h| {
-        !signed
-            .headers
-            .iter()
-            .any(|s| s.name.eq_ignore_ascii_case(&h.name))
-    });
-    headers.extend(signed.headers);
-    *body = Bytes::from(signed.body);
-    Ok(())
+/// How to replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// The stored bytes again.
+    AsIs,
+    /// Signed afresh with the configured secret for the delivery's scheme.
+    Resigned,
+    /// These parts instead of the stored ones (edited in `$EDITOR`).
+    Edited(Request),
+}
+
+impl Mode {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Mode::AsIs => Kind::Replay,
+            Mode::Resigned => Kind::Resigned,
+            Mode::Edited(_) => Kind::Edited,
+        }
+    }
+}
+
+/// A stored delivery to replay, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replay {
+    pub id: String,
+    /// The number the new attempt gets.
+    pub number: u32,
+    /// The public URL the sender called (signed by some schemes).
+    pub url: String,
+    /// The scheme the delivery's signature was verified with.
+    pub scheme: Option<String>,
+    /// The request as recorded.
+    pub request: Request,
+    pub mode: Mode,
+}
+
+impl Replay {
+    /// A replay of a delivery from the history.
+    pub fn of(stored: &StoredDelivery, number: u32, mode: Mode) -> Replay {
+        let d = &stored.delivery;
+        Replay {
+            id: d.id.clone(),
+            number,
+            url: d.url.clone(),
+            scheme: stored.verdict.scheme.clone(),
+            request: Request {
+                method: d.method.clone(),
+                path: d.path.clone(),
+                query: d.query.clone(),
+                headers: d.headers.clone(),
+                body: d.body.clone(),
+            },
+            mode,
+        }
+    }
+}
+
+/// A replay that was not made: nothing was sent or recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotReplayed {
+    /// Re-signing needs the scheme's secret; the message says which
+    /// `--secret` would do.
+    #[error("not re-signed: {0}")]
+    NotResigned(String),
+}
+
+/// A replay made: its attempt, and whether the history saved it.
+#[derive(Debug)]
+pub struct Replayed {
+    pub attempt: Attempt,
+    pub saved: Result<(), String>,
+}
+
+/// What a replay needs (cheap to clone).
+#[derive(Clone)]
+pub struct Replayer {
+    pub forwarder: Forwarder,
+    pub verifier: Arc<Verifier>,
+    /// Where the attempt is recorded; `None` when there is no history.
+    pub history: Option<Arc<History>>,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Replayer {
+    /// Sends the replay, records its attempt (with what was sent and its
+    /// verdict, when that differs from the delivery) and returns it. A
+    /// re-signing without a secret sends and records nothing.
+    pub async fn replay(&self, replay: Replay) -> Result<Replayed, NotReplayed> {
+        let started_ms = now_ms();
+        let now_s = (started_ms / 1000) as i64;
+        let kind = replay.mode.kind();
+        // Bodies are `Bytes`: the copy shares the buffer.
+        let mut request = match &replay.mode {
+            Mode::Edited(edited) => edited.clone(),
+            Mode::AsIs | Mode::Resigned => replay.request.clone(),
+        };
+        if kind == Kind::Resigned {
+            resign::resign(&replay, &mut request, &self.verifier, now_s)
+                .map_err(NotReplayed::NotResigned)?;
+        }
+        let parts = Parts {
+            id: &replay.id,
+            method: &request.method,
+            path: &request.path,
+            query: request.query.as_deref(),
+            headers: &request.headers,
+            body: &request.body,
+        };
+        let started = Instant::now();
+        let result = match outgoing::build_parts(self.forwarder.target(), parts) {
+            Err(malformed) => Err(malformed.failure(&replay.id)),
+            Ok(outgoing) => self.forwarder.send(&replay.id, outgoing, usize::MAX).await,
+        };
+        let mut attempt = Attempt {
+            duration_ms: Some(started.elapsed().as_millis() as u64),
+            target: Some(self.forwarder.target().to_string()),
+            ..Attempt::new(kind, replay.number, started_ms, Outcome::of(&result))
+        };
+        // What was sent verifies differently after re-signing or editing.
+        if kind != Kind::Replay {
+            attempt.sent(&request.headers, &request.body);
+            attempt.verdict = Some(self.verifier.check_parts(
+                &request.method,
+                &replay.url,
+                &request.headers,
+                &request.body,
+                now_s,
+            ));
+        }
+        let saved = match self.history.clone() {
+            None => Ok(()),
+            Some(history) => {
+                let (id, copy) = (replay.id.clone(), attempt.clone());
+                tokio::task::spawn_blocking(move || history.record_attempt(&id, &copy))
+                    .await
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+            }
+        };
+        Ok(Replayed { attempt, saved })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hookhole_shared::signature::secret::Secret;
-    use hookhole_shared::signature::{Registry, Status};
+    use crate::history::Keep;
+    use hookhole_shared::protocol::Delivery;
+    use hookhole_shared::signature::{Registry, Status, Verdict};
 
-    #[test]
-    fn an_expired_delivery_verifies_again_after_resigning() {
-        let verifier = Verifier {
-            registry: Registry::builtin(),
-            secrets: vec![Secret::new("stripe", "whsec_resign_test")],
+    /// A history holding one stripe delivery answered `201`.
+    fn answered_history(dir: &std::path::Path) -> Arc<History> {
+        let history = History::open(dir, Keep::count_only(10)).unwrap();
+        let delivery = Delivery {
+            id: "d1".into(),
+            seq: 1,
+            received_at_ms: 1_000,
+            method: "POST".into(),
+            path: "/hook".into(),
+            query: None,
+            headers: vec![Header::new("stripe-signature", "t=1,v1=00")],
+            body_sha256: String::new(),
+            url: "https://relay/ch/hook".into(),
+            queued: false,
+            body: Bytes::from_static(b"{}"),
         };
-        let preset = verifier
-            .registry
-            .presets()
-            .iter()
-            .find(|p| p.id == "stripe")
+        let verdict = Verdict {
+            scheme: Some("stripe".into()),
+            status: Status::Expired,
+            ..crate::history::store::unverified()
+        };
+        history.record_delivery("ch", &delivery, &verdict).unwrap();
+        let answered = Outcome::Answered {
+            status: 201,
+            headers: Vec::new(),
+            body: Bytes::new(),
+        };
+        history
+            .record_attempt("d1", &Attempt::new(Kind::Original, 1, 1_000, answered))
             .unwrap();
-        let body = Bytes::from_static(b"{\"id\":\"evt_1\"}");
-        let old = sign(
-            preset,
-            &verifier.secrets[0],
-            &Signing {
-                body: &body,
-                url: "https://x/ch",
-                headers: &[],
-                timestamp: 1_000,
-                id: "e",
-            },
-        )
-        .unwrap();
-        let mut headers = vec![Header::new("content-type", "application/json")];
-        headers.extend(old.headers);
-        let stale = verifier.check_parts("POST", "https://x/ch", &headers, &body, 5_000);
-        assert_eq!(stale.status, Status::Expired);
-        let mut body = body;
-        let about = |scheme| About {
-            method: "POST",
-            url: "https://x/ch",
-            id: "e",
-            scheme,
+        Arc::new(history)
+    }
+
+    #[tokio::test]
+    async fn resigning_without_a_secret_sends_and_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let history = answered_history(dir.path());
+        let before = history.get("d1").unwrap();
+        // Port 9 on loopback: nothing may be sent there anyway.
+        let target = crate::target::Target::parse("9").unwrap();
+        let replayer = Replayer {
+            forwarder: Forwarder::new(target, std::time::Duration::from_secs(1), 1024),
+            verifier: Arc::new(Verifier {
+                registry: Registry::builtin(),
+                secrets: Vec::new(),
+            }),
+            history: Some(history.clone()),
         };
-        resign(
-            &mut headers,
-            &mut body,
-            about(Some("stripe")),
-            &verifier,
-            5_000,
-        )
-        .unwrap();
-        assert_eq!(
-            headers
-                .iter()
-                .filter(|h| h.name == "stripe-signature")
-                .count(),
-            1,
-            "replaced, not added"
+        let replay = Replay::of(&before, 2, Mode::Resigned);
+        let refused = replayer.replay(replay).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("--secret stripe="),
+            "{refused}"
         );
-        assert_eq!(
-            headers[0].name, "content-type",
-            "other headers kept in place"
+        assert_eq!(history.get("d1").unwrap(), before, "nothing recorded");
+        assert!(
+            history.summaries(10, true).unwrap().is_empty(),
+            "not failed"
         );
-        let fresh = verifier.check_parts("POST", "https://x/ch", &headers, &body, 5_000);
-        assert_eq!(fresh.status, Status::Valid, "{}", fresh.reason);
-        let err = resign(
-            &mut headers,
-            &mut body,
-            about(Some("github")),
-            &verifier,
-            5_000,
-        )
-        .unwrap_err();
-        assert!(err.contains("--secret github="), "{err}");
     }
 }

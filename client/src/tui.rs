@@ -20,25 +20,21 @@ pub mod ui;
 mod ui_tests;
 
 use crate::events::Event;
-use crate::forward::Forwarder;
-use crate::history::StoredAttempt;
-use crate::verification::Verifier;
-use app::{App, Command, Edited, Msg, ReplayRequest};
+use crate::replay::{Replay, Replayer};
+use app::{App, Command, Edited, Msg};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event as TermEvent, EventStream};
 use futures_util::StreamExt;
-use hookhole_shared::protocol::Delivery;
-use model::{AttemptKind, Outcome};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// What the UI needs besides the engine's events.
 #[derive(Clone)]
 pub struct Context {
-    pub forwarder: Forwarder,
-    pub verifier: Arc<Verifier>,
-    /// Earlier deliveries are shown from it; replays are saved to it.
+    /// Replays go through it, and are saved to its history.
+    pub replayer: Replayer,
+    /// Earlier deliveries are shown from it.
     pub history: Option<Arc<crate::history::History>>,
     pub utc_offset_s: i64,
 }
@@ -76,7 +72,7 @@ async fn event_loop(
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     let mut app = App::new(ctx.utc_offset_s, color_allowed())
-        .forwarding_to(ctx.forwarder.target().to_string());
+        .forwarding_to(ctx.replayer.forwarder.target().to_string());
     let size = terminal.size()?;
     app.update(Msg::Tick(now_ms()));
     app.update(Msg::Resize(size.width, size.height));
@@ -140,7 +136,7 @@ fn execute(
     Ok(match command {
         Command::Quit => Vec::new(),
         Command::Replay(request) => {
-            tokio::spawn(replay(*request, ctx.clone(), done.clone()));
+            tokio::spawn(replay(*request, ctx.replayer.clone(), done.clone()));
             Vec::new()
         }
         Command::Copy { what, text } => vec![Msg::Notice(match clipboard::copy(&text) {
@@ -175,82 +171,24 @@ fn edit(terminal: &mut ratatui::DefaultTerminal, request: &Edited) -> Result<Edi
     editor::from_text(&edited, request)
 }
 
-/// Replays a request straight to the local server and reports the result.
-async fn replay(mut request: ReplayRequest, ctx: Context, done: mpsc::Sender<Msg>) {
-    let started = Instant::now();
-    let now = now_ms();
-    let resigned = match request.kind {
-        AttemptKind::Resigned => resign(&mut request, &ctx.verifier, (now / 1000) as i64),
-        _ => Ok(()),
-    };
-    let (kind, number) = (request.kind.stored(), request.attempt);
-    let mut attempt = match resigned {
-        Err(e) => StoredAttempt::not_sent(kind, number, "not_resigned", &e, now, 0),
-        Ok(()) => {
-            let delivery = Delivery {
-                id: request.id.clone(),
-                seq: 0,
-                received_at_ms: now,
-                method: request.method.clone(),
-                path: request.path.clone(),
-                query: request.query.clone(),
-                headers: request.headers.clone(),
-                body_sha256: String::new(),
-                url: request.url.clone(),
-                queued: false,
-                body: request.body.clone(),
-            };
-            let result = ctx.forwarder.forward(&delivery, usize::MAX).await;
-            let duration_ms = started.elapsed().as_millis() as u64;
-            StoredAttempt::from_result(kind, number, &result, now, duration_ms)
-        }
-    };
-    // What was sent verifies differently after re-signing or editing.
-    if request.kind != AttemptKind::Replay {
-        attempt.sent(&request.headers, &request.body);
-        attempt.verdict = Some(ctx.verifier.check_parts(
-            &request.method,
-            &request.url,
-            &request.headers,
-            &request.body,
-            (now / 1000) as i64,
-        ));
-    }
-    let outcome = Outcome::of_stored(&attempt);
-    let (duration_ms, verdict) = (attempt.duration_ms.unwrap_or(0), attempt.verdict.clone());
-    if let Some(history) = ctx.history.clone() {
-        let id = request.id.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Err(e) = history.record_attempt(&id, &attempt) {
+/// Replays through the one replay path and reports the result.
+async fn replay(replay: Replay, replayer: Replayer, done: mpsc::Sender<Msg>) {
+    let (id, number) = (replay.id.clone(), replay.number);
+    let msg = match replayer.replay(replay).await {
+        Ok(replayed) => {
+            if let Err(e) = &replayed.saved {
                 tracing::warn!("history: cannot save the replay: {e}");
             }
-        })
-        .await;
-    }
-    let _ = done
-        .send(Msg::ReplayDone {
-            id: request.id,
-            attempt: request.attempt,
-            outcome,
-            duration_ms,
-            verdict,
-        })
-        .await;
-}
-
-/// Replaces the request's signature headers with fresh ones (`R`).
-fn resign(request: &mut ReplayRequest, verifier: &Verifier, now: i64) -> Result<(), String> {
-    let about = crate::replay::About {
-        method: &request.method,
-        url: &request.url,
-        id: &request.id,
-        scheme: request.scheme.as_deref(),
+            Msg::ReplayDone {
+                id,
+                attempt: replayed.attempt,
+            }
+        }
+        Err(refused) => Msg::ReplayRefused {
+            id,
+            number,
+            reason: refused.to_string(),
+        },
     };
-    crate::replay::resign(
-        &mut request.headers,
-        &mut request.body,
-        about,
-        verifier,
-        now,
-    )
+    let _ = done.send(msg).await;
 }

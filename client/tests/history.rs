@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::process::{Proc, hookhole, run};
+use common::process::{Proc, hookhole, listening, run, stopped};
 use common::*;
 use serde_json::Value;
 
@@ -59,20 +59,6 @@ fn assert_har_1_2(har: &Value) {
             assert!(e["timings"][key].is_number(), "timings.{key}");
         }
     }
-}
-
-/// Starts `hookhole listen` headless on the embedded relay with `args`, and
-/// waits for its public URL.
-async fn listening(mut listen: tokio::process::Command, args: &[&str]) -> (Proc, String) {
-    listen
-        .args(["listen", "--no-tui", "--port", "0"])
-        .args(args);
-    let mut listener = Proc::spawn(listen);
-    let url = listener.wait_event("ready").await["public_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    (listener, url)
 }
 
 #[tokio::test]
@@ -256,18 +242,13 @@ async fn large_bodies_are_kept_in_files_and_replay_exactly() {
         c.env("HOOKHOLE_DATA_DIR", &data);
         c
     };
-    let (mut listener, url) = listening(hookhole(dir.path()), &["--forward", &target.url()]).await;
+    let (listener, url) = listening(hookhole(dir.path()), &["--forward", &target.url()]).await;
     let body = format!("{{\"pad\":\"{}\"}}", "0123456789".repeat(30_000));
     let sent = post(&format!("{url}/big"), body.as_bytes()).await;
     assert_eq!(sent.status, 200);
     assert_eq!(sent.body, body.as_bytes(), "the echo came back whole");
     assert_eq!(target.next_request().await.body, body.as_bytes());
-    let id = listener.wait_event("delivery").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    listener.signal("INT");
-    listener.exit().await;
+    let id = stopped(listener).await;
 
     // The request and the echoed response: one file each, not in the rows.
     let files = std::fs::read_dir(data.join("bodies")).unwrap().count();

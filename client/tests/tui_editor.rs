@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::tmux::{Tmux, public_url, tmux_available};
+use common::tmux::{Tmux, dir_forwarding_to, public_url, tmux_available};
 use common::*;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -23,13 +23,8 @@ async fn e_edits_in_a_private_file_and_a_failed_or_unchanged_edit_replays_nothin
     if !tmux_available() {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
     let mut target = TestTarget::echo().await;
-    std::fs::write(
-        dir.path().join("hookhole.toml"),
-        format!("[listen]\nforward = \"{}\"\nport = 0\n", target.url()),
-    )
-    .unwrap();
+    let dir = dir_forwarding_to(&target.url(), "");
     // The editor does what the file `plan` says: fail after changing the
     // request, leave it as it is, or change the body (and note the modes
     // and the path of what it was given).

@@ -8,34 +8,16 @@
 
 mod common;
 
-use common::tmux::{Tmux, public_url, tmux_available};
+use common::tmux::{Tmux, dir_forwarding_to, public_url, tmux_available};
 use common::*;
 use hookhole::trigger::catalogue;
-use hookhole::trigger::{Options, http_client, prepare, send, unix_now};
+use hookhole::trigger::{Options, Prepared, http_client, prepare, send, unix_now};
 use hookhole_shared::signature::Registry;
 use hookhole_shared::signature::secret::Secret;
 
-#[tokio::test]
-async fn a_delivery_shows_its_signature_r_replays_and_q_restores_the_terminal() {
-    if !tmux_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let mut target = TestTarget::echo().await;
-    let secret = "whsec_tmux_test_secret_0001";
-    std::fs::write(
-        dir.path().join("hookhole.toml"),
-        format!(
-            "[listen]\nforward = \"{}\"\nport = 0\nsecret = [\"stripe={secret}\"]\n",
-            target.url()
-        ),
-    )
-    .unwrap();
-    let data = dir.path().join("data");
-    let tmux = Tmux::new("replay");
-    tmux.start_listener(dir.path(), &data, (120, 30), &["NO_COLOR=1".into()]);
-
-    let url = public_url(&data).await;
+/// Sends `url` a Stripe test event signed with `secret`; the listener
+/// answers `200`.
+async fn stripe_event(url: &str, secret: &str) -> Prepared {
     let registry = Registry::builtin();
     let events = catalogue::catalogue(&registry);
     let event = catalogue::find(&events, "stripe").unwrap();
@@ -43,12 +25,28 @@ async fn a_delivery_shows_its_signature_r_replays_and_q_restores_the_terminal() 
         event,
         &registry,
         Some(&Secret::new("stripe", secret)),
-        &url,
+        url,
         unix_now(),
         &Options::default(),
     )
     .unwrap();
     assert_eq!(send(&http_client(), &prepared).await.unwrap().status, 200);
+    prepared
+}
+
+#[tokio::test]
+async fn a_delivery_shows_its_signature_r_replays_and_q_restores_the_terminal() {
+    if !tmux_available() {
+        return;
+    }
+    let mut target = TestTarget::echo().await;
+    let secret = "whsec_tmux_test_secret_0001";
+    let dir = dir_forwarding_to(&target.url(), &format!("secret = [\"stripe={secret}\"]\n"));
+    let data = dir.path().join("data");
+    let tmux = Tmux::new("replay");
+    tmux.start_listener(dir.path(), &data, (120, 30), &["NO_COLOR=1".into()]);
+
+    let prepared = stripe_event(&public_url(&data).await, secret).await;
     target.next_request().await;
     let screen = tmux.wait_for("✓ valid").await;
     assert!(
@@ -68,4 +66,38 @@ async fn a_delivery_shows_its_signature_r_replays_and_q_restores_the_terminal() 
         !screen.contains("Deliveries"),
         "the UI is gone from the terminal:\n{screen}"
     );
+}
+
+/// `R` on a delivery whose scheme has no secret here: the status line names
+/// the `--secret` that would work, nothing is sent or recorded, and the
+/// delivery is not counted failed (issue 16).
+#[tokio::test]
+async fn r_without_a_secret_says_which_and_leaves_the_history_alone() {
+    if !tmux_available() {
+        return;
+    }
+    let mut target = TestTarget::echo().await;
+    let dir = dir_forwarding_to(&target.url(), "");
+    let data = dir.path().join("data");
+    let tmux = Tmux::new("resign");
+    tmux.start_listener(dir.path(), &data, (120, 30), &["NO_COLOR=1".into()]);
+    stripe_event(&public_url(&data).await, "whsec_only_the_sender_knows").await;
+    target.next_request().await;
+    tmux.wait_for("no_secret").await;
+
+    tmux.run(&["send-keys", "-t", "ui", "R"]);
+    tmux.wait_for("pass --secret stripe=").await;
+    tmux.run(&["send-keys", "-t", "ui", "q"]);
+    tmux.wait_for("EXITED=0").await;
+
+    let (code, stdout, stderr) = common::process::run({
+        let mut c = common::process::hookhole(dir.path());
+        c.args(["history", "--json"]);
+        c
+    })
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let row: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(row["attempts"], 1, "nothing recorded: {row}");
+    assert_eq!(row["failed"], false, "{row}");
 }

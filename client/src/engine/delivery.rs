@@ -137,8 +137,12 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     // Saved before the answer (or the ack) goes out: whatever the relay hears
     // about is in the history. One write for the delivery and its attempt.
     if let Some(w) = &ctx.writer {
-        let attempt =
-            crate::history::StoredAttempt::first(&exchange.outcome, started_ms, duration_ms);
+        let attempt = crate::delivery::Attempt::first(
+            &exchange.outcome,
+            ctx.forwarder.target(),
+            started_ms,
+            duration_ms,
+        );
         saved(
             "delivery",
             w.record_exchange(&ctx.channel, exchange.clone(), &signature, attempt)

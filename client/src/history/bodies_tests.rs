@@ -1,7 +1,8 @@
 //! Bodies kept in files beside the database, through the history store.
 
 use super::bodies::{DIR_NAME, INLINE_MAX};
-use super::{History, Keep, StoredAttempt};
+use super::{Attempt, History, Keep};
+use crate::delivery::{Kind, Outcome};
 use bytes::Bytes;
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
@@ -24,20 +25,17 @@ fn delivery(id: &str, seq: u64, body: Vec<u8>) -> Delivery {
     }
 }
 
-fn attempt(number: u32, response: Vec<u8>, sent: Option<Vec<u8>>) -> StoredAttempt {
-    StoredAttempt {
-        number,
-        kind: "original".into(),
-        started_ms: 1,
+fn attempt(number: u32, response: Vec<u8>, sent: Option<Vec<u8>>) -> Attempt {
+    let outcome = Outcome::Answered {
+        status: 200,
+        headers: Vec::new(),
+        body: Bytes::from(response),
+    };
+    Attempt {
         duration_ms: Some(2),
-        status: Some(200),
-        error_code: None,
-        error_message: None,
-        response_headers: Vec::new(),
-        response_body: response,
         request_headers: sent.as_ref().map(|_| Vec::new()),
         request_body: sent,
-        verdict: None,
+        ..Attempt::new(Kind::Original, number, 1, outcome)
     }
 }
 
@@ -97,8 +95,8 @@ fn large_bodies_live_in_private_files_and_come_back_exactly() {
 
     let got = history.get("big").unwrap();
     assert_eq!(got.delivery.body.as_ref(), &request[..]);
-    assert_eq!(got.attempts[0].response_body, response);
-    assert_eq!(got.attempts[1].response_body, b"ok");
+    assert_eq!(got.attempts[0].outcome.body(), response);
+    assert_eq!(got.attempts[1].outcome.body(), b"ok");
     assert_eq!(got.attempts[1].request_body.as_deref(), Some(&sent[..]));
     assert_eq!(
         history.get("small").unwrap().delivery.body.as_ref(),

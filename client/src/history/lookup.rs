@@ -1,8 +1,10 @@
 //! Reading the history back: deliveries by id or prefix, the most recent
 //! ones, and the summaries of `hookhole history`.
 
-use super::records::{StoredAttempt, StoredDelivery, Summary};
+use super::columns::outcome_from;
+use super::records::Summary;
 use super::store::{History, LookupError, from_json, unverified};
+use crate::delivery::{self, Attempt, Outcome, StoredDelivery};
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
 use rusqlite::{OptionalExtension, params};
@@ -146,25 +148,36 @@ impl History {
         let mut stmt = conn.prepare(
             "SELECT number, kind, started_ms, duration_ms, status, error_code, error_message,
                     response_headers, response_body, request_headers, request_body, verdict,
-                    response_body_file, request_body_file
+                    response_body_file, request_body_file, target
              FROM attempts WHERE delivery = ?1
              ORDER BY number",
         )?;
         let attempts = stmt
             .query_map(params![pk], |row| {
-                let attempt = StoredAttempt {
+                let outcome = outcome_from(
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    from_json(row.get(7)?),
+                    row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
+                )
+                .map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        4,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?;
+                let attempt = Attempt {
                     number: row.get(0)?,
                     kind: row.get(1)?,
                     started_ms: row.get::<_, i64>(2)? as u64,
                     duration_ms: row.get::<_, Option<i64>>(3)?.map(|d| d as u64),
-                    status: row.get(4)?,
-                    error_code: row.get(5)?,
-                    error_message: row.get(6)?,
-                    response_headers: from_json(row.get(7)?),
-                    response_body: row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
+                    outcome,
                     request_headers: from_json(row.get(9)?),
                     request_body: row.get(10)?,
                     verdict: from_json(row.get(11)?),
+                    target: row.get(14)?,
                 };
                 let files: (Option<String>, Option<String>) = (row.get(12)?, row.get(13)?);
                 Ok((attempt, files))
@@ -175,8 +188,10 @@ impl History {
                 if files == Files::Skip {
                     return Ok(attempt);
                 }
-                if let Some(name) = response_file {
-                    attempt.response_body = self.bodies.get(&name)?;
+                if let (Some(name), Outcome::Answered { body, .. }) =
+                    (response_file, &mut attempt.outcome)
+                {
+                    *body = self.bodies.get(&name)?.into();
                 }
                 if let Some(name) = request_file {
                     attempt.request_body = Some(self.bodies.get(&name)?);
@@ -263,10 +278,12 @@ impl History {
         for pk in self.recent_pks(scan)? {
             // A listing reads no body files: they may be large, or gone.
             let (d, body_bytes) = self.load_with(pk, Files::Skip)?;
-            if failed_only && !d.failed() {
+            let failed = d.failed();
+            if failed_only && !failed {
                 continue;
             }
-            let last = d.last();
+            // The attempt that decides, not one never sent after it.
+            let last = delivery::deciding(&d.attempts);
             out.push(Summary {
                 id: d.delivery.id.clone(),
                 channel: d.channel.clone(),
@@ -275,10 +292,13 @@ impl History {
                 method: d.delivery.method.clone(),
                 path: d.delivery.path.clone(),
                 query: d.delivery.query.clone(),
-                status: last.and_then(|a| a.status),
-                error: last.and_then(|a| a.error_code.clone()),
+                status: last.and_then(|a| a.outcome.status()),
+                error: last
+                    .and_then(|a| a.outcome.error())
+                    .map(|(code, _)| code.to_string()),
                 attempts: d.attempts.len() as u32,
                 body_bytes,
+                failed,
                 signature: d.verdict.clone(),
             });
         }

@@ -17,12 +17,15 @@
 //! at its end (lookups by id or prefix scan it: a few hundred KiB for
 //! 10,000 deliveries), and a resent delivery is recognised by its channel,
 //! sequence number and id through the `(channel, seq)` index.
+//!
+//! Version 4 adds `attempts.target`: the local server an attempt went to,
+//! which `hookhole replay` sends to again. Older attempts have none.
 
 use rusqlite::{Connection, OptionalExtension};
 
 /// `PRAGMA user_version` of the schema below. Databases from before
 /// versioning have 0.
-pub const VERSION: i32 = 3;
+pub const VERSION: i32 = 4;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -56,6 +59,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     verdict           TEXT,
     response_body_file TEXT,
     request_body_file  TEXT,
+    target            TEXT,
     PRIMARY KEY (delivery, number)
 );
 CREATE TABLE IF NOT EXISTS delivery_ids (
@@ -131,6 +135,9 @@ DROP TABLE attempts_v2;
 DROP TABLE deliveries_v2;
 ";
 
+/// Version 3 to 4: attempts name their target.
+const FROM_V3: &str = "ALTER TABLE attempts ADD COLUMN target TEXT;";
+
 /// Every upgrade ends here: the ids of the rows copied.
 const FILL_IDS: &str = "INSERT INTO delivery_ids (pk, id) SELECT pk, id FROM deliveries;";
 
@@ -190,6 +197,8 @@ fn upgrade(conn: &Connection, found: i32) -> rusqlite::Result<()> {
         conn.execute_batch(TABLES)?;
         conn.execute_batch(COPY_V2)?;
         conn.execute_batch(FILL_IDS)?;
+    } else if old_tables && found == 3 {
+        conn.execute_batch(FROM_V3)?;
     } else {
         conn.execute_batch(TABLES)?;
     }

@@ -10,9 +10,11 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::bodies::Bodies;
+use super::columns::outcome_columns;
 use super::opening;
-pub use super::records::{Keep, StoredAttempt, StoredDelivery, Summary};
+pub use super::records::{Keep, Summary};
 use super::retention::Retention;
+pub use crate::delivery::{Attempt, StoredDelivery};
 use hookhole_relay::private_files;
 
 #[derive(Debug, thiserror::Error)]
@@ -303,7 +305,7 @@ impl History {
     }
 
     /// Saves (or completes) an attempt at delivery `delivery_id`.
-    pub fn record_attempt(&self, delivery_id: &str, a: &StoredAttempt) -> rusqlite::Result<()> {
+    pub fn record_attempt(&self, delivery_id: &str, a: &Attempt) -> rusqlite::Result<()> {
         let pk = self.pk_of(delivery_id)?.ok_or_else(|| {
             io_error(std::io::Error::other(format!(
                 "no delivery {delivery_id} in the history (pruned meanwhile?)"
@@ -313,8 +315,8 @@ impl History {
     }
 
     /// Saves (or completes) an attempt at the delivery stored as `pk`.
-    pub(super) fn record_attempt_at(&self, pk: i64, a: &StoredAttempt) -> rusqlite::Result<()> {
-        let response_file = self.bodies.put(&a.response_body).map_err(io_error)?;
+    pub(super) fn record_attempt_at(&self, pk: i64, a: &Attempt) -> rusqlite::Result<()> {
+        let response_file = self.bodies.put(a.outcome.body()).map_err(io_error)?;
         let request_file = match &a.request_body {
             Some(body) => self.bodies.put(body).map_err(io_error)?,
             None => None,
@@ -322,8 +324,9 @@ impl History {
         let response_body: &[u8] = if response_file.is_some() {
             &[]
         } else {
-            &a.response_body
+            a.outcome.body()
         };
+        let (status, error_code, error_message) = outcome_columns(&a.outcome);
         let request_body = match (&a.request_body, &request_file) {
             (Some(_), Some(_)) => Some(&[][..]),
             (body, _) => body.as_deref(),
@@ -334,8 +337,8 @@ impl History {
                 "INSERT OR REPLACE INTO attempts
              (delivery, number, kind, started_ms, duration_ms, status, error_code, error_message,
               response_headers, response_body, request_headers, request_body, verdict,
-              response_body_file, request_body_file)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+              response_body_file, request_body_file, target)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 pk,
@@ -343,16 +346,17 @@ impl History {
                 a.kind,
                 a.started_ms as i64,
                 a.duration_ms.map(|d| d as i64),
-                a.status,
-                a.error_code,
-                a.error_message,
-                json(&a.response_headers),
+                status,
+                error_code,
+                error_message,
+                json(&a.outcome.headers()),
                 response_body,
                 a.request_headers.as_ref().map(json),
                 request_body,
                 a.verdict.as_ref().map(json),
                 response_file,
                 request_file,
+                a.target,
             ]);
         if stored.is_err() {
             for name in response_file.iter().chain(&request_file) {

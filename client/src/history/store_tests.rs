@@ -1,8 +1,10 @@
 //! The history store against a real SQLite file.
 
 use super::*;
+use crate::delivery::{Kind, Outcome};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
+use hookhole_shared::protocol::FailureCode;
 use hookhole_shared::signature::Status;
 
 fn delivery(id: &str, seq: u64, at_ms: u64) -> Delivery {
@@ -24,24 +26,27 @@ fn delivery(id: &str, seq: u64, at_ms: u64) -> Delivery {
     }
 }
 
-fn attempt(number: u32, status: Option<u16>) -> StoredAttempt {
-    StoredAttempt {
-        number,
-        kind: if number == 1 {
-            "original".into()
-        } else {
-            "replay".into()
+fn attempt(number: u32, status: Option<u16>) -> Attempt {
+    let kind = if number == 1 {
+        Kind::Original
+    } else {
+        Kind::Replay
+    };
+    let outcome = match status {
+        Some(status) => Outcome::Answered {
+            status,
+            headers: vec![Header::new("x-r", "1")],
+            body: Bytes::from_static(b"ok"),
         },
-        started_ms: 1,
+        None => Outcome::Failed {
+            code: FailureCode::LocalUnreachable,
+            message: "refused".to_string(),
+        },
+    };
+    Attempt {
         duration_ms: Some(3),
-        status,
-        error_code: status.is_none().then(|| "local_unreachable".to_string()),
-        error_message: status.is_none().then(|| "refused".to_string()),
-        response_headers: vec![Header::new("x-r", "1")],
-        response_body: b"ok".to_vec(),
-        request_headers: None,
-        request_body: None,
-        verdict: None,
+        target: Some("http://127.0.0.1:3000".into()),
+        ..Attempt::new(kind, number, 1, outcome)
     }
 }
 
@@ -54,6 +59,12 @@ fn verdict() -> Verdict {
         timestamp_age_s: Some(2),
         candidates: vec!["stripe".into()],
     }
+}
+
+/// The ids `history [--failed] --limit N` lists.
+fn listed(history: &History, limit: usize, failed_only: bool) -> Vec<String> {
+    let rows = history.summaries(limit, failed_only).unwrap();
+    rows.into_iter().map(|s| s.id).collect()
 }
 
 fn now_ms() -> u64 {
@@ -242,19 +253,9 @@ fn failed_summaries() {
     history
         .record_attempt("badsig", &attempt(1, Some(200)))
         .unwrap();
-    let failed: Vec<String> = history
-        .summaries(10, true)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let failed = listed(&history, 10, true);
     assert_eq!(failed, ["down", "badsig"]);
-    let last_two: Vec<String> = history
-        .summaries(2, false)
-        .unwrap()
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let last_two = listed(&history, 2, false);
     assert_eq!(last_two, ["down", "badsig"]);
 }
 
@@ -304,7 +305,7 @@ fn a_history_from_an_older_build_is_upgraded_with_every_row() {
     let old = reader.get("old1").unwrap();
     assert_eq!(old.delivery.body.as_ref(), b"\x00\xff");
     assert_eq!(old.delivery.headers, vec![Header::new("x-a", "1")]);
-    let statuses: Vec<_> = old.attempts.iter().map(|a| a.status).collect();
+    let statuses: Vec<_> = old.attempts.iter().map(|a| a.outcome.status()).collect();
     assert_eq!(statuses, [Some(502), Some(200)]);
     assert_eq!(reader.get("old2").unwrap().attempts.len(), 1);
     assert_eq!(reader.last_seq("ch").unwrap(), Some(8));
@@ -392,10 +393,14 @@ fn a_version_1_history_is_upgraded_in_place_and_takes_body_files() {
     let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     let old = history.get("v1old").unwrap();
     assert_eq!(old.delivery.body.as_ref(), b"\x00\xff");
-    assert_eq!(old.attempts[0].response_body, b"ok");
+    assert_eq!(old.attempts[0].outcome.body(), b"ok");
     // A replay of the old delivery with a large answer goes to a file.
     let mut replay = attempt(2, Some(200));
-    replay.response_body = vec![7; 100 * 1024];
+    replay.outcome = Outcome::Answered {
+        status: 200,
+        headers: Vec::new(),
+        body: Bytes::from(vec![7; 100 * 1024]),
+    };
     history.record_attempt("v1old", &replay).unwrap();
     assert_eq!(history.get("v1old").unwrap().attempts[1], replay);
     assert_eq!(
@@ -444,8 +449,11 @@ fn a_version_2_history_is_rebuilt_without_the_id_index_and_keeps_every_link() {
     ));
     let second = history.get("abc2").unwrap();
     assert_eq!(second.delivery.path, "/b");
-    assert_eq!(second.attempts[0].response_body, b"ok");
-    assert_eq!(history.get("abc111").unwrap().attempts[0].status, Some(502));
+    assert_eq!(second.attempts[0].outcome.body(), b"ok");
+    assert_eq!(
+        history.get("abc111").unwrap().attempts[0].outcome.status(),
+        Some(502)
+    );
     // A resend of an old delivery is still recognised; a new one is not.
     assert!(
         !history
@@ -488,4 +496,74 @@ fn a_version_2_history_is_rebuilt_without_the_id_index_and_keeps_every_link() {
         )
         .unwrap();
     assert_eq!(leftovers, 0);
+}
+
+/// Version 3 is today's schema without `attempts.target`. Its rows: an `R`
+/// recorded without a secret (`not_resigned`) after a `201`, and an attempt
+/// cut short.
+const DOWN_TO_V3: &str = "
+ALTER TABLE attempts DROP COLUMN target;
+INSERT INTO deliveries VALUES
+    (1, 'ok201', 'ch', 1, 1000, 'POST', '/a', NULL, 'u', '[]', x'01', '{}', NULL),
+    (2, 'cut', 'ch', 2, 2000, 'POST', '/b', NULL, 'u', '[]', x'02', '{}', NULL);
+INSERT INTO delivery_ids VALUES (1, 'ok201'), (2, 'cut');
+INSERT INTO attempts (delivery, number, kind, started_ms, status, error_code, error_message,
+                      response_headers, response_body)
+    VALUES (1, 1, 'original', 1000, 201, NULL, NULL, '[]', x''),
+           (1, 2, 'resigned', 1500, NULL, 'not_resigned', 'no secret configured for stripe', '[]', x''),
+           (2, 1, 'original', 2000, NULL, NULL, NULL, NULL, NULL);
+PRAGMA user_version = 3;
+";
+
+fn written_by_version_3() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
+    let path = history.path().to_path_buf();
+    drop(history);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(DOWN_TO_V3)
+        .unwrap();
+    (dir, path)
+}
+
+#[test]
+fn a_version_3_history_gains_attempt_targets_and_its_outcomes_read_as_one_rule_says() {
+    let (dir, _) = written_by_version_3();
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
+    let ok = history.get("ok201").unwrap();
+    assert_eq!(ok.last_target(), None, "older attempts name no target");
+    assert_eq!(
+        ok.attempts[1].outcome,
+        Outcome::NotSent(crate::delivery::NotSent::NotResigned(
+            "no secret configured for stripe".into()
+        ))
+    );
+    assert!(!ok.failed(), "an R never sent leaves the 201 deciding");
+    let cut = history.get("cut").unwrap();
+    assert_eq!(cut.attempts[0].outcome, Outcome::Interrupted);
+    let failed = listed(&history, 10, true);
+    assert_eq!(failed, ["cut"], "interrupted is failed, 201 is not");
+    // A new attempt records where it went.
+    history
+        .record_attempt("ok201", &attempt(3, Some(200)))
+        .unwrap();
+    assert_eq!(
+        history.get("ok201").unwrap().last_target(),
+        Some("http://127.0.0.1:3000")
+    );
+}
+
+#[test]
+fn an_unknown_name_in_the_history_is_refused_not_guessed() {
+    let (dir, path) = written_by_version_3();
+    drop(History::open(dir.path(), Keep::count_only(100)).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("UPDATE attempts SET kind = 'bogus' WHERE delivery = 2")
+        .unwrap();
+    let history = History::open_existing(dir.path()).unwrap();
+    let error = history.get("cut").unwrap_err().to_string();
+    assert!(error.contains("unknown attempt kind"), "{error}");
+    assert!(history.get("ok201").is_ok(), "the other rows still load");
 }

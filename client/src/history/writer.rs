@@ -8,7 +8,7 @@
 //! not the guarantee.
 
 use super::checkpoint::Checkpointer;
-use super::store::{Keep, StoredAttempt};
+use super::store::{Attempt, Keep};
 use crate::events::Exchange;
 use hookhole_shared::signature::Verdict;
 use std::path::Path;
@@ -37,7 +37,7 @@ struct Job {
     /// Shared with the event that reports it: the delivery is not copied.
     forwarded: Arc<Exchange>,
     verdict: Verdict,
-    attempt: StoredAttempt,
+    attempt: Attempt,
     done: oneshot::Sender<Result<bool, String>>,
 }
 
@@ -69,7 +69,7 @@ impl Writer {
         channel: &str,
         forwarded: Arc<Exchange>,
         verdict: &Verdict,
-        attempt: StoredAttempt,
+        attempt: Attempt,
     ) -> Result<bool, String> {
         let (done, result) = oneshot::channel();
         let job = Job {
@@ -180,7 +180,8 @@ mod tests {
         let verdict = crate::history::store::unverified();
         for n in [2, 1] {
             let forwarded = exchange(n);
-            let attempt = StoredAttempt::first(&forwarded.outcome, 0, 1);
+            let target = crate::target::Target::parse("3000").unwrap();
+            let attempt = Attempt::first(&forwarded.outcome, &target, 0, 1);
             let saved = writer
                 .record_exchange("ch", forwarded, &verdict, attempt)
                 .await;
@@ -207,7 +208,8 @@ mod tests {
         let verdict = crate::history::store::unverified();
         for n in 0..50 {
             let forwarded = exchange(n);
-            let attempt = StoredAttempt::first(&forwarded.outcome, 0, 1);
+            let target = crate::target::Target::parse("3000").unwrap();
+            let attempt = Attempt::first(&forwarded.outcome, &target, 0, 1);
             assert_eq!(
                 writer
                     .record_exchange("ch", forwarded, &verdict, attempt)

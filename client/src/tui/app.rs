@@ -8,12 +8,11 @@
 use super::detail;
 use super::filter::Filter;
 use super::layout::Areas;
-use super::model::{Attempt, AttemptKind, Outcome, Record};
+use super::model::Record;
+use crate::delivery::{Attempt, Outcome};
 use crate::events::{Event, LinkState};
-use bytes::Bytes;
-use hookhole_shared::headers::Header;
+use crate::replay::{Mode, Replay};
 use hookhole_shared::printable;
-use hookhole_shared::signature::Verdict;
 use std::collections::HashMap;
 
 /// Deliveries kept in memory; beyond it the oldest tenth is dropped.
@@ -70,31 +69,8 @@ pub struct Link {
     pub listeners: u32,
 }
 
-/// A request to replay, with everything the runtime needs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayRequest {
-    pub id: String,
-    pub attempt: u32,
-    pub kind: AttemptKind,
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub url: String,
-    pub headers: Vec<Header>,
-    pub body: Bytes,
-    /// The scheme to re-sign with (`R`).
-    pub scheme: Option<String>,
-}
-
-/// A request as edited in `$EDITOR`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Edited {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub headers: Vec<Header>,
-    pub body: Bytes,
-}
+/// A request as edited in `$EDITOR`: the parts a replay sends.
+pub type Edited = crate::replay::Request;
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -103,12 +79,17 @@ pub enum Msg {
     Mouse(crossterm::event::MouseEvent),
     Resize(u16, u16),
     Tick(u64),
+    /// A replay's attempt, made and recorded.
     ReplayDone {
         id: String,
-        attempt: u32,
-        outcome: Outcome,
-        duration_ms: u64,
-        verdict: Option<Verdict>,
+        attempt: Attempt,
+    },
+    /// A replay not made (`R` without a secret): its pending attempt goes,
+    /// and the delivery is as it was.
+    ReplayRefused {
+        id: String,
+        number: u32,
+        reason: String,
     },
     Edited {
         id: String,
@@ -121,7 +102,7 @@ pub enum Msg {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Replay(Box<ReplayRequest>),
+    Replay(Box<Replay>),
     Edit { id: String, request: Box<Edited> },
     Copy { what: &'static str, text: String },
     Quit,
@@ -243,30 +224,28 @@ impl App {
                 }
                 Vec::new()
             }
-            Msg::ReplayDone {
-                id,
-                attempt,
-                outcome,
-                duration_ms,
-                verdict,
-            } => {
+            Msg::ReplayDone { id, attempt } => {
                 if let Some(&pos) = self.index.get(&id) {
-                    if let Some(a) = self.records[pos]
-                        .attempts
-                        .iter_mut()
-                        .find(|a| a.number == attempt)
-                    {
-                        self.held += outcome.body_len();
-                        a.outcome = outcome;
-                        a.duration_ms = Some(duration_ms);
-                        a.verdict = verdict;
+                    let attempts = &mut self.records[pos].attempts;
+                    if let Some(a) = attempts.iter_mut().find(|a| a.number == attempt.number) {
+                        self.held += attempt.held_bytes();
+                        self.held = self.held.saturating_sub(a.held_bytes());
+                        *a = attempt;
                     }
                     self.changed(pos);
                 }
                 Vec::new()
             }
+            Msg::ReplayRefused { id, number, reason } => {
+                if let Some(&pos) = self.index.get(&id) {
+                    self.records[pos].attempts.retain(|a| a.number != number);
+                    self.changed(pos);
+                }
+                self.notify(printable::line_owned(reason));
+                Vec::new()
+            }
             Msg::Edited { id, result } => match result {
-                Ok(edited) => self.replay(&id, AttemptKind::Edited, Some(edited)),
+                Ok(edited) => self.replay(&id, Mode::Edited(edited)),
                 Err(e) => {
                     self.notify(format!("edit cancelled: {e}"));
                     Vec::new()
@@ -461,46 +440,33 @@ impl App {
     }
 
     /// Starts a replay of the selection: a pending attempt now, the result
-    /// later as `Msg::ReplayDone`.
-    pub fn replay(&mut self, id: &str, kind: AttemptKind, edited: Option<Edited>) -> Vec<Command> {
+    /// later as `Msg::ReplayDone` (or `Msg::ReplayRefused`).
+    pub fn replay(&mut self, id: &str, mode: Mode) -> Vec<Command> {
         let Some(&pos) = self.index.get(id) else {
             return Vec::new();
         };
         let now = self.now_ms;
         let record = &mut self.records[pos];
-        let number = record.attempts.len() as u32 + 1;
-        record.attempts.push(Attempt {
-            number,
-            kind,
-            started_ms: now,
-            duration_ms: None,
-            outcome: Outcome::Pending,
-            verdict: None,
-        });
-        let (method, path, query, headers, body) = match edited {
-            Some(e) => (e.method, e.path, e.query, e.headers, e.body),
-            None => (
-                record.method.clone(),
-                record.path.clone(),
-                record.query.clone(),
-                record.headers.clone(),
-                record.body.clone(),
-            ),
-        };
-        let request = ReplayRequest {
+        let number = record.attempts.last().map_or(0, |a| a.number) + 1;
+        record
+            .attempts
+            .push(Attempt::new(mode.kind(), number, now, Outcome::Pending));
+        let replay = Replay {
             id: record.id.clone(),
-            attempt: number,
-            kind,
-            method,
-            path,
-            query,
+            number,
             url: record.url.clone(),
-            headers,
-            body,
             scheme: record.verdict.scheme.clone(),
+            request: Edited {
+                method: record.method.clone(),
+                path: record.path.clone(),
+                query: record.query.clone(),
+                headers: record.headers.clone(),
+                body: record.body.clone(),
+            },
+            mode,
         };
         self.changed(pos);
-        vec![Command::Replay(Box::new(request))]
+        vec![Command::Replay(Box::new(replay))]
     }
 }
 

@@ -1,7 +1,10 @@
 //! `App::update` for every key and event, without a terminal.
 
 use super::*;
+use crate::delivery::Kind;
+use crate::replay::Mode;
 use crate::tui::fixtures::{self, T0};
+use bytes::Bytes;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use hookhole_shared::signature::Status;
 
@@ -177,21 +180,22 @@ fn replays_are_pending_then_complete() {
         panic!("expected one replay, got {commands:?}");
     };
     assert_eq!(
-        (request.id.as_str(), request.attempt, request.kind),
-        ("d0001", 2, AttemptKind::Replay)
+        (request.id.as_str(), request.number, &request.mode),
+        ("d0001", 2, &Mode::AsIs)
     );
-    assert_eq!(request.path, "/webhooks/stripe");
+    assert_eq!(request.request.path, "/webhooks/stripe");
     assert_eq!(app.records[0].attempts[1].outcome, Outcome::Pending);
+    let answered = Outcome::Answered {
+        status: 500,
+        headers: vec![],
+        body: Bytes::new(),
+    };
     app.update(Msg::ReplayDone {
         id: "d0001".into(),
-        attempt: 2,
-        outcome: Outcome::Response {
-            status: 500,
-            headers: vec![],
-            body: Bytes::new(),
+        attempt: Attempt {
+            duration_ms: Some(7),
+            ..Attempt::new(Kind::Replay, 2, 0, answered)
         },
-        duration_ms: 7,
-        verdict: None,
     });
     assert_eq!(app.records[0].attempts.len(), 2);
     assert!(
@@ -200,7 +204,44 @@ fn replays_are_pending_then_complete() {
     );
     let commands = ch(&mut app, 'R');
     assert!(
-        matches!(commands.as_slice(), [Command::Replay(r)] if r.kind == AttemptKind::Resigned && r.scheme.as_deref() == Some("stripe"))
+        matches!(commands.as_slice(), [Command::Replay(r)] if r.mode == Mode::Resigned && r.scheme.as_deref() == Some("stripe"))
+    );
+}
+
+/// `R` without a secret: the runtime refuses it, the pending attempt goes,
+/// the delivery keeps its state (not counted failed), and the status line
+/// says which `--secret` would work.
+#[test]
+fn a_refused_resign_leaves_the_delivery_as_it_was() {
+    let mut app = app();
+    let before = (app.records[0].attempts.clone(), app.failed_count());
+    assert!(!app.records[0].failed());
+    let commands = ch(&mut app, 'R');
+    let [Command::Replay(replay)] = commands.as_slice() else {
+        panic!("expected one replay, got {commands:?}");
+    };
+    let number = replay.number;
+    assert_eq!(app.records[0].attempts.len(), before.0.len() + 1);
+    app.update(Msg::ReplayRefused {
+        id: "d0001".into(),
+        number,
+        reason: "not re-signed: no secret configured for stripe: pass --secret stripe=...".into(),
+    });
+    assert_eq!(
+        (app.records[0].attempts.clone(), app.failed_count()),
+        before
+    );
+    ch(&mut app, 'f');
+    assert!(
+        !app.visible.iter().any(|&i| app.records[i].id == "d0001"),
+        "not in the failed filter"
+    );
+    assert!(
+        app.notice
+            .as_ref()
+            .is_some_and(|(n, _)| n.contains("--secret stripe=")),
+        "{:?}",
+        app.notice
     );
 }
 
@@ -221,7 +262,7 @@ fn edit_copy_help_and_quit() {
         result: Ok(edited),
     });
     assert!(
-        matches!(commands.as_slice(), [Command::Replay(r)] if r.kind == AttemptKind::Edited && r.body.as_ref() == b"{}")
+        matches!(commands.as_slice(), [Command::Replay(r)] if matches!(&r.mode, Mode::Edited(e) if e.body.as_ref() == b"{}"))
     );
     app.update(Msg::Edited {
         id: "d0001".into(),

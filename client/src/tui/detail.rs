@@ -2,7 +2,8 @@
 
 use super::app::Tab;
 use super::body;
-use super::model::{Attempt, Outcome, Record, badge};
+use super::model::{Record, badge};
+use crate::delivery::{Attempt, Outcome};
 use hookhole_shared::headers::Header;
 use hookhole_shared::signature::Status;
 
@@ -53,11 +54,12 @@ fn response(r: &Record) -> Vec<String> {
     out.push(String::new());
     match &last.outcome {
         Outcome::Pending => out.push("… waiting for the local server".into()),
-        Outcome::Failed { code, message } => {
+        Outcome::Failed { .. } | Outcome::Interrupted | Outcome::NotSent(_) => {
+            let (code, message) = last.outcome.error().unwrap_or_default();
             out.push(format!("No response: {code}"));
-            out.push(message.clone());
+            out.push(message.to_string());
         }
-        Outcome::Response {
+        Outcome::Answered {
             status,
             headers: h,
             body: b,
@@ -133,10 +135,10 @@ fn attempts(r: &Record, utc_offset_s: i64) -> Vec<String> {
 }
 
 fn attempt_line(a: &Attempt, utc_offset_s: i64) -> String {
-    let result = match &a.outcome {
-        Outcome::Pending => "… pending".to_string(),
-        Outcome::Response { status, .. } => status_line(*status),
-        Outcome::Failed { code, message } => format!("{code}: {message}"),
+    let result = match (&a.outcome, a.outcome.error()) {
+        (Outcome::Answered { status, .. }, _) => status_line(*status),
+        (_, Some((code, message))) => format!("{code}: {message}"),
+        (_, None) => "… pending".to_string(),
     };
     let took = a.duration_ms.map(|d| format!("{d} ms")).unwrap_or_default();
     format!(

@@ -1,6 +1,6 @@
 //! The `/` filter and the `f` (failed only) toggle.
 
-use super::model::{Outcome, Record};
+use super::model::Record;
 
 /// What a record must match, prepared once per filtering pass.
 pub struct Filter {
@@ -27,9 +27,9 @@ impl Filter {
             return true;
         }
         let needle = self.needle.as_bytes();
-        let status = match r.last().map(|a| &a.outcome) {
-            Some(Outcome::Response { status, .. }) => status.to_string(),
-            Some(Outcome::Failed { code, .. }) => code.clone(),
+        let status = match r.last().map(|a| (a.outcome.status(), a.outcome.error())) {
+            Some((Some(status), _)) => status.to_string(),
+            Some((None, Some((code, _)))) => code.to_string(),
             _ => String::new(),
         };
         [

@@ -2,7 +2,8 @@
 //! mitmproxy, k9s and lazygit.
 
 use super::app::{App, Command, Focus};
-use super::model::{AttemptKind, Record};
+use super::model::Record;
+use crate::replay::Mode;
 use crate::target::Target;
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -121,8 +122,8 @@ fn act(app: &mut App, key: char) -> Vec<Command> {
     };
     let id = record.id.clone();
     match key {
-        'r' => app.replay(&id, AttemptKind::Replay, None),
-        'R' => app.replay(&id, AttemptKind::Resigned, None),
+        'r' => app.replay(&id, Mode::AsIs),
+        'R' => app.replay(&id, Mode::Resigned),
         'e' => vec![Command::Edit {
             id,
             request: Box::new(super::app::Edited {

@@ -1,135 +1,13 @@
 //! What the terminal UI knows about one delivery: the request as it
 //! arrived, its signature verdict, and every attempt at forwarding it.
 
+use crate::delivery::attempt::failure_code;
+use crate::delivery::{Attempt, Kind, Outcome};
 use crate::events::{DeliveryEvent, Exchange};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
+use hookhole_shared::protocol::FailureCode;
 use hookhole_shared::signature::{Status, Verdict};
-
-/// How an attempt was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AttemptKind {
-    /// The delivery as it came through the relay.
-    Original,
-    /// `r`: the stored bytes again, straight to the local server.
-    Replay,
-    /// `R`: re-signed with a fresh timestamp.
-    Resigned,
-    /// `e`: edited in `$EDITOR`.
-    Edited,
-}
-
-impl AttemptKind {
-    /// The name stored in the history.
-    pub fn stored(self) -> &'static str {
-        match self {
-            AttemptKind::Original => "original",
-            AttemptKind::Replay => "replay",
-            AttemptKind::Resigned => "resigned",
-            AttemptKind::Edited => "edited",
-        }
-    }
-
-    pub fn from_stored(name: &str) -> AttemptKind {
-        match name {
-            "replay" => AttemptKind::Replay,
-            "resigned" => AttemptKind::Resigned,
-            "edited" => AttemptKind::Edited,
-            _ => AttemptKind::Original,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            AttemptKind::Original => "original",
-            AttemptKind::Replay => "replay",
-            AttemptKind::Resigned => "re-signed replay",
-            AttemptKind::Edited => "edited replay",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Pending,
-    Response {
-        status: u16,
-        headers: Vec<Header>,
-        body: Bytes,
-    },
-    Failed {
-        code: String,
-        message: String,
-    },
-}
-
-impl Outcome {
-    /// The bytes of the answer's body held in memory.
-    pub fn body_len(&self) -> usize {
-        match self {
-            Outcome::Response { body, .. } => body.len(),
-            _ => 0,
-        }
-    }
-
-    /// What a forward to the local server got.
-    pub fn of(
-        result: &Result<hookhole_shared::protocol::Response, hookhole_shared::protocol::Failure>,
-    ) -> Outcome {
-        match result {
-            Ok(r) => Outcome::Response {
-                status: r.status,
-                headers: r.headers.clone(),
-                body: r.body.clone(),
-            },
-            Err(f) => Outcome::Failed {
-                code: f.code.as_str().to_string(),
-                message: f.message.clone(),
-            },
-        }
-    }
-
-    /// What a saved attempt got.
-    pub fn of_stored(a: &crate::history::StoredAttempt) -> Outcome {
-        match (a.status, &a.error_code) {
-            (Some(status), _) => Outcome::Response {
-                status,
-                headers: a.response_headers.clone(),
-                body: Bytes::from(a.response_body.clone()),
-            },
-            (None, Some(code)) => Outcome::Failed {
-                code: code.clone(),
-                message: a.error_message.clone().unwrap_or_default(),
-            },
-            // Saved before the answer came (the process stopped).
-            (None, None) => Outcome::Failed {
-                code: "interrupted".into(),
-                message: "hookhole stopped before this attempt finished".into(),
-            },
-        }
-    }
-
-    /// 2xx answers are successes; errors and other statuses are failures.
-    pub fn failed(&self) -> bool {
-        match self {
-            Outcome::Pending => false,
-            Outcome::Response { status, .. } => !(200..300).contains(status),
-            Outcome::Failed { .. } => true,
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attempt {
-    pub number: u32,
-    pub kind: AttemptKind,
-    pub started_ms: u64,
-    pub duration_ms: Option<u64>,
-    pub outcome: Outcome,
-    /// The verdict of what this attempt sent, when it differs from the
-    /// original (re-signed or edited).
-    pub verdict: Option<Verdict>,
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -152,12 +30,7 @@ impl Record {
     /// The bytes of bodies this record holds: the request's and every
     /// answer's.
     pub fn held_bytes(&self) -> usize {
-        self.body.len()
-            + self
-                .attempts
-                .iter()
-                .map(|a| a.outcome.body_len())
-                .sum::<usize>()
+        self.body.len() + self.attempts.iter().map(Attempt::held_bytes).sum::<usize>()
     }
 
     /// A record from the engine's delivery event (its full exchange, or
@@ -175,15 +48,20 @@ impl Record {
                 Vec::new(),
                 Bytes::new(),
                 match (event.status, &event.error) {
-                    (Some(status), _) => Outcome::Response {
+                    (Some(status), _) => Outcome::Answered {
                         status,
                         headers: Vec::new(),
                         body: Bytes::new(),
                     },
-                    (None, error) => Outcome::Failed {
-                        code: "error".into(),
-                        message: error.clone().unwrap_or_default(),
-                    },
+                    // `code: message`, as the engine wrote it.
+                    (None, error) => {
+                        let error = error.as_deref().unwrap_or_default();
+                        let (code, message) = error.split_once(": ").unwrap_or(("", error));
+                        Outcome::Failed {
+                            code: failure_code(code).unwrap_or(FailureCode::LocalError),
+                            message: message.to_string(),
+                        }
+                    }
                 },
             ),
         };
@@ -203,12 +81,8 @@ impl Record {
             body,
             verdict: event.signature.clone(),
             attempts: vec![Attempt {
-                number: 1,
-                kind: AttemptKind::Original,
-                started_ms: received_at_ms,
                 duration_ms: Some(event.duration_ms),
-                outcome,
-                verdict: None,
+                ..Attempt::new(Kind::Original, 1, received_at_ms, outcome)
             }],
         }
     }
@@ -216,18 +90,6 @@ impl Record {
     /// A record from the history (deliveries of earlier runs).
     pub fn from_stored(stored: &crate::history::StoredDelivery) -> Record {
         let d = &stored.delivery;
-        let attempts = stored
-            .attempts
-            .iter()
-            .map(|a| Attempt {
-                number: a.number,
-                kind: AttemptKind::from_stored(&a.kind),
-                started_ms: a.started_ms,
-                duration_ms: a.duration_ms,
-                outcome: Outcome::of_stored(a),
-                verdict: a.verdict.clone(),
-            })
-            .collect();
         Record {
             id: d.id.clone(),
             seq: d.seq,
@@ -243,7 +105,7 @@ impl Record {
             headers: d.headers.clone(),
             body: d.body.clone(),
             verdict: stored.verdict.clone(),
-            attempts,
+            attempts: stored.attempts.clone(),
         }
     }
 
@@ -251,11 +113,9 @@ impl Record {
         self.attempts.last()
     }
 
-    /// For the `f` filter: the last attempt failed, or the signature is
-    /// invalid or unreadable.
+    /// For the `f` filter: see [`crate::delivery::failed`].
     pub fn failed(&self) -> bool {
-        self.last().is_some_and(|a| a.outcome.failed())
-            || matches!(self.verdict.status, Status::Invalid | Status::Malformed)
+        crate::delivery::failed(&self.attempts, &self.verdict)
     }
 
     /// The header value, for display.

@@ -9,7 +9,8 @@
 use super::app::{App, Focus, Tab};
 use super::body::human_size;
 use super::detail::clock;
-use super::model::{Outcome, badge};
+use super::model::badge;
+use crate::delivery::Outcome;
 use crate::output::count;
 use hookhole_shared::printable;
 use hookhole_shared::signature::Status;
@@ -158,7 +159,7 @@ fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
 fn outcome_cell(app: &App, outcome: Option<&Outcome>) -> Cell<'static> {
     match outcome {
         None | Some(Outcome::Pending) => Cell::from("… pending"),
-        Some(Outcome::Response { status, .. }) => {
+        Some(Outcome::Answered { status, .. }) => {
             let color = if (200..300).contains(status) {
                 Color::Green
             } else {
@@ -166,7 +167,8 @@ fn outcome_cell(app: &App, outcome: Option<&Outcome>) -> Cell<'static> {
             };
             Cell::from(status.to_string()).style(style(app, color))
         }
-        Some(Outcome::Failed { code, .. }) => {
+        Some(other) => {
+            let code = other.error().map_or("", |(code, _)| code);
             Cell::from(format!("✗ {}", shown(code.trim_start_matches("local_"))))
                 .style(style(app, Color::Red))
         }

@@ -90,6 +90,32 @@ impl Proc {
     }
 }
 
+/// Starts `hookhole listen` headless on the embedded relay with `args`, and
+/// waits for its public URL.
+pub async fn listening(mut listen: Command, args: &[&str]) -> (Proc, String) {
+    listen
+        .args(["listen", "--no-tui", "--port", "0"])
+        .args(args);
+    let mut listener = Proc::spawn(listen);
+    let url = listener.wait_event("ready").await["public_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (listener, url)
+}
+
+/// Waits for a listener's next delivery event, stops the listener, and
+/// returns the delivery's id.
+pub async fn stopped(mut listener: Proc) -> String {
+    let id = listener.wait_event("delivery").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    listener.signal("INT");
+    listener.exit().await;
+    id
+}
+
 /// Runs a command to completion: exit code, stdout, stderr.
 pub async fn run(mut cmd: Command) -> (Option<i32>, String, String) {
     cmd.stdin(Stdio::null()).kill_on_drop(true);

@@ -92,6 +92,18 @@ impl Drop for Tmux {
     }
 }
 
+/// A working dir whose `hookhole.toml` has the listener forward to
+/// `forward` on relay port 0, with `extra` lines after.
+pub fn dir_forwarding_to(forward: &str, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("hookhole.toml"),
+        format!("[listen]\nforward = \"{forward}\"\nport = 0\n{extra}"),
+    )
+    .unwrap();
+    dir
+}
+
 /// False (and the test skips) when tmux is missing, except on CI.
 pub fn tmux_available() -> bool {
     let found = Command::new("tmux")
