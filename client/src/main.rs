@@ -6,10 +6,10 @@ use hookhole::providers::ProvidersArgs;
 use hookhole::trigger::TriggerArgs;
 use hookhole::verify_cmd::VerifyArgs;
 use hookhole::{export, history_cmd};
+use hookhole_host::logging::{init_tracing, log_fields, log_filter};
+use hookhole_host::process::{exit_for_clap, print_error, stop_on_signal};
+use hookhole_host::settings::UsageError;
 use hookhole_relay::cli::RelayArgs;
-use hookhole_relay::logging::{init_tracing, log_fields, log_filter};
-use hookhole_relay::process::{exit_for_clap, print_error, stop_on_signal};
-use hookhole_relay::settings::UsageError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -136,8 +136,8 @@ fn init_tracing_to_file(data_dir: Option<&std::path::Path>) {
     let Some(dir) = data_dir else {
         return;
     };
-    let file = hookhole_relay::private_files::create_dir(dir)
-        .and_then(|()| hookhole_relay::private_files::open_append(&dir.join("hookhole.log")));
+    let file = hookhole_host::private_files::create_dir(dir)
+        .and_then(|()| hookhole_host::private_files::open_append(&dir.join("hookhole.log")));
     let Ok(file) = file else {
         return;
     };
