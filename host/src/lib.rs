@@ -11,7 +11,8 @@
 //!   flags and the file give.
 //! - [`process`]: a bad command line as one line and exit code 2, escaped
 //!   error lines, Ctrl-C and SIGTERM as a cancelled token.
-//! - [`logging`]: tracing set-up, with every log field made printable.
+//! - [`logging`]: tracing set-up (stderr, or a log file), with every log
+//!   field made printable.
 //! - [`private_files`]: owner-only files and directories (0600 in 0700).
 //! - [`bounded_read`]: reading whole files and standard input with a size
 //!   bound.
