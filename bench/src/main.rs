@@ -8,6 +8,13 @@
 //! Starts a target server, a relay and a client (history and signature
 //! verification on) as separate release processes on loopback, drives the
 //! workloads, and prints one table with each figure as a ratio to direct.
+//!
+//! - `target`: the local server under test, a process of its own.
+//! - `procs`: the relay, client and target processes, measured via `/proc`.
+//! - `load`: the load generator and its latencies.
+//! - `idle`: what one connected, idle client costs the relay.
+//! - `soak`: minutes of idle clients and a trickle of webhooks.
+//! - `machine`: what the numbers were measured on.
 
 mod idle;
 mod load;

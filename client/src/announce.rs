@@ -2,8 +2,8 @@
 //! working directory, in the data dir. `hookhole trigger` reads it so that
 //! `hookhole trigger stripe` needs no URL. No secret is ever written here.
 
-use hookhole_relay::bounded_read::{TEXT_FILE_MAX, read_file};
-use hookhole_relay::private_files;
+use hookhole_host::bounded_read::{TEXT_FILE_MAX, read_file};
+use hookhole_host::private_files;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@
 use hookhole_relay::RelayConfig;
 use hookhole_shared::protocol::Token;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -48,9 +49,16 @@ fn session_token() -> anyhow::Result<Token> {
 }
 
 /// Starts a relay on `127.0.0.1:port` (if that port is taken, on a free
-/// one) that admits only clients presenting [`EmbeddedRelay::token`].
-pub async fn start(port: u16, mut config: RelayConfig) -> anyhow::Result<EmbeddedRelay> {
+/// one) that admits only clients presenting [`EmbeddedRelay::token`]. It
+/// waits `response_timeout` (else the relay's default) for an answer.
+pub async fn start(port: u16, response_timeout: Option<Duration>) -> anyhow::Result<EmbeddedRelay> {
     let token = session_token()?;
+    let mut config = RelayConfig::default();
+    if let Some(timeout) = response_timeout {
+        config.response_timeout = timeout;
+        // Room for the last answers to arrive after a stop.
+        config.drain_timeout = timeout + Duration::from_secs(2);
+    }
     config.tokens = hookhole_relay::auth::Tokens::default();
     config
         .tokens

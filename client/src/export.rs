@@ -7,7 +7,7 @@ use crate::history_cmd::{Where, blocking, delivery_json, open_to_read, time};
 use crate::listen;
 use crate::output;
 use crate::target::Target;
-use hookhole_relay::settings::UsageError;
+use hookhole_host::settings::UsageError;
 use hookhole_shared::printable::to_json_pretty;
 use std::path::{Path, PathBuf};
 
@@ -60,7 +60,7 @@ pub fn export(args: &ExportArgs, config_file: Option<&Path>) -> anyhow::Result<(
         (_, None) => to_json_pretty(&deliveries.iter().map(delivery_json).collect::<Vec<_>>())?,
     };
     match &args.out {
-        Some(path) => hookhole_relay::private_files::write(path, (text + "\n").as_bytes())
+        Some(path) => hookhole_host::private_files::write(path, (text + "\n").as_bytes())
             .map_err(|e| UsageError(format!("--out {}: {e}", path.display())))?,
         None => {
             output::text(&(text + "\n"));

@@ -12,7 +12,7 @@ use crate::target::Target;
 use crate::verification::Verifier;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use hookhole_relay::settings::UsageError;
+use hookhole_host::settings::UsageError;
 use hookhole_shared::signature::sign::rfc3339;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};

@@ -13,16 +13,21 @@
 //! - [`delivery`]: the one vocabulary of deliveries and attempts, and the
 //!   rule for "failed"; [`replay`]: sending a stored delivery again.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
-//! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay;
-//!   [`memory`]: the remembered relay-assigned channel.
+//! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay
+//!   (with `hookhole relay`, the only user of the relay crate);
+//!   [`memory`]: the remembered relay-assigned channel; [`relay_tls`]: which
+//!   certificates an `https://` relay may present.
 //! - [`verification`]: signature verdicts per delivery; [`secrets`]: resolving
-//!   `--secret` values.
+//!   `--secret` values; [`verify_cmd`]: `hookhole verify`, one request
+//!   offline; [`providers`]: `hookhole providers`, from the preset data.
 //! - [`netwatch`]: noticing sleep and network changes, after which the link
 //!   to the relay is checked at once.
 //! - [`tui`]: the terminal UI (Elm style: `app` state and `update`, pure
 //!   `ui::render`, one runtime loop).
-//! - [`history_cmd`]: `history`, `show`, `replay`; [`export`]: HAR, JSON and
-//!   curl exports.
+//! - [`history`]: every delivery and attempt, in SQLite in the data dir.
+//! - [`history_cmd`]: `history`, `show`, `replay`; [`export`]: HAR ([`har`]),
+//!   JSON and curl exports.
+//! - [`output`]: writing to stdout when the reader may have gone away.
 //! - [`trigger`]: signed test webhooks; [`announce`]: where a running
 //!   listener can be found.
 

@@ -11,8 +11,7 @@ use crate::memory::ChannelMemory;
 use crate::secrets;
 use crate::target::Target;
 use crate::verification::Verifier;
-use hookhole_relay::RelayConfig;
-use hookhole_relay::settings::{self, UsageError};
+use hookhole_host::settings::{self, UsageError};
 use serde::Deserialize;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -270,12 +269,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     let (embedded, relay_url, memory_key) = match &config.relay {
         Some(url) => (None, url.clone(), url.trim_end_matches('/').to_string()),
         None => {
-            let mut relay_config = RelayConfig::default();
-            if let Some(timeout) = config.response_timeout {
-                relay_config.response_timeout = timeout;
-                relay_config.drain_timeout = timeout + Duration::from_secs(2);
-            }
-            let relay = embedded::start(config.port, relay_config).await?;
+            let relay = embedded::start(config.port, config.response_timeout).await?;
             // `--token` is for a remote relay; the embedded one knows only
             // the token it was started with.
             token = Some(relay.token.clone());

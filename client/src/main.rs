@@ -6,10 +6,11 @@ use hookhole::providers::ProvidersArgs;
 use hookhole::trigger::TriggerArgs;
 use hookhole::verify_cmd::VerifyArgs;
 use hookhole::{export, history_cmd};
+use hookhole_host::logging::{self, init_tracing};
+use hookhole_host::private_files;
+use hookhole_host::process::{exit_for_clap, print_error, stop_on_signal};
+use hookhole_host::settings::UsageError;
 use hookhole_relay::cli::RelayArgs;
-use hookhole_relay::logging::{init_tracing, log_fields, log_filter};
-use hookhole_relay::process::{exit_for_clap, print_error, stop_on_signal};
-use hookhole_relay::settings::UsageError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
@@ -132,22 +133,12 @@ fn main() -> ExitCode {
 /// With the terminal UI on screen, logs go to `hookhole.log` in the data
 /// dir (or nowhere without one): never onto the screen being drawn.
 fn init_tracing_to_file(data_dir: Option<&std::path::Path>) {
-    use tracing_subscriber::prelude::*;
     let Some(dir) = data_dir else {
         return;
     };
-    let file = hookhole_relay::private_files::create_dir(dir)
-        .and_then(|()| hookhole_relay::private_files::open_append(&dir.join("hookhole.log")));
-    let Ok(file) = file else {
-        return;
-    };
-    let _ = tracing_subscriber::registry()
-        .with(
-            tracing_subscriber::fmt::layer()
-                .fmt_fields(log_fields())
-                .with_writer(std::sync::Mutex::new(file))
-                .with_ansi(false),
-        )
-        .with(log_filter())
-        .try_init();
+    let file = private_files::create_dir(dir)
+        .and_then(|()| private_files::open_append(&dir.join("hookhole.log")));
+    if let Ok(file) = file {
+        logging::init_tracing_to_file(file);
+    }
 }

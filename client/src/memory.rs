@@ -1,8 +1,8 @@
 //! Remembers the channel the relay assigned, per relay, in the data dir, so
 //! the URL pasted into a provider stays valid across runs.
 
-use hookhole_relay::bounded_read::{TEXT_FILE_MAX, read_file};
-use hookhole_relay::private_files;
+use hookhole_host::bounded_read::{TEXT_FILE_MAX, read_file};
+use hookhole_host::private_files;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -25,7 +25,7 @@ pub fn run(args: &ProvidersArgs, config_file: Option<&std::path::Path>) -> anyho
                 .filter(|p| &p.id == name)
                 .collect();
             if found.is_empty() {
-                anyhow::bail!(hookhole_relay::settings::UsageError(format!(
+                anyhow::bail!(hookhole_host::settings::UsageError(format!(
                     "unknown provider {name:?}; `hookhole providers` lists them"
                 )));
             }

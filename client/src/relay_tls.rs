@@ -24,9 +24,9 @@ pub fn client_config(ca_cert: Option<&Path>, insecure: bool) -> Result<Arc<Clien
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_cert {
-        let pem = hookhole_relay::bounded_read::read_file(
+        let pem = hookhole_host::bounded_read::read_file(
             path,
-            hookhole_relay::bounded_read::TEXT_FILE_MAX,
+            hookhole_host::bounded_read::TEXT_FILE_MAX,
         )
         .map_err(|e| format!("--ca-cert {}: {e}", path.display()))?;
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)

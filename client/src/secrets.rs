@@ -2,8 +2,8 @@
 //! `env:NAME` variables, and refusing provider names we do not know (a typo
 //! would otherwise show every delivery as `no_secret`).
 
-use hookhole_relay::bounded_read::{SECRET_FILE_MAX, read_text_file};
-use hookhole_relay::settings::UsageError;
+use hookhole_host::bounded_read::{SECRET_FILE_MAX, read_text_file};
+use hookhole_host::settings::UsageError;
 use hookhole_shared::signature::Registry;
 use hookhole_shared::signature::secret::{Secret, SecretSource, SecretSpec};
 use std::path::Path;

@@ -17,7 +17,7 @@ use crate::listen;
 use crate::output::count;
 use crate::secrets;
 use catalogue::{Event, Fill, UNSIGNED};
-use hookhole_relay::settings::UsageError;
+use hookhole_host::settings::UsageError;
 use hookhole_shared::headers::Header;
 use hookhole_shared::printable;
 use hookhole_shared::signature::Registry;
@@ -221,7 +221,7 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
         .collect::<Result<Vec<_>, _>>()?;
     let data = match &args.data_file {
         Some(path) => Some(
-            hookhole_relay::bounded_read::read_file(path, hookhole_relay::bounded_read::BODY_MAX)
+            hookhole_host::bounded_read::read_file(path, hookhole_host::bounded_read::BODY_MAX)
                 .map_err(|e| UsageError(format!("--data-file {}: {e}", path.display())))?,
         ),
         None => None,

@@ -1,7 +1,7 @@
 //! Signature verification of deliveries, on the client, against the exact
 //! bytes that arrived.
 
-use hookhole_relay::settings::{self, UsageError};
+use hookhole_host::settings::{self, UsageError};
 use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::preset::{Preset, PresetError};

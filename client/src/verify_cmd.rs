@@ -3,8 +3,8 @@
 
 use crate::secrets;
 use crate::verification::Verifier;
-use hookhole_relay::bounded_read;
-use hookhole_relay::settings::UsageError;
+use hookhole_host::bounded_read;
+use hookhole_host::settings::UsageError;
 use hookhole_shared::headers::Header;
 use hookhole_shared::signature::Status;
 use std::path::{Path, PathBuf};

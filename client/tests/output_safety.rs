@@ -364,7 +364,7 @@ fn log_fields_escape_messages_and_values_and_keep_one_line_per_event() {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
-        .fmt_fields(hookhole_relay::logging::log_fields())
+        .fmt_fields(hookhole_host::logging::log_fields())
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();

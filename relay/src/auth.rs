@@ -6,7 +6,7 @@
 //! a tokens file may hold (`sha256:<hex>`), so the file can be shared with
 //! less care than the tokens themselves.
 
-use crate::settings::UsageError;
+use hookhole_host::settings::UsageError;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -56,8 +56,11 @@ impl Tokens {
 
     /// Reads a tokens file: one token per line, `#` comments, blank lines ignored.
     pub fn add_file(&mut self, path: &Path) -> Result<(), String> {
-        let text = crate::bounded_read::read_text_file(path, crate::bounded_read::TEXT_FILE_MAX)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text = hookhole_host::bounded_read::read_text_file(
+            path,
+            hookhole_host::bounded_read::TEXT_FILE_MAX,
+        )
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -142,13 +145,14 @@ impl Owners {
         owners.insert(channel.to_string(), owner.to_string());
         if let Some(path) = &self.path {
             // Owner-only, replaced atomically: a crash never leaves half a file.
-            let saved = crate::private_files::create_dir(path.parent().unwrap_or(Path::new(".")))
-                .and_then(|()| {
-                    crate::private_files::write(
-                        path,
-                        &serde_json::to_vec_pretty(&*owners).unwrap_or_default(),
-                    )
-                });
+            let saved =
+                hookhole_host::private_files::create_dir(path.parent().unwrap_or(Path::new(".")))
+                    .and_then(|()| {
+                        hookhole_host::private_files::write(
+                            path,
+                            &serde_json::to_vec_pretty(&*owners).unwrap_or_default(),
+                        )
+                    });
             if let Err(e) = saved {
                 tracing::warn!("cannot record the owner of channel {channel}: {e}");
             }
@@ -162,8 +166,8 @@ fn load(path: &Path) -> Result<BTreeMap<String, String>, UsageError> {
     const WHY: &str =
         "it records which token owns each channel, so the relay will not start without it";
     // Narrowed as it is opened: an older relay wrote it readable by all.
-    let read = crate::private_files::open_read(path)
-        .and_then(|file| crate::bounded_read::read_limited(file, OWNERS_FILE_MAX));
+    let read = hookhole_host::private_files::open_read(path)
+        .and_then(|file| hookhole_host::bounded_read::read_limited(file, OWNERS_FILE_MAX));
     let bytes = match read {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),

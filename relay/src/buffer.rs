@@ -123,20 +123,20 @@ fn now_ms() -> i64 {
 
 impl Buffer {
     pub fn open(dir: &Path, limits: Limits) -> Result<Buffer, String> {
-        crate::private_files::create_dir(dir)
+        hookhole_host::private_files::create_dir(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let path = dir.join("buffer.sqlite");
         // Created owner-only before SQLite opens it: SQLite gives its -wal
         // and -shm files the database's mode. Ones left by an older relay
         // are narrowed.
-        crate::private_files::open_read_write(&path)
+        hookhole_host::private_files::open_read_write(&path)
             .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         for suffix in ["-wal", "-shm"] {
             let mut side = path.clone().into_os_string();
             side.push(suffix);
             let side = std::path::PathBuf::from(side);
             if side.exists() {
-                crate::private_files::open_read_write(&side)
+                hookhole_host::private_files::open_read_write(&side)
                     .map_err(|e| format!("cannot open {}: {e}", side.display()))?;
             }
         }

@@ -1,8 +1,8 @@
 //! The relay's flags, shared by `hookhole-relay` and `hookhole relay`.
 
 use crate::config::{Offline, RelayConfig};
-use crate::settings::{self, SizeValue, UsageError};
 use crate::tls::TlsSource;
+use hookhole_host::settings::{self, SizeValue, UsageError};
 use serde::Deserialize;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -399,6 +399,6 @@ pub async fn run(args: &RelayArgs, config_file: Option<&Path>) -> anyhow::Result
     );
     tracing::info!("hookhole relay listening on {local}; send webhooks to {base}/{{channel}}/...");
     let shutdown = CancellationToken::new();
-    tokio::spawn(crate::process::stop_on_signal(shutdown.clone()));
+    tokio::spawn(hookhole_host::process::stop_on_signal(shutdown.clone()));
     relay.serve(listener, shutdown).await
 }

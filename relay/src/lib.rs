@@ -7,28 +7,34 @@
 //! real answer.
 //!
 //! - [`server`]: start-up checks ([`Relay::open`]), accept loop and graceful
-//!   shutdown ([`serve`]).
+//!   shutdown ([`serve`]); `state`: what its handlers share.
+//! - [`config`]: the settings of a running relay ([`RelayConfig`]),
+//!   however they were given.
+//! - [`tls`]: certificates from PEM files (reloaded on SIGHUP) or
+//!   self-signed.
 //! - `connection`: one connection: TLS, its first head, its budget, hyper.
 //! - `first_head`: reading and classifying a connection's first request head.
 //! - `budget`: separate connection budgets for webhooks and clients.
 //! - `routes`: dispatch and the websocket upgrade.
-//! - `ingest`: turning a webhook into a delivery and waiting for its answer.
+//! - `ingest`: turning a webhook into a delivery and waiting for its answer;
+//!   `ids`: random delivery ids and channel names.
+//! - [`limits`]: per-channel rate and in-flight limits.
 //! - [`body`]: reading a webhook body within its size and time bounds.
 //! - [`forwarded`]: the `X-Forwarded-*` headers, and which proxies to trust.
 //! - `hub`: channels, listeners, matching answers to waiting deliveries.
-//! - [`buffer`]: deliveries kept in SQLite for absent clients.
+//! - [`buffer`]: deliveries kept in SQLite for absent clients;
+//!   [`buffer_writer`]: its commits, batched on a thread of their own.
 //! - [`auth`]: client tokens and channel ownership.
-//! - [`private_files`]: owner-only files and directories (0600 in 0700).
-//! - [`bounded_read`]: reading whole files and standard input with a size bound.
 //! - `tunnel`: one client's websocket session.
-//! - `error`: every error as an HTTP status and a JSON body.
-//! - [`cli`], [`settings`]: flags, environment and `hookhole.toml`.
-//! - [`process`], [`logging`]: what both binaries share around their work:
-//!   one-line usage errors, stopping on signals, printable logs.
+//! - `error`: every error as an HTTP status and a JSON body; `metrics`:
+//!   the counters behind `/_hookhole/metrics`.
+//! - [`cli`]: the relay's flags, environment and `[relay]` in `hookhole.toml`.
+//!
+//! What both binaries need from the machine (usage errors, signals,
+//! logging, owner-only files, bounded reads) is `hookhole-host`'s.
 
 pub mod auth;
 pub mod body;
-pub mod bounded_read;
 mod budget;
 pub mod buffer;
 pub mod buffer_writer;
@@ -42,13 +48,9 @@ mod hub;
 mod ids;
 mod ingest;
 pub mod limits;
-pub mod logging;
 mod metrics;
-pub mod private_files;
-pub mod process;
 mod routes;
 pub mod server;
-pub mod settings;
 mod state;
 pub mod tls;
 mod tunnel;

@@ -1,9 +1,9 @@
 //! `hookhole-relay`: run a relay.
 
 use clap::Parser;
+use hookhole_host::process::{exit_for_clap, print_error};
+use hookhole_host::settings::UsageError;
 use hookhole_relay::cli::RelayArgs;
-use hookhole_relay::process::{exit_for_clap, print_error};
-use hookhole_relay::settings::UsageError;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,7 +26,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return exit_for_clap(e),
     };
-    hookhole_relay::logging::init_tracing();
+    hookhole_host::logging::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -30,7 +30,7 @@ fn start_tls(
         // The user's own files: one that is missing or not a certificate
         // is a mistake in what they gave us (exit 2, nothing printed).
         return crate::tls::Tls::new(source.clone())
-            .map_err(|e| crate::settings::UsageError(e).into());
+            .map_err(|e| hookhole_host::settings::UsageError(e).into());
     };
     let Some(dir) = data_dir else {
         return crate::tls::Tls::new(source.clone()).map_err(anyhow::Error::msg);
@@ -99,7 +99,7 @@ pub struct Relay {
 impl Relay {
     /// Reads the data dir and the certificate. The owners are read first,
     /// as they only read: a damaged `owners.json` refuses the start (a
-    /// [`crate::settings::UsageError`]) before anything is written.
+    /// [`hookhole_host::settings::UsageError`]) before anything is written.
     pub fn open(config: RelayConfig) -> anyhow::Result<Relay> {
         let owners = crate::auth::Owners::open(config.data_dir.as_deref())?;
         let tls = match &config.tls {

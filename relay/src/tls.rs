@@ -37,7 +37,7 @@ impl TlsSource {
         self_signed: bool,
         listen: std::net::SocketAddr,
         public_url: Option<&str>,
-    ) -> Result<Option<TlsSource>, crate::settings::UsageError> {
+    ) -> Result<Option<TlsSource>, hookhole_host::settings::UsageError> {
         match (cert, key, self_signed) {
             (Some(cert), Some(key), false) => Ok(Some(TlsSource::Files { cert, key })),
             (None, None, true) => {
@@ -56,7 +56,7 @@ impl TlsSource {
                 Ok(Some(TlsSource::SelfSigned { names }))
             }
             (None, None, false) => Ok(None),
-            _ => Err(crate::settings::UsageError(
+            _ => Err(hookhole_host::settings::UsageError(
                 "TLS needs both --tls-cert and --tls-key, or --tls-self-signed alone".into(),
             )),
         }
@@ -107,8 +107,11 @@ fn load(source: &TlsSource) -> Result<Loaded, String> {
     match source {
         TlsSource::Files { cert, key } => {
             let pem = |path: &std::path::Path, flag: &str| {
-                crate::bounded_read::read_file(path, crate::bounded_read::TEXT_FILE_MAX)
-                    .map_err(|e| format!("{flag} {}: {e}", path.display()))
+                hookhole_host::bounded_read::read_file(
+                    path,
+                    hookhole_host::bounded_read::TEXT_FILE_MAX,
+                )
+                .map_err(|e| format!("{flag} {}: {e}", path.display()))
             };
             let chain: Vec<CertificateDer<'static>> =
                 CertificateDer::pem_slice_iter(&pem(cert, "--tls-cert")?)
@@ -171,10 +174,10 @@ impl Tls {
         let Some((cert, key)) = &self.made else {
             return Ok(None);
         };
-        crate::private_files::create_dir(dir)?;
+        hookhole_host::private_files::create_dir(dir)?;
         let cert_path = dir.join(SELF_SIGNED_CERT);
-        crate::private_files::write(&dir.join(SELF_SIGNED_KEY), key.as_bytes())?;
-        crate::private_files::write(&cert_path, cert.as_bytes())?;
+        hookhole_host::private_files::write(&dir.join(SELF_SIGNED_KEY), key.as_bytes())?;
+        hookhole_host::private_files::write(&cert_path, cert.as_bytes())?;
         Ok(Some(cert_path))
     }
 

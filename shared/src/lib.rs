@@ -10,6 +10,8 @@
 //! - [`printable`]: the one rule for showing text a sender or relay controls
 //!   (terminal lines, logs, JSON lines): controls, bidi and invisible
 //!   characters drawn as escapes.
+//! - [`signature`]: webhook signature verification and signing: the
+//!   provider presets, secrets, and the custom schemes.
 //!
 //! Nothing here opens a socket or spawns a task: both binaries and the tests
 //! share these types, and they are tested by value (golden JSON, round trips).

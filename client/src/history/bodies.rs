@@ -11,7 +11,7 @@
 //! pruned deliveries, once they are old enough that no writer can still be
 //! about to commit a row naming them.
 
-use hookhole_relay::{bounded_read, private_files};
+use hookhole_host::{bounded_read, private_files};
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@
 //! and the connection that met them does not checkpoint when it closes
 //! (`History::explain`).
 
-use hookhole_relay::private_files;
+use hookhole_host::private_files;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 use std::path::Path;
 

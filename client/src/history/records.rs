@@ -37,7 +37,7 @@ impl Keep {
             if let Ok(count) = part.parse::<u64>() {
                 keep.count = count;
             } else {
-                keep.age = hookhole_relay::settings::parse_age(part).map_err(|e| {
+                keep.age = hookhole_host::settings::parse_age(part).map_err(|e| {
                     format!(
                         "--keep {text:?}: expected a count (5000), an age (7d), or both (5000,7d): {e}"
                     )

@@ -15,7 +15,7 @@ use super::opening;
 pub use super::records::{Keep, Summary};
 use super::retention::Retention;
 pub use crate::delivery::{Attempt, StoredDelivery};
-use hookhole_relay::private_files;
+use hookhole_host::private_files;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {

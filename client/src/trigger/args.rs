@@ -1,6 +1,6 @@
 //! `hookhole trigger`'s flags, and the values they parse into.
 
-use hookhole_relay::settings;
+use hookhole_host::settings;
 use std::path::PathBuf;
 use std::time::Duration;
 

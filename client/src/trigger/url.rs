@@ -3,7 +3,7 @@
 
 use super::TriggerArgs;
 use crate::announce;
-use hookhole_relay::settings::UsageError;
+use hookhole_host::settings::UsageError;
 use hookhole_shared::printable;
 use std::path::Path;
 

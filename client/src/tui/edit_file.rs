@@ -8,7 +8,7 @@
 //! renaming it over ours (with the umask's mode) write inside it. An
 //! editor that fails or leaves the file as it was replays nothing.
 
-use hookhole_relay::{bounded_read, private_files};
+use hookhole_host::{bounded_read, private_files};
 use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command, ExitStatus};

@@ -1,4 +1,4 @@
-//! Logging for both binaries: to stderr (or a file the caller sets up),
+//! Logging for both binaries: to stderr (or a file the caller opens),
 //! filtered by `RUST_LOG`, with every field made printable so a sender or
 //! relay cannot write to the terminal through a log line.
 
@@ -14,6 +14,22 @@ pub fn init_tracing() {
                 .fmt_fields(log_fields())
                 .with_writer(std::io::stderr)
                 .with_ansi(color),
+        )
+        .with(log_filter())
+        .try_init();
+}
+
+/// Logs to `file` (a log file the caller opened owner-only), filtered like
+/// [`init_tracing`], never coloured: for a program whose terminal is busy,
+/// such as the client's terminal UI.
+pub fn init_tracing_to_file(file: std::fs::File) {
+    use tracing_subscriber::prelude::*;
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(log_fields())
+                .with_writer(std::sync::Mutex::new(file))
+                .with_ansi(false),
         )
         .with(log_filter())
         .try_init();
