@@ -4,7 +4,6 @@
 //! and carries out commands.
 
 pub mod app;
-pub(crate) mod body;
 mod clipboard;
 mod detail;
 mod edit_file;
@@ -142,7 +141,7 @@ fn execute(
         Command::Copy { what, text } => vec![Msg::Notice(match clipboard::copy(&text) {
             Ok(place) => format!(
                 "copied the {what} ({}) to the {place}",
-                body::human_size(text.len())
+                crate::present::body::human_size(text.len())
             ),
             Err(e) => format!("could not copy the {what}: {e}"),
         })],

@@ -169,7 +169,7 @@ fn copy_as_curl(record: &Record, forward: &str) -> Result<String, String> {
         queued: false,
         body: record.body.clone(),
     };
-    crate::curl::for_delivery(&target, &delivery).map_err(|e| e.to_string())
+    crate::present::curl::for_delivery(&target, &delivery).map_err(|e| e.to_string())
 }
 
 pub fn mouse(app: &mut App, mouse: MouseEvent) {

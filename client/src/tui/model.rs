@@ -7,7 +7,7 @@ use crate::events::{DeliveryEvent, Exchange};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::FailureCode;
-use hookhole_shared::signature::{Status, Verdict};
+use hookhole_shared::signature::Verdict;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -122,17 +122,5 @@ impl Record {
     pub fn header(&self, name: &str) -> Option<String> {
         hookhole_shared::headers::get(&self.headers, name)
             .map(|v| String::from_utf8_lossy(v).into_owned())
-    }
-}
-
-/// The symbol and word for a status; never colour alone.
-pub fn badge(status: Status) -> &'static str {
-    match status {
-        Status::Valid => "✓ valid",
-        Status::Invalid => "✗ invalid",
-        Status::Expired => "⏱ expired",
-        Status::Unsigned => "– unsigned",
-        Status::NoSecret => "? no_secret",
-        Status::Malformed => "! malformed",
     }
 }

@@ -7,11 +7,11 @@
 //! pane's lines are escaped when they are built (`App::rebuild_detail`).
 
 use super::app::{App, Focus, Tab};
-use super::body::human_size;
 use super::detail::clock;
-use super::model::badge;
 use crate::delivery::Outcome;
 use crate::output::count;
+use crate::present::badge;
+use crate::present::body::human_size;
 use hookhole_shared::printable;
 use hookhole_shared::signature::Status;
 use ratatui::Frame;
