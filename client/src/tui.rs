@@ -12,6 +12,7 @@ mod filter;
 #[cfg(test)]
 mod fixtures;
 mod input;
+pub mod keys;
 pub mod layout;
 pub mod model;
 pub mod ui;
@@ -75,7 +76,6 @@ async fn event_loop(
     let size = terminal.size()?;
     app.update(Msg::Tick(now_ms()));
     app.update(Msg::Resize(size.width, size.height));
-    app.rebuild_detail();
     let mut input = EventStream::new();
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(256);
     if let Some(history) = ctx.history.clone() {
@@ -116,11 +116,11 @@ async fn event_loop(
         let mut queue: std::collections::VecDeque<Msg> = batch.into();
         while let Some(msg) = queue.pop_front() {
             for command in app.update(msg) {
+                if command == Command::Quit {
+                    return Ok(());
+                }
                 queue.extend(execute(command, terminal, ctx, &done_tx)?);
             }
-        }
-        if app.quit {
-            return Ok(());
         }
     }
 }
@@ -133,6 +133,7 @@ fn execute(
     done: &mpsc::Sender<Msg>,
 ) -> anyhow::Result<Vec<Msg>> {
     Ok(match command {
+        // The loop ends before it would get here.
         Command::Quit => Vec::new(),
         Command::Replay(request) => {
             tokio::spawn(replay(*request, ctx.replayer.clone(), done.clone()));

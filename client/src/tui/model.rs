@@ -109,6 +109,17 @@ impl Record {
         }
     }
 
+    /// The parts a replay sends, as they arrived.
+    pub fn request(&self) -> crate::replay::Request {
+        crate::replay::Request {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
+    }
+
     pub fn last(&self) -> Option<&Attempt> {
         self.attempts.last()
     }
