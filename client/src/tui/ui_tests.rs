@@ -259,3 +259,16 @@ fn hints_and_help_are_the_key_table() {
     let expected: Vec<String> = keys::hints().collect();
     assert_eq!(bar.trim_matches([' ', '"']), expected.join("  "));
 }
+
+/// A URL too long for one line with the command: the command is split
+/// with a `\` so it still pastes whole, never wrapped mid-word.
+#[test]
+fn empty_with_a_long_url_splits_the_command_where_the_shell_can() {
+    let url = "http://127.0.0.1:42917/ru3d3w7fcm4ycm3qfo2j3geo3a";
+    let text = screen(&listening_at(url, false));
+    assert!(text.contains("    curl -d '{}' \\ "), "{text}");
+    assert!(
+        text.contains(&format!("      {url}/webhooks/test ")),
+        "{text}"
+    );
+}

@@ -8,6 +8,7 @@ use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr as _;
 
 pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
     let link = &app.link;
@@ -33,9 +34,16 @@ pub fn draw(app: &App, frame: &mut Frame, area: Rect) {
             Line::from(Span::styled(format!("    {url}"), bold)),
             Line::raw(""),
             Line::raw("  Try one:"),
-            Line::raw(format!("    curl -d '{{}}' {url}/webhooks/test")),
-            Line::raw("    hookhole trigger stripe"),
         ]);
+        let curl = format!("    curl -d '{{}}' {url}/webhooks/test");
+        // Inside the border; a command that wraps would not paste whole.
+        if curl.width() <= usize::from(area.width.saturating_sub(2)) {
+            lines.push(Line::raw(curl));
+        } else {
+            lines.push(Line::raw("    curl -d '{}' \\"));
+            lines.push(Line::raw(format!("      {url}/webhooks/test")));
+        }
+        lines.push(Line::raw("    hookhole trigger stripe"));
     }
     if !link.forward.is_empty() {
         lines.push(Line::raw(""));
