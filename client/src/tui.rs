@@ -1,7 +1,9 @@
 //! The terminal UI's runtime: owns the terminal, and runs one loop over
 //! engine events, input, replay results and a tick. All state lives in
-//! [`app::App`]; drawing is [`ui::render`]; this file only moves messages
-//! and carries out commands.
+//! [`app::App`] and changes only in `App::update`; keys become messages
+//! through the one key table ([`keys`]); drawing is [`ui::render`]; how a
+//! delivery reads is [`crate::present`]. This file only moves messages and
+//! carries out commands.
 
 pub mod app;
 mod clipboard;

@@ -4,9 +4,9 @@
 //! `Msg::Tick`). `update` turns a message into state changes and
 //! `Command`s for the runtime to carry out (replay, edit, copy, quit), so
 //! every key and event is testable without a terminal. Keys and the mouse
-//! are first mapped to messages by [`super::input`] (from the one key
+//! are first mapped to messages by `input` (from the one key
 //! table, [`super::keys`]); the state changes themselves live here and in
-//! [`records`] (the deliveries held and the selection) and [`actions`]
+//! `records` (the deliveries held and the selection) and `actions`
 //! (what each key does), all reached only through `update`.
 
 mod actions;
@@ -127,9 +127,9 @@ pub enum FilterEdit {
 pub enum Msg {
     Engine(Event),
     /// A key as the terminal reported it; `update` maps it to one of the
-    /// messages below with [`super::input::key`].
+    /// messages below with `input::key`.
     Key(crossterm::event::KeyEvent),
-    /// Likewise, mapped with [`super::input::mouse`].
+    /// Likewise, mapped with `input::mouse`.
     Mouse(crossterm::event::MouseEvent),
     /// A key of the key table, while browsing.
     Act(Action),

@@ -1,4 +1,4 @@
-//! The one key table. The key handler ([`super::input`]), the hint bar
+//! The one key table. The key handler (`input`), the hint bar
 //! and the help screen ([`super::ui`]) are all read from [`KEYS`], so a
 //! key cannot work without being listed, or be listed without working.
 //!
