@@ -1,5 +1,5 @@
 //! `hookhole export`: saved deliveries as HAR 1.2 ([`crate::har`]), JSON
-//! with exact bodies, or curl commands ([`crate::curl`]) that send the
+//! with exact bodies, or curl commands ([`crate::present::curl`]) that send the
 //! local server what the listener forwarded.
 
 use crate::history::StoredDelivery;
@@ -93,16 +93,16 @@ fn curl_script(deliveries: &[StoredDelivery], target: &Target) -> String {
     deliveries
         .iter()
         .map(|d| {
-            let about = crate::curl::comment(&format!(
+            let about = crate::present::curl::comment(&format!(
                 "{} {}",
                 d.delivery.id,
                 time(d.delivery.received_at_ms)
             ));
-            match crate::curl::for_delivery(target, &d.delivery) {
+            match crate::present::curl::for_delivery(target, &d.delivery) {
                 Ok(command) => format!("{about}\n{command}\n"),
                 Err(e) => format!(
                     "{about}\n{}\n",
-                    crate::curl::comment(&format!("not exported: {e}"))
+                    crate::present::curl::comment(&format!("not exported: {e}"))
                 ),
             }
         })

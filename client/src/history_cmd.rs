@@ -159,7 +159,7 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
             &r.method,
             &path,
             &status,
-            crate::tui::model::badge(r.signature.status),
+            crate::present::badge(r.signature.status),
             &r.attempts.to_string(),
         ]);
         if !output::line(&line) {
@@ -244,20 +244,15 @@ pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
         ),
         format!(
             "signature: {} {}  {}",
-            crate::tui::model::badge(d.verdict.status),
+            crate::present::badge(d.verdict.status),
             d.verdict.scheme.as_deref().unwrap_or("-"),
             d.verdict.reason
         ),
         String::new(),
     ];
-    lines.extend(
-        d.delivery
-            .headers
-            .iter()
-            .map(|h| format!("{}: {}", h.name, h.value_lossy())),
-    );
+    lines.extend(crate::present::header_lines(&d.delivery.headers));
     lines.push(String::new());
-    lines.extend(crate::tui::body::render(
+    lines.extend(crate::present::body::render(
         &d.delivery.headers,
         &d.delivery.body,
     ));
@@ -282,15 +277,10 @@ pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
                 .map(|t| format!(" to {t}"))
                 .unwrap_or_default()
         ));
-        lines.extend(
-            a.outcome
-                .headers()
-                .iter()
-                .map(|h| format!("  {}: {}", h.name, h.value_lossy())),
-        );
+        lines.extend(crate::present::header_lines(a.outcome.headers()).map(|l| format!("  {l}")));
         if !a.outcome.body().is_empty() {
             lines.extend(
-                crate::tui::body::render(a.outcome.headers(), a.outcome.body())
+                crate::present::body::render(a.outcome.headers(), a.outcome.body())
                     .into_iter()
                     .map(|l| format!("  {l}")),
             );

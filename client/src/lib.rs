@@ -8,8 +8,7 @@
 //! - [`outgoing`]: the one request a delivery becomes, checked (malformed
 //!   deliveries are refused) and built from parts; [`target`]: the only
 //!   place a delivery becomes a URL, always on the configured host;
-//!   [`forward`]: sending it to the local server; [`curl`]: the same
-//!   request as a bash command.
+//!   [`forward`]: sending it to the local server.
 //! - [`delivery`]: the one vocabulary of deliveries and attempts, and the
 //!   rule for "failed"; [`replay`]: sending a stored delivery again.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
@@ -22,6 +21,8 @@
 //!   offline; [`providers`]: `hookhole providers`, from the preset data.
 //! - [`netwatch`]: noticing sleep and network changes, after which the link
 //!   to the relay is checked at once.
+//! - [`present`]: how deliveries read (badges, bodies, curl commands), the
+//!   same in the UI and the commands; [`output`]: the sinks that escape it.
 //! - [`tui`]: the terminal UI (Elm style: `app` state and `update`, pure
 //!   `ui::render`, one runtime loop).
 //! - [`history`]: every delivery and attempt, in SQLite in the data dir.
@@ -33,7 +34,6 @@
 
 pub mod announce;
 pub mod backoff;
-pub mod curl;
 pub mod delivery;
 pub mod embedded;
 pub mod engine;
@@ -48,6 +48,7 @@ pub mod memory;
 pub mod netwatch;
 pub mod outgoing;
 pub mod output;
+pub mod present;
 pub mod providers;
 pub mod relay_tls;
 pub mod replay;

@@ -5,8 +5,8 @@
 //! for JSON, both through `hookhole_shared::printable`, so nothing a sender
 //! or relay controls reaches the terminal raw. [`text`] is for exports,
 //! whose bytes must stay exact. [`cell`] fits outside text into a column of
-//! a table; [`count`] is the one way a number and its noun are written
-//! (`1 delivery`, `2 deliveries`).
+//! a table, [`clip`] into a width with `…`; [`count`] is the one way a
+//! number and its noun are written (`1 delivery`, `2 deliveries`).
 
 use hookhole_shared::printable;
 use serde::Serialize;
@@ -47,27 +47,32 @@ pub fn text(text: &str) -> bool {
 /// no value can push the next column along or wrap into a line that reads
 /// as a row of its own.
 pub fn cell(text: &str, width: usize) -> String {
-    let shown = printable::line(text);
-    let mut out = String::with_capacity(width + 8);
-    let mut used = shown.width();
-    if used <= width {
-        out.push_str(&shown);
-    } else {
-        used = 0;
-        for c in shown.chars() {
-            let w = c.width().unwrap_or(0);
-            if used + w >= width {
-                break;
-            }
-            out.push(c);
-            used += w;
-        }
-        if width > 0 {
-            out.push('…');
-            used += 1;
-        }
-    }
+    let mut out = clip(text, width);
+    let used = out.width();
     out.extend(std::iter::repeat_n(' ', width - used));
+    out
+}
+
+/// `text` escaped and, when wider than `width` display columns, cut to
+/// fit with a trailing `…` (the UI's header and hint bar, table cells).
+pub fn clip(text: &str, width: usize) -> String {
+    let shown = printable::line(text);
+    if shown.width() <= width {
+        return shown.into_owned();
+    }
+    let mut out = String::with_capacity(width + 8);
+    let mut used = 0;
+    for c in shown.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w >= width {
+            break;
+        }
+        out.push(c);
+        used += w;
+    }
+    if width > 0 {
+        out.push('…');
+    }
     out
 }
 

@@ -1,10 +1,11 @@
 //! The terminal UI's runtime: owns the terminal, and runs one loop over
 //! engine events, input, replay results and a tick. All state lives in
-//! [`app::App`]; drawing is [`ui::render`]; this file only moves messages
-//! and carries out commands.
+//! [`app::App`] and changes only in `App::update`; keys become messages
+//! through the one key table ([`keys`]); drawing is [`ui::render`]; how a
+//! delivery reads is [`crate::present`]. This file only moves messages and
+//! carries out commands.
 
 pub mod app;
-pub(crate) mod body;
 mod clipboard;
 mod detail;
 mod edit_file;
@@ -13,6 +14,7 @@ mod filter;
 #[cfg(test)]
 mod fixtures;
 mod input;
+pub mod keys;
 pub mod layout;
 pub mod model;
 pub mod ui;
@@ -76,7 +78,6 @@ async fn event_loop(
     let size = terminal.size()?;
     app.update(Msg::Tick(now_ms()));
     app.update(Msg::Resize(size.width, size.height));
-    app.rebuild_detail();
     let mut input = EventStream::new();
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(256);
     if let Some(history) = ctx.history.clone() {
@@ -117,11 +118,11 @@ async fn event_loop(
         let mut queue: std::collections::VecDeque<Msg> = batch.into();
         while let Some(msg) = queue.pop_front() {
             for command in app.update(msg) {
+                if command == Command::Quit {
+                    return Ok(());
+                }
                 queue.extend(execute(command, terminal, ctx, &done_tx)?);
             }
-        }
-        if app.quit {
-            return Ok(());
         }
     }
 }
@@ -134,6 +135,7 @@ fn execute(
     done: &mpsc::Sender<Msg>,
 ) -> anyhow::Result<Vec<Msg>> {
     Ok(match command {
+        // The loop ends before it would get here.
         Command::Quit => Vec::new(),
         Command::Replay(request) => {
             tokio::spawn(replay(*request, ctx.replayer.clone(), done.clone()));
@@ -142,7 +144,7 @@ fn execute(
         Command::Copy { what, text } => vec![Msg::Notice(match clipboard::copy(&text) {
             Ok(place) => format!(
                 "copied the {what} ({}) to the {place}",
-                body::human_size(text.len())
+                crate::present::body::human_size(text.len())
             ),
             Err(e) => format!("could not copy the {what}: {e}"),
         })],

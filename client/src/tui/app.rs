@@ -3,15 +3,20 @@
 //! `App` is plain data: no terminal, no channels, no clock (time arrives as
 //! `Msg::Tick`). `update` turns a message into state changes and
 //! `Command`s for the runtime to carry out (replay, edit, copy, quit), so
-//! every key and event is testable without a terminal.
+//! every key and event is testable without a terminal. Keys and the mouse
+//! are first mapped to messages by `input` (from the one key
+//! table, [`super::keys`]); the state changes themselves live here and in
+//! `records` (the deliveries held and the selection) and `actions`
+//! (what each key does), all reached only through `update`.
 
-use super::detail;
-use super::filter::Filter;
+mod actions;
+mod records;
+
+use super::keys::Action;
 use super::layout::Areas;
 use super::model::Record;
-use crate::delivery::{Attempt, Outcome};
-use crate::events::{Event, LinkState};
-use crate::replay::{Mode, Replay};
+use crate::delivery::Attempt;
+use crate::events::Event;
 use hookhole_shared::printable;
 use std::collections::HashMap;
 
@@ -55,16 +60,53 @@ impl Tab {
     }
 }
 
+/// What keys do right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Keys act on the list and the detail pane (the key table).
+    Browsing,
+    /// The help screen is open; any key closes it.
+    Help,
+    /// A filter is being typed after `/` (not applied until Enter).
+    Filtering(String),
+}
+
+/// Which deliveries the list shows besides the `/` filter (`f`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Show {
+    All,
+    FailedOnly,
+}
+
+/// Whether the selection jumps to each new delivery (`F`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    Off,
+    Newest,
+}
+
+/// The link to the relay as the status bar shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Connection {
+    /// Not connected yet this run.
+    #[default]
+    Connecting,
+    Connected,
+    /// Lost (or never made); retrying at `retry_at_ms`.
+    Reconnecting,
+    /// The relay refused this client for good: not retrying.
+    Refused,
+}
+
 /// The link to the relay, as the status bar shows it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Link {
     pub public_url: String,
     pub forward: String,
-    pub connected: bool,
+    pub state: Connection,
     pub reason: Option<String>,
     /// When the next reconnect happens (ms), while reconnecting.
     pub retry_at_ms: Option<u64>,
-    pub failed: bool,
     pub last_heard_ms: Option<u64>,
     pub listeners: u32,
 }
@@ -72,11 +114,37 @@ pub struct Link {
 /// A request as edited in `$EDITOR`: the parts a replay sends.
 pub type Edited = crate::replay::Request;
 
+/// A change to the filter being typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterEdit {
+    Type(char),
+    Erase,
+    Apply,
+    Cancel,
+}
+
 #[derive(Debug, Clone)]
 pub enum Msg {
     Engine(Event),
+    /// A key as the terminal reported it; `update` maps it to one of the
+    /// messages below with `input::key`.
     Key(crossterm::event::KeyEvent),
+    /// Likewise, mapped with `input::mouse`.
     Mouse(crossterm::event::MouseEvent),
+    /// A key of the key table, while browsing.
+    Act(Action),
+    CloseHelp,
+    Filter(FilterEdit),
+    /// A click on a pane; `row` is the list row clicked (in `visible`).
+    Click {
+        pane: Focus,
+        row: Option<usize>,
+    },
+    /// The wheel over a pane, in lines (list: deliveries).
+    Scroll {
+        pane: Focus,
+        delta: isize,
+    },
     Resize(u16, u16),
     Tick(u64),
     /// A replay's attempt, made and recorded.
@@ -102,7 +170,7 @@ pub enum Msg {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    Replay(Box<Replay>),
+    Replay(Box<crate::replay::Replay>),
     Edit { id: String, request: Box<Edited> },
     Copy { what: &'static str, text: String },
     Quit,
@@ -124,25 +192,24 @@ pub struct App {
     /// The detail pane's text for the selection and tab (rebuilt on change).
     pub detail: Vec<String>,
     pub detail_scroll: usize,
+    /// The applied `/` filter.
     pub filter: String,
-    /// The filter being typed after `/`.
-    pub editing: Option<String>,
-    pub failed_only: bool,
-    pub follow: bool,
-    pub help: bool,
+    pub mode: Mode,
+    pub show: Show,
+    pub follow: Follow,
     pub link: Link,
     pub now_ms: u64,
     /// Local time offset for the time column (read once at startup).
     pub utc_offset_s: i64,
     pub notice: Option<(String, u64)>,
     pub size: (u16, u16),
+    /// Colour allowed (`NO_COLOR` unset): a setting, not a mode.
     pub color: bool,
-    pub quit: bool,
 }
 
 impl App {
     pub fn new(utc_offset_s: i64, color: bool) -> App {
-        App {
+        let mut app = App {
             records: Vec::new(),
             index: HashMap::new(),
             held: 0,
@@ -154,18 +221,18 @@ impl App {
             detail: Vec::new(),
             detail_scroll: 0,
             filter: String::new(),
-            editing: None,
-            failed_only: false,
-            follow: false,
-            help: false,
+            mode: Mode::Browsing,
+            show: Show::All,
+            follow: Follow::Off,
             link: Link::default(),
             now_ms: 0,
             utc_offset_s,
             notice: None,
             size: (80, 24),
             color,
-            quit: false,
-        }
+        };
+        app.rebuild_detail();
+        app
     }
 
     /// The forward target, known before the relay answers: the header
@@ -197,19 +264,41 @@ impl App {
         self.records.iter().filter(|r| r.failed()).count()
     }
 
-    pub fn notify(&mut self, text: impl Into<String>) {
-        self.notice = Some((text.into(), self.now_ms + 4000));
+    /// Whether a filter (`/` or `f`) hides deliveries.
+    pub fn filtered(&self) -> bool {
+        self.show == Show::FailedOnly || !self.filter.is_empty()
     }
 
+    /// The one mutator: every change to the app is a message through here.
     pub fn update(&mut self, msg: Msg) -> Vec<Command> {
         match msg {
-            Msg::Engine(event) => {
-                self.engine(event);
+            Msg::Key(key) => match super::input::key(&self.mode, key) {
+                Some(msg) => self.update(msg),
+                None => Vec::new(),
+            },
+            Msg::Mouse(mouse) => match super::input::mouse(self, mouse) {
+                Some(msg) => self.update(msg),
+                None => Vec::new(),
+            },
+            Msg::Act(action) => self.act(action),
+            Msg::CloseHelp => {
+                self.mode = Mode::Browsing;
                 Vec::new()
             }
-            Msg::Key(key) => super::input::key(self, key),
-            Msg::Mouse(mouse) => {
-                super::input::mouse(self, mouse);
+            Msg::Filter(edit) => {
+                self.edit_filter(edit);
+                Vec::new()
+            }
+            Msg::Click { pane, row } => {
+                self.click(pane, row);
+                Vec::new()
+            }
+            Msg::Scroll { pane, delta } => {
+                self.scroll(pane, delta);
+                Vec::new()
+            }
+            Msg::Engine(event) => {
+                self.engine(event);
                 Vec::new()
             }
             Msg::Resize(w, h) => {
@@ -225,27 +314,16 @@ impl App {
                 Vec::new()
             }
             Msg::ReplayDone { id, attempt } => {
-                if let Some(&pos) = self.index.get(&id) {
-                    let attempts = &mut self.records[pos].attempts;
-                    if let Some(a) = attempts.iter_mut().find(|a| a.number == attempt.number) {
-                        self.held += attempt.held_bytes();
-                        self.held = self.held.saturating_sub(a.held_bytes());
-                        *a = attempt;
-                    }
-                    self.changed(pos);
-                }
+                self.replay_done(&id, attempt);
                 Vec::new()
             }
             Msg::ReplayRefused { id, number, reason } => {
-                if let Some(&pos) = self.index.get(&id) {
-                    self.records[pos].attempts.retain(|a| a.number != number);
-                    self.changed(pos);
-                }
+                self.replay_refused(&id, number);
                 self.notify(printable::line_owned(reason));
                 Vec::new()
             }
             Msg::Edited { id, result } => match result {
-                Ok(edited) => self.replay(&id, Mode::Edited(edited)),
+                Ok(edited) => self.replay(&id, crate::replay::Mode::Edited(edited)),
                 Err(e) => {
                     self.notify(format!("edit cancelled: {e}"));
                     Vec::new()
@@ -262,211 +340,8 @@ impl App {
         }
     }
 
-    /// Puts deliveries of earlier runs before the ones of this run (a
-    /// delivery already shown is not added twice).
-    fn load(&mut self, earlier: Vec<Record>) {
-        let mut earlier: Vec<Record> = earlier
-            .into_iter()
-            .filter(|r| !self.index.contains_key(&r.id))
-            .collect();
-        if earlier.is_empty() {
-            return;
-        }
-        earlier.append(&mut self.records);
-        self.records = earlier;
-        self.held = self.records.iter().map(Record::held_bytes).sum();
-        if !self.trim() {
-            self.reindex();
-        }
-        if self.selected.is_none() {
-            self.select_row(self.visible.len().saturating_sub(1));
-        }
-    }
-
-    fn engine(&mut self, event: Event) {
-        match event {
-            Event::Ready {
-                public_url,
-                listeners,
-                forward,
-                ..
-            } => {
-                self.link.public_url = public_url;
-                self.link.forward = forward;
-                self.link.listeners = listeners;
-                self.link.connected = true;
-                self.link.last_heard_ms = Some(self.now_ms);
-            }
-            Event::Listeners { count } => self.link.listeners = count,
-            Event::Heartbeat => self.link.last_heard_ms = Some(self.now_ms),
-            Event::Connection(c) => {
-                self.link.connected = c.state == LinkState::Connected;
-                self.link.failed = c.state == LinkState::Failed;
-                self.link.reason = c.reason;
-                self.link.retry_at_ms = c.retry_in_ms.map(|ms| self.now_ms + ms);
-                if let Some(n) = c.listeners {
-                    self.link.listeners = n;
-                }
-                if self.link.connected {
-                    self.link.last_heard_ms = Some(self.now_ms);
-                }
-            }
-            Event::Delivery(d) => {
-                self.link.last_heard_ms = Some(self.now_ms);
-                self.push(Record::from_event(&d));
-            }
-        }
-    }
-
-    fn push(&mut self, record: Record) {
-        self.held += record.held_bytes();
-        let pos = self.records.len();
-        self.index.insert(record.id.clone(), pos);
-        self.records.push(record);
-        if self.matches(&self.records[pos]) {
-            self.visible.push(pos);
-        }
-        self.trim();
-        if self.follow || self.selected.is_none() {
-            self.select_row(self.visible.len().saturating_sub(1));
-        } else {
-            self.keep_selection_in_view();
-        }
-    }
-
-    /// Drops the oldest deliveries once more than [`MAX_RECORDS`] or
-    /// [`MAX_HELD`] bytes of bodies are kept, down to nine tenths of both
-    /// (so the list is not rebuilt on every delivery); the newest stays.
-    /// True when it dropped any (and rebuilt the index).
-    fn trim(&mut self) -> bool {
-        if self.records.len() <= MAX_RECORDS && self.held <= MAX_HELD {
-            return false;
-        }
-        let (count_goal, held_goal) = (MAX_RECORDS / 10 * 9, MAX_HELD / 10 * 9);
-        let mut dropped = 0;
-        while dropped + 1 < self.records.len()
-            && (self.records.len() - dropped > count_goal || self.held > held_goal)
-        {
-            self.held = self.held.saturating_sub(self.records[dropped].held_bytes());
-            dropped += 1;
-        }
-        self.records.drain(..dropped);
-        self.reindex();
-        true
-    }
-
-    fn reindex(&mut self) {
-        self.index = self
-            .records
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id.clone(), i))
-            .collect();
-        self.refilter();
-    }
-
-    /// Whether a record passes the `/` filter and the `f` toggle.
-    pub fn matches(&self, r: &Record) -> bool {
-        Filter::new(&self.filter, self.failed_only).matches(r)
-    }
-
-    pub fn refilter(&mut self) {
-        let filter = Filter::new(&self.filter, self.failed_only);
-        self.visible = (0..self.records.len())
-            .filter(|&i| filter.matches(&self.records[i]))
-            .collect();
-        match self.selected_row() {
-            Some(_) => self.keep_selection_in_view(),
-            None => self.select_row(self.visible.len().saturating_sub(1)),
-        }
-    }
-
-    /// Something about the record at `pos` changed (an attempt finished).
-    fn changed(&mut self, pos: usize) {
-        if self.failed_only {
-            self.refilter();
-        }
-        if self.index.get(self.selected.as_deref().unwrap_or("")) == Some(&pos) {
-            self.rebuild_detail();
-        }
-    }
-
-    /// Selects the `row`-th visible delivery (clamped).
-    pub fn select_row(&mut self, row: usize) {
-        let before = self.selected.clone();
-        self.selected = match self
-            .visible
-            .get(row.min(self.visible.len().saturating_sub(1)))
-        {
-            Some(&pos) => Some(self.records[pos].id.clone()),
-            None => None,
-        };
-        if self.selected != before {
-            self.detail_scroll = 0;
-        }
-        self.keep_selection_in_view();
-        self.rebuild_detail();
-    }
-
-    pub fn move_selection(&mut self, delta: isize) {
-        let row = self.selected_row().unwrap_or(0) as isize + delta;
-        self.select_row(row.max(0) as usize);
-    }
-
-    fn keep_selection_in_view(&mut self) {
-        let rows = self.areas().list_rows().max(1);
-        let row = self.selected_row().unwrap_or(0);
-        if row < self.offset {
-            self.offset = row;
-        } else if row >= self.offset + rows {
-            self.offset = row + 1 - rows;
-        }
-        self.offset = self.offset.min(self.visible.len().saturating_sub(rows));
-    }
-
-    /// The detail pane's text, each line escaped once here (so every tab,
-    /// body view and header is covered) rather than on every frame.
-    pub fn rebuild_detail(&mut self) {
-        let lines = match self.selected_record() {
-            Some(r) => detail::lines(r, self.tab, self.utc_offset_s),
-            None => vec![
-                "No deliveries yet.".to_string(),
-                String::new(),
-                format!("Send webhooks to {}", self.link.public_url),
-                "or try: hookhole trigger stripe".to_string(),
-            ],
-        };
-        self.detail = lines.into_iter().map(printable::line_owned).collect();
-    }
-
-    /// Starts a replay of the selection: a pending attempt now, the result
-    /// later as `Msg::ReplayDone` (or `Msg::ReplayRefused`).
-    pub fn replay(&mut self, id: &str, mode: Mode) -> Vec<Command> {
-        let Some(&pos) = self.index.get(id) else {
-            return Vec::new();
-        };
-        let now = self.now_ms;
-        let record = &mut self.records[pos];
-        let number = record.attempts.last().map_or(0, |a| a.number) + 1;
-        record
-            .attempts
-            .push(Attempt::new(mode.kind(), number, now, Outcome::Pending));
-        let replay = Replay {
-            id: record.id.clone(),
-            number,
-            url: record.url.clone(),
-            scheme: record.verdict.scheme.clone(),
-            request: Edited {
-                method: record.method.clone(),
-                path: record.path.clone(),
-                query: record.query.clone(),
-                headers: record.headers.clone(),
-                body: record.body.clone(),
-            },
-            mode,
-        };
-        self.changed(pos);
-        vec![Command::Replay(Box::new(replay))]
+    fn notify(&mut self, text: impl Into<String>) {
+        self.notice = Some((text.into(), self.now_ms + 4000));
     }
 }
 

@@ -1,8 +1,8 @@
 //! `App::update` for every key and event, without a terminal.
 
 use super::*;
-use crate::delivery::Kind;
-use crate::replay::Mode;
+use crate::delivery::{Kind, Outcome};
+use crate::replay;
 use crate::tui::fixtures::{self, T0};
 use bytes::Bytes;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
@@ -49,7 +49,7 @@ fn deliveries_appear_and_the_selection_stays_put() {
         "new deliveries do not move the selection"
     );
     ch(&mut app, 'F');
-    assert!(app.follow);
+    assert_eq!(app.follow, Follow::Newest);
     assert_eq!(selected(&app), "d0007", "F jumps to the newest");
     app.update(Msg::Engine(fixtures::delivery(
         8,
@@ -137,8 +137,12 @@ fn filter_matches_path_method_status_scheme_signature_and_body() {
         ("local_unreachable", 1),
         ("nothing-matches", 0),
     ] {
-        app.filter = filter.to_string();
-        app.refilter();
+        key(&mut app, KeyCode::Esc);
+        ch(&mut app, '/');
+        for c in filter.chars() {
+            ch(&mut app, c);
+        }
+        key(&mut app, KeyCode::Enter);
         assert_eq!(app.visible.len(), expected, "{filter}");
     }
     key(&mut app, KeyCode::Esc);
@@ -149,7 +153,7 @@ fn filter_matches_path_method_status_scheme_signature_and_body() {
     key(&mut app, KeyCode::Backspace);
     key(&mut app, KeyCode::Esc);
     assert!(
-        app.editing.is_none() && app.filter.is_empty(),
+        app.mode == Mode::Browsing && app.filter.is_empty(),
         "Esc cancels typing"
     );
 }
@@ -181,7 +185,7 @@ fn replays_are_pending_then_complete() {
     };
     assert_eq!(
         (request.id.as_str(), request.number, &request.mode),
-        ("d0001", 2, &Mode::AsIs)
+        ("d0001", 2, &replay::Mode::AsIs)
     );
     assert_eq!(request.request.path, "/webhooks/stripe");
     assert_eq!(app.records[0].attempts[1].outcome, Outcome::Pending);
@@ -204,7 +208,7 @@ fn replays_are_pending_then_complete() {
     );
     let commands = ch(&mut app, 'R');
     assert!(
-        matches!(commands.as_slice(), [Command::Replay(r)] if r.mode == Mode::Resigned && r.scheme.as_deref() == Some("stripe"))
+        matches!(commands.as_slice(), [Command::Replay(r)] if r.mode == replay::Mode::Resigned && r.scheme.as_deref() == Some("stripe"))
     );
 }
 
@@ -262,7 +266,7 @@ fn edit_copy_help_and_quit() {
         result: Ok(edited),
     });
     assert!(
-        matches!(commands.as_slice(), [Command::Replay(r)] if matches!(&r.mode, Mode::Edited(e) if e.body.as_ref() == b"{}"))
+        matches!(commands.as_slice(), [Command::Replay(r)] if matches!(&r.mode, replay::Mode::Edited(e) if e.body.as_ref() == b"{}"))
     );
     app.update(Msg::Edited {
         id: "d0001".into(),
@@ -284,14 +288,21 @@ fn edit_copy_help_and_quit() {
     );
 
     ch(&mut app, '?');
-    assert!(app.help);
+    assert_eq!(app.mode, Mode::Help);
     assert!(ch(&mut app, 'q').is_empty(), "a key closes help first");
-    assert!(!app.help && !app.quit);
+    assert_eq!(app.mode, Mode::Browsing);
     assert_eq!(ch(&mut app, 'q'), vec![Command::Quit]);
-    assert!(app.quit);
     let mut other = self::app();
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert_eq!(other.update(Msg::Key(ctrl_c)), vec![Command::Quit]);
+    ch(&mut other, '/');
+    ch(&mut other, 'q');
+    assert_eq!(other.mode, Mode::Filtering("q".into()), "q is typed");
+    assert_eq!(
+        other.update(Msg::Key(ctrl_c)),
+        vec![Command::Quit],
+        "Ctrl-C quits while typing a filter"
+    );
 }
 
 #[test]
@@ -326,10 +337,10 @@ fn mouse_selects_and_scrolls() {
 #[test]
 fn the_link_state_is_the_truth() {
     let mut app = app();
-    assert!(app.link.connected);
+    assert_eq!(app.link.state, Connection::Connected);
     app.update(Msg::Tick(T0 + 10_000));
     app.update(Msg::Engine(fixtures::reconnecting()));
-    assert!(!app.link.connected);
+    assert_eq!(app.link.state, Connection::Reconnecting);
     assert_eq!(app.link.retry_at_ms, Some(T0 + 12_000));
     app.update(Msg::Engine(Event::Listeners { count: 3 }));
     assert_eq!(app.link.listeners, 3);

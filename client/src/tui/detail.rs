@@ -1,10 +1,9 @@
 //! The detail pane's text for one delivery and tab.
 
 use super::app::Tab;
-use super::body;
-use super::model::{Record, badge};
+use super::model::Record;
 use crate::delivery::{Attempt, Outcome};
-use hookhole_shared::headers::Header;
+use crate::present::{badge, body, header_lines, status_line};
 use hookhole_shared::signature::Status;
 
 pub fn lines(record: &Record, tab: Tab, utc_offset_s: i64) -> Vec<String> {
@@ -16,27 +15,13 @@ pub fn lines(record: &Record, tab: Tab, utc_offset_s: i64) -> Vec<String> {
     }
 }
 
-fn headers(out: &mut Vec<String>, headers: &[Header]) {
-    for h in headers {
-        out.push(format!("{}: {}", h.name, h.value_lossy()));
-    }
-}
-
 fn request(r: &Record) -> Vec<String> {
     let mut out = vec![format!("{} {}", r.method, r.url), String::new()];
-    headers(&mut out, &r.headers);
+    out.extend(header_lines(&r.headers));
     out.push(String::new());
     out.push(format!("Body ({})", body::human_size(r.body.len())));
     out.extend(body::render(&r.headers, &r.body));
     out
-}
-
-fn status_line(status: u16) -> String {
-    let reason = http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
-    format!("{status} {reason}")
 }
 
 fn response(r: &Record) -> Vec<String> {
@@ -65,7 +50,7 @@ fn response(r: &Record) -> Vec<String> {
             body: b,
         } => {
             out.push(status_line(*status));
-            headers(&mut out, h);
+            out.extend(header_lines(h));
             out.push(String::new());
             out.push(format!("Body ({})", body::human_size(b.len())));
             out.extend(body::render(h, b));

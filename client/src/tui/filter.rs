@@ -1,5 +1,6 @@
 //! The `/` filter and the `f` (failed only) toggle.
 
+use super::app::Show;
 use super::model::Record;
 
 /// What a record must match, prepared once per filtering pass.
@@ -10,10 +11,10 @@ pub struct Filter {
 }
 
 impl Filter {
-    pub fn new(text: &str, failed_only: bool) -> Filter {
+    pub fn new(text: &str, show: Show) -> Filter {
         Filter {
             needle: text.trim().to_ascii_lowercase(),
-            failed_only,
+            failed_only: show == Show::FailedOnly,
         }
     }
 

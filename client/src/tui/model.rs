@@ -7,7 +7,7 @@ use crate::events::{DeliveryEvent, Exchange};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::FailureCode;
-use hookhole_shared::signature::{Status, Verdict};
+use hookhole_shared::signature::Verdict;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -109,6 +109,17 @@ impl Record {
         }
     }
 
+    /// The parts a replay sends, as they arrived.
+    pub fn request(&self) -> crate::replay::Request {
+        crate::replay::Request {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
+    }
+
     pub fn last(&self) -> Option<&Attempt> {
         self.attempts.last()
     }
@@ -122,17 +133,5 @@ impl Record {
     pub fn header(&self, name: &str) -> Option<String> {
         hookhole_shared::headers::get(&self.headers, name)
             .map(|v| String::from_utf8_lossy(v).into_owned())
-    }
-}
-
-/// The symbol and word for a status; never colour alone.
-pub fn badge(status: Status) -> &'static str {
-    match status {
-        Status::Valid => "✓ valid",
-        Status::Invalid => "✗ invalid",
-        Status::Expired => "⏱ expired",
-        Status::Unsigned => "– unsigned",
-        Status::NoSecret => "? no_secret",
-        Status::Malformed => "! malformed",
     }
 }

@@ -6,54 +6,30 @@
 //! the filter) goes through [`shown`] before it becomes a widget; the detail
 //! pane's lines are escaped when they are built (`App::rebuild_detail`).
 
-use super::app::{App, Focus, Tab};
-use super::body::human_size;
+mod empty;
+mod key_help;
+mod status_bar;
+
+use super::app::{App, Focus, Mode, Tab};
 use super::detail::clock;
-use super::model::badge;
 use crate::delivery::Outcome;
-use crate::output::count;
+use crate::present::badge;
+use crate::present::body::human_size;
 use hookhole_shared::printable;
 use hookhole_shared::signature::Status;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Table, Wrap};
-
-const HINTS: &str = "j/k move  Enter focus  Tab tab  / filter  f failed  F follow  r replay  R re-sign  e edit  c curl  y body  ? help  q quit";
-
-const HELP: &[(&str, &str)] = &[
-    ("j k ↑ ↓", "move in the list, or scroll the detail pane"),
-    ("PgUp PgDn", "a page at a time"),
-    ("g G", "first / last delivery"),
-    ("Enter", "switch focus between list and detail"),
-    (
-        "Tab Shift-Tab 1-4",
-        "Request, Response, Signature, Attempts",
-    ),
-    (
-        "/",
-        "filter: path, method, status, scheme, signature, body text",
-    ),
-    ("Esc", "leave the detail pane, or clear the filter"),
-    ("f", "only failed (non-2xx, errors, invalid signatures)"),
-    ("F", "follow the newest delivery"),
-    ("r", "replay to the local server as it arrived"),
-    ("R", "replay re-signed with a fresh timestamp"),
-    ("e", "edit headers and body in $EDITOR, then replay"),
-    ("c", "copy as a curl command (to the local server)"),
-    ("y", "copy the body"),
-    ("mouse", "click to select, wheel to scroll"),
-    ("q Ctrl-C", "quit"),
-];
+use ratatui::widgets::{Block, BorderType, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 /// Outside text as one line, hidden characters escaped (see
 /// `hookhole_shared::printable`).
-fn shown(text: &str) -> String {
+pub(super) fn shown(text: &str) -> String {
     printable::line(text).into_owned()
 }
 
-fn style(app: &App, color: Color) -> Style {
+pub(super) fn style(app: &App, color: Color) -> Style {
     if app.color {
         Style::default().fg(color)
     } else {
@@ -70,7 +46,7 @@ fn status_color(status: Status) -> Color {
     }
 }
 
-fn pane(title: String, focused: bool) -> Block<'static> {
+pub(super) fn pane(title: String, focused: bool) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .border_type(if focused {
@@ -83,77 +59,17 @@ fn pane(title: String, focused: bool) -> Block<'static> {
 
 pub fn render(app: &App, frame: &mut Frame) {
     let areas = app.areas();
-    status_bar(app, frame, areas.status);
-    list(app, frame, areas.list);
-    detail(app, frame, areas.detail);
-    hints(app, frame, areas.hints);
-    if app.help {
-        help(frame, frame.area());
-    }
-}
-
-fn status_bar(app: &App, frame: &mut Frame, area: Rect) {
-    let link = &app.link;
-    let url = match (link.public_url.is_empty(), link.failed) {
-        (false, _) => link.public_url.as_str(),
-        (true, false) => "connecting…",
-        // Refused before the relay gave a URL: there is none to show.
-        (true, true) => "not connected",
-    };
-    let mut first = vec![
-        Span::styled(
-            " hookhole ",
-            Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD),
-        ),
-        Span::raw(" "),
-        Span::styled(shown(url), Style::default().add_modifier(Modifier::BOLD)),
-    ];
-    if !link.forward.is_empty() {
-        first.push(Span::raw(format!("  →  {}", shown(&link.forward))));
-    }
-    let first = Line::from(first);
-    let state = if link.failed {
-        format!("✗ refused: {}", link.reason.clone().unwrap_or_default())
-    } else if link.connected {
-        match link.last_heard_ms {
-            Some(at) => format!(
-                "● connected, heard {} s ago",
-                app.now_ms.saturating_sub(at) / 1000
-            ),
-            None => "● connected".to_string(),
-        }
-    } else if link.public_url.is_empty() && link.reason.is_none() {
-        "○ connecting".to_string()
+    status_bar::draw(app, frame, areas.status);
+    if app.records.is_empty() {
+        empty::draw(app, frame, areas.list.union(areas.detail));
     } else {
-        let wait = link
-            .retry_at_ms
-            .map(|t| t.saturating_sub(app.now_ms).div_ceil(1000))
-            .unwrap_or(0);
-        format!(
-            "○ reconnecting in {wait} s: {}",
-            link.reason.clone().unwrap_or_default()
-        )
-    };
-    let state_color = if link.connected {
-        Color::Green
-    } else if link.failed {
-        Color::Red
-    } else {
-        Color::Yellow
-    };
-    let mut second = vec![
-        Span::styled(format!(" {}", shown(&state)), style(app, state_color)),
-        Span::raw(format!(
-            " · {} · {} · {} failed",
-            count(link.listeners as usize, "listener", "listeners"),
-            count(app.records.len(), "delivery", "deliveries"),
-            app.failed_count()
-        )),
-    ];
-    if app.follow {
-        second.push(Span::raw(" · following"));
+        list(app, frame, areas.list);
+        detail(app, frame, areas.detail);
     }
-    frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
+    key_help::hint_bar(app, frame, areas.hints);
+    if app.mode == Mode::Help {
+        key_help::help(frame, frame.area());
+    }
 }
 
 fn outcome_cell(app: &App, outcome: Option<&Outcome>) -> Cell<'static> {
@@ -177,7 +93,7 @@ fn outcome_cell(app: &App, outcome: Option<&Outcome>) -> Cell<'static> {
 
 fn list(app: &App, frame: &mut Frame, area: Rect) {
     let wide = area.width >= 70;
-    let title = if app.failed_only || !app.filter.is_empty() {
+    let title = if app.filtered() {
         format!(
             " Deliveries {} of {} (filtered) ",
             app.visible.len(),
@@ -290,46 +206,4 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
         .wrap(Wrap { trim: false })
         .scroll((scroll, 0));
     frame.render_widget(paragraph, area);
-}
-
-fn hints(app: &App, frame: &mut Frame, area: Rect) {
-    let line = if let Some(text) = &app.editing {
-        Line::from(vec![
-            Span::styled(" filter: ", Style::default().add_modifier(Modifier::BOLD)),
-            Span::raw(format!("{}█  (Enter apply, Esc cancel)", shown(text))),
-        ])
-    } else if let Some((notice, _)) = &app.notice {
-        Line::from(Span::styled(
-            format!(" {}", shown(notice)),
-            Style::default().add_modifier(Modifier::BOLD),
-        ))
-    } else if !app.filter.is_empty() {
-        Line::raw(format!(
-            " filter: {}  (Esc clears)   {HINTS}",
-            shown(&app.filter)
-        ))
-    } else {
-        Line::raw(format!(" {HINTS}"))
-    };
-    frame.render_widget(Paragraph::new(line), area);
-}
-
-fn help(frame: &mut Frame, area: Rect) {
-    let width = 82.min(area.width);
-    let height = (HELP.len() as u16 + 4).min(area.height);
-    let popup = Rect::new(
-        area.x + (area.width - width) / 2,
-        area.y + (area.height - height) / 2,
-        width,
-        height,
-    );
-    let lines: Vec<Line> = HELP
-        .iter()
-        .map(|(k, v)| Line::raw(format!(" {k:<18} {v}")))
-        .collect();
-    frame.render_widget(Clear, popup);
-    frame.render_widget(
-        Paragraph::new(lines).block(pane(" Keys (any key closes) ".into(), true)),
-        popup,
-    );
 }

@@ -24,7 +24,6 @@ fn app(width: u16, height: u16, with_deliveries: bool) -> App {
             app.update(Msg::Engine(event));
         }
     }
-    app.rebuild_detail();
     app
 }
 
@@ -157,4 +156,119 @@ fn hostile_text_is_drawn_escaped() {
     assert_eq!(raw_controls(&response), []);
     assert!(response.contains(r"\u202edilav ✓"), "JSON views stay JSON");
     insta::assert_snapshot!("hostile_response", response);
+}
+
+/// Before the first delivery, at the smallest size people use: the URL
+/// to send to, whole, and a command that sends one.
+#[test]
+fn empty_at_80x24() {
+    let text = screen(&app(80, 24, false));
+    assert!(text.contains("    https://hooks.example.com/dev "));
+    assert!(text.contains("curl -d '{}' https://hooks.example.com/dev/webhooks/test"));
+    insta::assert_snapshot!(text);
+}
+
+/// A relay URL and a forward target as long as real ones, at 80x24: the
+/// brand and the spacing give way, the URL and `:3000` stay whole, and the
+/// hints drop whole from the end with `…`.
+#[test]
+fn header_and_hints_at_80x24() {
+    // A relay-assigned channel is 26 characters.
+    let url = "https://hooks.example.com/c/abcdefghijklmnopqrstuvwxyz";
+    let mut app = listening_at(url, true);
+    press(&mut app, KeyCode::Char('F'));
+    let text = screen(&app);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains(&format!("{url} → http://127.0.0.1:3000")));
+    assert!(
+        lines[23]
+            .trim_end_matches([' ', '"'])
+            .ends_with("r replay …")
+    );
+    assert!(!text.contains("R re-si"));
+    insta::assert_snapshot!(text);
+
+    app.update(Msg::Engine(fixtures::reconnecting()));
+    let text = screen(&app);
+    let state = text.lines().nth(1).unwrap_or_default();
+    assert!(state.contains('…'), "a long reason is cut: {state}");
+    assert!(
+        state.contains("6 deliveries"),
+        "the counts that matter stay: {state}"
+    );
+    insta::assert_snapshot!("header_at_80x24_reconnecting", text);
+}
+
+/// Listening at `url`, forwarding to port 3000, at 80x24.
+fn listening_at(url: &str, with_deliveries: bool) -> App {
+    let mut app = App::new(0, false);
+    app.update(Msg::Resize(80, 24));
+    app.update(Msg::Tick(T0 + 9_000));
+    app.update(Msg::Engine(crate::events::Event::Ready {
+        public_url: url.into(),
+        channel: "c".into(),
+        listeners: 1,
+        forward: "http://127.0.0.1:3000".into(),
+    }));
+    if with_deliveries {
+        for event in fixtures::every_badge() {
+            app.update(Msg::Engine(event));
+        }
+    }
+    app
+}
+
+/// A URL too long to share the first line: the forward target leads the
+/// second line, whole, and the URL keeps the first.
+#[test]
+fn a_long_url_moves_the_forward_target_down() {
+    let url = "https://relay.hookhole.example.com/c/abcdefghijklmnopqrstuvwxyz";
+    let text = screen(&listening_at(url, true));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].contains(url), "{}", lines[0]);
+    assert!(
+        lines[1].starts_with("\" → http://127.0.0.1:3000 · ● connected"),
+        "{}",
+        lines[1]
+    );
+    insta::assert_snapshot!(text);
+}
+
+/// The hint bar and the help screen come from the key table: every key
+/// of the table is named on the help screen with what it does, and the
+/// hint bar is the table's hints in order.
+#[test]
+fn hints_and_help_are_the_key_table() {
+    use super::keys::{self, KEYS};
+    // At 80x24 the whole help screen fits, every row whole.
+    let mut app = app(80, 24, true);
+    press(&mut app, KeyCode::Char('?'));
+    let help = screen(&app);
+    for binding in KEYS {
+        let row = help
+            .lines()
+            .find(|l| l.contains(binding.help))
+            .unwrap_or_else(|| panic!("{:?} is not on the help screen", binding.help));
+        for &(code, modifiers, _) in binding.keys {
+            let name = keys::name(code, modifiers);
+            assert!(row.contains(&name), "{name} is not on its help row: {row}");
+        }
+    }
+    let wide = screen(&self::app(300, 40, true));
+    let bar = wide.lines().last().unwrap_or_default();
+    let expected: Vec<String> = keys::hints().collect();
+    assert_eq!(bar.trim_matches([' ', '"']), expected.join("  "));
+}
+
+/// A URL too long for one line with the command: the command is split
+/// with a `\` so it still pastes whole, never wrapped mid-word.
+#[test]
+fn empty_with_a_long_url_splits_the_command_where_the_shell_can() {
+    let url = "http://127.0.0.1:42917/ru3d3w7fcm4ycm3qfo2j3geo3a";
+    let text = screen(&listening_at(url, false));
+    assert!(text.contains("    curl -d '{}' \\ "), "{text}");
+    assert!(
+        text.contains(&format!("      {url}/webhooks/test ")),
+        "{text}"
+    );
 }
