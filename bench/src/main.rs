@@ -275,7 +275,9 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
     let (relay_proc, line) = spawn(
         "relay",
         &binary,
-        // The benchmark measures the tunnel, not the rate limiter.
+        // The benchmark measures the tunnel, not the rate limiter, and
+        // connects 10,000 idle clients (more than the relay's default budget
+        // for client links).
         &[
             "relay",
             "--listen",
@@ -283,6 +285,8 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
             "--rate-limit",
             "1000000000",
             "--max-in-flight",
+            "100000",
+            "--max-client-connections",
             "100000",
             "--data-dir",
             relay_data.to_str().unwrap_or_default(),
