@@ -170,7 +170,7 @@ fn empty_at_80x24() {
 
 /// A relay URL and a forward target as long as real ones, at 80x24: the
 /// brand and the spacing give way, the URL and `:3000` stay whole, and the
-/// hints drop whole from the end with `…`.
+/// hints drop whole from the end with `…`, keeping `? help` last.
 #[test]
 fn header_and_hints_at_80x24() {
     // A relay-assigned channel is 26 characters.
@@ -183,7 +183,7 @@ fn header_and_hints_at_80x24() {
     assert!(
         lines[23]
             .trim_end_matches([' ', '"'])
-            .ends_with("r replay …")
+            .ends_with("F follow …  ? help")
     );
     assert!(!text.contains("R re-si"));
     insta::assert_snapshot!(text);

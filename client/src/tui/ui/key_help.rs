@@ -37,25 +37,31 @@ pub fn hint_bar(app: &App, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(line), area);
 }
 
-/// ` j/k move  Enter focus  …`: as many whole hints as fit in `width`
-/// columns, then `…` when any had to go.
+/// ` j/k move  Enter focus  …  ? help`: as many whole hints as fit in
+/// `width` columns, then `…` when any had to go, and the help hint kept
+/// last, since `?` shows every key that was left out.
 pub fn hints(width: usize) -> String {
     let all = format!(" {}", keys::hints().collect::<Vec<_>>().join("  "));
     if all.width() <= width {
         return all;
     }
+    let help = keys::hints().find(|h| h.starts_with("? "));
+    // ` …` plus, when it fits, `  ? help` after it.
+    let tail = match &help {
+        Some(h) if h.width() + 6 < width => format!(" …  {h}"),
+        _ => " …".to_string(),
+    };
     let mut out = String::new();
-    for hint in keys::hints() {
+    for hint in keys::hints().filter(|h| Some(h) != help.as_ref()) {
         let sep = if out.is_empty() { " " } else { "  " };
-        // Room for this hint and the ` …` that says more follow.
-        if out.width() + sep.len() + hint.width() + 2 > width {
+        if out.width() + sep.len() + hint.width() + tail.width() > width {
             break;
         }
         out.push_str(sep);
         out.push_str(&hint);
     }
-    if out.width() + 2 <= width {
-        out.push_str(" …");
+    if out.width() + tail.width() <= width {
+        out.push_str(&tail);
     }
     out
 }
