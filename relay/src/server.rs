@@ -108,8 +108,16 @@ impl Relay {
         };
         let buffer = match (&config.data_dir, config.offline) {
             (Some(dir), crate::config::Offline::Queue) => {
-                let buffer = crate::buffer::Buffer::open(dir, config.buffer_limits)
-                    .map_err(anyhow::Error::msg)?;
+                let buffer =
+                    crate::buffer::Buffer::open(dir, config.buffer_limits).map_err(|e| {
+                        // At start, like a bad flag: exit 2, one line, and what
+                        // to do. Nothing was written to the file.
+                        hookhole_host::settings::UsageError(format!(
+                            "{e}; it holds the webhooks waiting for clients, so the relay \
+                             will not start without it: restore it from a backup, or move it \
+                             away (with its -wal and -shm files) to start with an empty buffer"
+                        ))
+                    })?;
                 Some(
                     crate::buffer_writer::BufferWriter::start(Arc::new(buffer))
                         .map_err(anyhow::Error::msg)?,
