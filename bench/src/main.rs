@@ -11,6 +11,7 @@
 //!
 //! - `target`: the local server under test, a process of its own.
 //! - `procs`: the relay, client and target processes, measured via `/proc`.
+//! - `setup`: starting the target, the relay and the clients under test.
 //! - `load`: the load generator and its latencies.
 //! - `idle`: what one connected, idle client costs the relay.
 //! - `soak`: minutes of idle clients and a trickle of webhooks.
@@ -20,6 +21,7 @@ mod idle;
 mod load;
 mod machine;
 mod procs;
+mod setup;
 mod soak;
 mod target;
 
@@ -28,8 +30,7 @@ use hookhole_shared::signature::preset::builtin;
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::sign::{Signing, sign};
 use load::{Request, Stats};
-use procs::{Proc, spawn};
-use std::net::SocketAddr;
+use setup::Setup;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const SECRET: &str = "whsec_benchmark_secret_0001";
@@ -50,11 +51,6 @@ struct Options {
     /// 2 KiB, or one connection of 2 KiB (`--profile=latency`) or of 1 MiB
     /// (`--profile=large`).
     profile: Option<Profile>,
-}
-
-fn addr_of(line: &str) -> anyhow::Result<SocketAddr> {
-    let value: serde_json::Value = serde_json::from_str(line)?;
-    Ok(value["addr"].as_str().unwrap_or_default().parse()?)
 }
 
 /// A webhook body of about `size` bytes, signed like Stripe's.
@@ -96,53 +92,6 @@ struct Row {
 
 fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
-}
-
-struct Setup {
-    target: SocketAddr,
-    relay: SocketAddr,
-    relay_proc: Proc,
-    clients: Vec<Proc>,
-    binary: std::path::PathBuf,
-    dir: std::path::PathBuf,
-    _target_proc: Proc,
-}
-
-impl Setup {
-    fn cpu(&self) -> Duration {
-        self.relay_proc.cpu() + self.clients.iter().map(Proc::cpu).sum::<Duration>()
-    }
-
-    fn add_client(&mut self) -> anyhow::Result<()> {
-        let n = self.clients.len();
-        let data = self.dir.join(format!("client-{n}"));
-        let relay = format!("http://{}", self.relay);
-        let forward = format!("http://{}", self.target);
-        let secret = format!("stripe={SECRET}");
-        let (proc, _) = spawn(
-            "client",
-            &self.binary,
-            &[
-                "listen",
-                "--no-tui",
-                "--relay",
-                &relay,
-                "--channel",
-                "bench",
-                "--forward",
-                &forward,
-                "--secret",
-                &secret,
-                "--data-dir",
-                data.to_str().unwrap_or_default(),
-                "--keep",
-                "100000",
-            ],
-            "\"ready\"",
-        )?;
-        self.clients.push(proc);
-        Ok(())
-    }
 }
 
 async fn workload(
@@ -265,44 +214,8 @@ async fn profile(setup: &Setup, which: Profile) -> anyhow::Result<bool> {
 }
 
 async fn bench(options: &Options) -> anyhow::Result<bool> {
-    let binary = procs::hookhole_binary()?;
-    let dir = std::env::temp_dir().join(format!("hookhole-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let me = std::env::current_exe()?;
-    let (target_proc, line) = spawn("target", &me, &["--serve-target"], "listening")?;
-    let target = addr_of(&line)?;
-    let relay_data = dir.join("relay");
-    let (relay_proc, line) = spawn(
-        "relay",
-        &binary,
-        // The benchmark measures the tunnel, not the rate limiter, and
-        // connects 10,000 idle clients (more than the relay's default budget
-        // for client links).
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--rate-limit",
-            "1000000000",
-            "--max-in-flight",
-            "100000",
-            "--max-client-connections",
-            "100000",
-            "--data-dir",
-            relay_data.to_str().unwrap_or_default(),
-        ],
-        "listening",
-    )?;
-    let relay = addr_of(&line)?;
-    let mut setup = Setup {
-        target,
-        relay,
-        relay_proc,
-        clients: Vec::new(),
-        binary,
-        dir: dir.clone(),
-        _target_proc: target_proc,
-    };
+    let mut setup = Setup::start()?;
+    let dir = setup.dir.clone();
     setup.add_client()?;
     if let Some(length) = options.soak {
         let met = soak(&setup, length).await?;
@@ -371,7 +284,7 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
 
     let idle_count = if q { 1000 } else { 10_000 };
     let before = setup.relay_proc.rss_kib();
-    let idle = idle::open(relay, idle_count).await?;
+    let idle = idle::open(setup.relay, idle_count).await?;
     // Let the relay settle after the connection storm.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after = setup.relay_proc.rss_kib();
