@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::process::{Proc, hookhole, run};
+use common::process::{Proc, hookhole, listening, run};
 use common::*;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -396,13 +396,8 @@ async fn the_relay_refuses_oversized_certificates() {
 async fn id_prefixes_match_literally() {
     let dir = tempfile::tempdir().unwrap();
     let target = TestTarget::echo().await;
-    let mut listen = hookhole(dir.path());
-    listen.args(["listen", "--forward", &target.url(), "--port", "0"]);
-    let mut listener = Proc::spawn(listen);
-    let public_url = listener.wait_event("ready").await["public_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (mut listener, public_url) =
+        listening(hookhole(dir.path()), &["--forward", &target.url()]).await;
     for path in ["/a", "/b"] {
         assert_eq!(
             post(&format!("{public_url}{path}"), b"{}").await.status,

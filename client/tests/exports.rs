@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::process::{Proc, hookhole, run};
+use common::process::{hookhole, listening, run};
 use common::*;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -263,13 +263,7 @@ async fn exported_curl_sends_what_the_forwarder_sent_and_reads_no_file() {
         format!("[listen]\nforward = \"{}\"\nport = 0\n", local.url()),
     )
     .unwrap();
-    let mut listen = hookhole(dir.path());
-    listen.args(["listen", "--no-tui"]);
-    let mut listener = Proc::spawn(listen);
-    let public_url = listener.wait_event("ready").await["public_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (listener, public_url) = listening(hookhole(dir.path()), &[]).await;
     let uri: http::Uri = public_url.parse().unwrap();
     let relay: SocketAddr = uri.authority().unwrap().as_str().parse().unwrap();
     let cases = cases(uri.path(), &relay.to_string(), &canary);

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::process::{Proc, hookhole, run};
+use common::process::{Proc, hookhole, listening, run};
 use common::*;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -204,21 +204,12 @@ async fn a_history_damaged_inside_a_page_is_refused_with_what_to_do_and_left_as_
     // A data dir the suggested command must quote.
     let data = dir.path().join("my data");
     let target = TestTarget::echo().await;
-    let mut cmd = hookhole(dir.path());
-    cmd.args([
-        "listen",
-        "--forward",
-        &target.url(),
-        "--port",
-        "0",
-        "--data-dir",
-    ])
-    .arg(&data);
-    let mut listener = Proc::spawn(cmd);
-    let public_url = listener.wait_event("ready").await["public_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let data_arg = data.to_str().unwrap();
+    let (mut listener, public_url) = listening(
+        hookhole(dir.path()),
+        &["--forward", &target.url(), "--data-dir", data_arg],
+    )
+    .await;
     for n in 0..60 {
         let body = format!("{n:04}").repeat(1000);
         assert_eq!(

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::process::{Proc, hookhole, run};
+use common::process::{Proc, hookhole, listening, run};
 use common::tmux::{Tmux, public_url, tmux_available};
 use common::*;
 use std::net::SocketAddr;
@@ -298,13 +298,8 @@ async fn history_rows_keep_their_columns_whatever_the_path() {
     use unicode_width::UnicodeWidthStr as _;
     let dir = tempfile::tempdir().unwrap();
     let target = TestTarget::echo().await;
-    let mut listen = hookhole(dir.path());
-    listen.args(["listen", "--forward", &target.url(), "--port", "0"]);
-    let mut listener = Proc::spawn(listen);
-    let public_url = listener.wait_event("ready").await["public_url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (mut listener, public_url) =
+        listening(hookhole(dir.path()), &["--forward", &target.url()]).await;
     let uri: http::Uri = public_url.parse().unwrap();
     let addr: SocketAddr = uri.authority().unwrap().as_str().parse().unwrap();
     // No-break spaces wrap like text: long enough, the rest of the path
