@@ -258,7 +258,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_fast_start_then_silence_is_cut_by_the_idle_timeout() {
         let (tx, body) = channel_body();
-        // 1 MiB earns 1024 s at 1 KiB/s: only the idle timeout applies.
+        // Well over the window's quota, then nothing: the idle timeout cuts
+        // it, as a stall.
         tx.send(data(&vec![0; 1 << 20])).await.unwrap();
         let began = Instant::now();
         let result = read(body, 4 << 20, PACE).await;
