@@ -239,10 +239,10 @@ fn remember(config: &EngineConfig, welcome: &Welcome) {
     if config.channel.is_some() {
         return;
     }
-    if let Some((memory, key)) = &config.memory {
-        if let Err(e) = memory.set(key, &welcome.channel) {
-            tracing::warn!("cannot remember channel {}: {e}", welcome.channel);
-        }
+    if let Some((memory, key)) = &config.memory
+        && let Err(e) = memory.set(key, &welcome.channel)
+    {
+        tracing::warn!("cannot remember channel {}: {e}", welcome.channel);
     }
 }
 

@@ -33,7 +33,11 @@ async fn refused_by(cmd: tokio::process::Command, expect: &str) {
         stderr.contains(expect),
         "{what}: expected {expect:?} in {stderr}"
     );
-    assert_eq!(raw_controls(&stderr), [], "{what}: {stderr}");
+    assert_eq!(
+        raw_controls(&stderr),
+        Vec::<char>::new(),
+        "{what}: {stderr}"
+    );
 }
 
 /// Characters a terminal obeys instead of drawing, found raw: C0 controls
@@ -117,7 +121,7 @@ async fn hostile_config_values_flags_and_environment_are_refused_escaped() {
         stdout.contains(&format!("[env: HOOKHOLE_FORWARD={SHOWN}]")),
         "{stdout}"
     );
-    assert_eq!(raw_controls(&stdout), [], "{stdout}");
+    assert_eq!(raw_controls(&stdout), Vec::<char>::new(), "{stdout}");
 }
 
 #[tokio::test]

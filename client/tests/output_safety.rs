@@ -143,7 +143,7 @@ async fn the_terminal_ui_shows_hostile_payloads_escaped_and_the_terminal_obeys_n
     );
     let drawn = tmux.run(&["capture-pane", "-e", "-p", "-t", "ui"]);
     let text = without_sgr(&drawn).unwrap();
-    assert_eq!(raw_controls(&text), [], "{text}");
+    assert_eq!(raw_controls(&text), Vec::<char>::new(), "{text}");
 
     // The JSON delivery: bidi overrides in strings, in the request and in
     // the local server's answer (the echo target sends the body back).
@@ -154,7 +154,10 @@ async fn the_terminal_ui_shows_hostile_payloads_escaped_and_the_terminal_obeys_n
     let screen = tmux.wait_for("Attempt 1 (original)").await;
     assert!(screen.contains(SHOWN_NOTE), "{screen}");
     let drawn = tmux.run(&["capture-pane", "-e", "-p", "-t", "ui"]);
-    assert_eq!(raw_controls(&without_sgr(&drawn).unwrap()), []);
+    assert_eq!(
+        raw_controls(&without_sgr(&drawn).unwrap()),
+        Vec::<char>::new()
+    );
 
     tmux.run(&["send-keys", "-t", "ui", "q"]);
     tmux.wait_for("EXITED=0").await;
@@ -182,7 +185,11 @@ async fn stdout_of(dir: &std::path::Path, args: &[&str]) -> String {
     cmd.args(args);
     let (code, stdout, stderr) = run(cmd).await;
     assert_eq!(code, Some(0), "{args:?}: {stderr}");
-    assert_eq!(raw_controls(&stdout), [], "{args:?}: {stdout}");
+    assert_eq!(
+        raw_controls(&stdout),
+        Vec::<char>::new(),
+        "{args:?}: {stdout}"
+    );
     stdout
 }
 
@@ -224,7 +231,7 @@ async fn history_show_json_lines_and_the_relay_log_carry_no_raw_controls() {
     let lines = delivery_lines(&mut client, 2).await;
     let mut ids = Vec::new();
     for line in &lines {
-        assert_eq!(raw_controls(line), [], "{line}");
+        assert_eq!(raw_controls(line), Vec::<char>::new(), "{line}");
         let json: serde_json::Value = serde_json::from_str(line).unwrap();
         ids.push(json["id"].as_str().unwrap().to_string());
     }
@@ -287,10 +294,10 @@ async fn history_show_json_lines_and_the_relay_log_carry_no_raw_controls() {
         stderr.contains(r"agent=evil\x1b]0;relay\x07\u{9b}2J\u{202e}"),
         "{stderr}"
     );
-    assert_eq!(raw_controls(&stderr), [], "{stderr}");
+    assert_eq!(raw_controls(&stderr), Vec::<char>::new(), "{stderr}");
     client.signal("INT");
     let (_, stderr) = client.exit().await;
-    assert_eq!(raw_controls(&stderr), [], "{stderr}");
+    assert_eq!(raw_controls(&stderr), Vec::<char>::new(), "{stderr}");
 }
 
 #[tokio::test]
@@ -369,7 +376,7 @@ fn log_fields_escape_messages_and_values_and_keep_one_line_per_event() {
     });
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert_eq!(text.lines().count(), 1, "{text}");
-    assert_eq!(raw_controls(&text), [], "{text}");
+    assert_eq!(raw_controls(&text), Vec::<char>::new(), "{text}");
     assert!(
         text.contains(r"got /pay\u{9b}\x1b[2J\nINFO forged: ✓ valid path=/pay\u{9b}\x1b[2J"),
         "{text}"

@@ -169,14 +169,14 @@ fn default_event(preset: &Preset) -> Event {
         "created_at": "{{now_iso}}",
         "data": { "message": "Test webhook from hookhole trigger", "provider": preset.id },
     });
-    if let Some(rule) = &preset.timestamp {
-        if let TimestampSource::Body(field) = &rule.source {
-            body[field.as_str()] = serde_json::Value::String(match rule.unit {
-                TimestampUnit::Ms => "{{now_ms}}".into(),
-                TimestampUnit::Rfc3339 => "{{now_iso}}".into(),
-                TimestampUnit::S | TimestampUnit::Raw => "{{now}}".into(),
-            });
-        }
+    if let Some(rule) = &preset.timestamp
+        && let TimestampSource::Body(field) = &rule.source
+    {
+        body[field.as_str()] = serde_json::Value::String(match rule.unit {
+            TimestampUnit::Ms => "{{now_ms}}".into(),
+            TimestampUnit::Rfc3339 => "{{now_iso}}".into(),
+            TimestampUnit::S | TimestampUnit::Raw => "{{now}}".into(),
+        });
     }
     Event {
         name: format!("{}.test", preset.id),

@@ -145,7 +145,7 @@ fn hostile_text_is_drawn_escaped() {
     app.update(Msg::Notice("replay failed: \x1b[2J\u{9b}H".into()));
     press(&mut app, KeyCode::Char('1'));
     let request = screen(&app);
-    assert_eq!(raw_controls(&request), []);
+    assert_eq!(raw_controls(&request), Vec::<char>::new());
     assert!(request.contains(r"clip = \x1b]52;c;ZWNobyBwd25lZA==\x07"));
     assert!(request.contains(r"row = \r\n12:00:09 POST /pay 200 ✓ valid"));
     assert!(request.contains(r"/pay\u{9b}31m\u{85}"));
@@ -153,7 +153,7 @@ fn hostile_text_is_drawn_escaped() {
     insta::assert_snapshot!("hostile_request", request);
     press(&mut app, KeyCode::Char('2'));
     let response = screen(&app);
-    assert_eq!(raw_controls(&response), []);
+    assert_eq!(raw_controls(&response), Vec::<char>::new());
     assert!(response.contains(r"\u202edilav ✓"), "JSON views stay JSON");
     insta::assert_snapshot!("hostile_response", response);
 }

@@ -93,14 +93,14 @@ pub(super) fn verify(preset: &Preset, request: &Request<'_>, secret: &Secret, no
     }
     let mut attempt = Attempt::new(Status::Valid, "JWT (HS256) matches and binds the body");
     attempt.timestamp_age_s = claims["iat"].as_i64().map(|iat| now - iat);
-    if let Some(exp) = claims["exp"].as_i64() {
-        if now > exp {
-            attempt = Attempt::new(
-                Status::Expired,
-                format!("the JWT is genuine but expired {} s ago", now - exp),
-            );
-            attempt.timestamp_age_s = claims["iat"].as_i64().map(|iat| now - iat);
-        }
+    if let Some(exp) = claims["exp"].as_i64()
+        && now > exp
+    {
+        attempt = Attempt::new(
+            Status::Expired,
+            format!("the JWT is genuine but expired {} s ago", now - exp),
+        );
+        attempt.timestamp_age_s = claims["iat"].as_i64().map(|iat| now - iat);
     }
     attempt
 }

@@ -61,17 +61,16 @@ impl Preset {
             source: source @ TimestampSource::List(key),
             ..
         }) = &self.timestamp
+            && self.list.as_ref().and_then(|l| l.ts_key.as_ref()) != Some(key)
         {
-            if self.list.as_ref().and_then(|l| l.ts_key.as_ref()) != Some(key) {
-                return Err(fail(format!(
-                    "timestamp source \"{source}\" names no ts_key of the signature header's list"
-                )));
-            }
+            return Err(fail(format!(
+                "timestamp source \"{source}\" names no ts_key of the signature header's list"
+            )));
         }
-        if let Some(list) = &self.list {
-            if list.item_sep.is_empty() || list.kv_sep.is_empty() || list.sig_keys.is_empty() {
-                return Err(fail("list needs item_sep, kv_sep and sig_keys".into()));
-            }
+        if let Some(list) = &self.list
+            && (list.item_sep.is_empty() || list.kv_sep.is_empty() || list.sig_keys.is_empty())
+        {
+            return Err(fail("list needs item_sep, kv_sep and sig_keys".into()));
         }
         Ok(())
     }

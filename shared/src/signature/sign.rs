@@ -74,10 +74,10 @@ pub fn sign(preset: &Preset, secret: &Secret, signing: &Signing<'_>) -> Result<S
         TimestampUnit::Ms => (signing.timestamp * 1000).to_string(),
         TimestampUnit::Rfc3339 => rfc3339(signing.timestamp),
     });
-    if let (Some(rule), Some(text)) = (&preset.timestamp, &ts_text) {
-        if let TimestampSource::Header(name) = &rule.source {
-            headers.push(Header::new(name.to_ascii_lowercase(), text.as_str()));
-        }
+    if let (Some(rule), Some(text)) = (&preset.timestamp, &ts_text)
+        && let TimestampSource::Header(name) = &rule.source
+    {
+        headers.push(Header::new(name.to_ascii_lowercase(), text.as_str()));
     }
     if let Some(name) = &preset.id_header {
         headers.push(Header::new(name.to_ascii_lowercase(), signing.id));
