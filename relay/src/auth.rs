@@ -18,6 +18,11 @@ pub fn owner_id(token: &str) -> String {
 }
 
 /// Constant-time equality (time depends on the lengths only).
+/// Whether the owner id `held` (as stored) is `owner`, in constant time.
+pub fn same_owner(held: &[u8], owner: &str) -> bool {
+    ct_eq(held, owner.as_bytes())
+}
+
 fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -126,6 +131,15 @@ impl Owners {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(channel)
+    }
+
+    /// Whether `owner` claimed `channel`.
+    pub fn is_owned_by(&self, channel: &str, owner: &str) -> bool {
+        self.owners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(channel)
+            .is_some_and(|held| ct_eq(held.as_bytes(), owner.as_bytes()))
     }
 
     /// Claims `channel` for `owner`: free, or already theirs, and within

@@ -340,6 +340,11 @@ impl Buffer {
         Ok(())
     }
 
+    /// The channels with deliveries buffered.
+    pub fn channels(&self) -> Vec<String> {
+        self.pending().names()
+    }
+
     /// Deliveries waiting, for the health endpoint.
     pub fn waiting_count(&self) -> usize {
         self.pending().count as usize

@@ -162,6 +162,8 @@ pub struct RelayArgs {
     #[arg(long, env = "HOOKHOLE_RELAY_HEARTBEAT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub heartbeat: Option<Duration>,
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterArgs,
 }
 
 /// The `[relay]` section of `hookhole.toml`: the same names as the flags.
@@ -196,6 +198,11 @@ struct RelayFile {
     body_timeout: Option<String>,
     min_body_rate: Option<SizeValue>,
     trusted_proxy: Option<Vec<String>>,
+    // The cluster's keys (serde cannot flatten with unknown keys denied).
+    #[serde(default)]
+    nats: Vec<String>,
+    node: Option<String>,
+    nats_outage_limit: Option<String>,
 }
 
 impl RelayArgs {
@@ -362,6 +369,11 @@ impl RelayArgs {
         } else {
             self.trusted_proxy.clone()
         };
+        config.cluster = self.cluster.resolve(crate::cluster::ClusterFile {
+            nats: file.nats,
+            node: file.node,
+            nats_outage_limit: file.nats_outage_limit,
+        })?;
         let anonymous = self.allow_anonymous || file.allow_anonymous.unwrap_or(false);
         if config.tokens.is_empty() && !listen.ip().is_loopback() {
             if !anonymous {

@@ -53,6 +53,8 @@ pub struct RelayConfig {
     /// Proxies whose `X-Forwarded-*` headers are passed on instead of
     /// replaced (`--trusted-proxy`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The cluster to join (`--nats`); `None` for a relay on its own.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Default for RelayConfig {
@@ -76,6 +78,7 @@ impl Default for RelayConfig {
             tls: None,
             limits: crate::limits::Limits::default(),
             trusted_proxies: Vec::new(),
+            cluster: None,
         }
     }
 }

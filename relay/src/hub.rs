@@ -24,6 +24,37 @@ const OUTBOX_CAPACITY: usize = 256;
 pub enum Reply {
     Response(Response),
     Failed(Failure),
+    /// The client saved a queued delivery (its `ack`).
+    Saved,
+}
+
+/// What the listeners of one live delivery made of it.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The first real HTTP response from any of them.
+    Answered(Response),
+    /// None answered; the first failure reported.
+    Failed(Failure),
+    /// None answered and none failed: they all left.
+    Gone,
+}
+
+/// Waits for the listeners' replies on `rx` until one answers or all are
+/// done. A failure only counts once no listener can answer any more: with
+/// two clients, one whose local server is down must not hide the other's
+/// good answer.
+pub async fn first_reply(rx: &mut mpsc::Receiver<Reply>) -> Outcome {
+    let mut first_failure: Option<Failure> = None;
+    while let Some(reply) = rx.recv().await {
+        match reply {
+            Reply::Response(r) => return Outcome::Answered(r),
+            Reply::Failed(f) => {
+                first_failure.get_or_insert(f);
+            }
+            Reply::Saved => {}
+        }
+    }
+    first_failure.map_or(Outcome::Gone, Outcome::Failed)
 }
 
 type Inflight = HashMap<String, mpsc::Sender<Reply>>;

@@ -30,6 +30,12 @@ pub fn channel_name() -> String {
     random_base32::<16>()
 }
 
+/// A 40-bit name (8 characters) for a relay in a cluster that was not
+/// given one: distinct among a cluster's nodes, not a secret.
+pub fn short_name() -> String {
+    random_base32::<5>()
+}
+
 /// An 80-bit delivery id (16 characters).
 pub fn delivery_id() -> String {
     random_base32::<10>()

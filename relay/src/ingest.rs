@@ -1,14 +1,15 @@
 //! Webhook ingress: `METHOD /{channel}/{rest}?{query}` in, the local server's
 //! answer (or a precise error) out.
 
+use crate::cluster::stored::StoreError;
 use crate::error::ApiError;
 use crate::forwarded;
-use crate::hub::Reply;
+use crate::hub::{Outcome, first_reply};
 use crate::state::RelayState;
 use bytes::Bytes;
 use hookhole_shared::frame;
 use hookhole_shared::headers::{self, Header};
-use hookhole_shared::protocol::{Delivery, Failure, RelayMessage};
+use hookhole_shared::protocol::{Delivery, RelayMessage};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -63,14 +64,16 @@ pub async fn handle(
         return Err(ApiError::BodyTooLarge { limit });
     }
     let routed = state.hub.route(&channel);
+    // Other nodes may hold the channel: only asking them tells.
+    let cluster = state.cluster.as_ref().filter(|c| c.is_up());
     // On a relay with tokens only a channel some token claimed can have a
     // client: anything else would be queued for nobody.
-    if routed.is_none() && !state.config.tokens.is_empty() && !state.owners.is_claimed(&channel) {
+    if routed.is_none() && !state.config.tokens.is_empty() && !is_claimed(&state, &channel).await {
         return Err(ApiError::UnknownChannel);
     }
     // Without a buffer, refuse before reading the body when nobody listens:
     // the sender learns at once, and no memory is spent on it.
-    if routed.is_none() && state.buffer.is_none() {
+    if routed.is_none() && cluster.is_none() && state.buffer.is_none() {
         return Err(ApiError::NoListener);
     }
     let body = crate::body::read(body, limit, limits.body_pace)
@@ -145,28 +148,29 @@ pub async fn handle(
         body: Bytes::new(),
     };
     let (id, seq) = (delivery.id.clone(), delivery.seq);
-    let mut message = RelayMessage::Delivery(delivery);
+    let message = RelayMessage::Delivery(delivery);
     let encode = |message: &RelayMessage| {
         // Serialising our own plain structs cannot fail.
         let header = serde_json::to_vec(message).unwrap_or_default();
         Bytes::from(frame::encode_chunks(&header, &body.chunks))
     };
-    // One encoded frame, shared by every listener (Bytes clones are cheap).
+    // One encoded frame, shared by every listener and node (Bytes clones
+    // are cheap).
     let frame = encode(&message);
-    let listeners = match routed {
-        Some(listeners) => listeners,
-        None => {
+    let listeners = match (routed, cluster) {
+        (Some(listeners), _) => listeners,
+        // Nobody here: the other nodes are asked below, and if none holds
+        // the channel it is stored in the cluster.
+        (None, Some(_)) => Vec::new(),
+        (None, None) => {
             let gate = state.gate.lock().await;
             // A client may have connected while the body was read.
             match state.hub.route(&channel) {
                 Some(listeners) => listeners,
                 None => {
-                    if let RelayMessage::Delivery(d) = &mut message {
-                        d.queued = true;
-                    }
                     // Queued under the gate (a client joining flushes the
                     // queue before reading the buffer), committed after it.
-                    let committed = queue(&state, &channel, seq, &id, encode(&message))?;
+                    let committed = queue(&state, &channel, seq, &id, encode(&queued(&message)))?;
                     drop(gate);
                     return committed_as_queued(&state, &channel, &id, committed).await;
                 }
@@ -177,33 +181,103 @@ pub async fn handle(
         .limiter
         .slot(&channel, &limits)
         .ok_or(ApiError::TooManyInFlight)?;
-    state
-        .metrics
-        .delivered
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let frame = Message::Binary(frame);
     tracing::debug!(%channel, %id, seq, listeners = listeners.len(), "delivery");
 
     let timeout = state.config.response_timeout;
+    let mut asked = None;
     let outcome = tokio::time::timeout(timeout, async {
-        let (tx, mut rx) = mpsc::channel(listeners.len());
+        // Room for every local listener's reply and one per other node.
+        let (tx, mut rx) = mpsc::channel(listeners.len() + REMOTE_REPLIES);
+        let message = Message::Binary(frame.clone());
         for listener in &listeners {
-            listener.deliver(&id, frame.clone(), tx.clone()).await;
+            listener.deliver(&id, message.clone(), tx.clone()).await;
+        }
+        if let Some(cluster) = cluster {
+            asked = cluster.ask(&channel, &id, frame.clone(), tx.clone()).await;
         }
         drop(tx);
-        first_answer(&mut rx).await
+        first_reply(&mut rx).await
     })
     .await;
     for listener in &listeners {
         listener.forget(&id);
     }
+    let nobody = asked.as_ref().is_none_or(|a| a.nobody());
+    if let (Some(cluster), Some(asked)) = (&state.cluster, asked) {
+        cluster.done(&id, asked);
+    }
     match outcome {
-        Ok(Ok(response)) => {
+        Ok(Outcome::Answered(response)) => {
+            state.metrics.count_delivered();
             state.metrics.observe(arrived.elapsed().as_secs_f64());
-            Ok(response)
+            Ok(to_http(response))
         }
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(ApiError::ResponseTimeout(timeout)),
+        Ok(Outcome::Failed(failure)) => {
+            state.metrics.count_delivered();
+            Err(ApiError::Local(failure))
+        }
+        Ok(Outcome::Gone) if listeners.is_empty() && nobody => {
+            store_in_cluster(&state, &channel, seq, &id, encode(&queued(&message))).await
+        }
+        Ok(Outcome::Gone) => {
+            state.metrics.count_delivered();
+            Err(ApiError::ListenersGone)
+        }
+        Err(_) => {
+            state.metrics.count_delivered();
+            Err(ApiError::ResponseTimeout(timeout))
+        }
+    }
+}
+
+/// Answers from other nodes one delivery makes room for (one per node
+/// holding the channel; more only when the census lags).
+const REMOTE_REPLIES: usize = 16;
+
+/// The same delivery, marked as kept for an absent client.
+fn queued(message: &RelayMessage) -> RelayMessage {
+    let mut message = message.clone();
+    if let RelayMessage::Delivery(d) = &mut message {
+        d.queued = true;
+    }
+    message
+}
+
+/// Whether a token claimed `channel`, on this node or (in a cluster) any.
+async fn is_claimed(state: &RelayState, channel: &str) -> bool {
+    if state.owners.is_claimed(channel) {
+        return true;
+    }
+    match &state.cluster {
+        // While NATS is away only this node's own claims are known.
+        Some(cluster) => cluster.is_claimed(channel).await.unwrap_or(false),
+        None => false,
+    }
+}
+
+/// No node holds the channel: kept in the cluster's stream, or while NATS
+/// cannot take it, in this relay's outbox; `202` once it is kept.
+async fn store_in_cluster(
+    state: &RelayState,
+    channel: &str,
+    seq: u64,
+    id: &str,
+    frame: Bytes,
+) -> Result<Response<Full<Bytes>>, ApiError> {
+    if state.config.offline == crate::config::Offline::Reject {
+        return Err(ApiError::NoListener);
+    }
+    let Some(cluster) = &state.cluster else {
+        return Err(ApiError::NoListener);
+    };
+    match cluster.store_delivery(channel, id, frame.clone()).await {
+        Ok(()) => committed_as_queued(state, channel, id, async { Ok(()) }).await,
+        Err(StoreError::Full(e)) => Err(ApiError::Buffer(e)),
+        Err(StoreError::Unavailable(e)) => {
+            tracing::warn!(%channel, %id, "{e}: kept in this relay's outbox");
+            let committed = queue(state, channel, seq, id, frame)?;
+            committed_as_queued(state, channel, id, committed).await
+        }
     }
 }
 
@@ -237,22 +311,6 @@ async fn committed_as_queued(
         StatusCode::ACCEPTED,
         &serde_json::json!({ "queued": true, "id": id }),
     ))
-}
-
-/// The first real HTTP response from any listener. A failure only counts
-/// once no listener can answer any more: with two clients, one whose local
-/// server is down must not hide the other's good answer.
-async fn first_answer(rx: &mut mpsc::Receiver<Reply>) -> Result<Response<Full<Bytes>>, ApiError> {
-    let mut first_failure: Option<Failure> = None;
-    while let Some(reply) = rx.recv().await {
-        match reply {
-            Reply::Response(r) => return Ok(to_http(r)),
-            Reply::Failed(f) => {
-                first_failure.get_or_insert(f);
-            }
-        }
-    }
-    Err(first_failure.map_or(ApiError::ListenersGone, ApiError::Local))
 }
 
 fn to_http(reply: hookhole_shared::protocol::Response) -> Response<Full<Bytes>> {

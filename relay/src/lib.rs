@@ -25,6 +25,8 @@
 //! - [`buffer`]: deliveries kept in SQLite for absent clients;
 //!   [`buffer_writer`]: its commits, batched on a thread of their own.
 //! - [`auth`]: client tokens and channel ownership.
+//! - [`cluster`]: relays sharing channels, buffer and owners through NATS
+//!   (`--nats`); without it, none of it runs.
 //! - `tunnel`: one client's websocket session.
 //! - `error`: every error as an HTTP status and a JSON body; `metrics`:
 //!   the counters behind `/_hookhole/metrics`.
@@ -39,6 +41,7 @@ mod budget;
 pub mod buffer;
 pub mod buffer_writer;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 mod connection;
 mod error;

@@ -40,6 +40,11 @@ impl Metrics {
         h.sum += seconds;
     }
 
+    /// A delivery went to clients (whatever they answered).
+    pub fn count_delivered(&self) {
+        self.delivered.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn reject(&self, code: &'static str) {
         *self
             .rejected

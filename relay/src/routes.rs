@@ -73,9 +73,12 @@ fn metrics(state: &RelayState) -> Result<Response<Full<Bytes>>, ApiError> {
         .buffer
         .as_ref()
         .map_or(0, |b| b.buffer().waiting_count());
-    let text = state
+    let mut text = state
         .metrics
         .render(stats.channels, stats.clients, buffered, &state.budgets);
+    if let Some(cluster) = &state.cluster {
+        text.push_str(&cluster.metrics.render(cluster.is_up(), buffered));
+    }
     let mut response = Response::new(Full::new(Bytes::from(text)));
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -93,10 +96,25 @@ fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, 
         return Err(ApiError::MethodNotAllowed);
     }
     let stats = state.hub.stats();
+    // A relay cut off from the cluster for too long says so: a load
+    // balancer then sends webhooks to the nodes that can reach the rest.
+    let (cluster, healthy) = match &state.cluster {
+        Some(cluster) => {
+            let (report, healthy) = cluster.health();
+            (Some(report), healthy)
+        }
+        None => (None, true),
+    };
+    let (status, word) = if healthy {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "nats_unreachable")
+    };
     Ok(json_response(
-        StatusCode::OK,
+        status,
         &serde_json::json!({
-            "status": "ok",
+            "status": word,
+            "cluster": cluster,
             "version": env!("CARGO_PKG_VERSION"),
             "protocol": hookhole_shared::protocol::VERSION,
             "channels": stats.channels,

@@ -155,6 +155,12 @@ impl Relay {
             tracing::info!("HTTPS on; certificate SHA-256 {}", tls.fingerprint);
             tokio::spawn(reload_on_hangup(tls.clone(), shutdown.clone()));
         }
+        let cluster = match &config.cluster {
+            Some(settings) => Some(Arc::new(
+                crate::cluster::Cluster::connect(settings.clone(), &config).await?,
+            )),
+            None => None,
+        };
         let budgets = crate::budget::Budgets::new(
             config.limits.connections,
             config.limits.client_connections,
@@ -162,6 +168,7 @@ impl Relay {
         let state = Arc::new(RelayState {
             budgets: budgets.clone(),
             buffer,
+            cluster,
             gate: tokio::sync::Mutex::new(()),
             owners,
             limiter: crate::limits::Gate::default(),
@@ -172,6 +179,7 @@ impl Relay {
             close_links: CancellationToken::new(),
             sessions: TaskTracker::new(),
         });
+        crate::cluster::Cluster::start(&state);
         let graceful = GracefulShutdown::new();
         let headers_backstop = state.config.limits.headers.saturating_mul(2).max(128);
         let mut http = auto::Builder::new(TokioExecutor::new());
@@ -223,6 +231,9 @@ impl Relay {
             .is_err()
         {
             tracing::warn!("some client links did not close in time");
+        }
+        if let Some(cluster) = &state.cluster {
+            cluster.stop().await;
         }
         tracing::info!("relay stopped");
         Ok(())

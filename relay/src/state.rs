@@ -26,6 +26,8 @@ pub struct RelayState {
     pub owners: crate::auth::Owners,
     pub limiter: crate::limits::Gate,
     pub metrics: crate::metrics::Metrics,
+    /// Membership in a cluster of relays (`--nats`).
+    pub cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
     /// Open connections by class, and their limits.
     pub budgets: std::sync::Arc<crate::budget::Budgets>,
 }

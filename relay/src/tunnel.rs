@@ -27,14 +27,19 @@ type Ws = WebSocketStream<TokioIo<Upgraded>>;
 /// Room for a delivery's JSON header on top of the largest body.
 const FRAME_OVERHEAD: usize = 2 * 1024 * 1024;
 
+/// The largest message a link carries for bodies up to `max_body`.
+pub fn max_frame(max_body: usize) -> usize {
+    max_body + FRAME_OVERHEAD
+}
+
 pub fn ws_config(max_body: usize) -> WebSocketConfig {
     // tungstenite allocates its read buffer up front, 128 KiB by default:
     // with thousands of idle clients that is most of the relay's memory. It
     // grows as needed for large frames.
     WebSocketConfig::default()
         .read_buffer_size(16 * 1024)
-        .max_message_size(Some(max_body + FRAME_OVERHEAD))
-        .max_frame_size(Some(max_body + FRAME_OVERHEAD))
+        .max_message_size(Some(max_frame(max_body)))
+        .max_frame_size(Some(max_frame(max_body)))
 }
 
 fn to_message(wire: Wire) -> Message {
@@ -98,7 +103,10 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         }
     };
     let channel = match admit(&state, &hello) {
-        Ok(channel) => channel,
+        Ok((channel, owner)) => match claim(&state, &channel, owner.as_deref()).await {
+            Ok(()) => channel,
+            Err((code, reason)) => return close_with(&mut ws, code, &reason).await,
+        },
         Err((code, reason)) => return close_with(&mut ws, code, &reason).await,
     };
 
@@ -129,12 +137,13 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         drop(gate);
         (listener, outbox, everyone, buffer)
     };
+    crate::cluster::Cluster::joined(&state, &channel);
     tracing::info!(%channel, listener = listener.id, agent = %hello.agent, "client connected");
     let welcome = RelayMessage::Welcome(Welcome {
         version: VERSION,
         channel: channel.clone(),
         public_url: format!("{base}/{channel}"),
-        listeners: everyone.len() as u32,
+        listeners: total_listeners(&state, &channel, everyone.len()),
         heartbeat_secs: state.config.heartbeat_interval.as_secs().max(1),
         heartbeat_ms: Some(state.config.heartbeat_interval.as_millis() as u64),
         max_body: state.config.max_body as u64,
@@ -142,12 +151,28 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
     if ws.send(to_message(welcome.encode())).await.is_ok()
         && send_buffered(&mut ws, buffer, &channel, hello.last_acked_seq).await
     {
-        announce(&everyone, &listener).await;
+        announce(&state, &everyone, &listener).await;
         let reason = pump(&state, &listener, &mut ws, outbox).await;
         tracing::info!(%channel, listener = listener.id, %reason, "client disconnected");
     }
     let rest = state.hub.leave(&listener);
-    announce(&rest, &listener).await;
+    crate::cluster::Cluster::left(&state, &channel);
+    announce(&state, &rest, &listener).await;
+}
+
+/// Clients of `channel`: `here` on this relay, and in a cluster those on
+/// the other nodes.
+fn total_listeners(state: &RelayState, channel: &str, here: usize) -> u32 {
+    let elsewhere = state
+        .cluster
+        .as_ref()
+        .map_or(0, |c| c.clients_elsewhere(channel));
+    here as u32 + elsewhere
+}
+
+/// The message telling a client how many clients its channel has.
+pub fn listeners_message(count: u32) -> Message {
+    to_message(RelayMessage::Listeners { count }.encode())
 }
 
 /// Bytes of buffered deliveries read from the database and sent at a time.
@@ -216,8 +241,43 @@ fn looks_assigned(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
-/// Checks a hello; returns the channel to join or a close code and reason.
-fn admit(state: &RelayState, hello: &Hello) -> Result<String, (u16, String)> {
+/// Claims `channel` for `owner` (a token's channel): on this relay, and in
+/// a cluster first on every node (the cluster's record decides; this
+/// relay's own is what it goes by while NATS is away).
+async fn claim(
+    state: &RelayState,
+    channel: &str,
+    owner: Option<&str>,
+) -> Result<(), (u16, String)> {
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    let claim_here = || {
+        state
+            .owners
+            .claim(channel, owner, state.config.limits.channels_per_token)
+            .map_err(|reason| (close::UNAUTHORIZED, reason))
+    };
+    let Some(cluster) = &state.cluster else {
+        return claim_here();
+    };
+    match cluster.claim(channel, owner).await {
+        Ok(crate::cluster::Claim::Held) => claim_here(),
+        Ok(crate::cluster::Claim::Taken) => Err((
+            close::UNAUTHORIZED,
+            format!("channel {channel} belongs to another token"),
+        )),
+        Err(_) if state.owners.is_owned_by(channel, owner) => Ok(()),
+        Err(e) => Err((
+            close::TRY_AGAIN_LATER,
+            truncate(&format!("cannot check who owns the channel: {e}")).to_string(),
+        )),
+    }
+}
+
+/// Checks a hello; returns the channel to join (and the token's owner id,
+/// if any) or a close code and reason.
+fn admit(state: &RelayState, hello: &Hello) -> Result<(String, Option<String>), (u16, String)> {
     if hello.version != VERSION {
         return Err((
             close::UNSUPPORTED_VERSION,
@@ -266,23 +326,14 @@ fn admit(state: &RelayState, hello: &Hello) -> Result<String, (u16, String)> {
         }
         None => crate::ids::channel_name(),
     };
-    if let Some(owner) = owner {
-        state
-            .owners
-            .claim(&channel, &owner, state.config.limits.channels_per_token)
-            .map_err(|reason| (close::UNAUTHORIZED, reason))?;
-    }
-    Ok(channel)
+    Ok((channel, owner))
 }
 
 /// Tells every other listener on the channel how many there are now.
-async fn announce(listeners: &[Arc<Listener>], except: &Listener) {
+async fn announce(state: &RelayState, listeners: &[Arc<Listener>], except: &Listener) {
     // `listeners` is the channel as it is now: after a join it includes the
     // newcomer (told by its welcome), after a leave it no longer has the leaver.
-    let count = RelayMessage::Listeners {
-        count: listeners.len() as u32,
-    };
-    let message = to_message(count.encode());
+    let message = listeners_message(total_listeners(state, &except.channel, listeners.len()));
     for other in listeners.iter().filter(|l| l.id != except.id) {
         other.send(message.clone()).await;
     }
@@ -391,7 +442,9 @@ fn receive(state: &RelayState, listener: &Listener, message: Message) -> Result<
         }
         // The client saved it: a buffered copy may go. Acks of live
         // deliveries cost nothing (the buffer knows what it holds).
-        ClientMessage::Ack { seq, .. } => {
+        ClientMessage::Ack { id, seq } => {
+            // A delivery stored in a cluster waits for this to be released.
+            listener.answer(&id, Reply::Saved);
             if let Some(writer) = &state.buffer
                 && writer.buffer().holds(&listener.channel, seq)
             {

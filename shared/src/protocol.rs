@@ -37,6 +37,9 @@ pub mod close {
     pub const CHANNEL_FULL: u16 = 4009;
     /// The relay is shutting down (the standard "going away" code).
     pub const GOING_AWAY: u16 = 1001;
+    /// The relay cannot decide now (a clustered relay cut off from NATS
+    /// cannot check who owns a channel); retry (the standard code).
+    pub const TRY_AGAIN_LATER: u16 = 1013;
 
     /// Codes after which reconnecting cannot help: the client must stop and
     /// tell the user, instead of retrying forever.

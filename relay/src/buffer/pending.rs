@@ -23,6 +23,10 @@ impl Pending {
         }
     }
 
+    pub(super) fn names(&self) -> Vec<String> {
+        self.channels.keys().cloned().collect()
+    }
+
     pub(super) fn get(&self, channel: &str) -> Option<&Held> {
         self.channels.get(channel)
     }

@@ -1,0 +1,186 @@
+//! A real `nats-server` with JetStream for cluster tests, and relay
+//! processes that join it.
+//!
+//! The server is found on PATH (or at `$NATS_SERVER`). Without it, cluster
+//! tests are skipped with a message, except in CI (`CI` set), where they
+//! fail: CI installs it and the tests must run.
+
+use super::process::{Proc, hookhole};
+use super::within;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::process::{Child, Command};
+
+pub struct Nats {
+    child: Option<Child>,
+    pub port: u16,
+    /// JetStream's files: kept across a restart.
+    store: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn binary() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("NATS_SERVER") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+impl Nats {
+    /// Starts a server on a free port; `None` (the test then returns) when
+    /// none is installed outside CI.
+    pub async fn start() -> Option<Nats> {
+        if binary().is_none() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "nats-server is not installed: CI must install it (apt-get install nats-server)"
+            );
+            eprintln!("skipping: nats-server is not installed (apt-get install nats-server)");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("jetstream");
+        let mut nats = Nats {
+            child: None,
+            port: 0,
+            store,
+            _dir: dir,
+        };
+        nats.run().await;
+        Some(nats)
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server: on a port of its choosing the first time, on the
+    /// same port after a restart (relays reconnect to it).
+    async fn run(&mut self) {
+        let ports = self._dir.path().join("ports");
+        let _ = std::fs::remove_dir_all(&ports);
+        std::fs::create_dir_all(&ports).unwrap();
+        let port = if self.port == 0 {
+            "-1".to_string()
+        } else {
+            self.port.to_string()
+        };
+        let mut cmd = Command::new(binary().unwrap());
+        cmd.args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
+            .arg(&self.store)
+            .arg("--ports_file_dir")
+            .arg(&ports)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        let child = cmd.spawn().expect("start nats-server");
+        // The ports file is written once the server accepts clients.
+        self.port = within("nats-server to listen", wait_for_port(&ports)).await;
+        self.child = Some(child);
+    }
+
+    /// Stops the server at once (SIGKILL): relays see the link drop.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    /// Starts it again on the same port, with what JetStream had stored.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        self.run().await;
+    }
+}
+
+async fn wait_for_port(dir: &Path) -> u16 {
+    loop {
+        if let Some(port) = std::fs::read_dir(dir).unwrap().flatten().find_map(|entry| {
+            let text = std::fs::read_to_string(entry.path()).ok()?;
+            let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+            let url = json["nats"][0].as_str()?;
+            url.rsplit(':').next()?.parse().ok()
+        }) {
+            return port;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// A relay process in the cluster.
+pub struct ClusterRelay {
+    pub proc: Proc,
+    pub url: String,
+    pub node: String,
+}
+
+impl ClusterRelay {
+    /// `hookhole relay --nats URL --node NODE` on a free port, with a data
+    /// dir of its own under `dir`, and `extra` flags.
+    pub async fn start(dir: &Path, nats: &Nats, node: &str, extra: &[&str]) -> ClusterRelay {
+        Self::start_on(dir, &nats.url(), node, "127.0.0.1:0", extra).await
+    }
+
+    pub async fn start_on(
+        dir: &Path,
+        nats: &str,
+        node: &str,
+        listen: &str,
+        extra: &[&str],
+    ) -> ClusterRelay {
+        let data = dir.join(format!("relay-{node}"));
+        let mut cmd = hookhole(dir);
+        cmd.args(["relay", "--listen", listen, "--nats", nats, "--node", node])
+            .arg("--data-dir")
+            .arg(&data)
+            .args(extra);
+        let mut proc = Proc::spawn(cmd);
+        let url = proc.wait_event("listening").await["public_url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let relay = ClusterRelay {
+            proc,
+            url,
+            node: node.to_string(),
+        };
+        relay.until_linked().await;
+        relay
+    }
+
+    /// The relay's health report.
+    pub async fn health(&self) -> serde_json::Value {
+        super::send("GET", &format!("{}/_hookhole/health", self.url), &[], b"")
+            .await
+            .json()
+    }
+
+    /// Waits until the relay reports its NATS link up.
+    pub async fn until_linked(&self) {
+        within("the relay's NATS link", async {
+            loop {
+                if self.health().await["cluster"]["connected"] == true {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+    }
+
+    /// The value of one metric line (`name value`), 0 when absent.
+    pub async fn metric(&self, name: &str) -> u64 {
+        let text = super::send("GET", &format!("{}/_hookhole/metrics", self.url), &[], b"")
+            .await
+            .body;
+        String::from_utf8_lossy(&text)
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} "))?.parse().ok())
+            .unwrap_or(0)
+    }
+}

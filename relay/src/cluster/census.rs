@@ -1,0 +1,164 @@
+//! How many clients a channel has on every node.
+//!
+//! A node holding clients of a channel tells the others its count on the
+//! channel's `census` subject whenever it changes, and again every few
+//! seconds; a node that starts holding a channel asks the others to tell
+//! theirs. Counts not repeated in time are dropped, so a node that died
+//! stops counting. Each client is told the channel's total, and the node a
+//! webhook arrives at knows how many nodes to expect answers from.
+
+use super::live::{CENSUS_SUFFIX, channel_subject};
+use crate::state::RelayState;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// How often each node repeats its counts.
+const REPEAT: Duration = Duration::from_secs(5);
+/// A count not repeated for this long is dropped (a node that died).
+const EXPIRY: Duration = Duration::from_secs(16);
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Count {
+    node: String,
+    clients: u32,
+    /// Asks every other node to tell its count now.
+    #[serde(default)]
+    ask: bool,
+}
+
+/// Per node: its clients of a channel, and when it last said so.
+type Nodes = HashMap<String, (u32, Instant)>;
+
+/// Other nodes' counts, per channel this node holds.
+#[derive(Default)]
+pub struct Census {
+    channels: Mutex<HashMap<String, Nodes>>,
+}
+
+impl Census {
+    fn channels(&self) -> MutexGuard<'_, HashMap<String, Nodes>> {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Clients of `channel` on other nodes.
+    pub fn clients_elsewhere(&self, channel: &str) -> u32 {
+        self.channels()
+            .get(channel)
+            .map_or(0, |nodes| nodes.values().map(|(n, _)| n).sum())
+    }
+
+    /// Other nodes holding clients of `channel`.
+    pub fn nodes_elsewhere(&self, channel: &str) -> usize {
+        self.channels()
+            .get(channel)
+            .map_or(0, |nodes| nodes.values().filter(|(n, _)| *n > 0).count())
+    }
+
+    /// Tells the other nodes this node's count for `channel` (and, with
+    /// `ask`, asks for theirs). The count is 0 once the node lets go.
+    pub fn tell(&self, state: &Arc<RelayState>, channel: &str, ask: bool) {
+        let Some(cluster) = &state.cluster else {
+            return;
+        };
+        let clients = state.hub.route(channel).map_or(0, |l| l.len() as u32);
+        if clients == 0 {
+            self.channels().remove(channel);
+        }
+        let count = Count {
+            node: cluster.node().to_string(),
+            clients,
+            ask,
+        };
+        let payload = serde_json::to_vec(&count).unwrap_or_default();
+        let (client, subject) = (
+            cluster.client.clone(),
+            channel_subject(channel, CENSUS_SUFFIX),
+        );
+        tokio::spawn(async move {
+            // Lost while NATS is away; repeated every few seconds anyway.
+            let _ = client.publish(subject, payload.into()).await;
+        });
+    }
+
+    /// Takes another node's count.
+    pub fn receive(&self, state: &Arc<RelayState>, channel: &str, message: &async_nats::Message) {
+        let Some(cluster) = &state.cluster else {
+            return;
+        };
+        let Ok(count) = serde_json::from_slice::<Count>(&message.payload) else {
+            return;
+        };
+        if count.node == cluster.node() {
+            return;
+        }
+        let changed = {
+            let mut channels = self.channels();
+            let nodes = channels.entry(channel.to_string()).or_default();
+            let before = nodes.get(&count.node).map(|(n, _)| *n);
+            if count.clients == 0 {
+                nodes.remove(&count.node);
+            } else {
+                nodes.insert(count.node.clone(), (count.clients, Instant::now()));
+            }
+            before.unwrap_or(0) != count.clients
+        };
+        if count.ask {
+            self.tell(state, channel, false);
+        }
+        if changed {
+            announce(state, channel);
+        }
+    }
+
+    /// Drops counts not repeated in time; the channels whose total changed.
+    fn expire(&self) -> Vec<String> {
+        let mut changed = Vec::new();
+        for (channel, nodes) in self.channels().iter_mut() {
+            let before = nodes.len();
+            nodes.retain(|_, (_, seen)| seen.elapsed() < EXPIRY);
+            if nodes.len() != before {
+                changed.push(channel.clone());
+            }
+        }
+        changed
+    }
+}
+
+/// Tells this node's clients of `channel` the channel's total.
+fn announce(state: &Arc<RelayState>, channel: &str) {
+    let Some(cluster) = &state.cluster else {
+        return;
+    };
+    let Some(listeners) = state.hub.route(channel) else {
+        return;
+    };
+    let total = listeners.len() as u32 + cluster.census.clients_elsewhere(channel);
+    let message = crate::tunnel::listeners_message(total);
+    tokio::spawn(async move {
+        for listener in listeners {
+            listener.send(message.clone()).await;
+        }
+    });
+}
+
+/// Repeats this node's counts and drops the others' stale ones, for the
+/// relay's life.
+pub async fn refresh(state: Arc<RelayState>) {
+    let Some(cluster) = &state.cluster else {
+        return;
+    };
+    let mut ticker = tokio::time::interval(REPEAT);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = cluster.stop.cancelled() => return,
+        }
+        for channel in cluster.interest.held() {
+            cluster.census.tell(&state, &channel, false);
+        }
+        for channel in cluster.census.expire() {
+            announce(&state, &channel);
+        }
+    }
+}
