@@ -38,7 +38,7 @@ async fn client_with(
     ])
     .args(extra);
     let mut proc = Proc::spawn(cmd);
-    proc.wait_event("ready").await;
+    Box::pin(proc.wait_event("ready")).await;
     proc
 }
 
@@ -244,4 +244,90 @@ async fn a_25_mib_body_crosses_nodes_byte_for_byte() {
         target.next_request().await.body == body,
         "stored byte for byte"
     );
+}
+
+/// The cluster's buffer keeps the relay's limits: per channel by count
+/// (429), and in all (507), with the usual JSON bodies.
+#[tokio::test]
+async fn the_clusters_buffer_keeps_the_buffer_limits() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let limits = ["--buffer-limit", "2", "--buffer-total-limit", "3"];
+    let a = ClusterRelay::start(dir.path(), &nats, "a", &limits).await;
+    let b = ClusterRelay::start(dir.path(), &nats, "b", &limits).await;
+    for relay in [&a, &b] {
+        assert_eq!(post(&format!("{}/one", relay.url), b"x").await.status, 202);
+    }
+    let full = post(&format!("{}/one", a.url), b"x").await;
+    assert_eq!(full.status, 429, "{:?}", full.body);
+    assert_eq!(full.json()["code"], "buffer_full");
+    assert_eq!(post(&format!("{}/two", b.url), b"x").await.status, 202);
+    let total = post(&format!("{}/three", a.url), b"x").await;
+    assert_eq!(total.status, 507, "{:?}", total.body);
+    assert_eq!(total.json()["code"], "relay_buffer_full");
+}
+
+/// NATS goes away while webhooks arrive: each relay keeps serving its own
+/// clients, keeps webhooks for clients elsewhere in its outbox, reports the
+/// outage, and moves the outbox to the stream once NATS is back; the
+/// client gets each webhook once.
+#[tokio::test]
+async fn webhooks_wait_in_the_outbox_while_nats_is_away() {
+    let Some(mut nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let quick = ["--nats-outage-limit", "100ms"];
+    let a = ClusterRelay::start(dir.path(), &nats, "a", &quick).await;
+    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let mut target = TestTarget::echo().await;
+    let mut listener = client(dir.path(), &b.url, "away", &target.url()).await;
+
+    nats.kill().await;
+    within("relay A to notice and fail its health check", async {
+        loop {
+            let health = send("GET", &format!("{}/_hookhole/health", a.url), &[], b"").await;
+            if health.status == 503 {
+                assert_eq!(health.json()["status"], "nats_unreachable");
+                assert_eq!(health.json()["cluster"]["connected"], false);
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // B's own client is still served by B.
+    let local = post(&format!("{}/away/direct", b.url), b"direct").await;
+    assert_eq!(local.status, 200);
+    assert_eq!(target.next_request().await.body, b"direct");
+    // A keeps what it cannot pass on.
+    for n in 0..3 {
+        let sent = post(
+            &format!("{}/away/kept", a.url),
+            format!("kept-{n}").as_bytes(),
+        )
+        .await;
+        assert_eq!(sent.status, 202, "{:?}", sent.body);
+    }
+    assert_eq!(a.metric("hookhole_cluster_outbox").await, 3);
+
+    nats.restart().await;
+    for n in 0..3 {
+        assert_eq!(
+            target.next_request().await.body,
+            format!("kept-{n}").as_bytes()
+        );
+    }
+    // Four deliveries in the history, each once.
+    let mut ids = std::collections::BTreeSet::new();
+    while ids.len() < 4 {
+        let id = listener.wait_event("delivery").await["id"].clone();
+        assert!(ids.insert(id.to_string()), "recorded twice: {id}");
+    }
+    a.until_linked().await;
+    assert_eq!(a.metric("hookhole_cluster_moved_total").await, 3);
+    assert_eq!(a.metric("hookhole_cluster_outbox").await, 0);
+    assert_eq!(a.health().await["status"], "ok");
 }

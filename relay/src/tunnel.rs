@@ -129,7 +129,10 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
                 // channel while we are joined, so it is read after the gate.
                 writer.flush().await;
                 let buffer = writer.buffer();
-                writer.ack(&channel, buffer.saved(&channel, hello.last_acked_seq));
+                writer.ack(
+                    &channel,
+                    buffer.saved(&channel, resume_after(&state, &hello)),
+                );
                 Some(buffer.clone())
             }
             None => None,
@@ -149,7 +152,7 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         max_body: state.config.max_body as u64,
     });
     if ws.send(to_message(welcome.encode())).await.is_ok()
-        && send_buffered(&mut ws, buffer, &channel, hello.last_acked_seq).await
+        && send_buffered(&mut ws, buffer, &channel, resume_after(&state, &hello)).await
     {
         announce(&state, &everyone, &listener).await;
         let reason = pump(&state, &listener, &mut ws, outbox).await;
@@ -173,6 +176,17 @@ fn total_listeners(state: &RelayState, channel: &str, here: usize) -> u32 {
 /// The message telling a client how many clients its channel has.
 pub fn listeners_message(count: u32) -> Message {
     to_message(RelayMessage::Listeners { count }.encode())
+}
+
+/// Where the client's buffered deliveries resume: after the last one it
+/// saved. A sequence number is one relay's clock, so in a cluster (where
+/// the client may have saved it through another node) everything buffered
+/// is sent, and the client acknowledges what it already has.
+fn resume_after(state: &RelayState, hello: &Hello) -> Option<u64> {
+    match state.cluster {
+        Some(_) => None,
+        None => hello.last_acked_seq,
+    }
 }
 
 /// Bytes of buffered deliveries read from the database and sent at a time.

@@ -123,7 +123,9 @@ impl ClusterRelay {
     /// `hookhole relay --nats URL --node NODE` on a free port, with a data
     /// dir of its own under `dir`, and `extra` flags.
     pub async fn start(dir: &Path, nats: &Nats, node: &str, extra: &[&str]) -> ClusterRelay {
-        Self::start_on(dir, &nats.url(), node, "127.0.0.1:0", extra).await
+        // Boxed: a test that starts several keeps its own future small
+        // (test threads have small stacks).
+        Box::pin(Self::start_on(dir, &nats.url(), node, "127.0.0.1:0", extra)).await
     }
 
     pub async fn start_on(

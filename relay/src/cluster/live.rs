@@ -347,8 +347,12 @@ async fn serve_channel(state: Arc<RelayState>, channel: String, stop: Cancellati
             return;
         }
     };
-    // The server knows of the subscription before others are told.
-    let _ = cluster.client.flush().await;
+    // The server knows of the subscription before others are told (while
+    // NATS is away this waits for it, or for the node to let go).
+    tokio::select! {
+        _ = cluster.client.flush() => {}
+        _ = stop.cancelled() => return,
+    }
     cluster.census.tell(&state, &channel, true);
     tokio::spawn(super::stored::drain(
         state.clone(),
