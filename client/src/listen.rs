@@ -137,8 +137,10 @@ impl ListenArgs {
             (_, listed) => ("relay", listed),
         };
         for url in &relays {
+            // An empty entry comes from a doubled comma in HOOKHOLE_RELAY.
+            let named = if url.is_empty() { "\"\"" } else { url };
             engine::connect_url(url)
-                .map_err(|why| UsageError(format!("{setting} {url}: {why}")))?;
+                .map_err(|why| UsageError(format!("{setting} {named}: {why}")))?;
         }
         let response_timeout = match self.response_timeout {
             Some(t) => Some(t),

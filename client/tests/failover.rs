@@ -295,7 +295,7 @@ async fn the_config_file_and_the_environment_take_a_list_of_relays() {
 async fn a_bad_relay_anywhere_in_the_list_stops_the_start_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let good = "http://127.0.0.1:1";
-    let cases: [(&[&str], Option<&str>, &str); 3] = [
+    let cases: [(&[&str], Option<&str>, &str); 4] = [
         (
             &["--relay", good, "--relay", "http://127.0.0.1:99999"],
             None,
@@ -310,6 +310,11 @@ async fn a_bad_relay_anywhere_in_the_list_stops_the_start_naming_it() {
             &["--relay", "http://127.0.0.1:1,ws://:8080"],
             None,
             "--relay ws://:8080: missing host",
+        ),
+        (
+            &["--relay", "http://127.0.0.1:1,,http://127.0.0.1:2"],
+            None,
+            "--relay \"\": expected an http:// or https:// URL",
         ),
     ];
     for (args, file, expect) in cases {
