@@ -17,6 +17,8 @@ pub enum Event {
         channel: String,
         listeners: u32,
         forward: String,
+        /// The relay connected to (its URL without credentials).
+        relay: String,
     },
     /// One attempt at forwarding a delivery to the local server (boxed: it
     /// is much larger than the other events).
@@ -80,9 +82,31 @@ pub struct ConnectionEvent {
     pub retry_in_ms: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub listeners: Option<u32>,
+    /// The relay this is about (its URL without credentials): the one
+    /// connected to, the one lost or unreachable, the one that refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relay: Option<String>,
+    /// Reconnecting: the relay the next attempt goes to (another one when
+    /// several are configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_relay: Option<String>,
+    /// Connected: the URL to send webhooks to, as this relay gives it (it
+    /// may differ from the last relay's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
 }
 
 impl Event {
+    /// The URL to send webhooks to, when this event gives one: the first
+    /// connection, and every later one (the relay connected to says).
+    pub fn public_url(&self) -> Option<&str> {
+        match self {
+            Event::Ready { public_url, .. } => Some(public_url),
+            Event::Connection(c) => c.public_url.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The event as one line of JSON (no newline), with the characters a
     /// terminal would obey escaped (`hookhole_shared::printable`): paths,
     /// header-derived reasons and errors come from the sender or the relay.
@@ -133,6 +157,9 @@ mod tests {
             reason: Some("bye\x1b]0;t\x07\u{9b}2J\u{202e}\u{2028}".into()),
             retry_in_ms: None,
             listeners: None,
+            relay: None,
+            next_relay: None,
+            public_url: None,
         });
         let line = event.to_json_line();
         assert_eq!(
@@ -150,20 +177,37 @@ mod tests {
             channel: "dev".into(),
             listeners: 1,
             forward: "http://127.0.0.1:3000".into(),
+            relay: "http://127.0.0.1:8080".into(),
         };
         assert_eq!(
             ready.to_json_line(),
-            r#"{"event":"ready","public_url":"http://127.0.0.1:8080/dev","channel":"dev","listeners":1,"forward":"http://127.0.0.1:3000"}"#
+            r#"{"event":"ready","public_url":"http://127.0.0.1:8080/dev","channel":"dev","listeners":1,"forward":"http://127.0.0.1:3000","relay":"http://127.0.0.1:8080"}"#
         );
         let lost = Event::Connection(ConnectionEvent {
             state: LinkState::Reconnecting,
-            reason: Some("relay shutting down".into()),
-            retry_in_ms: Some(250),
+            reason: Some("the relay went away: relay shutting down".into()),
+            retry_in_ms: Some(0),
             listeners: None,
+            relay: Some("https://a.example.com".into()),
+            next_relay: Some("https://b.example.com".into()),
+            public_url: None,
         });
         assert_eq!(
             lost.to_json_line(),
-            r#"{"event":"connection","state":"reconnecting","reason":"relay shutting down","retry_in_ms":250}"#
+            r#"{"event":"connection","state":"reconnecting","reason":"the relay went away: relay shutting down","retry_in_ms":0,"relay":"https://a.example.com","next_relay":"https://b.example.com"}"#
+        );
+        let moved = Event::Connection(ConnectionEvent {
+            state: LinkState::Connected,
+            reason: None,
+            retry_in_ms: None,
+            listeners: Some(1),
+            relay: Some("https://b.example.com".into()),
+            next_relay: None,
+            public_url: Some("https://hooks.example.com/dev".into()),
+        });
+        assert_eq!(
+            moved.to_json_line(),
+            r#"{"event":"connection","state":"connected","listeners":1,"relay":"https://b.example.com","public_url":"https://hooks.example.com/dev"}"#
         );
     }
 }

@@ -4,7 +4,8 @@
 //! delivery byte for byte to the local server, and sends the answer back.
 //!
 //! - [`engine`]: the relay link (connect, handshake, reconnect with
-//!   [`backoff`]) and the per-delivery work.
+//!   [`backoff`], to the next relay when there are several) and the
+//!   per-delivery work.
 //! - [`outgoing`]: the one request a delivery becomes, checked (malformed
 //!   deliveries are refused) and built from parts; [`target`]: the only
 //!   place a delivery becomes a URL, always on the configured host;

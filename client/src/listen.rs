@@ -3,6 +3,7 @@
 
 use crate::announce::Announce;
 use crate::embedded;
+use crate::engine::relays::Relay;
 use crate::engine::{self, EngineConfig};
 use crate::events::Event;
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
@@ -12,12 +13,15 @@ use crate::secrets;
 use crate::target::Target;
 use crate::verification::Verifier;
 use hookhole_host::settings::{self, UsageError};
-use serde::Deserialize;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+mod file;
+
+use file::ListenFile;
 
 pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -27,10 +31,15 @@ pub struct ListenArgs {
     /// Local server to forward to: http://HOST:PORT[/PATH], HOST:PORT[/PATH], or a port
     #[arg(long, short = 'f', env = "HOOKHOLE_FORWARD", value_name = "URL")]
     pub forward: Option<String>,
-    /// Relay to connect to, e.g. http://relay.example.com [default: start an embedded
-    /// relay on 127.0.0.1]
-    #[arg(long, env = "HOOKHOLE_RELAY", value_name = "URL")]
-    pub relay: Option<String>,
+    /// Relay to connect to, e.g. http://relay.example.com; repeat for more (each
+    /// reconnect tries the next one) [default: start an embedded relay on 127.0.0.1]
+    #[arg(
+        long,
+        env = "HOOKHOLE_RELAY",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub relay: Vec<String>,
     /// Channel name ([a-z0-9-], up to 63) [default: one the relay assigns,
     /// remembered for later runs]
     #[arg(long, short = 'c', env = "HOOKHOLE_CHANNEL", value_name = "NAME")]
@@ -82,62 +91,12 @@ pub struct ListenArgs {
     pub forward_timeout: Option<Duration>,
 }
 
-/// The `[listen]` section of `hookhole.toml`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct ListenFile {
-    /// A URL, `HOST:PORT`, or a port: `forward = 3000` as `--forward 3000`.
-    #[serde(default, deserialize_with = "url_or_port")]
-    forward: Option<String>,
-    relay: Option<String>,
-    channel: Option<String>,
-    port: Option<u16>,
-    no_tui: Option<bool>,
-    data_dir: Option<PathBuf>,
-    response_timeout: Option<String>,
-    forward_timeout: Option<String>,
-    /// Same syntax as `--secret`; `@path` is relative to the config file.
-    #[serde(default)]
-    secret: Vec<String>,
-    keep: Option<String>,
-    token: Option<String>,
-    ca_cert: Option<PathBuf>,
-    insecure: Option<bool>,
-}
-
-/// The config file's `forward`: a string, or a port written as a TOML
-/// integer, taken as its digits (`Target::parse` checks the range).
-fn url_or_port<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    struct UrlOrPort;
-    impl serde::de::Visitor<'_> for UrlOrPort {
-        type Value = String;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a URL, HOST:PORT or a port")
-        }
-        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<String, E> {
-            Ok(text.to_string())
-        }
-        fn visit_u64<E: serde::de::Error>(self, port: u64) -> Result<String, E> {
-            Ok(port.to_string())
-        }
-        fn visit_i64<E: serde::de::Error>(self, port: i64) -> Result<String, E> {
-            match u64::try_from(port) {
-                Ok(port) => Ok(port.to_string()),
-                Err(_) => Err(E::invalid_value(
-                    serde::de::Unexpected::Signed(port),
-                    &"a port from 1 to 65535",
-                )),
-            }
-        }
-    }
-    d.deserialize_any(UrlOrPort).map(Some)
-}
-
 /// Everything `listen` needs, merged from flags, environment and file.
 #[derive(Debug, Clone)]
 pub struct ListenConfig {
     pub target: Target,
-    pub relay: Option<String>,
+    /// The relays to use, in order; none: start the embedded relay.
+    pub relays: Vec<String>,
     pub channel: Option<String>,
     pub port: u16,
     pub data_dir: Option<PathBuf>,
@@ -173,9 +132,15 @@ impl ListenArgs {
             hookhole_shared::channel::validate(name)
                 .map_err(|e| UsageError(format!("--channel {name:?}: {e}")))?;
         }
-        let relay = self.relay.clone().or(file.relay);
-        if let Some(url) = &relay {
-            engine::connect_url(url).map_err(|e| UsageError(e.to_string()))?;
+        let (setting, relays) = match (&self.relay, file.relay) {
+            (flags, _) if !flags.is_empty() => ("--relay", flags.clone()),
+            (_, listed) => ("relay", listed),
+        };
+        for url in &relays {
+            // An empty entry comes from a doubled comma in HOOKHOLE_RELAY.
+            let named = if url.is_empty() { "\"\"" } else { url };
+            engine::connect_url(url)
+                .map_err(|why| UsageError(format!("{setting} {named}: {why}")))?;
         }
         let response_timeout = match self.response_timeout {
             Some(t) => Some(t),
@@ -197,8 +162,9 @@ impl ListenArgs {
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
         let shared = shared_settings(config_file, &registry, self.data_dir.clone())?;
         secrets.extend(shared.secrets);
-        let tls = match &relay {
-            Some(url) if url.starts_with("https://") || url.starts_with("wss://") => Some(
+        let secure = |url: &String| url.starts_with("https://") || url.starts_with("wss://");
+        let tls = match relays.iter().any(secure) {
+            true => Some(
                 crate::relay_tls::client_config(
                     self.ca_cert.clone().or(file.ca_cert).as_deref(),
                     self.insecure || file.insecure.unwrap_or(false),
@@ -209,7 +175,7 @@ impl ListenArgs {
         };
         Ok(ListenConfig {
             target,
-            relay,
+            relays,
             channel,
             port: self.port.or(file.port).unwrap_or(DEFAULT_PORT),
             data_dir: shared.data_dir,
@@ -266,18 +232,21 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         DEFAULT_MAX_RESPONSE,
     );
     let mut token = config.token.clone();
-    let (embedded, relay_url, memory_key) = match &config.relay {
-        Some(url) => (None, url.clone(), url.trim_end_matches('/').to_string()),
-        None => {
-            let relay = embedded::start(config.port, config.response_timeout).await?;
-            // `--token` is for a remote relay; the embedded one knows only
-            // the token it was started with.
-            token = Some(relay.token.clone());
-            let url = relay.url();
-            (Some(relay), url, "embedded".to_string())
-        }
+    let (embedded, relays) = if config.relays.is_empty() {
+        let relay = embedded::start(config.port, config.response_timeout).await?;
+        // `--token` is for a remote relay; the embedded one knows only
+        // the token it was started with.
+        token = Some(relay.token.clone());
+        let url = relay.url();
+        let known_as = Relay {
+            url,
+            memory_key: "embedded".to_string(),
+        };
+        (Some(relay), vec![known_as])
+    } else {
+        (None, config.relays.iter().map(Relay::new).collect())
     };
-    let mut engine_config = EngineConfig::new(relay_url, forwarder);
+    let mut engine_config = EngineConfig::with_relays(relays, forwarder);
     engine_config.channel = config.channel.clone();
     engine_config.token = token;
     engine_config.tls = config.tls.clone();
@@ -294,10 +263,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     } else {
         tracing::warn!("no data dir: the history is not saved");
     }
-    engine_config.memory = config
-        .data_dir
-        .as_deref()
-        .map(|dir| (ChannelMemory::new(dir), memory_key));
+    engine_config.memory = config.data_dir.as_deref().map(ChannelMemory::new);
 
     let (engine_tx, engine_rx) = mpsc::channel(1024);
     let (tx, rx) = mpsc::channel(4096);
@@ -343,9 +309,15 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
 /// Passes events on, recording where this listener is (for `hookhole
 /// trigger`) once it is ready, and forgetting it when it stops.
 async fn tap(mut rx: mpsc::Receiver<Event>, tx: mpsc::Sender<Event>, announce: Option<Announce>) {
+    let mut recorded = None;
     while let Some(event) = rx.recv().await {
-        if let (Event::Ready { public_url, .. }, Some(announce)) = (&event, &announce) {
-            announce.record(public_url);
+        // The URL follows the relay connected to; it is written only when
+        // it changes, not on every reconnect.
+        if let (Some(url), Some(announce)) = (event.public_url(), &announce)
+            && recorded.as_deref() != Some(url)
+        {
+            announce.record(url);
+            recorded = Some(url.to_string());
         }
         if tx.send(event).await.is_err() {
             break;
@@ -361,18 +333,31 @@ async fn print_events(mut rx: mpsc::Receiver<Event>) {
     /// Bytes of lines gathered before they are written.
     const BATCH: usize = 64 * 1024;
     let mut lines = Vec::new();
+    let mut shown_url: Option<String> = None;
     while let Some(first) = rx.recv().await {
         // Under load many events are waiting: one write for all of them,
         // instead of a system call per line. Alone, a line goes out at once.
         let mut next = Some(first);
         while let Some(event) = next.take() {
-            if let Event::Ready {
-                public_url,
-                forward,
-                ..
-            } = &event
-            {
-                tracing::info!("send webhooks to {public_url}  (forwarded to {forward})");
+            match &event {
+                Event::Ready {
+                    public_url,
+                    forward,
+                    ..
+                } => {
+                    shown_url = Some(public_url.clone());
+                    tracing::info!("send webhooks to {public_url}  (forwarded to {forward})");
+                }
+                // Another relay may give another URL: say so when it does.
+                Event::Connection(c) if c.public_url.is_some() && c.public_url != shown_url => {
+                    shown_url = c.public_url.clone();
+                    let (relay, url) = (
+                        c.relay.as_deref().unwrap_or("the relay"),
+                        shown_url.as_deref().unwrap_or(""),
+                    );
+                    tracing::info!("now on {relay}: send webhooks to {url}");
+                }
+                _ => {}
             }
             if !matches!(event, Event::Heartbeat) {
                 lines.extend_from_slice(event.to_json_line().as_bytes());

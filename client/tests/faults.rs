@@ -7,32 +7,9 @@
 
 mod common;
 
-use common::process::{Proc, hookhole, run};
+use common::process::{Proc, history_counts, hookhole, numbered, relay, relay_beating};
 use common::*;
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
-
-/// A relay process on `port` (0: any), keeping its buffer in `data`, with
-/// heartbeats every 200 ms.
-async fn relay(dir: &Path, data: &Path, port: u16) -> (Proc, u16) {
-    relay_beating(dir, data, port, "200ms").await
-}
-
-async fn relay_beating(dir: &Path, data: &Path, port: u16, heartbeat: &str) -> (Proc, u16) {
-    let mut cmd = hookhole(dir);
-    cmd.args([
-        "relay",
-        "--listen",
-        &format!("127.0.0.1:{port}"),
-        "--data-dir",
-    ])
-    .arg(data)
-    .args(["--heartbeat", heartbeat]);
-    let mut proc = Proc::spawn(cmd);
-    let (_, port) = proc.listening().await;
-    (proc, port)
-}
 
 /// A headless client on channel `faults` of the relay at `port`.
 async fn client(dir: &Path, port: u16, target: &TestTarget) -> Proc {
@@ -49,32 +26,6 @@ async fn client(dir: &Path, port: u16, target: &TestTarget) -> Proc {
     let mut proc = Proc::spawn(cmd);
     proc.wait_event("ready").await;
     proc
-}
-
-fn numbered(n: usize) -> Vec<u8> {
-    format!("{{\"n\":{n}}}").into_bytes()
-}
-
-/// The `n` of every delivery in the client's history, with how often it is there.
-async fn history_counts(dir: &Path) -> BTreeMap<usize, usize> {
-    let mut cmd = hookhole(dir);
-    cmd.args(["history", "--json", "--limit", "100000"]);
-    let (code, stdout, stderr) = run(cmd).await;
-    assert_eq!(code, Some(0), "{stderr}");
-    let mut counts = BTreeMap::new();
-    for line in stdout.lines() {
-        let row: Value = serde_json::from_str(line).unwrap();
-        let id = row["id"].as_str().unwrap().to_string();
-        let mut show = hookhole(dir);
-        show.args(["show", &id, "--json"]);
-        let (_, shown, _) = run(show).await;
-        let shown: Value = serde_json::from_str(&shown).unwrap();
-        let body: Value = serde_json::from_str(shown["body"]["text"].as_str().unwrap()).unwrap();
-        *counts
-            .entry(body["n"].as_u64().unwrap() as usize)
-            .or_insert(0) += 1;
-    }
-    counts
 }
 
 #[tokio::test]

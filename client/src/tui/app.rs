@@ -102,6 +102,10 @@ pub enum Connection {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Link {
     pub public_url: String,
+    /// The relay connected to (or last connected to), as the engine names it.
+    pub relay: String,
+    /// While reconnecting: the relay the next attempt goes to.
+    pub next_relay: Option<String>,
     pub forward: String,
     pub state: Connection,
     pub reason: Option<String>,

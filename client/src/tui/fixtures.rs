@@ -112,6 +112,7 @@ pub fn ready() -> Event {
         channel: "dev".into(),
         listeners: 1,
         forward: "http://127.0.0.1:3000".into(),
+        relay: "https://hooks.example.com".into(),
     }
 }
 
@@ -121,6 +122,9 @@ pub fn reconnecting() -> Event {
         reason: Some("the relay went away: relay shutting down".into()),
         retry_in_ms: Some(2000),
         listeners: None,
+        relay: None,
+        next_relay: None,
+        public_url: None,
     })
 }
 
@@ -130,6 +134,9 @@ pub fn refused() -> Event {
         reason: Some("this relay requires a token: pass --token or set HOOKHOLE_TOKEN".into()),
         retry_in_ms: None,
         listeners: None,
+        relay: None,
+        next_relay: None,
+        public_url: None,
     })
 }
 

@@ -140,6 +140,9 @@ fn hostile_text_is_drawn_escaped() {
             reason: Some("closed: \x1b]0;relay title\x07\u{202e}".into()),
             retry_in_ms: Some(1000),
             listeners: None,
+            relay: Some("http://a\x1b[2J".into()),
+            next_relay: Some("http://b\x1b[2J".into()),
+            public_url: None,
         },
     )));
     app.update(Msg::Notice("replay failed: \x1b[2J\u{9b}H".into()));
@@ -209,6 +212,7 @@ fn listening_at(url: &str, with_deliveries: bool) -> App {
         channel: "c".into(),
         listeners: 1,
         forward: "http://127.0.0.1:3000".into(),
+        relay: url.rsplit_once('/').map_or(url, |(relay, _)| relay).into(),
     }));
     if with_deliveries {
         for event in fixtures::every_badge() {
@@ -271,4 +275,68 @@ fn empty_with_a_long_url_splits_the_command_where_the_shell_can() {
         text.contains(&format!("      {url}/webhooks/test ")),
         "{text}"
     );
+}
+
+/// The engine's event on a link to `relay`, which gives `public_url`.
+fn connected_to(relay: &str, public_url: &str) -> Msg {
+    Msg::Engine(crate::events::Event::Connection(
+        crate::events::ConnectionEvent {
+            state: crate::events::LinkState::Connected,
+            reason: None,
+            retry_in_ms: None,
+            listeners: Some(1),
+            relay: Some(relay.into()),
+            next_relay: None,
+            public_url: Some(public_url.into()),
+        },
+    ))
+}
+
+/// Moving to another relay: the status says where the next attempt goes,
+/// the header follows the URL the new relay gives, and the relay is named
+/// when that URL does not already say which one it is.
+#[test]
+fn the_status_follows_the_relay_the_client_moves_to() {
+    let mut app = listening_at("https://a.example.com/c", false);
+    let header = |app: &App| screen(app).lines().take(2).collect::<Vec<_>>().join("\n");
+    assert!(
+        header(&app).contains("● connected, heard"),
+        "{}",
+        header(&app)
+    );
+    app.update(Msg::Engine(crate::events::Event::Connection(
+        crate::events::ConnectionEvent {
+            state: crate::events::LinkState::Reconnecting,
+            reason: Some("the relay went away: relay shutting down".into()),
+            retry_in_ms: Some(0),
+            listeners: None,
+            relay: Some("https://a.example.com".into()),
+            next_relay: Some("https://b.example.com".into()),
+            public_url: None,
+        },
+    )));
+    assert!(
+        header(&app).contains("○ reconnecting to https://b.example.com in 0 s: the"),
+        "{}",
+        header(&app)
+    );
+    app.update(connected_to(
+        "https://b.example.com",
+        "https://b.example.com/c",
+    ));
+    let text = header(&app);
+    assert!(text.contains(" https://b.example.com/c  →  "), "{text}");
+    assert!(text.contains("● connected, heard"), "{text}");
+    // A cluster's node behind one public name: the node is named.
+    app.update(connected_to(
+        "https://node-2.internal:8443",
+        "https://hooks.example.com/c",
+    ));
+    let text = header(&app);
+    assert!(text.contains(" https://hooks.example.com/c  →  "), "{text}");
+    assert!(
+        text.contains("● connected to https://node-2.internal:8443, heard"),
+        "{text}"
+    );
+    insta::assert_snapshot!("header_on_a_cluster_node", text);
 }

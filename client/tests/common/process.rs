@@ -1,6 +1,8 @@
 //! Running the real `hookhole` binary: stdout read line by line, killed on drop.
 
 use super::within;
+use serde_json::Value;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
@@ -125,4 +127,52 @@ pub async fn run(mut cmd: Command) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// A relay process on `port` (0: any), keeping its buffer in `data`, with
+/// heartbeats every 200 ms.
+pub async fn relay(dir: &Path, data: &Path, port: u16) -> (Proc, u16) {
+    relay_beating(dir, data, port, "200ms").await
+}
+
+pub async fn relay_beating(dir: &Path, data: &Path, port: u16, heartbeat: &str) -> (Proc, u16) {
+    let mut cmd = hookhole(dir);
+    cmd.args([
+        "relay",
+        "--listen",
+        &format!("127.0.0.1:{port}"),
+        "--data-dir",
+    ])
+    .arg(data)
+    .args(["--heartbeat", heartbeat]);
+    let mut proc = Proc::spawn(cmd);
+    let (_, port) = proc.listening().await;
+    (proc, port)
+}
+
+/// A body that says which webhook it is: `{"n":N}`.
+pub fn numbered(n: usize) -> Vec<u8> {
+    format!("{{\"n\":{n}}}").into_bytes()
+}
+
+/// The `n` of every delivery (bodies made by [`numbered`]) in the client's history, with how often it is there.
+pub async fn history_counts(dir: &Path) -> BTreeMap<usize, usize> {
+    let mut cmd = hookhole(dir);
+    cmd.args(["history", "--json", "--limit", "100000"]);
+    let (code, stdout, stderr) = run(cmd).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let mut counts = BTreeMap::new();
+    for line in stdout.lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let id = row["id"].as_str().unwrap().to_string();
+        let mut show = hookhole(dir);
+        show.args(["show", &id, "--json"]);
+        let (_, shown, _) = run(show).await;
+        let shown: Value = serde_json::from_str(&shown).unwrap();
+        let body: Value = serde_json::from_str(shown["body"]["text"].as_str().unwrap()).unwrap();
+        *counts
+            .entry(body["n"].as_u64().unwrap() as usize)
+            .or_insert(0) += 1;
+    }
+    counts
 }

@@ -36,9 +36,11 @@ impl App {
                 public_url,
                 listeners,
                 forward,
+                relay,
                 ..
             } => {
                 self.link.public_url = public_url;
+                self.link.relay = relay;
                 self.link.forward = forward;
                 self.link.listeners = listeners;
                 self.link.state = Connection::Connected;
@@ -54,6 +56,12 @@ impl App {
                 };
                 self.link.reason = c.reason;
                 self.link.retry_at_ms = c.retry_in_ms.map(|ms| self.now_ms + ms);
+                self.link.next_relay = c.next_relay;
+                // Connected to a relay: its URL is where webhooks go now.
+                if let (Some(url), Some(relay)) = (c.public_url, c.relay) {
+                    self.link.public_url = url;
+                    self.link.relay = relay;
+                }
                 if let Some(n) = c.listeners {
                     self.link.listeners = n;
                 }

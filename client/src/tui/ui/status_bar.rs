@@ -71,6 +71,22 @@ fn where_to(app: &App, width: usize) -> (Line<'static>, Option<String>) {
     (Line::from(spans), None)
 }
 
+/// ` to RELAY` when the public URL does not already say which relay this
+/// is (a cluster's nodes behind one public name; several `--relay`s).
+fn via(link: &crate::tui::app::Link) -> String {
+    let said = link.relay.is_empty()
+        || link.public_url == link.relay
+        || link
+            .public_url
+            .strip_prefix(link.relay.as_str())
+            .is_some_and(|rest| rest.starts_with('/'));
+    if said {
+        String::new()
+    } else {
+        format!(" to {}", link.relay)
+    }
+}
+
 /// `● connected, heard 3 s ago · 1 listener · 5 deliveries · 0 failed`
 /// (after `→ FORWARD` when the first line had no room for it); narrower:
 /// the counts go, least useful first, then the state is cut.
@@ -84,10 +100,11 @@ fn link_state(app: &App, width: usize, forward: Option<String>) -> Line<'static>
         Connection::Connected => (
             match link.last_heard_ms {
                 Some(at) => format!(
-                    "● connected, heard {} s ago",
+                    "● connected{}, heard {} s ago",
+                    via(link),
                     app.now_ms.saturating_sub(at) / 1000
                 ),
-                None => "● connected".to_string(),
+                None => format!("● connected{}", via(link)),
             },
             Color::Green,
         ),
@@ -100,8 +117,12 @@ fn link_state(app: &App, width: usize, forward: Option<String>) -> Line<'static>
                 .map(|t| t.saturating_sub(app.now_ms).div_ceil(1000))
                 .unwrap_or(0);
             let reason = link.reason.clone().unwrap_or_default();
+            let to = match &link.next_relay {
+                Some(next) if *next != link.relay => format!(" to {next}"),
+                _ => String::new(),
+            };
             (
-                format!("○ reconnecting in {wait} s: {reason}"),
+                format!("○ reconnecting{to} in {wait} s: {reason}"),
                 Color::Yellow,
             )
         }

@@ -1,0 +1,92 @@
+//! Opening a link: the websocket, then `hello` and the relay's `welcome`.
+
+use super::{End, EngineConfig, Ws, closed_by_relay, to_message};
+use futures_util::{SinkExt, StreamExt};
+use hookhole_shared::protocol::{ClientMessage, Hello, Message as _, RelayMessage, Welcome, close};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Largest message accepted from the relay: its body limit plus headers.
+const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+
+/// Where the relay should resume: the highest sequence number saved for
+/// `channel`, so it drops what was saved and resends the rest.
+///
+/// Only with a single relay. A sequence number is the relay's own (its
+/// clock when the webhook arrived): another relay's number could have
+/// this one drop webhooks it buffered that the client never saw. With
+/// several relays each resends everything it still buffers, and the
+/// client acknowledges what it saved already without forwarding it again.
+async fn resume_point(config: &EngineConfig, channel: Option<&String>) -> Option<u64> {
+    let (Some(history), Some(channel), [_]) = (&config.history, channel, &config.relays[..]) else {
+        return None;
+    };
+    let (history, channel) = (history.clone(), channel.clone());
+    tokio::task::spawn_blocking(move || history.last_seq(&channel).ok().flatten())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Opens the websocket to `url` and completes the hello/welcome handshake,
+/// asking for `channel` (the one a relay assigned earlier, when there is one).
+pub(super) async fn connect(
+    config: &EngineConfig,
+    url: &str,
+    channel: Option<String>,
+) -> Result<(Ws, Welcome), End> {
+    let last_acked_seq = resume_point(config, channel.as_ref()).await;
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
+    let handshake = async {
+        let connector = config.tls.clone().map(tokio_tungstenite::Connector::Rustls);
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(url, Some(ws_config), true, connector)
+                .await
+                .map_err(|e| match crate::relay_tls::untrusted(&e) {
+                    Some(why) => End::Untrusted(why),
+                    None => End::Lost(format!("relay unreachable: {e}")),
+                })?;
+        let hello = ClientMessage::Hello(Hello {
+            version: config.protocol_version,
+            channel,
+            token: config.token.clone(),
+            last_acked_seq,
+            agent: concat!("hookhole/", env!("CARGO_PKG_VERSION")).to_string(),
+        });
+        ws.send(to_message(hello.encode()))
+            .await
+            .map_err(|e| End::Lost(format!("relay handshake failed: {e}")))?;
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(text))) => match RelayMessage::decode_text(text.as_str()) {
+                    Ok(RelayMessage::Welcome(welcome))
+                        if welcome.version != config.protocol_version =>
+                    {
+                        return Err(End::Refused {
+                            code: close::UNSUPPORTED_VERSION,
+                            reason: format!(
+                                "the relay speaks protocol version {}, this client {}",
+                                welcome.version, config.protocol_version
+                            ),
+                        });
+                    }
+                    Ok(RelayMessage::Welcome(welcome)) => return Ok((ws, welcome)),
+                    Ok(_) => continue,
+                    Err(e) => return Err(End::Lost(format!("bad welcome from the relay: {e}"))),
+                },
+                Some(Ok(Message::Close(frame))) => return Err(closed_by_relay(frame.as_ref())),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(End::Lost(format!("relay handshake failed: {e}"))),
+                None => return Err(End::Lost("relay closed the connection".to_string())),
+            }
+        }
+    };
+    match tokio::time::timeout(config.handshake_timeout, handshake).await {
+        Ok(result) => result,
+        Err(_) => Err(End::Lost(
+            "relay did not answer the handshake in time".to_string(),
+        )),
+    }
+}
