@@ -9,7 +9,7 @@
 mod common;
 
 use common::nats::{ClusterRelay, Nats};
-use common::process::{Proc, hookhole};
+use common::process::{Proc, hookhole, numbered};
 use common::*;
 
 /// `hookhole listen` headless on `relay` for `channel`, forwarding to
@@ -330,4 +330,224 @@ async fn webhooks_wait_in_the_outbox_while_nats_is_away() {
     assert_eq!(a.metric("hookhole_cluster_moved_total").await, 3);
     assert_eq!(a.metric("hookhole_cluster_outbox").await, 0);
     assert_eq!(a.health().await["status"], "ok");
+}
+
+/// Posts `body` to the first of `relays` that takes the connection, the way
+/// a load balancer in front of the cluster would; the status the sender
+/// was told, or `None` when the request got no answer (its node died).
+async fn post_to_any(relays: &[String], channel: &str, body: Vec<u8>) -> Option<u16> {
+    use http_body_util::Full;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    for relay in relays {
+        let addr = relay.trim_start_matches("http://");
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            continue;
+        }
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+        let request = http::Request::post(format!("{relay}/{channel}/hook"))
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        return match tokio::time::timeout(WAIT, client.request(request)).await {
+            Ok(Ok(response)) => Some(response.status().as_u16()),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// Webhooks numbered from 0, sent by four senders at once to whichever of
+/// `up` take connections now, until `stop`; what each sender was told.
+fn steady_stream(
+    up: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    channel: &'static str,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<std::collections::BTreeMap<usize, Option<u16>>> {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (up, stop, next) = (up.clone(), stop.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut told = std::collections::BTreeMap::new();
+                while !stop.is_cancelled() {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let relays = up.lock().unwrap().clone();
+                    told.insert(n, post_to_any(&relays, channel, numbered(n)).await);
+                }
+                told
+            })
+        })
+        .collect();
+    tokio::spawn(async move {
+        let mut told = std::collections::BTreeMap::new();
+        for worker in workers {
+            told.extend(worker.await.unwrap());
+        }
+        told
+    })
+}
+
+/// What each sender was told, and what the local server and the history
+/// saw: every webhook acknowledged with 2xx (or 202) arrived exactly once,
+/// and none arrived twice.
+async fn nothing_lost_or_doubled(
+    dir: &std::path::Path,
+    told: &std::collections::BTreeMap<usize, Option<u16>>,
+    target: &mut TestTarget,
+) {
+    let acknowledged: Vec<usize> = told
+        .iter()
+        .filter(|(_, status)| status.is_some_and(|s| (200..300).contains(&s)))
+        .map(|(n, _)| *n)
+        .collect();
+    assert!(acknowledged.len() > told.len() / 2, "{told:?}");
+    let mut seen = std::collections::BTreeMap::<usize, usize>::new();
+    let arrived = tokio::time::timeout(WAIT, async {
+        while !acknowledged.iter().all(|n| seen.contains_key(n)) {
+            let request = target.requests.recv().await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+            *seen
+                .entry(body["n"].as_u64().unwrap() as usize)
+                .or_default() += 1;
+        }
+    })
+    .await;
+    if arrived.is_err() {
+        let missing: Vec<_> = acknowledged
+            .iter()
+            .filter(|n| !seen.contains_key(n))
+            .collect();
+        panic!(
+            "acknowledged but never delivered: {missing:?}; the senders were told {told:?}\n{}",
+            common::nats::relay_logs(dir)
+        );
+    }
+    // Anything still on its way (a stored copy sent again) arrives now.
+    while let Ok(request) = target.requests.try_recv() {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        *seen
+            .entry(body["n"].as_u64().unwrap() as usize)
+            .or_default() += 1;
+    }
+    for (n, count) in &seen {
+        assert_eq!(
+            *count, 1,
+            "webhook {n} reached the local server {count} times"
+        );
+    }
+    let history = common::process::history_counts(dir).await;
+    for n in &acknowledged {
+        assert_eq!(
+            history.get(n),
+            Some(&1),
+            "webhook {n} in the history: {history:?}"
+        );
+    }
+    assert!(history.values().all(|c| *c == 1), "{history:?}");
+}
+
+/// SIGKILL of the relay a client is connected to, while webhooks flow
+/// through the other: the client moves to the survivor; what was sent
+/// meanwhile is stored and delivered; nothing acknowledged is lost and
+/// nothing is recorded twice.
+#[tokio::test]
+async fn the_clients_node_killed_mid_stream_loses_nothing_acknowledged() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--response-timeout", "2s"];
+    let a = ClusterRelay::start(dir.path(), &nats, "a", &flags).await;
+    let b = ClusterRelay::start(dir.path(), &nats, "b", &flags).await;
+    let mut target = TestTarget::echo().await;
+    let relays = format!("{},{}", b.url, a.url);
+    let mut listener = client(dir.path(), &relays, "steady", &target.url()).await;
+
+    let up = std::sync::Arc::new(std::sync::Mutex::new(vec![a.url.clone()]));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sender = steady_stream(up, "steady", stop.clone());
+    // Killed while webhooks are in flight through it.
+    for _ in 0..10 {
+        listener.wait_event("delivery").await;
+    }
+    let mut b = b;
+    b.proc.child.kill().await.unwrap();
+    within("the client on the survivor", async {
+        loop {
+            let line = listener.wait_event("connection").await;
+            if line["state"] == "connected" {
+                assert_eq!(line["relay"], a.url.as_str());
+                return;
+            }
+        }
+    })
+    .await;
+    // Delivered through the survivor now.
+    for _ in 0..10 {
+        listener.wait_event("delivery").await;
+    }
+    stop.cancel();
+    let told = sender.await.unwrap();
+    // Every sender got an answer: those in flight through the dead node a
+    // 504 after the response timeout, not a hang.
+    assert!(told.values().all(Option::is_some), "{told:?}");
+    nothing_lost_or_doubled(dir.path(), &told, &mut target).await;
+}
+
+/// Every node restarted in turn (SIGTERM: drain, clients told "going
+/// away") while a steady stream flows through whichever nodes are up:
+/// nothing acknowledged is lost, nothing recorded twice.
+#[tokio::test]
+async fn a_rolling_restart_of_every_node_loses_nothing() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    for node in ["a", "b"] {
+        nodes.push(ClusterRelay::start(dir.path(), &nats, node, &[]).await);
+    }
+    let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
+    let mut target = TestTarget::echo().await;
+    let mut listener = client(dir.path(), &urls.join(","), "rolling", &target.url()).await;
+
+    // The stream: senders that use whichever nodes are up now.
+    let up = std::sync::Arc::new(std::sync::Mutex::new(urls.clone()));
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sender = steady_stream(up.clone(), "rolling", stop.clone());
+    for (index, url) in urls.iter().enumerate() {
+        let url = url.clone();
+        // Taken out of the balancer first, as an operator would.
+        up.lock().unwrap().retain(|u| *u != url);
+        let node = nodes.remove(index);
+        node.proc.signal("TERM");
+        let (code, stderr) = node.proc.exit().await;
+        assert_eq!(code, Some(0), "{stderr}");
+        let listen = url.trim_start_matches("http://").to_string();
+        let back = Box::pin(ClusterRelay::start_on(
+            dir.path(),
+            &nats.url(),
+            &node.node,
+            &listen,
+            &[],
+        ))
+        .await;
+        nodes.insert(index, back);
+        up.lock().unwrap().push(url);
+        // The client found a node each time.
+        within("the client connected again", async {
+            loop {
+                let line = listener.wait_event("connection").await;
+                if line["state"] == "connected" {
+                    return;
+                }
+            }
+        })
+        .await;
+    }
+    stop.cancel();
+    let told = sender.await.unwrap();
+    assert!(told.len() > 10, "a steady stream: {}", told.len());
+    nothing_lost_or_doubled(dir.path(), &told, &mut target).await;
 }

@@ -160,6 +160,9 @@ pub struct Cluster {
     pub metrics: ClusterMetrics,
     /// Cancelled when the relay stops: every cluster task ends.
     stop: CancellationToken,
+    /// The per-channel tasks, waited for when the relay stops (a stored
+    /// delivery a leaving client had not saved is handed back first).
+    tasks: tokio_util::task::TaskTracker,
 }
 
 /// Why a cluster operation did not happen.
@@ -194,6 +197,7 @@ impl Cluster {
             census: census::Census::default(),
             metrics: ClusterMetrics::default(),
             stop: CancellationToken::new(),
+            tasks: tokio_util::task::TaskTracker::new(),
             config,
             buffer_limits: relay.buffer_limits,
             max_frame: crate::tunnel::max_frame(relay.max_body),
@@ -228,6 +232,8 @@ impl Cluster {
     /// node subscribed to is gone at once for the others).
     pub async fn stop(&self) {
         self.stop.cancel();
+        self.tasks.close();
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.tasks.wait()).await;
         let _ = tokio::time::timeout(Duration::from_secs(2), self.client.drain()).await;
     }
 

@@ -141,7 +141,15 @@ impl ClusterRelay {
             .arg("--data-dir")
             .arg(&data)
             .args(extra);
-        let mut proc = Proc::spawn(cmd);
+        // Its log goes to a file beside its data (a pipe nobody reads
+        // would fill and stall it), for a failing test to point at.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("relay-{node}.log")))
+            .unwrap();
+        cmd.env("RUST_LOG", "hookhole_relay=debug").stderr(log);
+        let mut proc = Proc::spawn_with_stderr(cmd);
         let url = proc.wait_event("listening").await["public_url"]
             .as_str()
             .unwrap()
@@ -185,4 +193,19 @@ impl ClusterRelay {
             .find_map(|line| line.strip_prefix(&format!("{name} "))?.parse().ok())
             .unwrap_or(0)
     }
+}
+
+/// The last lines of every relay's log under `dir`, for a failure message.
+pub fn relay_logs(dir: &Path) -> String {
+    let mut out = String::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with("relay-") && name.ends_with(".log") {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            out.push_str(&format!("== {name}\n{tail}\n"));
+        }
+    }
+    out
 }

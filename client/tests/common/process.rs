@@ -33,9 +33,14 @@ pub fn hookhole(dir: &Path) -> Command {
 
 impl Proc {
     pub fn spawn(mut cmd: Command) -> Proc {
+        cmd.stderr(Stdio::piped());
+        Self::spawn_with_stderr(cmd)
+    }
+
+    /// The same, with stderr where `cmd` already sends it.
+    pub fn spawn_with_stderr(mut cmd: Command) -> Proc {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .kill_on_drop(true);
         let mut child = cmd.spawn().expect("spawn hookhole");
         let stdout = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -75,6 +75,8 @@ pub async fn connect(
         .ping_interval(PING_INTERVAL)
         .connection_timeout(Duration::from_secs(2))
         .retry_on_initial_connect()
+        // A node asks the others; its own clients already have the webhook.
+        .no_echo()
         .max_reconnects(None)
         // Replies to other nodes' requests can be large; never drop them
         // silently for a slow reader.

@@ -304,7 +304,9 @@ impl Cluster {
         }
         let stop = cluster.stop.child_token();
         channels.insert(channel.to_string(), stop.clone());
-        tokio::spawn(serve_channel(state.clone(), channel.to_string(), stop));
+        cluster
+            .tasks
+            .spawn(serve_channel(state.clone(), channel.to_string(), stop));
     }
 
     /// A client left `channel` here: after the last one, the node stops
@@ -354,7 +356,7 @@ async fn serve_channel(state: Arc<RelayState>, channel: String, stop: Cancellati
         _ = stop.cancelled() => return,
     }
     cluster.census.tell(&state, &channel, true);
-    tokio::spawn(super::stored::drain(
+    cluster.tasks.spawn(super::stored::drain(
         state.clone(),
         channel.clone(),
         stop.clone(),

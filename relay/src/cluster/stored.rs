@@ -26,9 +26,15 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
-/// How long a client has to save a stored delivery before JetStream sends
-/// it again (to the next client of the channel).
-const ACK_WAIT: Duration = Duration::from_secs(60);
+/// How long JetStream waits for word on a stored delivery handed to a node
+/// before it sends it again (to the next client of the channel): short, so
+/// that one handed to a node that died is not held up long. A node whose
+/// client is still working on it says so every [`PROGRESS`].
+const ACK_WAIT: Duration = Duration::from_secs(10);
+const PROGRESS: Duration = Duration::from_secs(3);
+/// How long a client may take to save one stored delivery (forwarding it
+/// to a slow local server included) before it goes to the next client.
+const SAVE_WAIT: Duration = Duration::from_secs(300);
 /// A channel's consumer that nobody used for this long is removed.
 const CONSUMER_IDLE: Duration = Duration::from_secs(24 * 3600);
 /// How long a retried publish is recognised as the same message.
@@ -246,17 +252,26 @@ async fn hand_over(
     if !listener.deliver(&id, Message::Binary(frame), tx).await {
         return false;
     }
-    let saved = tokio::time::timeout(ACK_WAIT - Duration::from_secs(5), async {
+    let waiting = async {
+        let mut progress = tokio::time::interval(PROGRESS);
+        progress.tick().await;
         loop {
-            match rx.recv().await {
-                Some(Reply::Saved) => return true,
-                Some(_) => {}
-                None => return false,
+            tokio::select! {
+                reply = rx.recv() => match reply {
+                    Some(Reply::Saved) => return true,
+                    Some(_) => {}
+                    // The client left: the delivery goes to the next one.
+                    None => return false,
+                },
+                _ = progress.tick() => {
+                    let _ = message.ack_with(AckKind::Progress).await;
+                }
             }
         }
-    })
-    .await
-    .unwrap_or(false);
+    };
+    let saved = tokio::time::timeout(SAVE_WAIT, waiting)
+        .await
+        .unwrap_or(false);
     listener.forget(&id);
     saved
 }
