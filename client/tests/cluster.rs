@@ -83,6 +83,35 @@ async fn a_webhook_sent_to_one_node_reaches_a_client_on_another() {
     assert_eq!(a.metric("hookhole_cluster_cross_node_total").await, 1);
 }
 
+/// Across nodes the sender hears what it would from one relay: the local
+/// server's failure as 502 (`local_unreachable`), and a local server too slow for
+/// the response timeout as 504.
+#[tokio::test]
+async fn failures_across_nodes_are_answered_as_on_one_relay() {
+    let Some(nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--response-timeout", "1s"];
+    let a = ClusterRelay::start(dir.path(), &nats, "a", &flags).await;
+    let b = ClusterRelay::start(dir.path(), &nats, "b", &flags).await;
+    let down = dead_port().await;
+    let _refused = client(dir.path(), &b.url, "down", &format!("http://{down}")).await;
+    let sent = post(&format!("{}/down", a.url), b"x").await;
+    assert_eq!(sent.status, 502, "{:?}", sent.body);
+    assert_eq!(sent.json()["code"], "local_unreachable");
+
+    let slow = TestTarget::start(|_| async {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        Reply::ok("late")
+    })
+    .await;
+    let _slow = client(dir.path(), &b.url, "slow", &slow.url()).await;
+    let sent = post(&format!("{}/slow", a.url), b"x").await;
+    assert_eq!(sent.status, 504, "{:?}", sent.body);
+    assert_eq!(sent.json()["code"], "response_timeout");
+}
+
 /// Clients of one channel on two nodes both get each webhook; the sender
 /// gets an answer, and each client is told the channel has two clients.
 #[tokio::test]
@@ -298,6 +327,9 @@ async fn webhooks_wait_in_the_outbox_while_nats_is_away() {
         }
     })
     .await;
+    // A relay started now serves, and joins once NATS is back.
+    let c = Box::pin(ClusterRelay::start_unlinked(dir.path(), &nats, "c")).await;
+    assert_eq!(c.health().await["cluster"]["connected"], false);
     // B's own client is still served by B.
     let local = post(&format!("{}/away/direct", b.url), b"direct").await;
     assert_eq!(local.status, 200);
@@ -327,6 +359,7 @@ async fn webhooks_wait_in_the_outbox_while_nats_is_away() {
         assert!(ids.insert(id.to_string()), "recorded twice: {id}");
     }
     a.until_linked().await;
+    c.until_linked().await;
     assert_eq!(a.metric("hookhole_cluster_moved_total").await, 3);
     assert_eq!(a.metric("hookhole_cluster_outbox").await, 0);
     assert_eq!(a.health().await["status"], "ok");

@@ -128,7 +128,24 @@ impl ClusterRelay {
         Box::pin(Self::start_on(dir, &nats.url(), node, "127.0.0.1:0", extra)).await
     }
 
+    /// The same while NATS is away: waits for it to listen only.
+    pub async fn start_unlinked(dir: &Path, nats: &Nats, node: &str) -> ClusterRelay {
+        Self::spawn(dir, &nats.url(), node, "127.0.0.1:0", &[]).await
+    }
+
     pub async fn start_on(
+        dir: &Path,
+        nats: &str,
+        node: &str,
+        listen: &str,
+        extra: &[&str],
+    ) -> ClusterRelay {
+        let relay = Self::spawn(dir, nats, node, listen, extra).await;
+        relay.until_linked().await;
+        relay
+    }
+
+    async fn spawn(
         dir: &Path,
         nats: &str,
         node: &str,
@@ -154,13 +171,11 @@ impl ClusterRelay {
             .as_str()
             .unwrap()
             .to_string();
-        let relay = ClusterRelay {
+        ClusterRelay {
             proc,
             url,
             node: node.to_string(),
-        };
-        relay.until_linked().await;
-        relay
+        }
     }
 
     /// The relay's health report.

@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 const REPEAT: Duration = Duration::from_secs(5);
 /// A count not repeated for this long is dropped (a node that died).
 const EXPIRY: Duration = Duration::from_secs(16);
+/// Nodes counted per channel at most: whatever reaches NATS cannot grow
+/// this node's memory without bound.
+const MAX_NODES: usize = 256;
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Count {
@@ -43,9 +46,11 @@ impl Census {
 
     /// Clients of `channel` on other nodes.
     pub fn clients_elsewhere(&self, channel: &str) -> u32 {
-        self.channels()
-            .get(channel)
-            .map_or(0, |nodes| nodes.values().map(|(n, _)| n).sum())
+        self.channels().get(channel).map_or(0, |nodes| {
+            nodes
+                .values()
+                .fold(0u32, |sum, (n, _)| sum.saturating_add(*n))
+        })
     }
 
     /// Other nodes holding clients of `channel`.
@@ -89,7 +94,8 @@ impl Census {
         let Ok(count) = serde_json::from_slice::<Count>(&message.payload) else {
             return;
         };
-        if count.node == cluster.node() {
+        // Our own, or not a node name (one that could be anything).
+        if count.node == cluster.node() || super::settings::parse_node(&count.node).is_err() {
             return;
         }
         let changed = {
@@ -98,6 +104,8 @@ impl Census {
             let before = nodes.get(&count.node).map(|(n, _)| *n);
             if count.clients == 0 {
                 nodes.remove(&count.node);
+            } else if before.is_none() && nodes.len() >= MAX_NODES {
+                return;
             } else {
                 nodes.insert(count.node.clone(), (count.clients, Instant::now()));
             }
