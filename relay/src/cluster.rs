@@ -4,10 +4,11 @@
 //! and buffers in its own SQLite file. With it, every relay of the cluster
 //! shares one NATS system:
 //!
-//! - [`live`]: a relay subscribes to a channel's live subject only while
-//!   it has clients on that channel; the relay a webhook arrives at sends it
-//!   there as a request and takes the first good answer. "No responders"
+//! - [`live`]: the relay a webhook arrives at sends it to the channel's
+//!   subject as a request and takes the first good answer. "No responders"
 //!   means nobody holds the channel anywhere: the webhook is stored.
+//! - [`held`]: a relay subscribes to a channel's subjects only while it has
+//!   clients on that channel, and answers for them.
 //! - [`stored`]: webhooks for absent clients live in one JetStream stream
 //!   (work queue, a subject per channel), drained in order by whichever
 //!   relay a client of the channel joins.
@@ -21,6 +22,7 @@
 
 mod bodies;
 mod census;
+mod held;
 mod link;
 mod live;
 mod outbox;
@@ -155,7 +157,7 @@ pub struct Cluster {
     link: Arc<link::Link>,
     store: OnceCell<Store>,
     replies: live::Replies,
-    interest: live::Interest,
+    interest: held::Interest,
     census: census::Census,
     pub metrics: ClusterMetrics,
     /// Cancelled when the relay stops: every cluster task ends.
@@ -193,7 +195,7 @@ impl Cluster {
             link,
             store: OnceCell::new(),
             replies,
-            interest: live::Interest::default(),
+            interest: held::Interest::default(),
             census: census::Census::default(),
             metrics: ClusterMetrics::default(),
             stop: CancellationToken::new(),

@@ -5,8 +5,8 @@
 //! tests are skipped with a message, except in CI (`CI` set), where they
 //! fail: CI installs it and the tests must run.
 
-use super::process::{Proc, hookhole};
-use super::within;
+use super::process::{Proc, hookhole, numbered};
+use super::{TestTarget, WAIT, within};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::process::{Child, Command};
@@ -223,4 +223,151 @@ pub fn relay_logs(dir: &Path) -> String {
         }
     }
     out
+}
+
+// ------------------------------------------------- clients and senders
+
+/// `hookhole listen` headless on `relay` for `channel`, forwarding to
+/// `target`; waits until it is ready.
+pub async fn client(dir: &std::path::Path, relay: &str, channel: &str, target: &str) -> Proc {
+    client_with(dir, relay, channel, target, &[]).await
+}
+
+pub async fn client_with(
+    dir: &std::path::Path,
+    relay: &str,
+    channel: &str,
+    target: &str,
+    extra: &[&str],
+) -> Proc {
+    let mut cmd = hookhole(dir);
+    cmd.args([
+        "listen",
+        "--no-tui",
+        "--relay",
+        relay,
+        "--channel",
+        channel,
+        "--forward",
+        target,
+    ])
+    .args(extra);
+    let mut proc = Proc::spawn(cmd);
+    Box::pin(proc.wait_event("ready")).await;
+    proc
+}
+
+/// Posts `body` to the first of `relays` that takes the connection, the way
+/// a load balancer in front of the cluster would; the status the sender
+/// was told, or `None` when the request got no answer (its node died).
+pub async fn post_to_any(relays: &[String], channel: &str, body: Vec<u8>) -> Option<u16> {
+    use http_body_util::Full;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    for relay in relays {
+        let addr = relay.trim_start_matches("http://");
+        if tokio::net::TcpStream::connect(addr).await.is_err() {
+            continue;
+        }
+        let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+        let request = http::Request::post(format!("{relay}/{channel}/hook"))
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        return match tokio::time::timeout(WAIT, client.request(request)).await {
+            Ok(Ok(response)) => Some(response.status().as_u16()),
+            _ => None,
+        };
+    }
+    None
+}
+
+/// Webhooks numbered from 0, sent by four senders at once to whichever of
+/// `up` take connections now, until `stop`; what each sender was told.
+pub fn steady_stream(
+    up: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    channel: &'static str,
+    stop: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<std::collections::BTreeMap<usize, Option<u16>>> {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (up, stop, next) = (up.clone(), stop.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut told = std::collections::BTreeMap::new();
+                while !stop.is_cancelled() {
+                    let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let relays = up.lock().unwrap().clone();
+                    told.insert(n, post_to_any(&relays, channel, numbered(n)).await);
+                }
+                told
+            })
+        })
+        .collect();
+    tokio::spawn(async move {
+        let mut told = std::collections::BTreeMap::new();
+        for worker in workers {
+            told.extend(worker.await.unwrap());
+        }
+        told
+    })
+}
+
+/// What each sender was told, and what the local server and the history
+/// saw: every webhook acknowledged with 2xx (or 202) arrived exactly once,
+/// and none arrived twice.
+pub async fn nothing_lost_or_doubled(
+    dir: &std::path::Path,
+    told: &std::collections::BTreeMap<usize, Option<u16>>,
+    target: &mut TestTarget,
+) {
+    let acknowledged: Vec<usize> = told
+        .iter()
+        .filter(|(_, status)| status.is_some_and(|s| (200..300).contains(&s)))
+        .map(|(n, _)| *n)
+        .collect();
+    assert!(acknowledged.len() > told.len() / 2, "{told:?}");
+    let mut seen = std::collections::BTreeMap::<usize, usize>::new();
+    let arrived = tokio::time::timeout(WAIT, async {
+        while !acknowledged.iter().all(|n| seen.contains_key(n)) {
+            let request = target.requests.recv().await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+            *seen
+                .entry(body["n"].as_u64().unwrap() as usize)
+                .or_default() += 1;
+        }
+    })
+    .await;
+    if arrived.is_err() {
+        let missing: Vec<_> = acknowledged
+            .iter()
+            .filter(|n| !seen.contains_key(n))
+            .collect();
+        panic!(
+            "acknowledged but never delivered: {missing:?}; the senders were told {told:?}\n{}",
+            relay_logs(dir)
+        );
+    }
+    // Anything still on its way (a stored copy sent again) arrives now.
+    while let Ok(request) = target.requests.try_recv() {
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        *seen
+            .entry(body["n"].as_u64().unwrap() as usize)
+            .or_default() += 1;
+    }
+    for (n, count) in &seen {
+        assert_eq!(
+            *count, 1,
+            "webhook {n} reached the local server {count} times"
+        );
+    }
+    let history = super::process::history_counts(dir).await;
+    for n in &acknowledged {
+        assert_eq!(
+            history.get(n),
+            Some(&1),
+            "webhook {n} in the history: {history:?}"
+        );
+    }
+    assert!(history.values().all(|c| *c == 1), "{history:?}");
 }

@@ -1,31 +1,29 @@
-//! Live deliveries between nodes.
+//! Live deliveries between nodes, seen from the node a webhook arrives at.
 //!
 //! A node with clients on a channel subscribes to `hh.v1.channel.{name}.*`
-//! (a plain subscription, so every such node gets each webhook: fan-out)
-//! and hands what arrives on `.live` to its clients. The node a webhook
-//! arrives at publishes it there with a reply subject of its own and takes
-//! the replies like its own clients' answers. NATS answers "no responders"
-//! at once when no node holds the channel: the sign to store the webhook.
+//! (a plain subscription, so every such node gets each webhook: fan-out;
+//! see [`super::held`]). The node a webhook arrives at publishes it on
+//! `.live` with a reply subject of its own and takes the replies like its
+//! own clients' answers. NATS answers "no responders" at once when no node
+//! holds the channel: the sign to store the webhook.
 
 use super::{Cluster, ClusterError, ClusterMetrics, subject};
-use crate::hub::{Outcome, Reply};
+use crate::hub::Reply;
 use crate::state::RelayState;
 use async_nats::{HeaderMap, Subscriber};
 use bytes::Bytes;
 use futures_util::StreamExt;
-use hookhole_shared::protocol::{ClientMessage, Message as _, Wire};
+use hookhole_shared::protocol::{ClientMessage, Message as _};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
 /// Headers of a delivery or a reply between nodes.
 pub const ID_HEADER: &str = "Hookhole-Id";
-const NODE_HEADER: &str = "Hookhole-Node";
-const OUTCOME_HEADER: &str = "Hookhole-Outcome";
+pub const NODE_HEADER: &str = "Hookhole-Node";
+pub const OUTCOME_HEADER: &str = "Hookhole-Outcome";
 
 /// Suffixes of a channel's subjects.
 pub const LIVE_SUFFIX: &str = "live";
@@ -264,214 +262,4 @@ pub async fn route_replies(state: Arc<RelayState>) {
             _ = cluster.stop.cancelled() => return,
         }
     }
-}
-
-/// The channels this node holds clients of, each with the token that ends
-/// its subscription.
-#[derive(Default)]
-pub struct Interest {
-    channels: Mutex<HashMap<String, CancellationToken>>,
-}
-
-impl Interest {
-    /// The channels held now.
-    pub fn held(&self) -> Vec<String> {
-        self.channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect()
-    }
-}
-
-impl Cluster {
-    /// A client joined `channel` here: the first one makes this node take
-    /// the channel's deliveries from other nodes and drain its stored ones.
-    pub fn joined(state: &Arc<RelayState>, channel: &str) {
-        let Some(cluster) = &state.cluster else {
-            return;
-        };
-        let mut channels = cluster
-            .interest
-            .channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if channels.contains_key(channel) {
-            drop(channels);
-            cluster.census.tell(state, channel, false);
-            return;
-        }
-        let stop = cluster.stop.child_token();
-        channels.insert(channel.to_string(), stop.clone());
-        cluster
-            .tasks
-            .spawn(serve_channel(state.clone(), channel.to_string(), stop));
-    }
-
-    /// A client left `channel` here: after the last one, the node stops
-    /// taking the channel's deliveries (NATS then answers "no responders"
-    /// for it unless another node holds it).
-    pub fn left(state: &Arc<RelayState>, channel: &str) {
-        let Some(cluster) = &state.cluster else {
-            return;
-        };
-        let mut channels = cluster
-            .interest
-            .channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if state.hub.route(channel).is_some() {
-            drop(channels);
-            cluster.census.tell(state, channel, false);
-            return;
-        }
-        if let Some(stop) = channels.remove(channel) {
-            stop.cancel();
-        }
-    }
-}
-
-/// Takes a channel's messages from other nodes while this node holds
-/// clients of it.
-async fn serve_channel(state: Arc<RelayState>, channel: String, stop: CancellationToken) {
-    let Some(cluster) = &state.cluster else {
-        return;
-    };
-    let subscribed = cluster
-        .client
-        .subscribe(format!("{}.*", subject(super::CHANNEL, &channel)))
-        .await;
-    let mut subscriber = match subscribed {
-        Ok(subscriber) => subscriber,
-        Err(e) => {
-            tracing::error!(%channel, "cannot subscribe to the channel on NATS: {e}");
-            return;
-        }
-    };
-    // The server knows of the subscription before others are told (while
-    // NATS is away this waits for it, or for the node to let go).
-    tokio::select! {
-        _ = cluster.client.flush() => {}
-        _ = stop.cancelled() => return,
-    }
-    cluster.census.tell(&state, &channel, true);
-    cluster.tasks.spawn(super::stored::drain(
-        state.clone(),
-        channel.clone(),
-        stop.clone(),
-    ));
-    loop {
-        tokio::select! {
-            message = subscriber.next() => match message {
-                Some(message) if message.subject.ends_with(LIVE_SUFFIX) => {
-                    tokio::spawn(answer(state.clone(), channel.clone(), message));
-                }
-                Some(message) => cluster.census.receive(&state, &channel, &message),
-                None => break,
-            },
-            _ = stop.cancelled() => break,
-        }
-    }
-    let _ = subscriber.unsubscribe().await;
-    cluster.census.tell(&state, &channel, false);
-}
-
-/// Hands a delivery from another node to this node's clients and replies
-/// with their answer. A node whose clients all left says so; a node whose
-/// clients did not answer in time says nothing (the asking node times out).
-async fn answer(state: Arc<RelayState>, channel: String, message: async_nats::Message) {
-    let Some(cluster) = &state.cluster else {
-        return;
-    };
-    let Some(reply_to) = message.reply.clone() else {
-        return;
-    };
-    let headers = message.headers.as_ref();
-    let Some(id) = headers
-        .and_then(|h| h.get(ID_HEADER))
-        .map(|v| v.as_str().to_string())
-    else {
-        return;
-    };
-    let outcome = match deliver_here(&state, &channel, &id, &message).await {
-        Ok(outcome) => outcome,
-        Err(e) => {
-            tracing::warn!(%channel, %id, "cannot take a delivery from another node: {e}");
-            return;
-        }
-    };
-    let (kind, wire) = match outcome {
-        Some(Outcome::Answered(r)) => ("response", ClientMessage::Response(r).encode()),
-        Some(Outcome::Failed(f)) => ("failed", ClientMessage::Failed(f).encode()),
-        Some(Outcome::Gone) => ("gone", Wire::Text(String::new())),
-        // No answer in time: the asking node's own timeout speaks.
-        None => return,
-    };
-    let payload = match wire {
-        Wire::Text(text) => Bytes::from(text),
-        Wire::Binary(bytes) => Bytes::from(bytes),
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert(OUTCOME_HEADER, kind);
-    headers.insert(NODE_HEADER, cluster.node());
-    let Ok(store) = cluster.store().await else {
-        return;
-    };
-    let name = format!("{id}.reply.{}", cluster.node());
-    let payload = match store.bodies.pack(&name, payload, &mut headers).await {
-        Ok(payload) => payload,
-        Err(e) => {
-            tracing::warn!(%channel, %id, "cannot reply to another node: {e}");
-            return;
-        }
-    };
-    if let Err(e) = cluster
-        .client
-        .publish_with_headers(reply_to, headers, payload)
-        .await
-    {
-        tracing::warn!(%channel, %id, "cannot reply to another node: {e}");
-    }
-}
-
-/// Sends the delivery to this node's clients of `channel`; their first good
-/// answer, every failure, or `None` after the response timeout.
-async fn deliver_here(
-    state: &RelayState,
-    channel: &str,
-    id: &str,
-    message: &async_nats::Message,
-) -> Result<Option<Outcome>, ClusterError> {
-    let Some(cluster) = &state.cluster else {
-        return Ok(None);
-    };
-    let Some(listeners) = state.hub.route(channel) else {
-        return Ok(Some(Outcome::Gone));
-    };
-    let store = cluster.store().await?;
-    let frame = store
-        .bodies
-        .unpack(
-            message.headers.as_ref(),
-            message.payload.clone(),
-            cluster.max_frame,
-        )
-        .await?;
-    let frame = Message::Binary(frame);
-    let (tx, mut rx) = mpsc::channel(listeners.len());
-    for listener in &listeners {
-        listener.deliver(id, frame.clone(), tx.clone()).await;
-    }
-    drop(tx);
-    let outcome = tokio::time::timeout(
-        state.config.response_timeout,
-        crate::hub::first_reply(&mut rx),
-    )
-    .await
-    .ok();
-    for listener in &listeners {
-        listener.forget(id);
-    }
-    Ok(outcome)
 }
