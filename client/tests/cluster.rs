@@ -246,7 +246,8 @@ async fn a_25_mib_body_crosses_nodes_byte_for_byte() {
 }
 
 /// The cluster's buffer keeps the relay's limits: per channel by count
-/// (429), and in all (507), with the usual JSON bodies.
+/// (429), and in all (507), with the usual JSON bodies; the relay started
+/// last sets them.
 #[tokio::test]
 async fn the_clusters_buffer_keeps_the_buffer_limits() {
     let Some(nats) = Nats::start().await else {
@@ -266,4 +267,10 @@ async fn the_clusters_buffer_keeps_the_buffer_limits() {
     let total = post(&format!("{}/three", a.url), b"x").await;
     assert_eq!(total.status, 507, "{:?}", total.body);
     assert_eq!(total.json()["code"], "relay_buffer_full");
+    // A relay started with other limits sets them for the stream: the
+    // last one started holds.
+    let raised = ["--buffer-limit", "3", "--buffer-total-limit", "10"];
+    let c = ClusterRelay::start(dir.path(), &nats, "c", &raised).await;
+    assert_eq!(post(&format!("{}/one", c.url), b"x").await.status, 202);
+    assert_eq!(post(&format!("{}/three", a.url), b"x").await.status, 202);
 }

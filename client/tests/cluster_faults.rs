@@ -43,7 +43,7 @@ async fn webhooks_wait_in_the_outbox_while_nats_is_away() {
     })
     .await;
     // A relay started now serves, and joins once NATS is back.
-    let c = Box::pin(ClusterRelay::start_unlinked(dir.path(), &nats, "c")).await;
+    let c = Box::pin(ClusterRelay::start_unlinked(dir.path(), &nats.url(), "c")).await;
     assert_eq!(c.health().await["cluster"]["connected"], false);
     // B's own client is still served by B.
     let local = post(&format!("{}/away/direct", b.url), b"direct").await;
@@ -183,4 +183,82 @@ async fn a_rolling_restart_of_every_node_loses_nothing() {
     let told = sender.await.unwrap();
     assert!(told.len() > 10, "a steady stream: {}", told.len());
     nothing_lost_or_doubled(dir.path(), &told, &mut target).await;
+}
+
+/// A relay with tokens, cut off from NATS, keeps a webhook for a channel
+/// another node's client claimed (it cannot ask who owns it) and moves it
+/// when NATS is back.
+#[tokio::test]
+async fn a_relay_with_tokens_keeps_webhooks_for_claimed_channels_while_nats_is_away() {
+    let Some(mut nats) = Nats::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let token = ["--token", "team-token-0123456789"];
+    let a = ClusterRelay::start(dir.path(), &nats, "a", &token).await;
+    let b = ClusterRelay::start(dir.path(), &nats, "b", &token).await;
+    let mut target = TestTarget::echo().await;
+    let _client =
+        common::nats::client_with(dir.path(), &b.url, "claimed", &target.url(), &token).await;
+    // Unclaimed channels are refused as on one relay.
+    assert_eq!(post(&format!("{}/nobody", a.url), b"x").await.status, 404);
+
+    nats.kill().await;
+    within("relay A to notice", async {
+        while a.health().await["cluster"]["connected"] != false {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let sent = post(&format!("{}/claimed/x", a.url), b"kept").await;
+    assert_eq!(sent.status, 202, "{:?}", sent.body);
+    nats.restart().await;
+    assert_eq!(target.next_request().await.body, b"kept");
+}
+
+/// A NATS server without JetStream: the relay starts, and its health check
+/// says the cluster's buffer is unavailable.
+#[tokio::test]
+async fn a_nats_without_jetstream_fails_the_health_check() {
+    let Some(nats) = Nats::start_with(false, &[]).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let a = Box::pin(ClusterRelay::start_unlinked(dir.path(), &nats.url(), "a")).await;
+    within("the health check to fail", async {
+        loop {
+            let health = send("GET", &format!("{}/_hookhole/health", a.url), &[], b"").await;
+            if health.status == 503 {
+                assert_eq!(health.json()["status"], "jetstream_unavailable");
+                assert!(!health.json()["cluster"]["jetstream_error"].is_null());
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+}
+
+/// A NATS server that needs a user and password: taken from the URL, and
+/// never shown in the relay's log.
+#[tokio::test]
+async fn nats_credentials_come_from_the_url_and_stay_out_of_the_log() {
+    let Some(nats) = Nats::start_with(true, &["--user", "hh", "--pass", "s3cret-pass"]).await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = nats.url_as("hh", "s3cret-pass");
+    let a = Box::pin(ClusterRelay::start_on(
+        dir.path(),
+        &url,
+        "a",
+        "127.0.0.1:0",
+        &[],
+    ))
+    .await;
+    assert_eq!(post(&format!("{}/creds", a.url), b"x").await.status, 202);
+    let log = std::fs::read_to_string(dir.path().join("relay-a.log")).unwrap();
+    assert!(log.contains("joined the relay cluster"), "{log}");
+    assert!(!log.contains("s3cret-pass"), "{log}");
 }

@@ -142,12 +142,16 @@ impl Owners {
             .is_some_and(|held| ct_eq(held.as_bytes(), owner.as_bytes()))
     }
 
-    /// Claims `channel` for `owner`: free, or already theirs, and within
-    /// their `max` channels.
-    pub fn claim(&self, channel: &str, owner: &str, max: usize) -> Result<(), String> {
-        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+    /// Whether `owner` may claim `channel` here: free, or already theirs,
+    /// and within their `max` channels. `Ok(true)` when it is theirs.
+    fn may_claim(
+        owners: &BTreeMap<String, String>,
+        channel: &str,
+        owner: &str,
+        max: usize,
+    ) -> Result<bool, String> {
         match owners.get(channel) {
-            Some(current) if ct_eq(current.as_bytes(), owner.as_bytes()) => return Ok(()),
+            Some(current) if ct_eq(current.as_bytes(), owner.as_bytes()) => return Ok(true),
             Some(_) => return Err(format!("channel {channel} belongs to another token")),
             None => {}
         }
@@ -155,6 +159,23 @@ impl Owners {
             return Err(format!(
                 "this token already holds {max} channels, the relay's limit"
             ));
+        }
+        Ok(false)
+    }
+
+    /// Checks a claim without making it (a cluster asks first, then
+    /// claims across nodes, then here).
+    pub fn check_claim(&self, channel: &str, owner: &str, max: usize) -> Result<(), String> {
+        let owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        Self::may_claim(&owners, channel, owner, max).map(|_| ())
+    }
+
+    /// Claims `channel` for `owner`: free, or already theirs, and within
+    /// their `max` channels.
+    pub fn claim(&self, channel: &str, owner: &str, max: usize) -> Result<(), String> {
+        let mut owners = self.owners.lock().unwrap_or_else(|p| p.into_inner());
+        if Self::may_claim(&owners, channel, owner, max)? {
+            return Ok(());
         }
         owners.insert(channel.to_string(), owner.to_string());
         if let Some(path) = &self.path {

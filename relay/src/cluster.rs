@@ -144,6 +144,28 @@ struct Store {
     bodies: bodies::Bodies,
 }
 
+/// Whether a clustered relay can do its part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    Ok,
+    /// Cut off from NATS for longer than `--nats-outage-limit`.
+    NatsUnreachable,
+    /// NATS answers but the buffer stream, owners bucket or bodies store
+    /// cannot be opened (no JetStream on the server, say): webhooks for
+    /// absent clients pile up in the outbox.
+    JetStreamUnavailable,
+}
+
+impl Health {
+    pub fn word(self) -> &'static str {
+        match self {
+            Health::Ok => "ok",
+            Health::NatsUnreachable => "nats_unreachable",
+            Health::JetStreamUnavailable => "jetstream_unavailable",
+        }
+    }
+}
+
 /// A relay's membership in the cluster.
 pub struct Cluster {
     client: async_nats::Client,
@@ -156,6 +178,9 @@ pub struct Cluster {
     max_frame: usize,
     link: Arc<link::Link>,
     store: OnceCell<Store>,
+    /// Why the JetStream objects could not be opened, last time it failed
+    /// (a NATS server without JetStream, say): the health check says so.
+    store_error: std::sync::Mutex<Option<String>>,
     replies: live::Replies,
     interest: held::Interest,
     census: census::Census,
@@ -194,6 +219,7 @@ impl Cluster {
             jetstream,
             link,
             store: OnceCell::new(),
+            store_error: std::sync::Mutex::new(None),
             replies,
             interest: held::Interest::default(),
             census: census::Census::default(),
@@ -223,9 +249,15 @@ impl Cluster {
         tokio::spawn(live::route_replies(state.clone()));
         tokio::spawn(outbox::run(state.clone()));
         tokio::spawn(census::refresh(state.clone()));
+        let servers: Vec<String> = cluster
+            .config
+            .servers
+            .iter()
+            .map(|s| link::shown(s))
+            .collect();
         tracing::info!(
             node = %cluster.node(),
-            servers = %cluster.config.servers.join(","),
+            servers = %servers.join(","),
             "joined the relay cluster"
         );
     }
@@ -244,7 +276,8 @@ impl Cluster {
         if !self.is_up() {
             return Err(ClusterError::Away);
         }
-        self.store
+        let opened: Result<&Store, ClusterError> = self
+            .store
             .get_or_try_init(|| async {
                 let limits = &self.buffer_limits;
                 let stream = stored::open(&self.jetstream, limits).await?;
@@ -258,7 +291,13 @@ impl Cluster {
                     bodies,
                 })
             })
-            .await
+            .await;
+        let mut error = self.store_error.lock().unwrap_or_else(|p| p.into_inner());
+        match &opened {
+            Ok(_) => *error = None,
+            Err(e) => *error = Some(e.to_string()),
+        }
+        opened
     }
 
     /// Clients of `channel` on the other nodes.
@@ -268,15 +307,27 @@ impl Cluster {
 
     /// What `/_hookhole/health` says about the cluster, and whether the
     /// relay counts as healthy.
-    pub fn health(&self) -> (serde_json::Value, bool) {
+    pub fn health(&self) -> (serde_json::Value, Health) {
         let down_for = self.link.down_for();
-        let healthy = down_for.is_none_or(|d| d <= self.config.outage_limit);
+        let jetstream = self
+            .store_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let health = if down_for.is_some_and(|d| d > self.config.outage_limit) {
+            Health::NatsUnreachable
+        } else if self.is_up() && jetstream.is_some() {
+            Health::JetStreamUnavailable
+        } else {
+            Health::Ok
+        };
         let report = serde_json::json!({
             "node": self.config.node,
             "connected": self.is_up(),
             "down_for_ms": down_for.map(|d| d.as_millis() as u64),
             "outage_limit_ms": self.config.outage_limit.as_millis() as u64,
+            "jetstream_error": jetstream,
         });
-        (report, healthy)
+        (report, health)
     }
 }

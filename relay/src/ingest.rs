@@ -249,8 +249,10 @@ async fn is_claimed(state: &RelayState, channel: &str) -> bool {
         return true;
     }
     match &state.cluster {
-        // While NATS is away only this node's own claims are known.
-        Some(cluster) => cluster.is_claimed(channel).await.unwrap_or(false),
+        // While NATS is away another node's claims cannot be read: the
+        // webhook is kept (in the outbox, within its limits) rather than
+        // refused for a channel that may well be claimed.
+        Some(cluster) => cluster.is_claimed(channel).await.unwrap_or(true),
         None => false,
     }
 }

@@ -98,18 +98,19 @@ fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, 
     let stats = state.hub.stats();
     // A relay cut off from the cluster for too long says so: a load
     // balancer then sends webhooks to the nodes that can reach the rest.
-    let (cluster, healthy) = match &state.cluster {
+    let (cluster, health) = match &state.cluster {
         Some(cluster) => {
-            let (report, healthy) = cluster.health();
-            (Some(report), healthy)
+            let (report, health) = cluster.health();
+            (Some(report), health)
         }
-        None => (None, true),
+        None => (None, crate::cluster::Health::Ok),
     };
-    let (status, word) = if healthy {
-        (StatusCode::OK, "ok")
+    let status = if health == crate::cluster::Health::Ok {
+        StatusCode::OK
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "nats_unreachable")
+        StatusCode::SERVICE_UNAVAILABLE
     };
+    let word = health.word();
     Ok(json_response(
         status,
         &serde_json::json!({

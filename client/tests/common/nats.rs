@@ -14,6 +14,9 @@ use tokio::process::{Child, Command};
 pub struct Nats {
     child: Option<Child>,
     pub port: u16,
+    /// Flags beyond JetStream's: `--user`, `--pass`...
+    flags: Vec<String>,
+    jetstream: bool,
     /// JetStream's files: kept across a restart.
     store: PathBuf,
     _dir: tempfile::TempDir,
@@ -34,6 +37,11 @@ impl Nats {
     /// Starts a server on a free port; `None` (the test then returns) when
     /// none is installed outside CI.
     pub async fn start() -> Option<Nats> {
+        Self::start_with(true, &[]).await
+    }
+
+    /// A server with or without JetStream, with extra flags.
+    pub async fn start_with(jetstream: bool, flags: &[&str]) -> Option<Nats> {
         if binary().is_none() {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -47,6 +55,8 @@ impl Nats {
         let mut nats = Nats {
             child: None,
             port: 0,
+            flags: flags.iter().map(|f| f.to_string()).collect(),
+            jetstream,
             store,
             _dir: dir,
         };
@@ -56,6 +66,11 @@ impl Nats {
 
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The URL with credentials in it.
+    pub fn url_as(&self, user: &str, pass: &str) -> String {
+        format!("nats://{user}:{pass}@127.0.0.1:{}", self.port)
     }
 
     /// Starts the server: on a port of its choosing the first time, on the
@@ -70,8 +85,12 @@ impl Nats {
             self.port.to_string()
         };
         let mut cmd = Command::new(binary().unwrap());
-        cmd.args(["-js", "-a", "127.0.0.1", "-p", &port, "-sd"])
+        if self.jetstream {
+            cmd.arg("-js");
+        }
+        cmd.args(["-a", "127.0.0.1", "-p", &port, "-sd"])
             .arg(&self.store)
+            .args(&self.flags)
             .arg("--ports_file_dir")
             .arg(&ports)
             .stdin(Stdio::null())
@@ -128,9 +147,10 @@ impl ClusterRelay {
         Box::pin(Self::start_on(dir, &nats.url(), node, "127.0.0.1:0", extra)).await
     }
 
-    /// The same while NATS is away: waits for it to listen only.
-    pub async fn start_unlinked(dir: &Path, nats: &Nats, node: &str) -> ClusterRelay {
-        Self::spawn(dir, &nats.url(), node, "127.0.0.1:0", &[]).await
+    /// The same while NATS is away (or not usable): waits for it to
+    /// listen only.
+    pub async fn start_unlinked(dir: &Path, nats: &str, node: &str) -> ClusterRelay {
+        Self::spawn(dir, nats, node, "127.0.0.1:0", &[]).await
     }
 
     pub async fn start_on(

@@ -70,7 +70,17 @@ pub async fn connect(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| hookhole_host::settings::UsageError(format!("--nats: {e}")))?;
     let events = link.clone();
-    let client = async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new();
+    // The crate takes no credentials from the URL itself: a user and
+    // password (or a token alone) given there are passed on here.
+    if let Some(addr) = servers.iter().find(|a| a.has_user_pass()) {
+        options = match (addr.username(), addr.password()) {
+            (Some(user), Some(pass)) => options.user_and_password(user.into(), pass.into()),
+            (Some(token), None) => options.token(token.into()),
+            _ => options,
+        };
+    }
+    let client = options
         .name(format!("hookhole-relay {}", config.node))
         .ping_interval(PING_INTERVAL)
         .connection_timeout(Duration::from_secs(2))
@@ -99,4 +109,32 @@ pub async fn connect(
         link.set(true);
     }
     Ok(client)
+}
+
+/// A server address as it may be shown: without the credentials it holds.
+pub fn shown(server: &str) -> String {
+    match server.split_once("://") {
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((_, host)) => format!("{scheme}://{host}"),
+            None => server.to_string(),
+        },
+        None => server
+            .rsplit_once('@')
+            .map_or(server, |(_, host)| host)
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_are_never_shown() {
+        assert_eq!(
+            super::shown("nats://hh:secret@10.0.0.1:4222"),
+            "nats://10.0.0.1:4222"
+        );
+        assert_eq!(super::shown("nats://token@n1:4222"), "nats://n1:4222");
+        assert_eq!(super::shown("u:p@n1:4222"), "n1:4222");
+        assert_eq!(super::shown("nats://n1:4222"), "nats://n1:4222");
+    }
 }

@@ -34,6 +34,12 @@ pub async fn run(state: Arc<RelayState>) {
         if !cluster.is_up() {
             continue;
         }
+        // Opens the stream and buckets if nothing did yet, so that a NATS
+        // without JetStream shows in the health check before any webhook.
+        if let Err(e) = cluster.store().await {
+            tracing::warn!("cannot open the cluster's stream and buckets: {e}");
+            continue;
+        }
         for channel in writer.buffer().channels() {
             if state.hub.route(&channel).is_some() {
                 continue;

@@ -70,10 +70,39 @@ pub async fn open(
         storage: stream::StorageType::File,
         ..Default::default()
     };
-    let stream = jetstream
+    let mut stream = jetstream
         .get_or_create_stream(config.clone())
         .await
         .map_err(|e| ClusterError::Nats(format!("cannot open the buffer stream: {e}")))?;
+    // Made by another relay, or by this one with other flags: the limits
+    // of the relay started last hold (all nodes should be given the same).
+    let current = stream
+        .info()
+        .await
+        .map_err(|e| ClusterError::Nats(format!("cannot read the buffer stream: {e}")))?
+        .config
+        .clone();
+    let limits_of = |c: &stream::Config| {
+        (
+            c.max_messages_per_subject,
+            c.max_messages,
+            c.max_bytes,
+            c.max_age,
+        )
+    };
+    if limits_of(&current) != limits_of(&config) {
+        tracing::info!("the cluster's buffer stream takes this relay's buffer limits");
+        jetstream
+            .update_stream(stream::Config {
+                max_messages_per_subject: config.max_messages_per_subject,
+                max_messages: config.max_messages,
+                max_bytes: config.max_bytes,
+                max_age: config.max_age,
+                ..current
+            })
+            .await
+            .map_err(|e| ClusterError::Nats(format!("cannot set the stream's limits: {e}")))?;
+    }
     Ok(stream)
 }
 

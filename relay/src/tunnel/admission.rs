@@ -35,6 +35,12 @@ pub(super) async fn claim(
     let Some(cluster) = &state.cluster else {
         return claim_here();
     };
+    // This relay's own limits first: a claim it would refuse is not made
+    // across the cluster either.
+    state
+        .owners
+        .check_claim(channel, owner, state.config.limits.channels_per_token)
+        .map_err(|reason| (close::UNAUTHORIZED, reason))?;
     match cluster.claim(channel, owner).await {
         Ok(crate::cluster::Claim::Held) => claim_here(),
         Ok(crate::cluster::Claim::Taken) => Err((
