@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 
 /// The processes measured, in the order of [`Cluster::procs`].
 pub const PROCESSES: [&str; 4] = ["relay A", "relay B", "client", "nats-server"];
+/// Where nats-server is in [`PROCESSES`].
+pub const NATS_SERVER: usize = 3;
 
 /// How long relay B may take to take the channel's deliveries from A once
 /// its client is connected (subscribing on NATS).

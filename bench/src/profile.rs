@@ -29,7 +29,7 @@ impl Profile {
     pub fn parse(value: &str) -> Option<Profile> {
         let (cluster, workload) = match value.strip_prefix("cluster") {
             Some("") => (true, ""),
-            Some(rest) => (true, rest.strip_prefix('-')?),
+            Some(rest) => (true, rest.strip_prefix('-').filter(|w| !w.is_empty())?),
             None => (false, value),
         };
         let (connections, size) = match workload {
@@ -115,4 +115,30 @@ async fn drive(
         measured.stats.errors
     );
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_workload_alone_or_through_the_cluster() {
+        let parsed =
+            |value: &str| Profile::parse(value).map(|p| (p.cluster, p.connections, p.size));
+        assert_eq!(parsed(""), Some((false, 32, 2048)));
+        assert_eq!(parsed("latency"), Some((false, 1, 2048)));
+        assert_eq!(parsed("large"), Some((false, 1, 1 << 20)));
+        assert_eq!(parsed("cluster"), Some((true, 32, 2048)));
+        assert_eq!(parsed("cluster-latency"), Some((true, 1, 2048)));
+        assert_eq!(parsed("cluster-large"), Some((true, 1, 1 << 20)));
+        for bad in [
+            "small",
+            "clusterlarge",
+            "cluster-",
+            "cluster-cluster",
+            "Large",
+        ] {
+            assert!(Profile::parse(bad).is_none(), "{bad:?}");
+        }
+    }
 }
