@@ -84,14 +84,7 @@ async fn worker(
     let mut latencies = Vec::new();
     let mut errors = 0;
     while next.fetch_add(1, Ordering::Relaxed) < total && Instant::now() < deadline {
-        let mut builder = http::Request::builder()
-            .method("POST")
-            .uri(&request.path)
-            .header("host", request.addr.to_string());
-        for (name, value) in &request.headers {
-            builder = builder.header(name, value);
-        }
-        let req = builder.body(Full::new(request.body.clone()))?;
+        let req = build(request)?;
         let sent = Instant::now();
         match sender.send_request(req).await {
             Ok(response) => {
@@ -110,4 +103,27 @@ async fn worker(
         }
     }
     Ok((latencies, errors))
+}
+
+/// Sends `request` once, on a connection of its own: the answer's status.
+pub async fn status(request: &Request) -> anyhow::Result<http::StatusCode> {
+    let stream = tokio::net::TcpStream::connect(request.addr).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = build(request)?;
+    let response = sender.send_request(req).await?;
+    let status = response.status();
+    response.into_body().collect().await?;
+    Ok(status)
+}
+
+fn build(request: &Request) -> anyhow::Result<http::Request<Full<Bytes>>> {
+    let mut builder = http::Request::builder()
+        .method("POST")
+        .uri(&request.path)
+        .header("host", request.addr.to_string());
+    for (name, value) in &request.headers {
+        builder = builder.header(name, value);
+    }
+    Ok(builder.body(Full::new(request.body.clone()))?)
 }

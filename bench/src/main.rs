@@ -1,288 +1,159 @@
 //! hookhole-bench: the tunnel against direct requests to the same local
-//! server, in the same run, on this machine.
+//! server, in the same run, on this machine; and a two-relay cluster
+//! beside the single relay.
 //!
 //! `cargo run --release -p hookhole-bench [-- --quick] [-- --check]`
+//! `cargo run --release -p hookhole-bench -- --cluster` (only the cluster
+//! and the single relay's figures it is compared with)
 //! `cargo run --release -p hookhole-bench -- --soak[=MINUTES]` (10 by default)
-//! `cargo run --release -p hookhole-bench -- --profile[=latency|large]` (one workload, 20 s)
+//! `cargo run --release -p hookhole-bench -- --profile[=WHICH]` (one workload,
+//! 20 s: latency, large, cluster, cluster-latency, cluster-large)
 //!
 //! Starts a target server, a relay and a client (history and signature
 //! verification on) as separate release processes on loopback, drives the
 //! workloads, and prints one table with each figure as a ratio to direct.
+//! Then, when a `nats-server` is installed, the same workloads through two
+//! relays joined on NATS (sent to one, the client on the other), beside the
+//! single relay's figures.
 //!
 //! - `target`: the local server under test, a process of its own.
 //! - `procs`: the relay, client and target processes, measured via `/proc`.
 //! - `setup`: starting the target, the relay and the clients under test.
+//! - `webhook`: the signed webhook every workload sends.
+//! - `workload`: the standard workloads and one measurement through a tunnel.
 //! - `load`: the load generator and its latencies.
 //! - `idle`: what one connected, idle client costs the relay.
 //! - `soak`: minutes of idle clients and a trickle of webhooks.
+//! - `nats`: the `nats-server` the cluster runs on.
+//! - `cluster`: two relays on NATS, beside the single relay.
+//! - `profile`: one workload for a profiler.
 //! - `machine`: what the numbers were measured on.
 
+mod cluster;
 mod idle;
 mod load;
 mod machine;
+mod nats;
 mod procs;
+mod profile;
 mod setup;
 mod soak;
 mod target;
+mod webhook;
+mod workload;
 
-use bytes::Bytes;
-use hookhole_shared::signature::preset::builtin;
-use hookhole_shared::signature::secret::Secret;
-use hookhole_shared::signature::sign::{Signing, sign};
-use load::{Request, Stats};
+use load::Stats;
+use profile::Profile;
 use setup::Setup;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-const SECRET: &str = "whsec_benchmark_secret_0001";
-
-#[derive(Clone, Copy)]
-enum Profile {
-    Small,
-    Latency,
-    Large,
-}
+use std::time::Duration;
+use workload::{Measured, Workload};
 
 struct Options {
     quick: bool,
     check: bool,
+    /// Only the workloads the cluster is compared on, single relay and
+    /// cluster (no fan-out, no idle clients).
+    cluster_only: bool,
     /// Run the memory soak (instead of the workloads) for this long.
     soak: Option<Duration>,
-    /// Only drive one tunnel workload, for a profiler: 32 connections of
-    /// 2 KiB, or one connection of 2 KiB (`--profile=latency`) or of 1 MiB
-    /// (`--profile=large`).
+    /// Only drive one workload, for a profiler.
     profile: Option<Profile>,
-}
-
-/// A webhook body of about `size` bytes, signed like Stripe's.
-fn webhook(size: usize) -> anyhow::Result<(Vec<(String, String)>, Bytes)> {
-    let pad = "x".repeat(size.saturating_sub(120));
-    let body = Bytes::from(format!(
-        "{{\"id\":\"evt_bench\",\"object\":\"event\",\"type\":\"payment_intent.succeeded\",\"data\":{{\"pad\":\"{pad}\"}}}}"
-    ));
-    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() as i64;
-    let preset = builtin()
-        .iter()
-        .find(|p| p.id == "stripe")
-        .ok_or_else(|| anyhow::anyhow!("no stripe preset"))?;
-    let signing = Signing {
-        body: &body,
-        url: "",
-        headers: &[],
-        timestamp: now,
-        id: "evt_bench",
-    };
-    let signed =
-        sign(preset, &Secret::new("stripe", SECRET), &signing).map_err(anyhow::Error::msg)?;
-    let mut headers = vec![("content-type".to_string(), "application/json".to_string())];
-    headers.extend(
-        signed
-            .headers
-            .into_iter()
-            .map(|h| (h.name.clone(), h.value_lossy().into_owned())),
-    );
-    Ok((headers, body))
 }
 
 struct Row {
     name: &'static str,
     direct: Stats,
-    tunnel: Stats,
-    cpu_per_request: Duration,
+    tunnel: Measured,
 }
 
 fn us(d: Duration) -> String {
     format!("{:.0} µs", d.as_secs_f64() * 1e6)
 }
 
-async fn workload(
-    setup: &Setup,
-    name: &'static str,
-    connections: usize,
-    total: u64,
-    max: Duration,
-    size: usize,
-) -> anyhow::Result<Row> {
-    let (headers, body) = webhook(size)?;
-    let direct_req = Request {
-        addr: setup.target,
-        path: "/hook".into(),
-        headers: headers.clone(),
-        body: body.clone(),
-    };
-    let tunnel_req = Request {
-        addr: setup.relay,
-        path: "/bench/hook".into(),
-        headers,
-        body,
-    };
-    // Warm up both paths (connections, pools, caches).
+/// `workload` sent directly to the target, then through the tunnel.
+async fn workload(setup: &Setup, workload: &Workload) -> anyhow::Result<Row> {
+    let direct_req = webhook::request(setup.target, "/hook", workload.size)?;
+    let (connections, max) = (workload.connections, workload.max);
+    // Warm up the direct path (connections, caches); `measure` warms the
+    // tunnel's.
     load::run(direct_req.clone(), connections.min(4), 50, max).await?;
-    load::run(tunnel_req.clone(), connections.min(4), 50, max).await?;
-    let direct = load::run(direct_req, connections, total, max).await?;
-    let cpu_before = setup.cpu();
-    let tunnel = load::run(tunnel_req, connections, total, max).await?;
-    let cpu = setup.cpu().saturating_sub(cpu_before);
-    let cpu_per_request = cpu / (tunnel.requests.max(1) as u32);
-    if direct.errors + tunnel.errors > 0 {
+    let direct = load::run(direct_req, connections, workload.total, max).await?;
+    let tunnel_req = webhook::through(setup.relay, workload.size)?;
+    let tunnel = workload::measure(tunnel_req, &setup.procs(), workload).await?;
+    if direct.errors + tunnel.stats.errors > 0 {
         eprintln!(
-            "{name}: {} direct and {} tunnel requests failed",
-            direct.errors, tunnel.errors
+            "{}: {} direct and {} tunnel requests failed",
+            workload.name, direct.errors, tunnel.stats.errors
         );
     }
     Ok(Row {
-        name,
+        name: workload.name,
         direct,
         tunnel,
-        cpu_per_request,
     })
 }
 
-/// 10,000 idle clients kept alive and a trickle of webhooks for `length`:
-/// does the relay's memory stay flat?
-async fn soak(setup: &Setup, length: Duration) -> anyhow::Result<bool> {
-    let idle_count = 10_000;
-    let idle = idle::open(setup.relay, idle_count).await?;
-    let (headers, body) = webhook(2048)?;
-    let request = Request {
-        addr: setup.relay,
-        path: "/bench/hook".into(),
-        headers,
-        body,
-    };
-    println!(
-        "soak: {idle_count} idle clients, 2,000 webhooks per interval, {:.0} s",
-        length.as_secs_f64()
-    );
-    let result = soak::run(&setup.relay_proc, &idle, request, length).await?;
-    drop(idle);
-    println!();
-    println!("| time | relay RSS | idle clients connected | webhooks delivered | failed |");
-    println!("|---|---|---|---|---|");
-    for s in &result.samples {
-        println!(
-            "| {:.0} s | {} KiB | {} | {} | {} |",
-            s.at.as_secs_f64(),
-            s.rss_kib,
-            s.idle_alive,
-            s.delivered,
-            s.errors
-        );
-    }
-    println!();
-    let met = result.flat(idle_count);
-    println!(
-        "{} relay RSS flat over the soak, every idle client kept (at most {:.0}% above the first sample): {:+.1}%",
-        if met { "met   " } else { "MISSED" },
-        soak::FLAT_GROWTH * 100.0,
-        result.growth() * 100.0
-    );
-    Ok(met)
-}
-
-/// Prints the processes' ids, then drives one workload through the tunnel
-/// for 20 s: attach `perf record -p` meanwhile.
-async fn profile(setup: &Setup, which: Profile) -> anyhow::Result<bool> {
-    let (size, connections) = match which {
-        Profile::Small => (2048, 32),
-        Profile::Latency => (2048, 1),
-        Profile::Large => (1 << 20, 1),
-    };
-    let (headers, body) = webhook(size)?;
-    let request = Request {
-        addr: setup.relay,
-        path: "/bench/hook".into(),
-        headers,
-        body,
-    };
-    load::run(request.clone(), 4, 50, Duration::from_secs(5)).await?;
-    println!(
-        "relay pid {}, client pid {}: {connections} connections of {size} bytes for 20 s",
-        setup.relay_proc.child.id(),
-        setup.clients[0].child.id()
-    );
-    let cpu_before = setup.cpu();
-    let stats = load::run(request, connections, u64::MAX, Duration::from_secs(20)).await?;
-    let cpu = setup.cpu().saturating_sub(cpu_before);
-    println!(
-        "{:.0} req/s, p50 {}, relay+client CPU {} per request, {} errors",
-        stats.per_second(),
-        us(stats.percentile(0.5)),
-        us(cpu / (stats.requests.max(1) as u32)),
-        stats.errors
-    );
-    Ok(true)
-}
-
 async fn bench(options: &Options) -> anyhow::Result<bool> {
+    if let Some(profile) = options.profile {
+        return profile::run(profile).await;
+    }
     let mut setup = Setup::start()?;
     let dir = setup.dir.clone();
     setup.add_client()?;
-    if let Some(length) = options.soak {
-        let met = soak(&setup, length).await?;
-        drop(setup);
-        let _ = std::fs::remove_dir_all(&dir);
-        return Ok(met || !options.check);
-    }
-
-    if let Some(which) = options.profile {
-        let result = profile(&setup, which).await;
-        drop(setup);
-        let _ = std::fs::remove_dir_all(&dir);
-        return result;
-    }
-
-    let q = options.quick;
-    let scale = |full: u64, quick: u64| if q { quick } else { full };
-    let long = if q {
-        Duration::from_secs(3)
-    } else {
-        Duration::from_secs(10)
+    let result = match options.soak {
+        Some(length) => soak::report(&setup, length).await,
+        None => workloads(&mut setup, options).await,
     };
-    let mut rows = vec![
-        workload(
-            &setup,
-            "1 connection, 2 KiB",
-            1,
-            scale(2000, 300),
-            long,
-            2048,
-        )
-        .await?,
-        workload(
-            &setup,
-            "32 connections, 2 KiB",
-            32,
-            scale(50_000, 6000),
-            long,
-            2048,
-        )
-        .await?,
-        workload(
-            &setup,
-            "1 connection, 1 MiB",
-            1,
-            scale(200, 30),
-            long * 3,
-            1 << 20,
-        )
-        .await?,
-    ];
+    drop(setup);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(result? || !options.check)
+}
+
+/// The standard workloads on the single relay, then (unless only the
+/// cluster is compared) fan-out and idle clients with the single relay's
+/// table, then the cluster beside the single relay. Whether every target
+/// is met.
+async fn workloads(setup: &mut Setup, options: &Options) -> anyhow::Result<bool> {
+    let standard = workload::standard(options.quick);
+    let mut rows = Vec::new();
+    for w in &standard {
+        rows.push(workload(setup, w).await?);
+    }
+    let mut met = true;
+    if options.cluster_only {
+        println!();
+        println!("machine: {}", machine::describe());
+    } else {
+        met &= single_relay(setup, &mut rows, options.quick).await?;
+    }
+    let single: Vec<&Measured> = rows
+        .iter()
+        .take(standard.len())
+        .map(|r| &r.tunnel)
+        .collect();
+    if let Some(cluster_met) =
+        cluster::compare(&setup.binary, &setup.dir, &standard, &single).await?
+    {
+        met &= cluster_met;
+    }
+    Ok(met)
+}
+
+/// Fan-out and idle clients on the single relay, then its table (`rows`
+/// holds the standard workloads' figures) and targets.
+async fn single_relay(setup: &mut Setup, rows: &mut Vec<Row>, quick: bool) -> anyhow::Result<bool> {
     let rss_relay = setup.relay_proc.rss_kib();
     let rss_client = setup.clients[0].rss_kib();
     setup.add_client()?;
-    rows.push(
-        workload(
-            &setup,
-            "fan-out: 2 clients, 32 conns",
-            32,
-            scale(20_000, 3000),
-            long,
-            2048,
-        )
-        .await?,
-    );
+    let fan_out = Workload {
+        name: "fan-out: 2 clients, 32 conns",
+        connections: 32,
+        total: if quick { 3000 } else { 20_000 },
+        ..workload::standard(quick)[1]
+    };
+    rows.push(workload(setup, &fan_out).await?);
 
-    let idle_count = if q { 1000 } else { 10_000 };
+    let idle_count = if quick { 1000 } else { 10_000 };
     let before = setup.relay_proc.rss_kib();
     let idle = idle::open(setup.relay, idle_count).await?;
     // Let the relay settle after the connection storm.
@@ -298,19 +169,19 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
         "| workload | direct req/s | tunnel req/s | ratio | direct p50 | tunnel p50 | ratio | tunnel p99 | relay+client CPU/req |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for r in &rows {
+    for r in rows.iter() {
         println!(
             "| {} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.2}x | {} | {} |",
             r.name,
             r.direct.per_second(),
-            r.tunnel.per_second(),
-            r.tunnel.per_second() / r.direct.per_second().max(1e-9),
+            r.tunnel.stats.per_second(),
+            r.tunnel.stats.per_second() / r.direct.per_second().max(1e-9),
             us(r.direct.percentile(0.5)),
-            us(r.tunnel.percentile(0.5)),
-            r.tunnel.percentile(0.5).as_secs_f64()
+            us(r.tunnel.stats.percentile(0.5)),
+            r.tunnel.stats.percentile(0.5).as_secs_f64()
                 / r.direct.percentile(0.5).as_secs_f64().max(1e-12),
-            us(r.tunnel.percentile(0.99)),
-            us(r.cpu_per_request),
+            us(r.tunnel.stats.percentile(0.99)),
+            us(r.tunnel.cpu_total()),
         );
     }
     println!();
@@ -320,8 +191,8 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
     );
     println!("relay RSS per idle connected client: {per_idle:.1} KiB ({idle_count} clients)");
 
-    let ratio = |r: &Row| r.tunnel.per_second() / r.direct.per_second().max(1e-9);
-    let latency = rows[0].tunnel.percentile(0.5).as_secs_f64()
+    let ratio = |r: &Row| r.tunnel.stats.per_second() / r.direct.per_second().max(1e-9);
+    let latency = rows[0].tunnel.stats.percentile(0.5).as_secs_f64()
         / rows[0].direct.percentile(0.5).as_secs_f64().max(1e-12);
     let targets = [
         (
@@ -341,8 +212,8 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
         ),
         (
             "relay+client CPU <= 40 µs per delivery",
-            rows[1].cpu_per_request <= Duration::from_micros(40),
-            us(rows[1].cpu_per_request),
+            rows[1].tunnel.cpu_total() <= Duration::from_micros(40),
+            us(rows[1].tunnel.cpu_total()),
         ),
         (
             "relay RSS <= 64 KiB per idle client",
@@ -356,9 +227,7 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
         println!("{} {what}: {value}", if *met { "met   " } else { "MISSED" });
         all &= met;
     }
-    drop(setup);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(all || !options.check)
+    Ok(all)
 }
 
 fn main() -> std::process::ExitCode {
@@ -388,19 +257,20 @@ fn main() -> std::process::ExitCode {
         eprintln!("hookhole-bench: --soak takes a number of minutes, e.g. --soak=10");
         return std::process::ExitCode::from(2);
     }
-    let profile = args.iter().find_map(|a| match a.as_str() {
-        "--profile" => Some(Profile::Small),
-        "--profile=latency" => Some(Profile::Latency),
-        "--profile=large" => Some(Profile::Large),
-        _ => None,
+    let profile = args.iter().find_map(|a| {
+        let which = a.strip_prefix("--profile")?;
+        Profile::parse(which.strip_prefix('=').unwrap_or(which))
     });
     if args.iter().any(|a| a.starts_with("--profile")) && profile.is_none() {
-        eprintln!("hookhole-bench: --profile takes latency or large, e.g. --profile=large");
+        eprintln!(
+            "hookhole-bench: --profile takes latency, large, cluster, cluster-latency or cluster-large, e.g. --profile=large"
+        );
         return std::process::ExitCode::from(2);
     }
     let options = Options {
         quick: args.iter().any(|a| a == "--quick"),
         check: args.iter().any(|a| a == "--check"),
+        cluster_only: args.iter().any(|a| a == "--cluster"),
         soak: soak.map(|m| Duration::from_secs_f64(m * 60.0)),
         profile,
     };

@@ -1,9 +1,11 @@
 //! The soak: idle clients kept alive and a steady trickle of webhooks for
 //! minutes, sampling the relay's memory to see whether it stays flat.
 
-use crate::idle::Idle;
+use crate::idle::{self, Idle};
 use crate::load::{self, Request};
 use crate::procs::Proc;
+use crate::setup::Setup;
+use crate::webhook;
 use std::time::{Duration, Instant};
 
 /// Allowed growth from the first sample (taken once the clients are
@@ -69,4 +71,40 @@ pub async fn run(
         });
     }
     Ok(Soak { samples })
+}
+
+/// 10,000 idle clients kept alive and a trickle of webhooks for `length`,
+/// printed as a table: does the relay's memory stay flat?
+pub async fn report(setup: &Setup, length: Duration) -> anyhow::Result<bool> {
+    let idle_count = 10_000;
+    let idle = idle::open(setup.relay, idle_count).await?;
+    let request = webhook::through(setup.relay, 2048)?;
+    println!(
+        "soak: {idle_count} idle clients, 2,000 webhooks per interval, {:.0} s",
+        length.as_secs_f64()
+    );
+    let result = run(&setup.relay_proc, &idle, request, length).await?;
+    drop(idle);
+    println!();
+    println!("| time | relay RSS | idle clients connected | webhooks delivered | failed |");
+    println!("|---|---|---|---|---|");
+    for s in &result.samples {
+        println!(
+            "| {:.0} s | {} KiB | {} | {} | {} |",
+            s.at.as_secs_f64(),
+            s.rss_kib,
+            s.idle_alive,
+            s.delivered,
+            s.errors
+        );
+    }
+    println!();
+    let met = result.flat(idle_count);
+    println!(
+        "{} relay RSS flat over the soak, every idle client kept (at most {:.0}% above the first sample): {:+.1}%",
+        if met { "met   " } else { "MISSED" },
+        FLAT_GROWTH * 100.0,
+        result.growth() * 100.0
+    );
+    Ok(met)
 }
