@@ -51,6 +51,8 @@ const STORED: &str = "hh.v1.stored";
 const STREAM: &str = "HOOKHOLE_BUFFER";
 const OWNERS_BUCKET: &str = "hookhole-owners";
 const BODIES_BUCKET: &str = "hookhole-bodies";
+/// Large frames passing between nodes, in memory.
+const FRAMES_BUCKET: &str = "hookhole-frames";
 
 /// How long a JetStream call may take before the relay treats NATS as away
 /// for that webhook (it then goes to the local outbox).

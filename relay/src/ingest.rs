@@ -192,7 +192,14 @@ pub async fn handle(
         for listener in &listeners {
             listener.deliver(&id, message.clone(), tx.clone()).await;
         }
-        if let Some(cluster) = cluster {
+        // Other nodes are asked when nobody is here, or when the census
+        // says one of them holds the channel too (fan-out). A node whose
+        // client joined within the census's round trip (milliseconds) may
+        // miss this one webhook, as a client joining one relay at the
+        // moment a webhook arrives may.
+        if let Some(cluster) = cluster
+            && (listeners.is_empty() || cluster.clients_elsewhere(&channel) > 0)
+        {
             asked = cluster.ask(&channel, &id, frame.clone(), tx.clone()).await;
         }
         drop(tx);

@@ -172,7 +172,16 @@ async fn answer(state: Arc<RelayState>, channel: String, message: async_nats::Me
         return;
     };
     let name = format!("{id}.reply.{}", cluster.node());
-    let payload = match store.bodies.pack(&name, payload, &mut headers).await {
+    let payload = match store
+        .bodies
+        .pack(
+            &name,
+            payload,
+            &mut headers,
+            super::bodies::Lifetime::Passing,
+        )
+        .await
+    {
         Ok(payload) => payload,
         Err(e) => {
             tracing::warn!(%channel, %id, "cannot reply to another node: {e}");

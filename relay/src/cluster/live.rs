@@ -108,7 +108,12 @@ impl Cluster {
         headers.insert(NODE_HEADER, self.node());
         let payload = match store
             .bodies
-            .pack(&format!("{id}.live"), frame, &mut headers)
+            .pack(
+                &format!("{id}.live"),
+                frame,
+                &mut headers,
+                super::bodies::Lifetime::Passing,
+            )
             .await
         {
             Ok(payload) => payload,
@@ -149,7 +154,7 @@ impl Cluster {
     /// may go once the other nodes had time to read it.
     pub fn done(self: &Arc<Self>, id: &str, asked: Asked) {
         self.replies.waiting().remove(id);
-        if asked.headers.get("Hookhole-Object").is_some() {
+        if super::bodies::names_an_object(&asked.headers) {
             let cluster = self.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(FRAME_GRACE).await;
@@ -220,7 +225,10 @@ impl Cluster {
         let payload = store
             .bodies
             .unpack(headers, message.payload.clone(), max)
-            .await?;
+            .await;
+        // A large answer was for this node alone: read, it can go.
+        store.bodies.discard(headers).await;
+        let payload = payload?;
         let decoded = match outcome.as_str() {
             "response" => ClientMessage::decode_binary(payload),
             "failed" => {

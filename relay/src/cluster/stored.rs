@@ -140,7 +140,12 @@ impl Cluster {
         headers.insert(ID_HEADER, id);
         let payload = store
             .bodies
-            .pack(&format!("{id}.stored"), frame, &mut headers)
+            .pack(
+                &format!("{id}.stored"),
+                frame,
+                &mut headers,
+                super::bodies::Lifetime::Kept,
+            )
             .await
             .map_err(StoreError::Unavailable)?;
         let acked = async {
