@@ -144,7 +144,7 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         drop(gate);
         (listener, outbox, everyone, buffer)
     };
-    crate::cluster::Cluster::joined(&state, &channel);
+    crate::cluster::Cluster::joined(&state, &channel).await;
     tracing::info!(%channel, listener = listener.id, agent = %hello.agent, "client connected");
     let welcome = RelayMessage::Welcome(Welcome {
         version: VERSION,

@@ -41,25 +41,37 @@ impl Interest {
 impl Cluster {
     /// A client joined `channel` here: the first one makes this node take
     /// the channel's deliveries from other nodes and drain its stored ones.
-    pub fn joined(state: &Arc<RelayState>, channel: &str) {
+    /// Ends once NATS knows of the subscription (when NATS is up), so that
+    /// a client told it is connected gets webhooks sent to any node.
+    pub async fn joined(state: &Arc<RelayState>, channel: &str) {
         let Some(cluster) = &state.cluster else {
             return;
         };
-        let mut channels = cluster
-            .interest
-            .channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if channels.contains_key(channel) {
-            drop(channels);
-            cluster.census.tell(state, channel, false);
-            return;
+        let stop = {
+            let mut channels = cluster
+                .interest
+                .channels
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if channels.contains_key(channel) {
+                drop(channels);
+                cluster.census.tell(state, channel, false);
+                return;
+            }
+            let stop = cluster.stop.child_token();
+            channels.insert(channel.to_string(), stop.clone());
+            stop
+        };
+        let (subscribed, ready) = tokio::sync::oneshot::channel();
+        cluster.tasks.spawn(serve_channel(
+            state.clone(),
+            channel.to_string(),
+            stop,
+            subscribed,
+        ));
+        if cluster.is_up() {
+            let _ = tokio::time::timeout(SUBSCRIBE_WAIT, ready).await;
         }
-        let stop = cluster.stop.child_token();
-        channels.insert(channel.to_string(), stop.clone());
-        cluster
-            .tasks
-            .spawn(serve_channel(state.clone(), channel.to_string(), stop));
     }
 
     /// A client left `channel` here: after the last one, the node stops
@@ -85,17 +97,26 @@ impl Cluster {
     }
 }
 
+/// How long a joining client waits for its relay to subscribe to its
+/// channel on NATS before it is welcomed anyway.
+const SUBSCRIBE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Takes a channel's messages from other nodes while this node holds
-/// clients of it.
-async fn serve_channel(state: Arc<RelayState>, channel: String, stop: CancellationToken) {
+/// clients of it; `subscribed` fires once NATS knows of the subscription.
+async fn serve_channel(
+    state: Arc<RelayState>,
+    channel: String,
+    stop: CancellationToken,
+    subscribed: tokio::sync::oneshot::Sender<()>,
+) {
     let Some(cluster) = &state.cluster else {
         return;
     };
-    let subscribed = cluster
+    let subscription = cluster
         .client
         .subscribe(format!("{}.*", subject(super::CHANNEL, &channel)))
         .await;
-    let mut subscriber = match subscribed {
+    let mut subscriber = match subscription {
         Ok(subscriber) => subscriber,
         Err(e) => {
             tracing::error!(%channel, "cannot subscribe to the channel on NATS: {e}");
@@ -108,6 +129,7 @@ async fn serve_channel(state: Arc<RelayState>, channel: String, stop: Cancellati
         _ = cluster.client.flush() => {}
         _ = stop.cancelled() => return,
     }
+    let _ = subscribed.send(());
     cluster.census.tell(&state, &channel, true);
     cluster.tasks.spawn(super::stored::drain(
         state.clone(),
