@@ -8,6 +8,8 @@
 //! `cargo run --release -p hookhole-bench -- --soak[=MINUTES]` (10 by default)
 //! `cargo run --release -p hookhole-bench -- --profile[=WHICH]` (one workload,
 //! 20 s: latency, large, cluster, cluster-latency, cluster-large)
+//! `cargo run --release -p hookhole-bench -- --peers bore` (also bore, a raw
+//! TCP tunnel, in the same table, and the targets relative to it)
 //!
 //! Starts a target server, a relay and a client (history and signature
 //! verification on) as separate release processes on loopback, drives the
@@ -26,14 +28,18 @@
 //! - `soak`: minutes of idle clients and a trickle of webhooks.
 //! - `nats`: the `nats-server` the cluster runs on.
 //! - `cluster`: two relays on NATS, beside the single relay.
+//! - `peers`: the `--peers` flag: other tunnels measured beside hookhole.
+//! - `bore`: bore, installed on demand, and the targets relative to it.
 //! - `profile`: one workload for a profiler.
 //! - `machine`: what the numbers were measured on.
 
+mod bore;
 mod cluster;
 mod idle;
 mod load;
 mod machine;
 mod nats;
+mod peers;
 mod procs;
 mod profile;
 mod setup;
@@ -42,7 +48,9 @@ mod target;
 mod webhook;
 mod workload;
 
+use bore::{Beside, Bore};
 use load::Stats;
+use peers::Peer;
 use profile::Profile;
 use setup::Setup;
 use std::time::Duration;
@@ -58,6 +66,8 @@ struct Options {
     soak: Option<Duration>,
     /// Only drive one workload, for a profiler.
     profile: Option<Profile>,
+    /// Other tunnels to measure beside the single relay.
+    peers: Vec<Peer>,
 }
 
 struct Row {
@@ -116,15 +126,35 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
 async fn workloads(setup: &mut Setup, options: &Options) -> anyhow::Result<bool> {
     let standard = workload::standard(options.quick);
     let mut rows = Vec::new();
+    // bore, when asked for, right after hookhole on each workload: this
+    // machine's speed drifts within minutes.
+    let bore = match options.peers.contains(&Peer::Bore) {
+        true => Some(Bore::start_or_skip(setup.target)),
+        false => None,
+    };
+    let mut bore_rows = Vec::new();
     for w in &standard {
         rows.push(workload(setup, w).await?);
+        if let Some(Some(bore)) = &bore {
+            bore_rows.push(bore.measure(w).await?);
+        }
     }
+    let beside_bore = match bore {
+        None => Beside::NotAsked,
+        Some(None) => Beside::Skipped,
+        Some(Some(bore)) => {
+            // Stopped before fan-out and the idle clients, which it would
+            // only disturb.
+            drop(bore);
+            Beside::Measured(bore_rows)
+        }
+    };
     let mut met = true;
     if options.cluster_only {
         println!();
         println!("machine: {}", machine::describe());
     } else {
-        met &= single_relay(setup, &mut rows, options.quick).await?;
+        met &= single_relay(setup, &mut rows, &beside_bore, options.quick).await?;
     }
     let single: Vec<&Measured> = rows
         .iter()
@@ -140,8 +170,14 @@ async fn workloads(setup: &mut Setup, options: &Options) -> anyhow::Result<bool>
 }
 
 /// Fan-out and idle clients on the single relay, then its table (`rows`
-/// holds the standard workloads' figures) and targets.
-async fn single_relay(setup: &mut Setup, rows: &mut Vec<Row>, quick: bool) -> anyhow::Result<bool> {
+/// holds the standard workloads' figures, `beside_bore` bore's when asked
+/// for) and targets.
+async fn single_relay(
+    setup: &mut Setup,
+    rows: &mut Vec<Row>,
+    beside_bore: &Beside,
+    quick: bool,
+) -> anyhow::Result<bool> {
     let rss_relay = setup.relay_proc.rss_kib();
     let rss_client = setup.clients[0].rss_kib();
     setup.add_client()?;
@@ -169,19 +205,18 @@ async fn single_relay(setup: &mut Setup, rows: &mut Vec<Row>, quick: bool) -> an
         "| workload | direct req/s | tunnel req/s | ratio | direct p50 | tunnel p50 | ratio | tunnel p99 | relay+client CPU/req |"
     );
     println!("|---|---|---|---|---|---|---|---|---|");
-    for r in rows.iter() {
+    for (i, r) in rows.iter().enumerate() {
+        table_row(r.name, &r.direct, &r.tunnel);
+        if let Some(bore) = beside_bore.row(i) {
+            table_row(&format!("bore: {}", r.name), &r.direct, bore);
+        }
+    }
+    if beside_bore.row(0).is_some() {
+        println!();
         println!(
-            "| {} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.2}x | {} | {} |",
-            r.name,
-            r.direct.per_second(),
-            r.tunnel.stats.per_second(),
-            r.tunnel.stats.per_second() / r.direct.per_second().max(1e-9),
-            us(r.direct.percentile(0.5)),
-            us(r.tunnel.stats.percentile(0.5)),
-            r.tunnel.stats.percentile(0.5).as_secs_f64()
-                / r.direct.percentile(0.5).as_secs_f64().max(1e-12),
-            us(r.tunnel.stats.percentile(0.99)),
-            us(r.tunnel.cpu_total()),
+            "bore rows: bore {} (bore server and bore local in the relay and client columns), \
+             a raw TCP tunnel to the same target (direct figures: the row above's)",
+            bore::VERSION
         );
     }
     println!();
@@ -194,7 +229,7 @@ async fn single_relay(setup: &mut Setup, rows: &mut Vec<Row>, quick: bool) -> an
     let ratio = |r: &Row| r.tunnel.stats.per_second() / r.direct.per_second().max(1e-9);
     let latency = rows[0].tunnel.stats.percentile(0.5).as_secs_f64()
         / rows[0].direct.percentile(0.5).as_secs_f64().max(1e-12);
-    let targets = [
+    let mut targets = vec![
         (
             "32-connection throughput >= 0.5x direct",
             ratio(&rows[1]) >= 0.5,
@@ -221,13 +256,35 @@ async fn single_relay(setup: &mut Setup, rows: &mut Vec<Row>, quick: bool) -> an
             format!("{per_idle:.1} KiB"),
         ),
     ];
+    let ours: Vec<&Measured> = rows.iter().map(|r| &r.tunnel).collect();
+    let relative_to_bore = beside_bore.targets(&ours);
+    targets.extend(relative_to_bore.iter().flatten().cloned());
     println!();
     let mut all = true;
     for (what, met, value) in &targets {
         println!("{} {what}: {value}", if *met { "met   " } else { "MISSED" });
         all &= met;
     }
+    if let Err(why) = relative_to_bore {
+        println!("targets relative to bore: {why}");
+    }
     Ok(all)
+}
+
+/// One row of the single relay's table: `tunnel` beside `direct`.
+fn table_row(name: &str, direct: &Stats, tunnel: &Measured) {
+    println!(
+        "| {name} | {:.0} | {:.0} | {:.2}x | {} | {} | {:.2}x | {} | {} |",
+        direct.per_second(),
+        tunnel.stats.per_second(),
+        tunnel.stats.per_second() / direct.per_second().max(1e-9),
+        us(direct.percentile(0.5)),
+        us(tunnel.stats.percentile(0.5)),
+        tunnel.stats.percentile(0.5).as_secs_f64()
+            / direct.percentile(0.5).as_secs_f64().max(1e-12),
+        us(tunnel.stats.percentile(0.99)),
+        us(tunnel.cpu_total()),
+    );
 }
 
 fn main() -> std::process::ExitCode {
@@ -267,12 +324,27 @@ fn main() -> std::process::ExitCode {
         );
         return std::process::ExitCode::from(2);
     }
+    let peers = match peers::from_args(&args) {
+        Ok(peers) => peers,
+        Err(usage) => {
+            eprintln!("hookhole-bench: {usage}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let alone = ["--soak", "--profile", "--cluster"];
+    if !peers.is_empty() && args.iter().any(|a| alone.iter().any(|f| a.starts_with(f))) {
+        eprintln!(
+            "hookhole-bench: --peers adds rows to the single relay's table: not with --soak, --profile or --cluster"
+        );
+        return std::process::ExitCode::from(2);
+    }
     let options = Options {
         quick: args.iter().any(|a| a == "--quick"),
         check: args.iter().any(|a| a == "--check"),
         cluster_only: args.iter().any(|a| a == "--cluster"),
         soak: soak.map(|m| Duration::from_secs_f64(m * 60.0)),
         profile,
+        peers,
     };
     match runtime.block_on(bench(&options)) {
         Ok(true) => std::process::ExitCode::SUCCESS,

@@ -56,9 +56,20 @@ pub fn spawn(
     args: &[&str],
     ready: &str,
 ) -> anyhow::Result<(Proc, String)> {
+    spawn_with(name, program, args, &[("RUST_LOG", "warn")], ready)
+}
+
+/// As [`spawn`], with `env` set for the process (a peer's log settings).
+pub fn spawn_with(
+    name: &'static str,
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    ready: &str,
+) -> anyhow::Result<(Proc, String)> {
     let mut child = Command::new(program)
         .args(args)
-        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
