@@ -200,14 +200,18 @@ async fn profile(setup: &Setup, which: Profile) -> anyhow::Result<bool> {
         setup.relay_proc.child.id(),
         setup.clients[0].child.id()
     );
-    let cpu_before = setup.cpu();
+    let (relay_before, client_before) = (setup.relay_proc.cpu(), setup.clients[0].cpu());
     let stats = load::run(request, connections, u64::MAX, Duration::from_secs(20)).await?;
-    let cpu = setup.cpu().saturating_sub(cpu_before);
+    let requests = stats.requests.max(1) as u32;
+    let relay = setup.relay_proc.cpu().saturating_sub(relay_before) / requests;
+    let client = setup.clients[0].cpu().saturating_sub(client_before) / requests;
     println!(
-        "{:.0} req/s, p50 {}, relay+client CPU {} per request, {} errors",
+        "{:.0} req/s, p50 {}, relay+client CPU {} per request (relay {}, client {}), {} errors",
         stats.per_second(),
         us(stats.percentile(0.5)),
-        us(cpu / (stats.requests.max(1) as u32)),
+        us(relay + client),
+        us(relay),
+        us(client),
         stats.errors
     );
     Ok(true)
