@@ -9,7 +9,7 @@ fn delivery(headers: Vec<Header>, body: &'static [u8]) -> Delivery {
         path: "/x".into(),
         query: None,
         headers,
-        body_sha256: String::new(),
+        body_blake3: String::new(),
         url: String::new(),
         queued: false,
         body: Bytes::from_static(body),

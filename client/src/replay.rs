@@ -193,7 +193,7 @@ mod tests {
             path: "/hook".into(),
             query: None,
             headers: vec![Header::new("stripe-signature", "t=1,v1=00")],
-            body_sha256: String::new(),
+            body_blake3: String::new(),
             url: "https://relay/ch/hook".into(),
             queued: false,
             body: Bytes::from_static(b"{}"),

@@ -19,7 +19,6 @@ use hookhole_shared::protocol::{
     ClientMessage, Delivery, FailureCode, Message as _, RelayMessage, Welcome, Wire,
 };
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -33,7 +32,7 @@ fn delivery(id: &str, method: &str, path: &str, query: Option<&str>, body: &[u8]
         path: path.into(),
         query: query.map(str::to_string),
         headers: vec![Header::new("content-type", "text/plain")],
-        body_sha256: hex::encode(Sha256::digest(body)),
+        body_blake3: hookhole_shared::body_digest::of(body),
         url: "http://relay.example/dev".into(),
         queued: false,
         body: Bytes::copy_from_slice(body),
@@ -119,7 +118,7 @@ async fn a_hostile_relay_cannot_send_the_client_to_another_host_or_port() {
     let hello = within("hello", ws.next()).await.unwrap().unwrap();
     assert!(hello.to_text().unwrap().contains("\"hello\""), "{hello:?}");
     ws.send(wire(RelayMessage::Welcome(Welcome {
-        version: 1,
+        version: hookhole_shared::protocol::VERSION,
         channel: "dev".into(),
         public_url: format!("{relay_url}/dev"),
         listeners: 1,

@@ -206,7 +206,7 @@ async fn history_show_json_lines_and_the_relay_log_carry_no_raw_controls() {
     // A hostile client names itself with escapes; the relay logs the name.
     let agent = "evil\x1b]0;relay\x07\u{9b}2J\u{202e}";
     let hello =
-        serde_json::json!({"type": "hello", "version": 1, "channel": "peer", "agent": agent});
+        serde_json::json!({"type": "hello", "version": 2, "channel": "peer", "agent": agent});
     let relay_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let mut peer = raw_peer(relay_addr, Some(&hello.to_string())).await;
     use futures_util::StreamExt as _;

@@ -89,30 +89,40 @@ async fn an_anonymous_public_relay_hands_out_random_channel_names_only() {
 }
 
 #[tokio::test]
-async fn another_protocol_version_is_refused_with_a_clear_reason() {
+async fn another_protocol_version_is_refused_naming_the_side_to_upgrade() {
     let relay = TestRelay::start().await;
-    let mut config = engine_config(&relay.url(), Some("v"), "http://127.0.0.1:9");
-    config.protocol_version = 99;
-    let (tx, mut events) = tokio::sync::mpsc::channel(16);
-    let result = within(
-        "the engine to give up",
-        hookhole::engine::run(config, tx, tokio_util::sync::CancellationToken::new()),
-    )
-    .await;
-    let Err(EngineError::Refused { code, reason }) = result else {
-        panic!("expected a refusal, got {result:?}");
-    };
-    assert_eq!(code, hookhole_shared::protocol::close::UNSUPPORTED_VERSION);
-    assert!(
-        reason.contains("unsupported protocol version 99"),
-        "{reason}"
-    );
-    assert!(reason.contains("version 1"), "{reason}");
-    let event = events.recv().await.unwrap();
-    assert!(
-        matches!(&event, Event::Connection(c) if c.state == LinkState::Failed),
-        "{event:?}"
-    );
+    let cases = [
+        (
+            99,
+            "the relay is older: it speaks protocol 2 and this client 99; upgrade the relay \
+             (the relay said: this relay speaks protocol 2 and the client 99: upgrade the relay)",
+        ),
+        (
+            1,
+            "this client is older: the relay speaks protocol 2 and this client 1; upgrade hookhole \
+             (the relay said: this relay speaks protocol 2 and the client 1: upgrade hookhole (the client))",
+        ),
+    ];
+    for (version, expected) in cases {
+        let mut config = engine_config(&relay.url(), Some("v"), "http://127.0.0.1:9");
+        config.protocol_version = version;
+        let (tx, mut events) = tokio::sync::mpsc::channel(16);
+        let result = within(
+            "the engine to give up",
+            hookhole::engine::run(config, tx, tokio_util::sync::CancellationToken::new()),
+        )
+        .await;
+        let Err(EngineError::Refused { code, reason }) = result else {
+            panic!("expected a refusal, got {result:?}");
+        };
+        assert_eq!(code, hookhole_shared::protocol::close::UNSUPPORTED_VERSION);
+        assert_eq!(reason, expected);
+        let event = events.recv().await.unwrap();
+        assert!(
+            matches!(&event, Event::Connection(c) if c.state == LinkState::Failed),
+            "{event:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -126,7 +136,7 @@ async fn a_garbage_speaking_peer_is_closed_and_others_keep_working() {
 
     let mut bad = raw_peer(
         relay.addr,
-        Some(r#"{"type":"hello","version":1,"channel":"shared"}"#),
+        Some(r#"{"type":"hello","version":2,"channel":"shared"}"#),
     )
     .await;
     // Welcome first, then garbage from us.
@@ -171,7 +181,7 @@ async fn oversized_messages_and_ping_floods_get_a_close_code_and_others_keep_wor
     async fn hostile(relay: std::net::SocketAddr) -> RawWs {
         let mut ws = raw_peer(
             relay,
-            Some(r#"{"type":"hello","version":1,"channel":"calm"}"#),
+            Some(r#"{"type":"hello","version":2,"channel":"calm"}"#),
         )
         .await;
         within("welcome", ws.next()).await.unwrap().unwrap();
@@ -327,7 +337,7 @@ async fn a_silent_peer_is_closed_after_the_heartbeat_timeout() {
     let relay = TestRelay::start_with(config).await;
     let mut peer = raw_peer(
         relay.addr,
-        Some(r#"{"type":"hello","version":1,"channel":"quiet"}"#),
+        Some(r#"{"type":"hello","version":2,"channel":"quiet"}"#),
     )
     .await;
     // Read (so pings get answered at the websocket layer) but never send a
@@ -434,7 +444,7 @@ async fn a_client_behind_a_trusted_proxy_is_told_the_proxy_s_url() {
         headers.insert("x-forwarded-proto", "https".parse().unwrap());
         headers.insert("x-forwarded-host", "hooks.example.com".parse().unwrap());
         let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let hello = r#"{"type":"hello","version":1,"channel":"told","agent":"test"}"#;
+        let hello = r#"{"type":"hello","version":2,"channel":"told","agent":"test"}"#;
         ws.send(Message::text(hello)).await.unwrap();
         loop {
             match ws.next().await {

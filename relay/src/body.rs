@@ -20,8 +20,8 @@
 //! default and passes.
 
 use bytes::Bytes;
+use hookhole_shared::body_digest::BodyHasher;
 use http_body_util::{BodyExt, Limited};
-use sha2::{Digest, Sha256};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -120,7 +120,8 @@ pub enum BodyError {
 /// hashed as it arrives.
 pub struct Body {
     pub chunks: Vec<Bytes>,
-    pub sha256: [u8; 32],
+    /// Its digest, as a delivery carries it (`body_blake3`).
+    pub digest: String,
 }
 
 impl Body {
@@ -140,7 +141,7 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut body = Limited::new(body, limit);
-    let (mut chunks, mut hasher) = (Vec::new(), Sha256::new());
+    let (mut chunks, mut hasher) = (Vec::new(), BodyHasher::new());
     let mut progress = Progress::new(Instant::now());
     loop {
         let deadline = progress.deadline(&pace);
@@ -169,7 +170,7 @@ where
     }
     Ok(Body {
         chunks,
-        sha256: hasher.finalize().into(),
+        digest: hasher.finish(),
     })
 }
 

@@ -2,8 +2,10 @@
 //! connected, kept in SQLite until a client acknowledges them, so they
 //! survive a relay restart (or crash).
 //!
-//! Each entry is the encoded delivery frame, exactly what a client is sent.
-//! A sender is answered `202` only after its delivery is committed here.
+//! Each entry is the encoded delivery frame, exactly what a client is sent
+//! (one written by a protocol-1 relay is made current as it is read: see
+//! `frame_upgrade`). A sender is answered `202` only after its delivery is
+//! committed here.
 
 use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags, params};
@@ -301,7 +303,7 @@ impl Buffer {
         stmt.query_map(params![channel, after, last as i64], |row| {
             Ok((
                 row.get::<_, i64>(0)? as u64,
-                Bytes::from(row.get::<_, Vec<u8>>(1)?),
+                crate::frame_upgrade::current(Bytes::from(row.get::<_, Vec<u8>>(1)?)),
             ))
         })?
         .collect()

@@ -41,9 +41,12 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-/// Subject prefixes. `v1` changes with any incompatible change to what
-/// relays send each other, so relays of two versions never mix messages.
-const CHANNEL: &str = "hh.v1.channel";
+/// Subject prefixes. The live one changes with any incompatible change to
+/// what relays send each other, so relays of two versions never mix
+/// messages: `v2` since deliveries carry a BLAKE3 (protocol 2). The stored
+/// one stays: the stream is storage, kept across upgrades, and a frame an
+/// older relay stored there is made current when read (`frame_upgrade`).
+const CHANNEL: &str = "hh.v2.channel";
 const STORED: &str = "hh.v1.stored";
 
 /// JetStream names: the buffer's stream, the owners' bucket, the bodies'

@@ -141,7 +141,7 @@ pub async fn handle(
         path: rest.to_string(),
         query,
         headers: list,
-        body_sha256: hex::encode(body.sha256),
+        body_blake3: body.digest.clone(),
         url,
         queued: false,
         // The body goes into the frame straight from its chunks, below.

@@ -23,7 +23,9 @@
 //! - [`forwarded`]: the `X-Forwarded-*` headers, and which proxies to trust.
 //! - `hub`: channels, listeners, matching answers to waiting deliveries.
 //! - [`buffer`]: deliveries kept in SQLite for absent clients;
-//!   [`buffer_writer`]: its commits, batched on a thread of their own.
+//!   [`buffer_writer`]: its commits, batched on a thread of their own;
+//!   `frame_upgrade`: frames a protocol-1 relay stored, made current when
+//!   read (there and from the cluster's stream).
 //! - [`auth`]: client tokens and channel ownership.
 //! - [`cluster`]: relays sharing channels, buffer and owners through NATS
 //!   (`--nats`); without it, none of it runs.
@@ -47,6 +49,7 @@ mod connection;
 mod error;
 mod first_head;
 pub mod forwarded;
+mod frame_upgrade;
 mod hub;
 mod ids;
 mod ingest;

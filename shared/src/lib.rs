@@ -4,6 +4,8 @@
 //!   ([`protocol::ClientMessage`], [`protocol::RelayMessage`]), close codes.
 //! - [`frame`]: the binary framing that carries a JSON header and raw body bytes
 //!   in one websocket message, so bodies are never base64'd or re-serialised.
+//! - [`body_digest`]: the digest a delivery carries of its body (BLAKE3),
+//!   checked by the client before it forwards anything.
 //! - [`headers`]: header lists that keep order, duplicates and raw value bytes,
 //!   and the hop-by-hop rules both sides apply.
 //! - [`channel`]: channel name rules.
@@ -16,6 +18,7 @@
 //! Nothing here opens a socket or spawns a task: both binaries and the tests
 //! share these types, and they are tested by value (golden JSON, round trips).
 
+pub mod body_digest;
 pub mod channel;
 pub mod frame;
 pub mod headers;

@@ -11,8 +11,12 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Protocol version spoken by this build. The relay refuses any other.
-pub const VERSION: u32 = 1;
+/// Protocol version spoken by this build. The relay refuses any other
+/// ([`versions`] says which side to upgrade). Version 2: the body digest is
+/// BLAKE3 (`body_blake3`), no longer SHA-256 (`body_sha256`).
+pub const VERSION: u32 = 2;
+
+pub mod versions;
 
 /// Path of the websocket endpoint on the relay.
 pub const CONNECT_PATH: &str = "/_hookhole/connect";
@@ -21,7 +25,8 @@ pub const HEALTH_PATH: &str = "/_hookhole/health";
 
 /// Application close codes (RFC 6455 leaves 4000-4999 to applications).
 pub mod close {
-    /// The client speaks another protocol version.
+    /// The client speaks another protocol version (the reason says which
+    /// side to upgrade: [`super::versions`]).
     pub const UNSUPPORTED_VERSION: u16 = 4001;
     /// The first message was not a valid `hello`.
     pub const BAD_HELLO: u16 = 4002;
@@ -117,8 +122,9 @@ pub struct Delivery {
     /// End-to-end headers in arrival order (the HTTP parser groups repeated
     /// names at their first occurrence), `X-Forwarded-*` set by the relay.
     pub headers: Vec<Header>,
-    /// Lowercase hex SHA-256 of the body, checked by the client.
-    pub body_sha256: String,
+    /// The body's BLAKE3, lowercase hex ([`crate::body_digest`]), checked
+    /// by the client.
+    pub body_blake3: String,
     /// The public URL the sender called (signature schemes that sign the URL need it).
     pub url: String,
     /// Kept while no client was connected (the sender was answered `202`):
@@ -151,7 +157,7 @@ pub enum FailureCode {
     LocalError,
     /// The local response body exceeded the client's limit.
     ResponseTooLarge,
-    /// The body did not match `body_sha256`: it was damaged on the way.
+    /// The body did not match `body_blake3`: it was damaged on the way.
     BodyMismatch,
     /// The delivery itself was malformed (a `path` not starting with `/`, a
     /// method, id or header name that is not a token, bytes a URI or a

@@ -3,6 +3,22 @@
 
 use super::*;
 
+// The golden strings, each also quoted in `docs/protocol.md` (a test below
+// checks the page has every one).
+const HELLO: &str = r#"{"type":"hello","version":2,"channel":"dev","token":"s3cret","last_acked_seq":7,"agent":"hookhole/0.1.0"}"#;
+const MINIMAL_HELLO: &str = r#"{"type":"hello","version":2}"#;
+const WELCOME: &str = r#"{"type":"welcome","version":2,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":2,"heartbeat_secs":15,"heartbeat_ms":15000,"max_body":26214400}"#;
+const FAILED: &str =
+    r#"{"type":"failed","id":"d1","code":"local_unreachable","message":"connection refused"}"#;
+const FAILED_PROTOCOL: &str = r#"{"type":"failed","id":"d1","code":"protocol_error","message":"not forwarded: the path \"@x\" does not start with '/'"}"#;
+const ACK: &str = r#"{"type":"ack","id":"d1","seq":3}"#;
+const HEARTBEAT: &str = r#"{"type":"heartbeat"}"#;
+const LISTENERS: &str = r#"{"type":"listeners","count":3}"#;
+/// The golden delivery's body, and its digest.
+const DELIVERY_BODY: &[u8] = b"\x00\xff\r\n";
+const DELIVERY_BLAKE3: &str = "a02efa924dc54059eb145fc53d43a905dce0c6e7e8f03f1149cd80ff48d941c6";
+const DELIVERY_HEADER: &str = r#"{"type":"delivery","id":"d1","seq":1,"received_at_ms":1700000000000,"method":"POST","path":"/x/y","query":"q=1","headers":[["content-type","application/json"]],"body_blake3":"a02efa924dc54059eb145fc53d43a905dce0c6e7e8f03f1149cd80ff48d941c6","url":"http://127.0.0.1:8080/dev/x/y?q=1"}"#;
+
 fn text(msg: &impl Message) -> String {
     match msg.encode() {
         Wire::Text(t) => t,
@@ -20,20 +36,17 @@ fn binary(msg: &impl Message) -> Vec<u8> {
 #[test]
 fn hello_golden() {
     let hello = ClientMessage::Hello(Hello {
-        version: 1,
+        version: 2,
         channel: Some("dev".into()),
         token: Some(Token("s3cret".into())),
         last_acked_seq: Some(7),
         agent: "hookhole/0.1.0".into(),
     });
     let json = text(&hello);
-    assert_eq!(
-        json,
-        r#"{"type":"hello","version":1,"channel":"dev","token":"s3cret","last_acked_seq":7,"agent":"hookhole/0.1.0"}"#
-    );
+    assert_eq!(json, HELLO);
     assert_eq!(ClientMessage::decode_text(&json).unwrap(), hello);
     // Optional fields may be left out by other clients.
-    let minimal = ClientMessage::decode_text(r#"{"type":"hello","version":1}"#).unwrap();
+    let minimal = ClientMessage::decode_text(MINIMAL_HELLO).unwrap();
     assert!(matches!(minimal, ClientMessage::Hello(h) if h.channel.is_none()));
 }
 
@@ -51,16 +64,16 @@ fn small_messages_golden() {
                 id: "d1".into(),
                 seq: 3,
             },
-            r#"{"type":"ack","id":"d1","seq":3}"#,
+            ACK,
         ),
-        (ClientMessage::Heartbeat, r#"{"type":"heartbeat"}"#),
+        (ClientMessage::Heartbeat, HEARTBEAT),
         (
             ClientMessage::Failed(Failure {
                 id: "d1".into(),
                 code: FailureCode::LocalUnreachable,
                 message: "connection refused".into(),
             }),
-            r#"{"type":"failed","id":"d1","code":"local_unreachable","message":"connection refused"}"#,
+            FAILED,
         ),
         (
             ClientMessage::Failed(Failure {
@@ -68,7 +81,7 @@ fn small_messages_golden() {
                 code: FailureCode::ProtocolError,
                 message: "not forwarded: the path \"@x\" does not start with '/'".into(),
             }),
-            r#"{"type":"failed","id":"d1","code":"protocol_error","message":"not forwarded: the path \"@x\" does not start with '/'"}"#,
+            FAILED_PROTOCOL,
         ),
     ];
     for (msg, golden) in cases {
@@ -78,7 +91,7 @@ fn small_messages_golden() {
     let relay: Vec<(RelayMessage, &str)> = vec![
         (
             RelayMessage::Welcome(Welcome {
-                version: 1,
+                version: 2,
                 channel: "dev".into(),
                 public_url: "http://127.0.0.1:8080/dev".into(),
                 listeners: 2,
@@ -86,13 +99,10 @@ fn small_messages_golden() {
                 heartbeat_ms: Some(15000),
                 max_body: 26214400,
             }),
-            r#"{"type":"welcome","version":1,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":2,"heartbeat_secs":15,"heartbeat_ms":15000,"max_body":26214400}"#,
+            WELCOME,
         ),
-        (
-            RelayMessage::Listeners { count: 3 },
-            r#"{"type":"listeners","count":3}"#,
-        ),
-        (RelayMessage::Heartbeat, r#"{"type":"heartbeat"}"#),
+        (RelayMessage::Listeners { count: 3 }, LISTENERS),
+        (RelayMessage::Heartbeat, HEARTBEAT),
     ];
     for (msg, golden) in relay {
         assert_eq!(text(&msg), golden);
@@ -109,7 +119,7 @@ fn sample_delivery(body: &'static [u8]) -> Delivery {
         path: "/x/y".into(),
         query: Some("q=1".into()),
         headers: vec![Header::new("content-type", "application/json")],
-        body_sha256: "00".into(),
+        body_blake3: DELIVERY_BLAKE3.into(),
         url: "http://127.0.0.1:8080/dev/x/y?q=1".into(),
         queued: false,
         body: Bytes::from_static(body),
@@ -118,13 +128,15 @@ fn sample_delivery(body: &'static [u8]) -> Delivery {
 
 #[test]
 fn delivery_golden_frame() {
-    let msg = RelayMessage::Delivery(sample_delivery(b"\x00\xff\r\n"));
+    assert_eq!(crate::body_digest::of(DELIVERY_BODY), DELIVERY_BLAKE3);
+    let msg = RelayMessage::Delivery(sample_delivery(DELIVERY_BODY));
     let frame = binary(&msg);
-    let header = r#"{"type":"delivery","id":"d1","seq":1,"received_at_ms":1700000000000,"method":"POST","path":"/x/y","query":"q=1","headers":[["content-type","application/json"]],"body_sha256":"00","url":"http://127.0.0.1:8080/dev/x/y?q=1"}"#;
-    let mut golden = (header.len() as u32).to_be_bytes().to_vec();
-    golden.extend_from_slice(header.as_bytes());
-    golden.extend_from_slice(b"\x00\xff\r\n");
+    let mut golden = (DELIVERY_HEADER.len() as u32).to_be_bytes().to_vec();
+    golden.extend_from_slice(DELIVERY_HEADER.as_bytes());
+    golden.extend_from_slice(DELIVERY_BODY);
     assert_eq!(frame, golden);
+    // The sizes the protocol page's table gives.
+    assert_eq!((DELIVERY_HEADER.len(), frame.len()), (283, 291));
     assert_eq!(
         RelayMessage::decode_binary(Bytes::from(frame)).unwrap(),
         msg
@@ -149,9 +161,13 @@ fn response_round_trips_with_binary_body() {
 #[test]
 fn headers_in_any_field_order_decode_alike() {
     // Ours start with the tag (the fast path); another encoder's may not.
-    let ours = r#"{"type":"delivery","id":"d1","seq":1,"received_at_ms":1700000000000,"method":"POST","path":"/x/y","query":"q=1","headers":[["content-type","application/json"]],"body_sha256":"00","url":"http://127.0.0.1:8080/dev/x/y?q=1"}"#;
-    let theirs = r#"{"id":"d1","seq":1,"received_at_ms":1700000000000,"method":"POST","path":"/x/y","query":"q=1","headers":[["content-type","application/json"]],"body_sha256":"00","url":"http://127.0.0.1:8080/dev/x/y?q=1","type":"delivery"}"#;
+    let ours = DELIVERY_HEADER.to_string();
+    // The same fields, the tag last.
+    let theirs = DELIVERY_HEADER
+        .replace(r#""type":"delivery","#, "")
+        .replace(r#"x/y?q=1"}"#, r#"x/y?q=1","type":"delivery"}"#);
     let expected = RelayMessage::Delivery(sample_delivery(b"\x00\xff"));
+    assert!(!theirs.starts_with(r#"{"type""#) && theirs.ends_with(r#""type":"delivery"}"#));
     for header in [ours, theirs] {
         let frame = frame::encode(header.as_bytes(), b"\x00\xff");
         assert_eq!(
@@ -177,10 +193,48 @@ fn headers_in_any_field_order_decode_alike() {
 }
 
 #[test]
+fn a_version_1_delivery_header_is_not_a_version_2_delivery() {
+    // Why the new digest needed a new version: the field is required.
+    let v1 = DELIVERY_HEADER.replace(
+        &format!(r#""body_blake3":"{DELIVERY_BLAKE3}""#),
+        r#""body_sha256":"00""#,
+    );
+    assert_ne!(v1, DELIVERY_HEADER);
+    let frame = Bytes::from(frame::encode(v1.as_bytes(), DELIVERY_BODY));
+    let err = RelayMessage::decode_binary(frame).unwrap_err();
+    assert!(err.to_string().contains("body_blake3"), "{err}");
+}
+
+#[test]
+fn the_protocol_page_quotes_every_golden_string() {
+    let page = include_str!("../../docs/protocol.md");
+    assert!(
+        page.starts_with(&format!("# hookhole wire protocol, version {VERSION}\n")),
+        "docs/protocol.md names another version"
+    );
+    for golden in [
+        HELLO,
+        MINIMAL_HELLO,
+        WELCOME,
+        FAILED,
+        FAILED_PROTOCOL,
+        ACK,
+        HEARTBEAT,
+        LISTENERS,
+        DELIVERY_HEADER,
+    ] {
+        assert!(
+            page.lines().any(|line| line == golden),
+            "docs/protocol.md lacks {golden}"
+        );
+    }
+}
+
+#[test]
 fn wrong_message_kind_is_refused() {
     // A delivery sent as text would lose its body: refuse it.
     let err = RelayMessage::decode_text(
-        r#"{"type":"delivery","id":"d","seq":1,"received_at_ms":0,"method":"GET","path":"","headers":[],"body_sha256":"","url":""}"#,
+        r#"{"type":"delivery","id":"d","seq":1,"received_at_ms":0,"method":"GET","path":"","headers":[],"body_blake3":"","url":""}"#,
     )
     .unwrap_err();
     assert!(matches!(err, DecodeError::ExpectedBinary("delivery")));

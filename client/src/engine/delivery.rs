@@ -7,9 +7,9 @@ use crate::forward::Forwarder;
 use crate::history::{History, Writer};
 use crate::outgoing;
 use crate::verification::Verifier;
+use hookhole_shared::body_digest;
 use hookhole_shared::protocol::{ClientMessage, Delivery, Failure, FailureCode, Message as _};
 use hookhole_shared::signature::Verdict;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -106,14 +106,11 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     // refused and recorded, and nothing is sent anywhere.
     let result = match outgoing::build(ctx.forwarder.target(), &delivery) {
         Err(malformed) => Err(malformed.failure(&delivery.id)),
-        Ok(_) if hex::encode(Sha256::digest(&delivery.body)) != delivery.body_sha256 => {
-            Err(Failure {
-                id: delivery.id.clone(),
-                code: FailureCode::BodyMismatch,
-                message: "body changed in transit (its SHA-256 differs from the relay's)"
-                    .to_string(),
-            })
-        }
+        Ok(_) if !body_digest::matches(&delivery.body, &delivery.body_blake3) => Err(Failure {
+            id: delivery.id.clone(),
+            code: FailureCode::BodyMismatch,
+            message: "body changed in transit (its BLAKE3 differs from the relay's)".to_string(),
+        }),
         Ok(request) => {
             ctx.forwarder
                 .send(&delivery.id, request, ctx.max_response)

@@ -2,6 +2,7 @@
 
 use super::{End, EngineConfig, Ws, closed_by_relay, to_message};
 use futures_util::{SinkExt, StreamExt};
+use hookhole_shared::protocol::versions::{self, Upgrade};
 use hookhole_shared::protocol::{ClientMessage, Hello, Message as _, RelayMessage, Welcome, close};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -66,17 +67,29 @@ pub(super) async fn connect(
                     {
                         return Err(End::Refused {
                             code: close::UNSUPPORTED_VERSION,
-                            reason: format!(
-                                "the relay speaks protocol version {}, this client {}",
-                                welcome.version, config.protocol_version
-                            ),
+                            reason: mismatch(config.protocol_version, Some(welcome.version), ""),
                         });
                     }
                     Ok(RelayMessage::Welcome(welcome)) => return Ok((ws, welcome)),
                     Ok(_) => continue,
                     Err(e) => return Err(End::Lost(format!("bad welcome from the relay: {e}"))),
                 },
-                Some(Ok(Message::Close(frame))) => return Err(closed_by_relay(frame.as_ref())),
+                Some(Ok(Message::Close(frame))) => {
+                    return Err(match closed_by_relay(frame.as_ref()) {
+                        End::Refused {
+                            code: close::UNSUPPORTED_VERSION,
+                            reason,
+                        } => End::Refused {
+                            code: close::UNSUPPORTED_VERSION,
+                            reason: mismatch(
+                                config.protocol_version,
+                                versions::relay_version(&reason),
+                                &reason,
+                            ),
+                        },
+                        other => other,
+                    });
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(End::Lost(format!("relay handshake failed: {e}"))),
                 None => return Err(End::Lost("relay closed the connection".to_string())),
@@ -88,5 +101,54 @@ pub(super) async fn connect(
         Err(_) => Err(End::Lost(
             "relay did not answer the handshake in time".to_string(),
         )),
+    }
+}
+
+/// The client's own words for a relay of another protocol version (`relay`,
+/// when it said which): which side to upgrade, then what the relay said,
+/// if anything. An older relay's words alone would not tell the user that
+/// the relay is the one to upgrade.
+fn mismatch(ours: u32, relay: Option<u32>, said: &str) -> String {
+    let upgrade = relay.and_then(|relay| Some((relay, Upgrade::between(relay, ours)?)));
+    let mut message = match upgrade {
+        Some((relay, Upgrade::Relay)) => format!(
+            "the relay is older: it speaks protocol {relay} and this client {ours}; upgrade the relay"
+        ),
+        Some((relay, Upgrade::Client)) => format!(
+            "this client is older: the relay speaks protocol {relay} and this client {ours}; upgrade hookhole"
+        ),
+        None => format!(
+            "the relay speaks another protocol version than this client ({ours}); upgrade the older of the two"
+        ),
+    };
+    if !said.is_empty() {
+        message.push_str(&format!(" (the relay said: {said})"));
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_mismatch_says_which_side_to_upgrade() {
+        let v1_relay = "unsupported protocol version 2; this relay speaks version 1";
+        assert_eq!(
+            mismatch(2, versions::relay_version(v1_relay), v1_relay),
+            "the relay is older: it speaks protocol 1 and this client 2; upgrade the relay \
+             (the relay said: unsupported protocol version 2; this relay speaks version 1)"
+        );
+        assert_eq!(
+            mismatch(2, Some(3), ""),
+            "this client is older: the relay speaks protocol 3 and this client 2; upgrade hookhole"
+        );
+        let unreadable = mismatch(2, None, "go away");
+        assert!(
+            unreadable.contains("upgrade the older of the two (the relay said: go away)"),
+            "{unreadable}"
+        );
+        // A relay that claims our own version but refused it anyway.
+        assert!(mismatch(2, Some(2), "").contains("the older of the two"));
     }
 }

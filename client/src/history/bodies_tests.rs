@@ -18,7 +18,7 @@ fn delivery(id: &str, seq: u64, body: Vec<u8>) -> Delivery {
         path: "/big".into(),
         query: None,
         headers: Vec::new(),
-        body_sha256: String::new(),
+        body_blake3: String::new(),
         url: "https://relay/ch/big".into(),
         queued: false,
         body: Bytes::from(body),

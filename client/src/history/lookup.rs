@@ -127,7 +127,7 @@ impl History {
                         query: row.get(6)?,
                         url: row.get(7)?,
                         headers: from_json(row.get(8)?),
-                        body_sha256: String::new(),
+                        body_blake3: String::new(),
                         queued: false,
                         body: bytes::Bytes::from(body),
                     },

@@ -19,7 +19,7 @@ fn delivery(id: &str, seq: u64, at_ms: u64) -> Delivery {
             Header::new("content-type", "application/json"),
             Header::new("x-bin", vec![0xffu8]),
         ],
-        body_sha256: String::new(),
+        body_blake3: String::new(),
         url: "https://relay/ch/x?q=1".into(),
         queued: false,
         body: Bytes::from_static(b"\x00\x01{\"a\":1}\r\n"),

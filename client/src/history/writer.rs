@@ -155,7 +155,7 @@ mod tests {
             path: "/x".into(),
             query: None,
             headers: Vec::new(),
-            body_sha256: String::new(),
+            body_blake3: String::new(),
             url: String::new(),
             queued: false,
             body: bytes::Bytes::from(vec![b'x'; 2048]),

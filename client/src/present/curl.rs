@@ -161,7 +161,7 @@ mod tests {
             path: "/hooks".into(),
             query: Some("x=1".into()),
             headers,
-            body_sha256: String::new(),
+            body_blake3: String::new(),
             url: "http://evil.example/ch/hooks?x=1".into(),
             queued: false,
             body: Bytes::from_static(body),

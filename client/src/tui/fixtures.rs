@@ -57,7 +57,7 @@ pub fn delivery(
         path: path.into(),
         query: None,
         headers,
-        body_sha256: String::new(),
+        body_blake3: String::new(),
         url: format!("https://hooks.example.com/dev{path}"),
         queued: false,
         body: Bytes::copy_from_slice(body),

@@ -217,12 +217,19 @@ pub async fn raw_peer(relay: SocketAddr, hello: Option<&str>) -> RawWs {
 /// The code of the close frame the relay ends `ws` with (other messages
 /// before it are skipped).
 pub async fn close_code(ws: &mut RawWs) -> u16 {
+    close_frame(ws).await.0
+}
+
+/// The code and reason of the close frame the relay ends `ws` with.
+pub async fn close_frame(ws: &mut RawWs) -> (u16, String) {
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::Message;
     within("a close frame", async {
         loop {
             match ws.next().await {
-                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (u16::from(frame.code), frame.reason.to_string());
+                }
                 Some(Ok(_)) => continue,
                 other => panic!("expected a close frame, got {other:?}"),
             }

@@ -1,6 +1,6 @@
 //! Live deliveries between nodes, seen from the node a webhook arrives at.
 //!
-//! A node with clients on a channel subscribes to `hh.v1.channel.{name}.*`
+//! A node with clients on a channel subscribes to `hh.v2.channel.{name}.*`
 //! (a plain subscription, so every such node gets each webhook: fan-out;
 //! see [`super::held`]). The node a webhook arrives at publishes it on
 //! `.live` with a reply subject of its own and takes the replies like its

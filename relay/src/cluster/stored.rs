@@ -272,7 +272,8 @@ async fn hand_over(
         )
         .await
     {
-        Ok(frame) => frame,
+        // Stored by a protocol-1 relay, perhaps, before the upgrade.
+        Ok(frame) => crate::frame_upgrade::current(frame),
         Err(e) => {
             tracing::warn!(%channel, %id, "cannot read a stored delivery: {e}");
             return false;

@@ -4,7 +4,7 @@
 
 use super::truncate;
 use crate::state::RelayState;
-use hookhole_shared::protocol::{Hello, VERSION, close};
+use hookhole_shared::protocol::{Hello, VERSION, close, versions};
 
 /// Whether `name` has the shape of a relay-assigned name (26 characters of
 /// base32, 128 bits): unguessable, so holding it is the permission.
@@ -64,10 +64,7 @@ pub(super) fn admit(
     if hello.version != VERSION {
         return Err((
             close::UNSUPPORTED_VERSION,
-            format!(
-                "unsupported protocol version {}; this relay speaks version {VERSION}",
-                hello.version
-            ),
+            versions::refusal(VERSION, hello.version),
         ));
     }
     let tokens = &state.config.tokens;

@@ -222,7 +222,7 @@ fn copy_as_curl(record: &Record, forward: &str) -> Result<String, String> {
         path: record.path.clone(),
         query: record.query.clone(),
         headers: record.headers.clone(),
-        body_sha256: String::new(),
+        body_blake3: String::new(),
         url: record.url.clone(),
         queued: false,
         body: record.body.clone(),
