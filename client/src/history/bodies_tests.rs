@@ -17,8 +17,7 @@ use std::time::{Duration, SystemTime};
 /// last before the log, where rows held small bodies and named the files
 /// of large ones.
 pub(super) const DOWN_TO_V4: &str = "
-DROP INDEX deliveries_by_log;
-DROP INDEX attempts_by_log;
+DROP INDEX attempts_replayed_by_log;
 DROP TABLE log_index;
 ALTER TABLE deliveries DROP COLUMN log_offset;
 ALTER TABLE deliveries DROP COLUMN body_len;

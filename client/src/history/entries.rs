@@ -1,9 +1,11 @@
-//! What a log record holds, and how: a JSON head with every field and the
-//! length of each body, then the bodies, raw (never escaped, never copied
-//! on the way to the file).
+//! What a log record holds, and how: a JSON head with what the index needs
+//! and the length of each body, a JSON detail with the rest (URL and
+//! header lists, which indexing skips), then the bodies, raw (never
+//! escaped, never copied on the way to the file).
 //!
 //! ```text
-//! payload: | head length: u32 LE | head: JSON | body | response body | sent body |
+//! payload: | head length: u32 LE | head: JSON | detail length: u32 LE | detail: JSON |
+//!          | body | response body | sent body |
 //! ```
 //!
 //! A [`Kind::Delivery`] record holds a delivery, its verdict and its first
@@ -51,8 +53,6 @@ struct DeliveryHead<'a> {
     method: Cow<'a, str>,
     path: Cow<'a, str>,
     query: Option<Cow<'a, str>>,
-    url: Cow<'a, str>,
-    headers: Cow<'a, [Header]>,
     verdict: Cow<'a, Verdict>,
     body: u64,
     attempt: Option<AttemptHead<'a>>,
@@ -70,12 +70,101 @@ struct AttemptHead<'a> {
     status: Option<u16>,
     error_code: Option<Cow<'a, str>>,
     error_message: Option<Cow<'a, str>>,
-    response_headers: Cow<'a, [Header]>,
     response_body: u64,
-    request_headers: Option<Cow<'a, [Header]>>,
     request_body: Option<u64>,
     verdict: Option<Cow<'a, Verdict>>,
     target: Option<Cow<'a, str>>,
+}
+
+/// What only a full read needs. A record holds one: a delivery's URL and
+/// headers and its first attempt's, or an attempt's headers. Written in
+/// binary (header values are bytes, often not UTF-8), each length checked
+/// against what is left when read:
+///
+/// ```text
+/// | URL: u32 LE length, bytes | headers | response headers | sent headers |
+/// headers: | count: u32 LE (u32::MAX: none) | per header: name and value, each a u32 LE length, bytes |
+/// ```
+#[derive(Default)]
+struct Detail<'a> {
+    url: Cow<'a, str>,
+    headers: Cow<'a, [Header]>,
+    response_headers: Cow<'a, [Header]>,
+    request_headers: Option<Cow<'a, [Header]>>,
+}
+
+impl<'a> Detail<'a> {
+    fn of_attempt(a: &'a Attempt) -> Detail<'a> {
+        Detail {
+            response_headers: Cow::Borrowed(a.outcome.headers()),
+            request_headers: a.request_headers.as_deref().map(Cow::Borrowed),
+            ..Detail::default()
+        }
+    }
+
+    fn write(&self, buf: &mut Vec<u8>) {
+        put_bytes(buf, self.url.as_bytes());
+        for list in [
+            Some(&*self.headers),
+            Some(&*self.response_headers),
+            self.request_headers.as_deref(),
+        ] {
+            match list {
+                None => buf.extend_from_slice(&u32::MAX.to_le_bytes()),
+                Some(list) => {
+                    buf.extend_from_slice(&(list.len() as u32).to_le_bytes());
+                    for h in list {
+                        put_bytes(buf, h.name.as_bytes());
+                        put_bytes(buf, &h.value);
+                    }
+                }
+            }
+        }
+    }
+
+    fn read(bytes: Bytes) -> io::Result<Detail<'static>> {
+        let mut r = Bodies { rest: bytes };
+        let text = |b: Bytes, what: &str| {
+            String::from_utf8(b.to_vec())
+                .map_err(|_| damaged(format!("has a {what} that is not UTF-8")))
+        };
+        let url = text(r.part("URL")?, "URL")?;
+        let mut lists: Vec<Option<Vec<Header>>> = Vec::with_capacity(3);
+        for _ in 0..3 {
+            let count = r.u32("header count")?;
+            if count == u32::MAX {
+                lists.push(None);
+                continue;
+            }
+            // Each header takes at least 8 bytes: a count beyond what is
+            // left is refused before anything is allocated for it.
+            if u64::from(count) * 8 > r.rest.len() as u64 {
+                return Err(damaged(format!("claims {count} headers")));
+            }
+            let mut list = Vec::with_capacity(count as usize);
+            for _ in 0..count {
+                let name = text(r.part("header name")?, "header name")?;
+                list.push(Header::new(name, r.part("header value")?.to_vec()));
+            }
+            lists.push(Some(list));
+        }
+        if !r.rest.is_empty() {
+            return Err(damaged("has bytes after its headers".into()));
+        }
+        let mut lists = lists.into_iter();
+        let mut next = || lists.next().flatten();
+        Ok(Detail {
+            url: Cow::Owned(url),
+            headers: Cow::Owned(next().unwrap_or_default()),
+            response_headers: Cow::Owned(next().unwrap_or_default()),
+            request_headers: next().map(Cow::Owned),
+        })
+    }
+}
+
+fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    buf.extend_from_slice(bytes);
 }
 
 impl<'a> AttemptHead<'a> {
@@ -90,17 +179,16 @@ impl<'a> AttemptHead<'a> {
             status,
             error_code: error_code.map(Cow::Borrowed),
             error_message: error_message.map(Cow::Borrowed),
-            response_headers: Cow::Borrowed(a.outcome.headers()),
             response_body: a.outcome.body().len() as u64,
-            request_headers: a.request_headers.as_deref().map(Cow::Borrowed),
             request_body: a.request_body.as_ref().map(|b| b.len() as u64),
             verdict: a.verdict.as_ref().map(Cow::Borrowed),
             target: a.target.as_deref().map(Cow::Borrowed),
         }
     }
 
-    /// The attempt, its bodies taken from `bodies` in order.
-    fn attempt(self, bodies: &mut Bodies) -> io::Result<Attempt> {
+    /// The attempt, its bodies taken from `bodies` in order and its
+    /// headers from `detail`.
+    fn attempt(self, bodies: &mut Bodies, detail: &mut Detail<'_>) -> io::Result<Attempt> {
         let kind = delivery::Kind::parse(&self.kind)
             .ok_or_else(|| damaged(format!("unknown attempt kind {:?}", printable(&self.kind))))?;
         let response = bodies.take(self.response_body)?;
@@ -112,7 +200,7 @@ impl<'a> AttemptHead<'a> {
             self.status,
             self.error_code.map(Cow::into_owned),
             self.error_message.map(Cow::into_owned),
-            self.response_headers.into_owned(),
+            std::mem::take(&mut detail.response_headers).into_owned(),
             response,
         )
         .map_err(|e| damaged(e.to_string()))?;
@@ -122,7 +210,7 @@ impl<'a> AttemptHead<'a> {
             started_ms: self.started_ms,
             duration_ms: self.duration_ms,
             outcome,
-            request_headers: self.request_headers.map(Cow::into_owned),
+            request_headers: detail.request_headers.take().map(Cow::into_owned),
             request_body,
             verdict: self.verdict.map(Cow::into_owned),
             target: self.target.map(Cow::into_owned),
@@ -141,16 +229,31 @@ fn damaged(why: String) -> io::Error {
     )
 }
 
-/// Starts a record's payload: the head's length and the head.
-fn with_head(kind: Kind, head: &impl Serialize) -> io::Result<Outgoing<'static>> {
+/// Starts a record's payload: the head and the detail.
+fn with_head(
+    kind: Kind,
+    head: &impl Serialize,
+    detail: &Detail<'_>,
+) -> io::Result<Outgoing<'static>> {
     let mut out = Outgoing::new(kind);
+    put_json(out.head(), head)?;
     let buf = out.head();
     let at = buf.len();
     buf.extend_from_slice(&[0; 4]);
-    serde_json::to_writer(&mut *buf, head).map_err(io::Error::other)?;
+    detail.write(buf);
     let len = (buf.len() - at - 4) as u32;
     buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
     Ok(out)
+}
+
+/// Appends `value` as JSON after its length.
+fn put_json(buf: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
+    let at = buf.len();
+    buf.extend_from_slice(&[0; 4]);
+    serde_json::to_writer(&mut *buf, value).map_err(io::Error::other)?;
+    let len = (buf.len() - at - 4) as u32;
+    buf[at..at + 4].copy_from_slice(&len.to_le_bytes());
+    Ok(())
 }
 
 /// The record of a delivery and its first attempt, sealed.
@@ -168,13 +271,16 @@ pub fn delivery<'a>(
         method: Cow::Borrowed(&d.method),
         path: Cow::Borrowed(&d.path),
         query: d.query.as_deref().map(Cow::Borrowed),
-        url: Cow::Borrowed(&d.url),
-        headers: Cow::Borrowed(&d.headers),
         verdict: Cow::Borrowed(verdict),
         body: d.body.len() as u64,
         attempt: first.map(|a| AttemptHead::of(None, a)),
     };
-    let mut out: Outgoing<'a> = with_head(Kind::Delivery, &head)?;
+    let detail = Detail {
+        url: Cow::Borrowed(&d.url),
+        headers: Cow::Borrowed(&d.headers),
+        ..first.map(Detail::of_attempt).unwrap_or_default()
+    };
+    let mut out: Outgoing<'a> = with_head(Kind::Delivery, &head, &detail)?;
     out.push(&d.body);
     if let Some(a) = first {
         push_attempt_bodies(&mut out, a);
@@ -185,7 +291,8 @@ pub fn delivery<'a>(
 
 /// The record of a later attempt at delivery `delivery_id`, sealed.
 pub fn attempt<'a>(delivery_id: &'a str, a: &'a Attempt) -> io::Result<Outgoing<'a>> {
-    let mut out: Outgoing<'a> = with_head(Kind::Attempt, &AttemptHead::of(Some(delivery_id), a))?;
+    let head = AttemptHead::of(Some(delivery_id), a);
+    let mut out: Outgoing<'a> = with_head(Kind::Attempt, &head, &Detail::of_attempt(a))?;
     push_attempt_bodies(&mut out, a);
     out.seal()?;
     Ok(out)
@@ -214,21 +321,52 @@ impl Bodies {
         }
         Ok(self.rest.split_to(len as usize))
     }
+
+    fn u32(&mut self, what: &str) -> io::Result<u32> {
+        if self.rest.len() < 4 {
+            return Err(damaged(format!("ends before its {what}")));
+        }
+        let b = self.rest.split_to(4);
+        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// A part that starts with its length.
+    fn part(&mut self, what: &str) -> io::Result<Bytes> {
+        if self.rest.len() < 4 {
+            return Err(damaged(format!("ends before its {what}'s length")));
+        }
+        let len = self.u32(what)?;
+        if u64::from(len) > self.rest.len() as u64 {
+            return Err(damaged(format!("claims a {what} of {len} bytes")));
+        }
+        Ok(self.rest.split_to(len as usize))
+    }
+}
+
+/// How much of a record to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Everything.
+    Whole,
+    /// What the index needs: header lists and the URL are left empty
+    /// (bodies are still checked against their lengths).
+    ForIndex,
 }
 
 /// Decodes a record read from the log.
 pub fn decode(record: Record) -> io::Result<Entry> {
-    let mut payload = Bytes::from(record.payload);
-    if payload.len() < 4 {
-        return Err(damaged("is shorter than its head's length".into()));
-    }
-    let len = u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]) as usize;
-    if len > payload.len() - 4 {
-        return Err(damaged(format!("claims a head of {len} bytes")));
-    }
-    let head = payload.slice(4..4 + len);
+    decode_as(record, Read::Whole)
+}
+
+pub fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
     let mut bodies = Bodies {
-        rest: payload.split_off(4 + len),
+        rest: Bytes::from(record.payload),
+    };
+    let head = bodies.part("head")?;
+    let detail_bytes = bodies.part("detail")?;
+    let mut detail = match read {
+        Read::Whole => Detail::read(detail_bytes)?,
+        Read::ForIndex => Detail::default(),
     };
     let entry = match record.kind {
         Kind::Delivery => {
@@ -236,7 +374,7 @@ pub fn decode(record: Record) -> io::Result<Entry> {
                 serde_json::from_slice(&head).map_err(|e| damaged(e.to_string()))?;
             let body = bodies.take(h.body)?;
             let first = match h.attempt {
-                Some(a) => Some(a.attempt(&mut bodies)?),
+                Some(a) => Some(a.attempt(&mut bodies, &mut detail)?),
                 None => None,
             };
             Entry::Delivery(Box::new(Saved {
@@ -248,9 +386,9 @@ pub fn decode(record: Record) -> io::Result<Entry> {
                     method: h.method.into_owned(),
                     path: h.path.into_owned(),
                     query: h.query.map(Cow::into_owned),
-                    headers: h.headers.into_owned(),
+                    headers: std::mem::take(&mut detail.headers).into_owned(),
                     body_sha256: String::new(),
-                    url: h.url.into_owned(),
+                    url: std::mem::take(&mut detail.url).into_owned(),
                     queued: false,
                     body,
                 },
@@ -268,7 +406,7 @@ pub fn decode(record: Record) -> io::Result<Entry> {
                 .into_owned();
             Entry::Attempt {
                 delivery_id,
-                attempt: Box::new(h.attempt(&mut bodies)?),
+                attempt: Box::new(h.attempt(&mut bodies, &mut detail)?),
             }
         }
     };
@@ -280,3 +418,7 @@ pub fn decode(record: Record) -> io::Result<Entry> {
     }
     Ok(entry)
 }
+
+#[cfg(test)]
+#[path = "entries_tests.rs"]
+mod tests;

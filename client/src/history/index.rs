@@ -12,6 +12,7 @@
 
 use super::entries::{self, Entry, Saved};
 use super::log::Record;
+use super::retention::Seen;
 use super::store::{History, LookupError, json};
 use crate::delivery::Attempt;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -31,11 +32,12 @@ impl History {
         // writer and the indexer thread share one).
         let _indexing = self.indexing.lock().unwrap_or_else(|p| p.into_inner());
         let end = self.log.end().map_err(|e| self.log_error(e))?;
-        let seen = self.seen_reached();
+        let seen = self.seen();
         let now = reached(&self.conn())?;
-        if end <= now && seen.is_none_or(|seen| seen >= now) {
+        if end <= now && seen.is_none_or(|seen| seen.reached >= now) {
             if seen.is_none() {
-                self.saw_reached(Some(now));
+                let pk = last_pk(&self.conn())?;
+                self.saw(Seen { reached: now, pk });
             }
             return Ok(0);
         }
@@ -53,8 +55,12 @@ impl History {
         let result = result.and_then(|done| Ok(conn.execute_batch("COMMIT").map(|()| done)?));
         match result {
             Ok((indexed, to)) => {
+                let pk = last_pk(&conn);
                 drop(conn);
-                self.saw_reached(Some(to));
+                self.saw(Seen {
+                    reached: to,
+                    pk: pk?,
+                });
                 Ok(indexed)
             }
             Err(e) => {
@@ -69,19 +75,16 @@ impl History {
     /// The work of [`History::catch_up`], inside its transaction: the
     /// records indexed, the deliveries added (by this handle, or by
     /// another since `seen`), and the offset reached.
-    fn index_from_reached(&self, seen: Option<u64>) -> Result<(usize, u64, u64), LookupError> {
+    fn index_from_reached(&self, seen: Option<Seen>) -> Result<(usize, u64, u64), LookupError> {
         let conn = self.conn();
         let from = reached(&conn)?;
         let mut inserted = 0u64;
         // Deliveries another handle indexed (a command catching up) count
         // towards --keep as if indexed here.
-        if let Some(seen) = seen.filter(|&seen| seen < from) {
-            inserted += conn
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM deliveries WHERE log_offset >= ?1 AND log_offset < ?2",
-                )?
-                .query_row(params![seen as i64, from as i64], |r| r.get::<_, i64>(0))?
-                as u64;
+        if let Some(seen) = seen.filter(|seen| seen.reached < from) {
+            inserted +=
+                conn.prepare_cached("SELECT COUNT(*) FROM deliveries WHERE pk > ?1")?
+                    .query_row(params![seen.pk], |r| r.get::<_, i64>(0))? as u64;
         }
         let mut indexed = 0usize;
         let mut failed = None;
@@ -121,6 +124,11 @@ impl History {
     }
 }
 
+fn last_pk(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.prepare_cached("SELECT COALESCE(MAX(pk), 0) FROM deliveries")?
+        .query_row([], |row| row.get(0))
+}
+
 fn reached(conn: &Connection) -> rusqlite::Result<u64> {
     conn.prepare_cached("SELECT reached FROM log_index")?
         .query_row([], |row| row.get::<_, i64>(0))
@@ -141,7 +149,7 @@ impl From<rusqlite::Error> for Skip {
 /// Indexes one record; whether it added a delivery.
 fn index_record(conn: &Connection, record: Record) -> Result<bool, Skip> {
     let offset = record.offset as i64;
-    match entries::decode(record).map_err(Skip::Unreadable)? {
+    match entries::decode_as(record, entries::Read::ForIndex).map_err(Skip::Unreadable)? {
         Entry::Delivery(saved) => {
             let Some(pk) = insert_delivery(conn, &saved, offset)? else {
                 return Ok(false);

@@ -29,9 +29,16 @@ pub(super) struct Retention {
     /// Log segments that end at or before this offset hold nothing the
     /// index points to: they go once that is committed.
     pub(super) segments_before: Option<u64>,
-    /// The offset this handle's last catch-up reached: rows another
-    /// handle indexed after it are counted at the next.
-    pub(super) seen_reached: Option<u64>,
+    /// The offset this handle's last catch-up reached, and the last `pk`
+    /// then: rows another handle indexed after it are counted at the next.
+    pub(super) seen: Option<Seen>,
+}
+
+/// How far a handle had indexed: the log's offset, and the last `pk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Seen {
+    pub(super) reached: u64,
+    pub(super) pk: i64,
 }
 
 impl Retention {
@@ -45,7 +52,7 @@ impl Retention {
             due: true,
             sweep_due: false,
             segments_before: None,
-            seen_reached: None,
+            seen: None,
         }
     }
 }
@@ -162,13 +169,13 @@ impl History {
         }
     }
 
-    pub(super) fn seen_reached(&self) -> Option<u64> {
-        self.retention().and_then(|r| r.seen_reached)
+    pub(super) fn seen(&self) -> Option<Seen> {
+        self.retention().and_then(|r| r.seen)
     }
 
-    pub(super) fn saw_reached(&self, reached: Option<u64>) {
-        if let (Some(mut r), Some(reached)) = (self.retention(), reached) {
-            r.seen_reached = Some(reached);
+    pub(super) fn saw(&self, seen: Seen) {
+        if let Some(mut r) = self.retention() {
+            r.seen = Some(seen);
         }
     }
 
@@ -240,8 +247,10 @@ impl History {
         let first_pointed: Option<i64> = conn
             .prepare_cached(
                 "SELECT MIN(o) FROM
-                 (SELECT MIN(log_offset) AS o FROM deliveries WHERE log_offset IS NOT NULL
-                  UNION ALL SELECT MIN(log_offset) FROM attempts WHERE log_offset IS NOT NULL)",
+                 (SELECT (SELECT log_offset FROM deliveries WHERE log_offset IS NOT NULL
+                          ORDER BY pk LIMIT 1) AS o
+                  UNION ALL SELECT MIN(log_offset) FROM attempts
+                      WHERE log_offset IS NOT NULL AND number > 1)",
             )?
             .query_row([], |row| row.get(0))?;
         let reached: i64 = conn

@@ -89,12 +89,11 @@ CREATE INDEX IF NOT EXISTS attempts_response_files ON attempts (response_body_fi
     WHERE response_body_file IS NOT NULL;
 CREATE INDEX IF NOT EXISTS attempts_request_files ON attempts (request_body_file)
     WHERE request_body_file IS NOT NULL;
--- What retention asks before it deletes a log segment: does a row still
--- point into it? Both grow at their end.
-CREATE INDEX IF NOT EXISTS deliveries_by_log ON deliveries (log_offset)
-    WHERE log_offset IS NOT NULL;
-CREATE INDEX IF NOT EXISTS attempts_by_log ON attempts (log_offset)
-    WHERE log_offset IS NOT NULL;
+-- What retention asks before it removes a log segment: the first record a
+-- replay (attempt 2 on) points to. A first attempt is in its delivery's
+-- record, and deliveries are in the log in `pk` order: no index for them.
+CREATE INDEX IF NOT EXISTS attempts_replayed_by_log ON attempts (log_offset)
+    WHERE log_offset IS NOT NULL AND number > 1;
 -- How far into the log the index has got, and the listener's --keep:
 -- whoever catches the index up prunes it as the listener would.
 CREATE TABLE IF NOT EXISTS log_index (
