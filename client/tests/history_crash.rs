@@ -12,7 +12,7 @@ mod common;
 
 use common::process::{Proc, history_counts, hookhole, numbered, relay};
 use common::*;
-use hookhole::history::log::Log;
+use hookhole::history::log::{Log, Part};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -62,11 +62,13 @@ fn newest_segment(log: &Log) -> PathBuf {
 }
 
 /// The start of a record whose payload never reached the file: its
-/// header claims 64 KiB, 40 bytes follow.
+/// header (magic, kind, a payload of 64 KiB with a head of 300 bytes, the
+/// checksums) and the first 40 bytes of the payload.
 fn torn_record() -> Vec<u8> {
     let mut bytes = vec![0xA7, 1, 0, 0];
     bytes.extend_from_slice(&(64 * 1024u32).to_le_bytes());
-    bytes.extend_from_slice(&[0x5a; 44]);
+    bytes.extend_from_slice(&300u32.to_le_bytes());
+    bytes.extend_from_slice(&[0x5a; 48]);
     bytes
 }
 
@@ -131,7 +133,7 @@ async fn a_client_killed_mid_burst_keeps_every_answered_delivery_once_and_cuts_o
     assert!(!bytes[torn_at as usize..].starts_with(&torn_record()[..8]));
     let mut records = 0;
     let reached = log
-        .scan(0, |_| {
+        .scan(0, Part::Whole, |_| {
             records += 1;
             Ok(())
         })

@@ -1,7 +1,7 @@
 //! Appending to the history's log (`log.rs`): batches of records after the
 //! last valid one in the newest segment, a new segment when it is full.
 
-use super::log::{Bad, Log, Outgoing, scan_segment};
+use super::log::{Bad, Log, Outgoing, Part, scan_segment};
 use hookhole_host::private_files;
 use std::fs::File;
 use std::io::{self, IoSlice, Seek as _, SeekFrom, Write as _};
@@ -110,8 +110,13 @@ impl Appender {
         if self.checked > file.metadata()?.len() {
             self.checked = 0;
         }
-        let (reached, bad) =
-            scan_segment(&file, self.base, self.base + self.checked, &mut |_| Ok(()))?;
+        let (reached, bad) = scan_segment(
+            &file,
+            self.base,
+            self.base + self.checked,
+            Part::Whole,
+            &mut |_| Ok(()),
+        )?;
         let size = reached - self.base;
         match bad {
             None => {}

@@ -30,6 +30,8 @@ use std::io;
 pub struct Saved {
     pub channel: String,
     pub delivery: Delivery,
+    /// The body's length (also when only the record's head was read).
+    pub body_len: u64,
     pub verdict: Verdict,
     pub first: Option<Attempt>,
 }
@@ -123,7 +125,10 @@ impl<'a> Detail<'a> {
     }
 
     fn read(bytes: Bytes) -> io::Result<Detail<'static>> {
-        let mut r = Bodies { rest: bytes };
+        let mut r = Bodies {
+            rest: bytes,
+            absent: 0,
+        };
         let text = |b: Bytes, what: &str| {
             String::from_utf8(b.to_vec())
                 .map_err(|_| damaged(format!("has a {what} that is not UTF-8")))
@@ -306,13 +311,25 @@ fn push_attempt_bodies<'a>(out: &mut Outgoing<'a>, a: &'a Attempt) {
 }
 
 /// The bodies after the head, taken in order; every length is checked
-/// against what is left.
+/// against what is left. When only the head was read, the bodies are
+/// `absent` bytes not read: taken as empty, their lengths still checked.
 struct Bodies {
     rest: Bytes,
+    absent: u64,
 }
 
 impl Bodies {
     fn take(&mut self, len: u64) -> io::Result<Bytes> {
+        if self.rest.is_empty() && self.absent > 0 {
+            if len > self.absent {
+                return Err(damaged(format!(
+                    "claims a body of {len} bytes where {} are left",
+                    self.absent
+                )));
+            }
+            self.absent -= len;
+            return Ok(Bytes::new());
+        }
         if len > self.rest.len() as u64 {
             return Err(damaged(format!(
                 "claims a body of {len} bytes where {} are left",
@@ -343,24 +360,30 @@ impl Bodies {
     }
 }
 
-/// How much of a record to decode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Read {
-    /// Everything.
-    Whole,
-    /// What the index needs: header lists and the URL are left empty
-    /// (bodies are still checked against their lengths).
-    ForIndex,
-}
-
-/// Decodes a record read from the log.
+/// Decodes a record read from the log, whole.
 pub fn decode(record: Record) -> io::Result<Entry> {
     decode_as(record, Read::Whole)
 }
 
-pub fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
+/// Decodes what the index needs of a record, of which only the head may
+/// have been read ([`super::log::Part::Head`]): header lists and the URL
+/// are left empty, and so are the bodies (their lengths are checked
+/// against the record's).
+pub fn decode_head(record: Record) -> io::Result<Entry> {
+    decode_as(record, Read::ForIndex)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Whole,
+    ForIndex,
+}
+
+fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
+    let absent = u64::from(record.len).saturating_sub(record.payload.len() as u64);
     let mut bodies = Bodies {
         rest: Bytes::from(record.payload),
+        absent,
     };
     let head = bodies.part("head")?;
     let detail_bytes = bodies.part("detail")?;
@@ -392,6 +415,7 @@ pub fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
                     queued: false,
                     body,
                 },
+                body_len: h.body,
                 verdict: h.verdict.into_owned(),
                 first,
             }))
@@ -410,11 +434,9 @@ pub fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
             }
         }
     };
-    if !bodies.rest.is_empty() {
-        return Err(damaged(format!(
-            "has {} bytes after its bodies",
-            bodies.rest.len()
-        )));
+    let left = bodies.rest.len() as u64 + bodies.absent;
+    if left > 0 {
+        return Err(damaged(format!("has {left} bytes after its bodies")));
     }
     Ok(entry)
 }

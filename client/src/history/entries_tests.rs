@@ -38,6 +38,7 @@ fn saved() -> Saved {
     };
     Saved {
         channel: "ch".into(),
+        body_len: delivery.body.len() as u64,
         delivery,
         verdict: crate::history::store::unverified(),
         first: Some(first),
@@ -50,6 +51,7 @@ fn record(out: &Outgoing<'_>) -> Record {
     for part in &out.tail {
         bytes.extend_from_slice(part);
     }
+    let payload = bytes[crate::history::log::HEADER_LEN..].to_vec();
     Record {
         offset: 0,
         kind: if bytes[1] == 1 {
@@ -57,7 +59,8 @@ fn record(out: &Outgoing<'_>) -> Record {
         } else {
             Kind::Attempt
         },
-        payload: bytes[crate::history::log::HEADER_LEN..].to_vec(),
+        len: payload.len() as u32,
+        payload,
     }
 }
 
@@ -88,12 +91,22 @@ fn deliveries_and_attempts_come_back_exactly() {
 fn the_index_reads_no_headers_but_checks_every_length() {
     let s = saved();
     let out = delivery(&s.channel, &s.delivery, &s.verdict, s.first.as_ref()).unwrap();
-    let Entry::Delivery(indexed) = decode_as(record(&out), Read::ForIndex).unwrap() else {
+    // As an indexing scan reads it: the head only.
+    let mut head_only = record(&out);
+    let head_len = u32::from_le_bytes(out.head[8..12].try_into().unwrap());
+    head_only.payload.truncate(head_len as usize);
+    let Entry::Delivery(indexed) = decode_head(head_only).unwrap() else {
         panic!("a delivery");
     };
     assert!(indexed.delivery.headers.is_empty() && indexed.delivery.url.is_empty());
-    assert_eq!(indexed.delivery.body, s.delivery.body);
+    assert!(indexed.delivery.body.is_empty());
+    assert_eq!(indexed.body_len, s.delivery.body.len() as u64);
     assert_eq!(indexed.first.unwrap().outcome.status(), Some(201));
+    // Bodies that do not add up to the record's length are refused there too.
+    let mut short = record(&out);
+    short.payload.truncate(head_len as usize);
+    short.len -= 1;
+    assert!(decode_head(short).is_err());
 }
 
 #[test]
@@ -132,6 +145,7 @@ fn lengths_that_do_not_add_up_are_refused() {
         let spoilt = Record {
             offset: 0,
             kind: Kind::Delivery,
+            len: payload.len() as u32,
             payload,
         };
         let error = decode(spoilt).unwrap_err();

@@ -11,7 +11,7 @@
 //! processes catching up at once index each record once.
 
 use super::entries::{self, Entry, Saved};
-use super::log::Record;
+use super::log::{Part, Record};
 use super::retention::Seen;
 use super::store::{History, LookupError, json};
 use crate::delivery::Attempt;
@@ -88,7 +88,7 @@ impl History {
         }
         let mut indexed = 0usize;
         let mut failed = None;
-        let scanned = self.log.scan(from, |record| {
+        let scanned = self.log.scan(from, Part::Head, |record| {
             indexed += 1;
             let offset = record.offset;
             match index_record(&conn, record) {
@@ -149,7 +149,7 @@ impl From<rusqlite::Error> for Skip {
 /// Indexes one record; whether it added a delivery.
 fn index_record(conn: &Connection, record: Record) -> Result<bool, Skip> {
     let offset = record.offset as i64;
-    match entries::decode_as(record, entries::Read::ForIndex).map_err(Skip::Unreadable)? {
+    match entries::decode_head(record).map_err(Skip::Unreadable)? {
         Entry::Delivery(saved) => {
             let Some(pk) = insert_delivery(conn, &saved, offset)? else {
                 return Ok(false);
@@ -203,7 +203,7 @@ fn insert_delivery(conn: &Connection, s: &Saved, offset: i64) -> rusqlite::Resul
             d.query,
             json(&s.verdict),
             offset,
-            d.body.len() as i64,
+            s.body_len as i64,
         ])?;
     if inserted == 0 {
         return Ok(None);

@@ -7,11 +7,14 @@
 //! history-log/00000000000000000000.log   records from offset 0
 //! history-log/00000000000067108950.log   records from offset 67,108,950
 //!
-//! record: +-------+------+--------+------------+-----------------+---------+
-//!         | 0xA7  | kind | 0, 0   | length u32 | CRC-32 u32      | payload |
-//!         +-------+------+--------+------------+-----------------+---------+
-//!          1 byte  1 byte 2 bytes  LE, payload  LE, of the first  `length`
-//!                                  bytes only   8 bytes + payload  bytes
+//! record: | 0xA7 | kind | 0, 0 | length | head length | head CRC | bodies CRC | payload |
+//!           1 byte  1 byte 2 bytes  u32 LE   u32 LE        u32 LE     u32 LE       `length` bytes
+//!
+//! The payload's first `head length` bytes are its head (what the index
+//! needs, and the header lists), the rest its bodies; the head's CRC-32
+//! covers the record's first 12 bytes and the head, the bodies' CRC-32 the
+//! bodies. Indexing reads and checks heads only, and skips the bodies (a
+//! 1 MiB body is not read back to index it); every full read checks both.
 //! ```
 //!
 //! Offsets are global: a segment's file is named by the offset of its first
@@ -20,7 +23,7 @@
 //!
 //! Every byte read back is checked before it is believed: the magic byte,
 //! a known kind, a length of at most [`RECORD_MAX`] that ends inside the
-//! file, and the checksum. A record cut short at the end of the newest
+//! file, a head no longer than the record, and the checksums. A record cut short at the end of the newest
 //! segment (the process was killed in the middle of a `write`) is *torn*:
 //! the next appender cuts it off, under the append lock, before writing.
 //! Anything else invalid is *damaged*: readers skip to the next segment,
@@ -44,7 +47,7 @@ pub const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// is not one hookhole wrote.
 pub const RECORD_MAX: u32 = 1 << 30;
 
-pub const HEADER_LEN: usize = 12;
+pub const HEADER_LEN: usize = 20;
 const MAGIC: u8 = 0xA7;
 
 /// What a record holds.
@@ -66,19 +69,31 @@ impl Kind {
     }
 }
 
-/// A record read back, checked.
+/// A record read back, checked: its whole payload, or (see [`Part`]) its
+/// head only.
 #[derive(Debug)]
 pub struct Record {
     pub offset: u64,
     pub kind: Kind,
     pub payload: Vec<u8>,
+    /// The whole payload's length (more than `payload.len()` when only
+    /// the head was read).
+    pub len: u32,
 }
 
 impl Record {
     /// The offset just past this record.
     pub fn end(&self) -> u64 {
-        self.offset + (HEADER_LEN + self.payload.len()) as u64
+        self.offset + HEADER_LEN as u64 + u64::from(self.len)
     }
+}
+
+/// How much of each record a scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Whole,
+    /// The head, checked; the bodies are skipped, unread.
+    Head,
 }
 
 /// A record to append: its head (the header, then the start of the
@@ -92,7 +107,8 @@ pub struct Outgoing<'a> {
 impl<'a> Outgoing<'a> {
     pub fn new(kind: Kind) -> Outgoing<'a> {
         let mut head = Vec::with_capacity(512);
-        head.extend_from_slice(&[MAGIC, kind as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        head.extend_from_slice(&[MAGIC, kind as u8]);
+        head.resize(HEADER_LEN, 0);
         Outgoing {
             head,
             tail: Vec::new(),
@@ -111,21 +127,25 @@ impl<'a> Outgoing<'a> {
         }
     }
 
-    /// Fills in the length and the checksum.
+    /// Fills in the lengths and the checksums.
     pub fn seal(&mut self) -> io::Result<()> {
         let len = self.size() - HEADER_LEN as u64;
         let len = u32::try_from(len)
             .ok()
             .filter(|&l| l <= RECORD_MAX)
             .ok_or_else(|| invalid(format!("a record of {len} bytes is over the limit")))?;
+        let head_len = (self.head.len() - HEADER_LEN) as u32;
         self.head[4..8].copy_from_slice(&len.to_le_bytes());
+        self.head[8..12].copy_from_slice(&head_len.to_le_bytes());
         let mut crc = crc32fast::Hasher::new();
-        crc.update(&self.head[..8]);
+        crc.update(&self.head[..12]);
         crc.update(&self.head[HEADER_LEN..]);
+        self.head[12..16].copy_from_slice(&crc.finalize().to_le_bytes());
+        let mut crc = crc32fast::Hasher::new();
         for part in &self.tail {
             crc.update(part);
         }
-        self.head[8..12].copy_from_slice(&crc.finalize().to_le_bytes());
+        self.head[16..20].copy_from_slice(&crc.finalize().to_le_bytes());
         Ok(())
     }
 
@@ -222,15 +242,17 @@ impl Log {
         let mut header = [0u8; HEADER_LEN];
         file.read_exact_at(&mut header, offset - base)
             .map_err(|_| self.missing(offset))?;
-        let (kind, len) =
+        let (kind, len, head_len) =
             check_header(&header, offset - base, size).map_err(|bad| self.bad(offset, &bad))?;
         let mut payload = vec![0u8; len as usize];
         file.read_exact_at(&mut payload, offset - base + HEADER_LEN as u64)?;
-        check_sum(&header, &payload).map_err(|bad| self.bad(offset, &bad))?;
+        check_sums(&header, &payload, head_len, Part::Whole)
+            .map_err(|bad| self.bad(offset, &bad))?;
         Ok(Record {
             offset,
             kind,
             payload,
+            len,
         })
     }
 
@@ -263,6 +285,7 @@ impl Log {
     pub fn scan(
         &self,
         from: u64,
+        part: Part,
         mut each: impl FnMut(Record) -> io::Result<()>,
     ) -> io::Result<u64> {
         let segments = self.segments()?;
@@ -278,7 +301,7 @@ impl Log {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
             };
-            let (reached, bad) = scan_segment(&file, base, at, &mut each)?;
+            let (reached, bad) = scan_segment(&file, base, at, part, &mut each)?;
             at = reached;
             match (bad, next) {
                 (None, _) => {}
@@ -307,32 +330,54 @@ impl Log {
     }
 }
 
-/// Checks a header read at `pos` of a segment of `size` bytes: the kind
-/// and the payload's length.
-fn check_header(header: &[u8; HEADER_LEN], pos: u64, size: u64) -> Result<(Kind, u32), Bad> {
+/// Checks a header read at `pos` of a segment of `size` bytes: the kind,
+/// the payload's length and its head's.
+fn check_header(header: &[u8; HEADER_LEN], pos: u64, size: u64) -> Result<(Kind, u32, u32), Bad> {
     if header[0] != MAGIC || header[2..4] != [0, 0] {
         return Err(Bad::Damaged("not the start of a record".into()));
     }
     let kind = Kind::from_byte(header[1])
         .ok_or_else(|| Bad::Damaged(format!("unknown record kind {}", header[1])))?;
-    let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    let word = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let (len, head_len) = (word(4), word(8));
     if len > RECORD_MAX {
         return Err(Bad::Damaged(format!(
             "a record claims {len} bytes, more than the {RECORD_MAX}-byte limit"
         )));
     }
+    if head_len > len {
+        return Err(Bad::Damaged(format!(
+            "a record of {len} bytes claims a head of {head_len}"
+        )));
+    }
     if pos + (HEADER_LEN as u64) + u64::from(len) > size {
         return Err(Bad::Torn);
     }
-    Ok((kind, len))
+    Ok((kind, len, head_len))
 }
 
-fn check_sum(header: &[u8; HEADER_LEN], payload: &[u8]) -> Result<(), Bad> {
+/// Checks the head's checksum, and with [`Part::Whole`] the bodies' (the
+/// rest of `payload`).
+fn check_sums(
+    header: &[u8; HEADER_LEN],
+    payload: &[u8],
+    head_len: u32,
+    part: Part,
+) -> Result<(), Bad> {
+    let word = |at: usize| {
+        u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let (head, bodies) = payload.split_at((head_len as usize).min(payload.len()));
     let mut crc = crc32fast::Hasher::new();
-    crc.update(&header[..8]);
-    crc.update(payload);
-    let stored = u32::from_le_bytes([header[8], header[9], header[10], header[11]]);
-    if crc.finalize() != stored {
+    crc.update(&header[..12]);
+    crc.update(head);
+    let mut good = crc.finalize() == word(12);
+    if part == Part::Whole {
+        good &= crc32fast::hash(bodies) == word(16);
+    }
+    if !good {
         return Err(Bad::Damaged("its checksum does not match".into()));
     }
     Ok(())
@@ -344,11 +389,12 @@ pub(super) fn scan_segment(
     file: &File,
     base: u64,
     from: u64,
+    part: Part,
     each: &mut impl FnMut(Record) -> io::Result<()>,
 ) -> io::Result<(u64, Option<Bad>)> {
     let size = file.metadata()?.len();
     let mut pos = from - base;
-    let mut reader = io::BufReader::with_capacity(1 << 20, file);
+    let mut reader = io::BufReader::with_capacity(256 * 1024, file);
     reader.seek(SeekFrom::Start(pos))?;
     while pos < size {
         let mut header = [0u8; HEADER_LEN];
@@ -356,18 +402,26 @@ pub(super) fn scan_segment(
             return Ok((base + pos, Some(Bad::Torn)));
         }
         reader.read_exact(&mut header)?;
-        let (kind, len) = match check_header(&header, pos, size) {
+        let (kind, len, head_len) = match check_header(&header, pos, size) {
             Ok(found) => found,
             Err(bad) => return Ok((base + pos, Some(bad))),
         };
-        let mut payload = vec![0u8; len as usize];
+        let read = match part {
+            Part::Whole => len,
+            Part::Head => head_len,
+        };
+        let mut payload = vec![0u8; read as usize];
         reader.read_exact(&mut payload)?;
+        if read < len {
+            reader.seek_relative(i64::from(len - read))?;
+        }
         let record = Record {
             offset: base + pos,
             kind,
             payload,
+            len,
         };
-        if let Err(bad) = check_sum(&header, &record.payload) {
+        if let Err(bad) = check_sums(&header, &record.payload, head_len, part) {
             // A bad checksum on the last record can be a write cut short
             // that left the length in place but not all of the payload's
             // bytes (pages are filled in order, so not in practice); it is

@@ -16,7 +16,7 @@ fn record(kind: Kind, bytes: &[u8]) -> Outgoing<'_> {
 fn scanned(log: &Log, from: u64) -> (Vec<(u64, Vec<u8>)>, u64) {
     let mut out = Vec::new();
     let reached = log
-        .scan(from, |r| {
+        .scan(from, Part::Whole, |r| {
             out.push((r.offset, r.payload));
             Ok(())
         })

@@ -254,7 +254,7 @@ mod tests {
             );
             let log = super::super::log::Log::new(dir.path());
             let mut ids = Vec::new();
-            log.scan(0, |r| {
+            log.scan(0, super::super::log::Part::Whole, |r| {
                 if let super::entries::Entry::Delivery(s) = super::entries::decode(r)? {
                     ids.push(s.delivery.id);
                 }
