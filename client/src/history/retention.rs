@@ -200,15 +200,23 @@ impl History {
     /// than `--keep`'s age when it arrives is saved, then pruned, in one
     /// transaction).
     pub fn prune_if_due(&self) -> rusqlite::Result<()> {
-        if self.retention().is_some_and(|r| r.due) {
-            self.prune()?;
-        }
-        Ok(())
+        let age = match self.retention() {
+            Some(r) if r.due => r.since_age_check >= AGE_CHECK_EVERY,
+            _ => return Ok(()),
+        };
+        self.prune_by(age)
     }
 
     /// Drops what `--keep` no longer covers: deliveries older than its age,
     /// then the oldest beyond its count. Does nothing for the commands.
     pub fn prune(&self) -> rusqlite::Result<()> {
+        self.prune_by(true)
+    }
+
+    /// Prunes by count, and by age too with `age` (at start, and every
+    /// [`AGE_CHECK_EVERY`] inserts: a handle's first prune, which counts
+    /// what is stored, is not also one by age).
+    fn prune_by(&self, age: bool) -> rusqlite::Result<()> {
         let Some(mut r) = self.retention() else {
             return Ok(());
         };
@@ -226,9 +234,13 @@ impl History {
         r.until_recount -= 1;
         // Both walk the arrival index from the oldest entry, and stop after
         // the last one they drop: no body is read, nothing kept is visited.
-        let aged = conn
-            .prepare_cached("DELETE FROM deliveries WHERE received_at_ms < ?1")?
-            .execute(params![cutoff])? as u64;
+        let aged = if age {
+            r.since_age_check = 0;
+            conn.prepare_cached("DELETE FROM deliveries WHERE received_at_ms < ?1")?
+                .execute(params![cutoff])? as u64
+        } else {
+            0
+        };
         r.stored = r.stored.saturating_sub(aged);
         let excess = r.stored.saturating_sub(r.keep.count);
         let counted = if excess > 0 {
@@ -257,7 +269,6 @@ impl History {
             .prepare_cached("SELECT reached FROM log_index")?
             .query_row([], |row| row.get(0))?;
         r.segments_before = Some(first_pointed.unwrap_or(reached).min(reached) as u64);
-        r.since_age_check = 0;
         r.due = false;
         Ok(())
     }
