@@ -1,20 +1,27 @@
 //! The delivery history: every delivery and every attempt at it, with full
-//! request and response bytes, in an embedded SQLite database in the data
-//! dir. It survives restarts; `hookhole history`/`show`/`replay`/`export`
-//! and the terminal UI read it.
+//! request and response bytes, in the data dir. It survives restarts;
+//! `hookhole history`/`show`/`replay`/`export` and the terminal UI read it.
 //!
-//! A listener saves deliveries through [`Writer`] (one thread, one
-//! transaction per batch) and a second thread checkpoints the WAL; reads and
-//! replayed attempts go through a [`History`] (one connection behind a
-//! mutex, reached from async code with `spawn_blocking`). WAL mode lets the
-//! commands read while a listener writes.
+//! The record of truth is an append-only log of records ([`log`], their
+//! contents in [`entries`]): a listener saves deliveries through [`Writer`]
+//! (one thread, one `writev` per batch), and an SQLite database indexes
+//! them behind it ([`index`], built by the indexer thread and caught up by
+//! every reader). Reads and replayed attempts go through a [`History`] (one
+//! connection behind a mutex, reached from async code with
+//! `spawn_blocking`). WAL mode lets the commands read while a listener
+//! indexes.
 //!
-//! Bodies over 64 KiB are kept in files of their own beside the database
-//! ([`bodies`]); the rows name them.
+//! Histories of older versions kept everything in the database, and bodies
+//! over 64 KiB in files of their own ([`bodies`]); those rows are read
+//! where they are.
 
+mod appender;
 pub mod bodies;
-mod checkpoint;
 mod columns;
+pub mod entries;
+mod index;
+mod indexer;
+pub mod log;
 mod lookup;
 mod opening;
 pub mod records;

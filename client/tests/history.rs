@@ -230,10 +230,21 @@ async fn a_running_listener_keeps_only_the_newest_deliveries() {
     listener.exit().await;
 }
 
-/// A body over 64 KiB is kept in a file beside the database: through a real
-/// relay and listener it is still shown, answered and replayed byte for byte.
+/// The bytes in the history's log segments.
+fn logged_bytes(data: &std::path::Path) -> u64 {
+    std::fs::read_dir(data.join("history-log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum()
+}
+
+/// A body over 64 KiB is kept in the history's log with its delivery:
+/// through a real relay and listener it is still shown, answered and
+/// replayed byte for byte.
 #[tokio::test]
-async fn large_bodies_are_kept_in_files_and_replay_exactly() {
+async fn large_bodies_are_kept_in_the_log_and_replay_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let mut target = TestTarget::start(|req| async move { Reply::ok(req.body) }).await;
     let data = dir.path().join("data-dir");
@@ -250,9 +261,17 @@ async fn large_bodies_are_kept_in_files_and_replay_exactly() {
     assert_eq!(target.next_request().await.body, body.as_bytes());
     let id = stopped(listener).await;
 
-    // The request and the echoed response: one file each, not in the rows.
-    let files = std::fs::read_dir(data.join("bodies")).unwrap().count();
-    assert_eq!(files, 2);
+    // The request and the echoed response: in the log, in no file of
+    // their own (and not in the index's rows).
+    assert!(!data.join("bodies").exists());
+    let logged = logged_bytes(&data);
+    assert!(logged > 2 * body.len() as u64, "{logged}");
+    assert!(
+        std::fs::metadata(data.join("history.sqlite"))
+            .unwrap()
+            .len()
+            < body.len() as u64
+    );
     let (code, stdout, stderr) = run({
         let mut c = hookhole(dir.path());
         c.args(["show", &id, "--json"]);
@@ -271,6 +290,8 @@ async fn large_bodies_are_kept_in_files_and_replay_exactly() {
     .await;
     assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert_eq!(target.next_request().await.body, body.as_bytes());
-    let files = std::fs::read_dir(data.join("bodies")).unwrap().count();
-    assert_eq!(files, 3, "the replay's echoed answer has its own file");
+    assert!(
+        logged_bytes(&data) > logged + body.len() as u64,
+        "the replay's echoed answer is logged with its attempt"
+    );
 }

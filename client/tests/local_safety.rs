@@ -106,7 +106,7 @@ async fn every_file_in_the_data_dir_is_owner_only() {
     let target = TestTarget::echo().await;
     let (mut listener, ready) = listen(dir.path(), &target).await;
     let public_url = ready["public_url"].as_str().unwrap();
-    // A body above the inline limit is kept in a file of its own.
+    // A large body, kept in the history's log with its delivery.
     let big = vec![b'x'; 100 * 1024];
     assert_eq!(post(&format!("{public_url}/x"), &big).await.status, 200);
     listener.wait_event("delivery").await;
@@ -115,7 +115,7 @@ async fn every_file_in_the_data_dir_is_owner_only() {
     let mut stat = std::process::Command::new("stat");
     stat.args(["-c", "%a %n"])
         .arg(&data)
-        .arg(data.join("bodies"));
+        .arg(data.join("history-log"));
     for name in ["channels.json", "listeners.json", "history.sqlite"] {
         stat.arg(data.join(name));
     }
@@ -126,9 +126,13 @@ async fn every_file_in_the_data_dir_is_owner_only() {
         .map(|l| l.split(' ').next().unwrap())
         .collect();
     assert_eq!(modes, ["700", "700", "600", "600", "600"], "{lines}");
-    for entry in std::fs::read_dir(data.join("bodies")).unwrap() {
-        assert_eq!(mode(&entry.unwrap().path()), 0o600);
+    let mut logged = 0;
+    for entry in std::fs::read_dir(data.join("history-log")).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+        logged += std::fs::metadata(&path).unwrap().len();
     }
+    assert!(logged > big.len() as u64, "{logged}");
     listener.signal("INT");
     listener.exit().await;
 }
@@ -306,7 +310,8 @@ fn running_as_root(dir: &Path) -> bool {
 #[tokio::test]
 async fn a_read_only_data_dir_can_be_read_and_the_writing_commands_say_it_is_read_only() {
     let dir = tempfile::tempdir().unwrap();
-    // With its -wal file: the last deliveries are only there.
+    // With its -wal file, and its log, which may hold the last delivery
+    // before the index does.
     let data = history_of_a_killed_listener(dir.path()).await;
 
     // Root ignores modes: then the commands run as `nobody`, who owns the
@@ -326,7 +331,14 @@ async fn a_read_only_data_dir_can_be_read_and_the_writing_commands_say_it_is_rea
             std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
         }
         for entry in std::fs::read_dir(&data).unwrap() {
-            std::os::unix::fs::chown(entry.unwrap().path(), Some(65534), Some(65534)).unwrap();
+            let path = entry.unwrap().path();
+            std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+            if path.is_dir() {
+                for inner in std::fs::read_dir(&path).unwrap() {
+                    std::os::unix::fs::chown(inner.unwrap().path(), Some(65534), Some(65534))
+                        .unwrap();
+                }
+            }
         }
     }
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o500)).unwrap();

@@ -1,13 +1,29 @@
-//! Bodies kept in files beside the database, through the history store.
+//! Large bodies: in the log for deliveries saved now, in files beside the
+//! database for histories written by older versions (read, and removed
+//! with their deliveries).
 
 use super::bodies::{DIR_NAME, INLINE_MAX};
 use super::{Attempt, History, Keep};
 use crate::delivery::{Kind, Outcome};
 use bytes::Bytes;
+use hookhole_host::private_files;
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
+use rusqlite::params;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
+
+/// Turns a history of this version (empty) into one of version 4: the
+/// last before the log, where rows held small bodies and named the files
+/// of large ones.
+pub(super) const DOWN_TO_V4: &str = "
+DROP INDEX attempts_replayed_by_log;
+DROP TABLE log_index;
+ALTER TABLE deliveries DROP COLUMN log_offset;
+ALTER TABLE deliveries DROP COLUMN body_len;
+ALTER TABLE attempts DROP COLUMN log_offset;
+PRAGMA user_version = 4;
+";
 
 fn delivery(id: &str, seq: u64, body: Vec<u8>) -> Delivery {
     Delivery {
@@ -71,8 +87,52 @@ fn age(data_dir: &Path, by: Duration) {
     }
 }
 
+/// A data dir holding what version 4 wrote: deliveries `d1..=count`, each
+/// with a 100 KiB request body and a 100 KiB answer in files of their own.
+pub(super) fn written_by_version_4(count: u64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let path = History::open(dir.path(), Keep::count_only(100))
+        .unwrap()
+        .path()
+        .to_path_buf();
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(DOWN_TO_V4).unwrap();
+    private_files::create_dir(&dir.path().join(DIR_NAME)).unwrap();
+    for n in 1..=count {
+        let (body, answer) = (format!("{n:032x}"), format!("{:032x}", n + 100));
+        let folder = dir.path().join(DIR_NAME);
+        private_files::write(&folder.join(&body), &bytes(100 * 1024, n as u8)).unwrap();
+        private_files::write(&folder.join(&answer), &bytes(100 * 1024, 9)).unwrap();
+        conn.execute(
+            "INSERT INTO deliveries (pk, id, channel, seq, received_at_ms, method, path, url,
+                                     headers, body, verdict, body_file)
+             VALUES (?1, ?2, 'ch', ?1, ?3, 'POST', '/big', 'u', '[]', x'', '{}', ?4)",
+            params![
+                n as i64,
+                format!("d{n}"),
+                1_800_000_000_000 + n as i64,
+                body
+            ],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO delivery_ids (pk, id) VALUES (?1, ?2)",
+            params![n as i64, format!("d{n}")],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO attempts (delivery, number, kind, started_ms, status, response_headers,
+                                   response_body, response_body_file, target)
+             VALUES (?1, 1, 'original', 1, 200, '[]', x'', ?2, 'http://127.0.0.1:3000')",
+            params![n as i64, answer],
+        )
+        .unwrap();
+    }
+    dir
+}
+
 #[test]
-fn large_bodies_live_in_private_files_and_come_back_exactly() {
+fn large_bodies_live_in_the_log_and_come_back_exactly() {
     let dir = tempfile::tempdir().unwrap();
     let history = History::open(dir.path(), Keep::default()).unwrap();
     let request = bytes(INLINE_MAX + 1, 1);
@@ -87,13 +147,15 @@ fn large_bodies_live_in_private_files_and_come_back_exactly() {
     history
         .record_attempt("big", &attempt(2, b"ok".to_vec(), Some(sent.clone())))
         .unwrap();
-    // At the limit, a body stays in its row.
     let small = bytes(INLINE_MAX, 4);
     history
         .record_delivery("ch", &delivery("small", 2, small.clone()), &unsigned())
         .unwrap();
 
-    let got = history.get("big").unwrap();
+    let got = History::open_read_only(dir.path())
+        .unwrap()
+        .get("big")
+        .unwrap();
     assert_eq!(got.delivery.body.as_ref(), &request[..]);
     assert_eq!(got.attempts[0].outcome.body(), response);
     assert_eq!(got.attempts[1].outcome.body(), b"ok");
@@ -102,62 +164,53 @@ fn large_bodies_live_in_private_files_and_come_back_exactly() {
         history.get("small").unwrap().delivery.body.as_ref(),
         &small[..]
     );
-    assert_eq!(files(dir.path()).len(), 3, "one file per large body");
-    // A listing gives the size without reading the file.
+    assert!(files(dir.path()).is_empty(), "no body files any more");
+    // A listing gives the size without reading the log.
     let listed = history.summaries(10, false).unwrap();
     assert_eq!(listed[0].id, "big");
     assert_eq!(listed[0].body_bytes, request.len() as u64);
 
-    // The rows hold empty blobs: the bytes are in the files only.
+    // The index holds no bodies: the bytes are in the log only.
     let conn = rusqlite::Connection::open(dir.path().join(super::FILE_NAME)).unwrap();
-    let inline: i64 = conn
+    let (inline, pointed): (i64, Option<i64>) = conn
         .query_row(
-            "SELECT length(body) FROM deliveries WHERE id = 'big'",
+            "SELECT length(body), log_offset FROM deliveries WHERE id = 'big'",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!(inline, 0);
-
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        let folder = dir.path().join(DIR_NAME);
-        assert_eq!(mode(&folder), 0o700);
-        for name in files(dir.path()) {
-            assert_eq!(mode(&folder.join(name)), 0o600);
-        }
-    }
+    assert_eq!((inline, pointed), (0, Some(0)));
+    let logged = super::log::Log::new(dir.path()).end().unwrap() as usize;
+    assert!(logged > request.len() + response.len() + sent.len() + small.len());
 }
 
 #[test]
-fn a_resent_large_delivery_leaves_no_second_file() {
+fn a_resent_large_delivery_is_logged_once() {
     let dir = tempfile::tempdir().unwrap();
     let history = History::open(dir.path(), Keep::default()).unwrap();
     let d = delivery("big", 1, bytes(100 * 1024, 5));
     assert!(history.record_delivery("ch", &d, &unsigned()).unwrap());
+    let end = super::log::Log::new(dir.path()).end().unwrap();
     assert!(!history.record_delivery("ch", &d, &unsigned()).unwrap());
-    assert_eq!(files(dir.path()).len(), 1);
+    assert_eq!(super::log::Log::new(dir.path()).end().unwrap(), end);
 }
 
 #[test]
-fn pruned_deliveries_take_their_files_and_crash_leftovers_go_at_start() {
-    let dir = tempfile::tempdir().unwrap();
+fn an_older_history_s_body_files_are_read_and_go_with_their_deliveries() {
+    let dir = written_by_version_4(2);
     let history = History::open(dir.path(), Keep::count_only(1)).unwrap();
-    for n in 1..=2 {
-        let d = delivery(&format!("d{n}"), n, bytes(100 * 1024, n as u8));
-        history.record_delivery("ch", &d, &unsigned()).unwrap();
-        history
-            .record_attempt(&d.id, &attempt(1, bytes(100 * 1024, 9), None))
-            .unwrap();
-    }
     // Only the newest delivery is kept; its two files stay.
     assert!(history.get("d1").is_err());
     age(dir.path(), Duration::from_secs(120));
     history.sweep_bodies_if_due();
     assert_eq!(files(dir.path()).len(), 2);
-    assert_eq!(history.get("d2").unwrap().delivery.body.len(), 100 * 1024);
+    let d2 = history.get("d2").unwrap();
+    assert_eq!(d2.delivery.body.as_ref(), &bytes(100 * 1024, 2)[..]);
+    assert_eq!(d2.attempts[0].outcome.body(), bytes(100 * 1024, 9));
+    assert_eq!(
+        history.summaries(10, false).unwrap()[0].body_bytes,
+        100 * 1024
+    );
 
     // A file from a write that never committed: young, it may still be
     // about to be named by another process and is left; old, it goes.
@@ -180,17 +233,11 @@ fn pruned_deliveries_take_their_files_and_crash_leftovers_go_at_start() {
 
 #[test]
 fn a_missing_body_file_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let history = History::open(dir.path(), Keep::default()).unwrap();
-    history
-        .record_delivery("ch", &delivery("big", 1, bytes(100 * 1024, 6)), &unsigned())
-        .unwrap();
-    history
-        .record_attempt("big", &attempt(1, b"ok".to_vec(), None))
-        .unwrap();
-    let name = files(dir.path()).pop().unwrap();
+    let dir = written_by_version_4(1);
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
+    let name = files(dir.path()).remove(0);
     std::fs::remove_file(dir.path().join(DIR_NAME).join(&name)).unwrap();
-    let error = history.get("big").err().unwrap().to_string();
+    let error = history.get("d1").err().unwrap().to_string();
     assert!(error.contains("cannot read"), "{error}");
     assert!(error.contains(&name), "{error}");
     // The listing still works: it reads no body files.
@@ -200,9 +247,9 @@ fn a_missing_body_file_is_a_clear_error() {
 }
 
 /// What the terminal UI loads at start: the newest deliveries within a
-/// byte budget, and the others even when one's body file is gone.
+/// byte budget, and the others even when one's record is damaged.
 #[test]
-fn the_recent_deliveries_fit_a_byte_budget_and_survive_a_missing_file() {
+fn the_recent_deliveries_fit_a_byte_budget_and_survive_a_damaged_record() {
     let dir = tempfile::tempdir().unwrap();
     let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     for n in 1..=3 {
@@ -223,13 +270,18 @@ fn the_recent_deliveries_fit_a_byte_budget_and_survive_a_missing_file() {
         "the newest always"
     );
 
-    // d2's body file is removed behind our back.
-    let d2 = history.get("d2").unwrap().delivery.body;
-    let folder = dir.path().join(DIR_NAME);
-    for name in files(dir.path()) {
-        if std::fs::read(folder.join(&name)).unwrap() == d2 {
-            std::fs::remove_file(folder.join(&name)).unwrap();
-        }
-    }
+    // A byte of d2's body changes behind our back.
+    let log = super::log::Log::new(dir.path());
+    let segment = log.dir().join(format!("{:020}.log", 0));
+    let mut bytes_on_disk = std::fs::read(&segment).unwrap();
+    let d2 = bytes(100 * 1024, 2);
+    let at = bytes_on_disk
+        .windows(64)
+        .position(|w| w == &d2[..64])
+        .unwrap();
+    bytes_on_disk[at + 10] ^= 1;
+    std::fs::write(&segment, bytes_on_disk).unwrap();
     assert_eq!(ids(history.recent(10, u64::MAX).unwrap()), ["d1", "d3"]);
+    let error = history.get("d2").unwrap_err().to_string();
+    assert!(error.contains("checksum does not match"), "{error}");
 }

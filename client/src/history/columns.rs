@@ -1,11 +1,13 @@
 //! The checked mapping between an attempt's [`Kind`] and [`Outcome`] and
 //! the history's columns: every name written is one these types give, and
-//! every name read is turned back into one of them or refused.
+//! every name read is turned back into one of them or refused. Also the
+//! attempts' rows, read back.
 
 use crate::delivery::attempt::failure_code;
-use crate::delivery::{Kind, NotSent, Outcome};
+use crate::delivery::{Attempt, Kind, NotSent, Outcome};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
+use rusqlite::params;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
 impl ToSql for Kind {
@@ -50,14 +52,14 @@ pub(super) fn outcome_from(
     code: Option<String>,
     message: Option<String>,
     headers: Vec<Header>,
-    body: Vec<u8>,
+    body: Bytes,
 ) -> FromSqlResult<Outcome> {
     let message = message.unwrap_or_default();
     Ok(match (status, code.as_deref()) {
         (Some(status), _) => Outcome::Answered {
             status,
             headers,
-            body: Bytes::from(body),
+            body,
         },
         (None, None) => Outcome::Interrupted,
         (None, Some(NotSent::NOT_RESIGNED)) => Outcome::NotSent(NotSent::NotResigned(message)),
@@ -66,6 +68,57 @@ pub(super) fn outcome_from(
             message,
         },
     })
+}
+
+/// An attempt's row: the attempt as far as the row holds it, and where the
+/// rest is.
+pub(super) struct AttemptRow {
+    pub(super) attempt: Attempt,
+    pub(super) response_file: Option<String>,
+    pub(super) request_file: Option<String>,
+    pub(super) log_offset: Option<i64>,
+}
+
+pub(super) fn attempt_rows(
+    conn: &rusqlite::Connection,
+    pk: i64,
+) -> rusqlite::Result<Vec<AttemptRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT number, kind, started_ms, duration_ms, status, error_code, error_message,
+                response_headers, response_body, request_headers, request_body, verdict,
+                response_body_file, request_body_file, target, log_offset
+         FROM attempts WHERE delivery = ?1
+         ORDER BY number",
+    )?;
+    stmt.query_map(params![pk], |row| {
+        let outcome = outcome_from(
+            row.get(4)?,
+            row.get(5)?,
+            row.get(6)?,
+            super::store::from_json(row.get(7)?),
+            bytes::Bytes::from(row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default()),
+        )
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, e.into())
+        })?;
+        Ok(AttemptRow {
+            attempt: Attempt {
+                number: row.get(0)?,
+                kind: row.get(1)?,
+                started_ms: row.get::<_, i64>(2)? as u64,
+                duration_ms: row.get::<_, Option<i64>>(3)?.map(|d| d as u64),
+                outcome,
+                request_headers: super::store::from_json(row.get(9)?),
+                request_body: row.get(10)?,
+                verdict: super::store::from_json(row.get(11)?),
+                target: row.get(14)?,
+            },
+            response_file: row.get(12)?,
+            request_file: row.get(13)?,
+            log_offset: row.get(15)?,
+        })
+    })?
+    .collect()
 }
 
 #[cfg(test)]
@@ -95,7 +148,7 @@ mod tests {
                 code.map(str::to_string),
                 message.map(str::to_string),
                 outcome.headers().to_vec(),
-                outcome.body().to_vec(),
+                Bytes::copy_from_slice(outcome.body()),
             )
             .unwrap();
             assert_eq!(back, outcome);
@@ -105,7 +158,7 @@ mod tests {
             Some("bogus\x1b[2J".into()),
             None,
             Vec::new(),
-            Vec::new(),
+            Bytes::new(),
         )
         .unwrap_err();
         assert!(err.to_string().contains("unknown failure code"), "{err}");

@@ -1,7 +1,11 @@
 //! Reading the history back: deliveries by id or prefix, the most recent
-//! ones, and the summaries of `hookhole history`.
+//! ones, and the summaries of `hookhole history`. Rows of this version
+//! point into the log for their headers and bodies; rows of older versions
+//! hold them (or name body files). Every public read first catches the
+//! index up with the log, so it finds what was saved before it.
 
-use super::columns::outcome_from;
+use super::columns::{AttemptRow, attempt_rows};
+use super::entries::{self, Entry, Saved};
 use super::records::Summary;
 use super::store::{History, LookupError, from_json, unverified};
 use crate::delivery::{self, Attempt, Outcome, StoredDelivery};
@@ -20,6 +24,17 @@ impl History {
     /// Whether a delivery is stored: looked up by its channel and sequence
     /// number (an index), not by its id (a scan).
     pub fn contains(&self, channel: &str, seq: u64, id: &str) -> rusqlite::Result<bool> {
+        self.fresh();
+        self.contains_indexed(channel, seq, id)
+    }
+
+    /// Whether the index holds a delivery (without catching up first).
+    pub(super) fn contains_indexed(
+        &self,
+        channel: &str,
+        seq: u64,
+        id: &str,
+    ) -> rusqlite::Result<bool> {
         self.conn()
             .prepare_cached(
                 "SELECT EXISTS
@@ -28,16 +43,9 @@ impl History {
             .query_row(params![channel, seq as i64, id], |row| row.get(0))
     }
 
-    /// The `pk` of the delivery with exactly this id.
-    pub(super) fn pk_of(&self, id: &str) -> rusqlite::Result<Option<i64>> {
-        self.conn()
-            .prepare_cached("SELECT pk FROM delivery_ids WHERE id = ?1")?
-            .query_row(params![id], |row| row.get(0))
-            .optional()
-    }
-
     /// The next attempt number for a delivery.
     pub fn next_attempt(&self, delivery_id: &str) -> rusqlite::Result<u32> {
+        self.fresh();
         self.conn().query_row(
             "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts
              WHERE delivery = (SELECT pk FROM delivery_ids WHERE id = ?1)",
@@ -49,6 +57,7 @@ impl History {
     /// The highest sequence number saved for `channel`: sent to the relay on
     /// reconnect so it resends only what came after.
     pub fn last_seq(&self, channel: &str) -> rusqlite::Result<Option<u64>> {
+        self.fresh();
         let seq: Option<i64> = self
             .conn()
             .query_row(
@@ -63,6 +72,7 @@ impl History {
 
     /// Resolves a full id or a unique prefix.
     pub fn resolve(&self, prefix: &str) -> Result<String, LookupError> {
+        self.fresh();
         self.resolve_pk(prefix).map(|(_, id)| id)
     }
 
@@ -96,6 +106,7 @@ impl History {
 
     /// A delivery by id or unique prefix, with its attempts.
     pub fn get(&self, prefix: &str) -> Result<StoredDelivery, LookupError> {
+        self.fresh();
         let (pk, _) = self.resolve_pk(prefix)?;
         self.load(pk)
     }
@@ -106,17 +117,22 @@ impl History {
     }
 
     /// The delivery stored as `pk`, and its body's length. With
-    /// `Files::Skip`, bodies kept in files are left empty (their length is
-    /// the file's): what a summary needs, without reading them.
+    /// `Files::Skip`, bodies kept in files or in the log are left empty,
+    /// and so are the headers kept in the log: what a summary needs,
+    /// without reading either.
     fn load_with(&self, pk: i64, files: Files) -> Result<(StoredDelivery, u64), LookupError> {
         let conn = self.conn();
-        let (mut delivery, channel, verdict, body_file) = conn.query_row(
+        let (mut delivery, channel, verdict, body_file, logged) = conn.query_row(
             "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
-                    body_file
+                    body_file, log_offset, body_len
              FROM deliveries WHERE pk = ?1",
             params![pk],
             |row| {
                 let body: Vec<u8> = row.get(9)?;
+                let logged: Option<(i64, i64)> = match (row.get(12)?, row.get(13)?) {
+                    (Some(offset), Some(len)) => Some((offset, len)),
+                    _ => None,
+                };
                 Ok((
                     Delivery {
                         id: row.get(0)?,
@@ -134,69 +150,38 @@ impl History {
                     row.get::<_, String>(1)?,
                     from_json::<Option<Verdict>>(row.get(10)?),
                     row.get::<_, Option<String>>(11)?,
+                    logged,
                 ))
             },
         )?;
-        let body_len = match (&body_file, files) {
-            (None, _) => delivery.body.len() as u64,
-            (Some(name), Files::Read) => {
+        let rows = attempt_rows(&conn, pk)?;
+        // Files and the log are read without holding the connection.
+        drop(conn);
+        let saved = match (logged, files) {
+            (Some((offset, _)), Files::Read) => Some(self.saved_at(offset as u64, &delivery.id)?),
+            _ => None,
+        };
+        let body_len = match (logged, &body_file, files) {
+            (Some((_, len)), _, _) => len as u64,
+            (None, None, _) => delivery.body.len() as u64,
+            (None, Some(name), Files::Read) => {
                 delivery.body = self.bodies.get(name)?.into();
                 delivery.body.len() as u64
             }
-            (Some(name), Files::Skip) => self.bodies.len(name),
+            (None, Some(name), Files::Skip) => self.bodies.len(name),
         };
-        let mut stmt = conn.prepare(
-            "SELECT number, kind, started_ms, duration_ms, status, error_code, error_message,
-                    response_headers, response_body, request_headers, request_body, verdict,
-                    response_body_file, request_body_file, target
-             FROM attempts WHERE delivery = ?1
-             ORDER BY number",
-        )?;
-        let attempts = stmt
-            .query_map(params![pk], |row| {
-                let outcome = outcome_from(
-                    row.get(4)?,
-                    row.get(5)?,
-                    row.get(6)?,
-                    from_json(row.get(7)?),
-                    row.get::<_, Option<Vec<u8>>>(8)?.unwrap_or_default(),
-                )
-                .map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        4,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })?;
-                let attempt = Attempt {
-                    number: row.get(0)?,
-                    kind: row.get(1)?,
-                    started_ms: row.get::<_, i64>(2)? as u64,
-                    duration_ms: row.get::<_, Option<i64>>(3)?.map(|d| d as u64),
-                    outcome,
-                    request_headers: from_json(row.get(9)?),
-                    request_body: row.get(10)?,
-                    verdict: from_json(row.get(11)?),
-                    target: row.get(14)?,
-                };
-                let files: (Option<String>, Option<String>) = (row.get(12)?, row.get(13)?);
-                Ok((attempt, files))
-            })?
-            .collect::<Result<Vec<_>, _>>()?
+        let first = saved.as_ref().and_then(|s| s.first.clone());
+        if let Some(saved) = saved {
+            delivery = saved.delivery;
+        }
+        let own_offset = logged.map(|(offset, _)| offset);
+        let attempts = rows
             .into_iter()
-            .map(|(mut attempt, (response_file, request_file))| {
+            .map(|row| {
                 if files == Files::Skip {
-                    return Ok(attempt);
+                    return Ok(row.attempt);
                 }
-                if let (Some(name), Outcome::Answered { body, .. }) =
-                    (response_file, &mut attempt.outcome)
-                {
-                    *body = self.bodies.get(&name)?.into();
-                }
-                if let Some(name) = request_file {
-                    attempt.request_body = Some(self.bodies.get(&name)?);
-                }
-                Ok(attempt)
+                self.complete(row, own_offset, first.as_ref())
             })
             .collect::<Result<Vec<_>, std::io::Error>>()?;
         let stored = StoredDelivery {
@@ -208,10 +193,68 @@ impl History {
         Ok((stored, body_len))
     }
 
+    /// The delivery saved in the record at `offset`, which must be `id`'s.
+    fn saved_at(&self, offset: u64, id: &str) -> std::io::Result<Saved> {
+        match entries::decode(self.log.read(offset)?)? {
+            Entry::Delivery(saved) if saved.delivery.id == id => Ok(*saved),
+            _ => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the history's index points at offset {offset} for {id}, which holds another record"
+                ),
+            )),
+        }
+    }
+
+    /// An attempt with the headers and bodies its row does not hold: from
+    /// the log (its delivery's record for the first attempt) or from files.
+    fn complete(
+        &self,
+        row: AttemptRow,
+        delivery_offset: Option<i64>,
+        first: Option<&Attempt>,
+    ) -> std::io::Result<Attempt> {
+        let mut attempt = row.attempt;
+        match row.log_offset {
+            Some(offset) if Some(offset) == delivery_offset => {
+                return first.cloned().ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("the history's record at offset {offset} holds no attempt"),
+                    )
+                });
+            }
+            Some(offset) => {
+                return match entries::decode(self.log.read(offset as u64)?)? {
+                    Entry::Attempt {
+                        attempt: logged, ..
+                    } if logged.number == attempt.number => Ok(*logged),
+                    _ => Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "the history's index points at offset {offset} for an attempt, which holds another record"
+                        ),
+                    )),
+                };
+            }
+            None => {}
+        }
+        if let (Some(name), Outcome::Answered { body, .. }) =
+            (row.response_file, &mut attempt.outcome)
+        {
+            *body = self.bodies.get(&name)?.into();
+        }
+        if let Some(name) = row.request_file {
+            attempt.request_body = Some(self.bodies.get(&name)?);
+        }
+        Ok(attempt)
+    }
+
     /// Ids of the `limit` most recent deliveries, oldest first (for tests:
     /// the commands and the UI load deliveries whole).
     #[cfg(test)]
     pub fn recent_ids(&self, limit: usize) -> rusqlite::Result<Vec<String>> {
+        self.fresh();
         self.recent_column("id", limit)
     }
 
@@ -240,6 +283,7 @@ impl History {
     /// and no more than `max_bytes` of request bodies (the newest always).
     /// One whose body file is gone is left out with a warning, not the rest.
     pub fn recent(&self, limit: usize, max_bytes: u64) -> Result<Vec<StoredDelivery>, LookupError> {
+        self.fresh();
         let mut out = Vec::new();
         let mut bytes = 0u64;
         for pk in self.recent_pks(limit)?.into_iter().rev() {
@@ -260,19 +304,25 @@ impl History {
     /// The size of the request body stored as `pk`, without reading it (a
     /// blob's length is in its record's header).
     fn body_len(&self, pk: i64) -> Result<u64, LookupError> {
-        let (inline, file): (i64, Option<String>) = self
+        let (inline, file, logged): (i64, Option<String>, Option<i64>) = self
             .conn()
-            .prepare_cached("SELECT length(body), body_file FROM deliveries WHERE pk = ?1")?
-            .query_row(params![pk], |row| Ok((row.get(0)?, row.get(1)?)))?;
-        Ok(match file {
-            Some(name) => self.bodies.len(&name),
-            None => inline as u64,
+            .prepare_cached(
+                "SELECT length(body), body_file, body_len FROM deliveries WHERE pk = ?1",
+            )?
+            .query_row(params![pk], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })?;
+        Ok(match (logged, file) {
+            (Some(len), _) => len as u64,
+            (None, Some(name)) => self.bodies.len(&name),
+            (None, None) => inline as u64,
         })
     }
 
     /// Summaries for `hookhole history`, oldest first: the `limit` most
     /// recent (of the failed ones, with `failed_only`).
     pub fn summaries(&self, limit: usize, failed_only: bool) -> Result<Vec<Summary>, LookupError> {
+        self.fresh();
         let scan = if failed_only { usize::MAX } else { limit };
         let mut out = Vec::new();
         for pk in self.recent_pks(scan)? {

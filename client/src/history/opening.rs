@@ -128,8 +128,9 @@ pub(super) fn describe(path: &Path, e: &rusqlite::Error) -> String {
 
 /// Says the history at `path` is damaged, and how to start a new one
 /// without losing it: every file that belongs to it moves together (a new
-/// database beside an old `-wal` file would be handed its frames, and the
-/// body files no new row names would be swept).
+/// database beside an old `-wal` file would be handed its frames, the body
+/// files no new row names would be swept, and the log would be indexed
+/// into it again).
 fn damaged(path: &Path, why: &str) -> String {
     let aside = path.with_file_name("history-damaged");
     let mut files = vec![path.to_path_buf()];
@@ -139,6 +140,7 @@ fn damaged(path: &Path, why: &str) -> String {
         files.push(name.into());
     }
     files.push(path.with_file_name(super::bodies::DIR_NAME));
+    files.push(path.with_file_name(super::log::DIR_NAME));
     let present: Vec<String> = files
         .iter()
         .filter(|f| f.exists())

@@ -20,12 +20,19 @@
 //!
 //! Version 4 adds `attempts.target`: the local server an attempt went to,
 //! which `hookhole replay` sends to again. Older attempts have none.
+//!
+//! Version 5 makes the database an index of the log (`log.rs`): new rows
+//! hold what listings and lookups need, and `log_offset`, the position of
+//! the record with everything else (headers, bodies); `body_len` is the
+//! request body's size. `log_index` holds how far into the log the index
+//! has got, and the listener's `--keep`. Rows from older versions keep their bytes where they are
+//! (`log_offset` NULL), and readers read both.
 
 use rusqlite::{Connection, OptionalExtension};
 
 /// `PRAGMA user_version` of the schema below. Databases from before
 /// versioning have 0.
-pub const VERSION: i32 = 4;
+pub const VERSION: i32 = 5;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -41,7 +48,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     headers         TEXT NOT NULL,
     body            BLOB NOT NULL,
     verdict         TEXT NOT NULL,
-    body_file       TEXT
+    body_file       TEXT,
+    log_offset      INTEGER,
+    body_len        INTEGER
 );
 CREATE TABLE IF NOT EXISTS attempts (
     delivery          INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
@@ -60,6 +69,7 @@ CREATE TABLE IF NOT EXISTS attempts (
     response_body_file TEXT,
     request_body_file  TEXT,
     target            TEXT,
+    log_offset        INTEGER,
     PRIMARY KEY (delivery, number)
 );
 CREATE TABLE IF NOT EXISTS delivery_ids (
@@ -79,6 +89,20 @@ CREATE INDEX IF NOT EXISTS attempts_response_files ON attempts (response_body_fi
     WHERE response_body_file IS NOT NULL;
 CREATE INDEX IF NOT EXISTS attempts_request_files ON attempts (request_body_file)
     WHERE request_body_file IS NOT NULL;
+-- What retention asks before it removes a log segment: the first record a
+-- replay (attempt 2 on) points to. A first attempt is in its delivery's
+-- record, and deliveries are in the log in `pk` order: no index for them.
+CREATE INDEX IF NOT EXISTS attempts_replayed_by_log ON attempts (log_offset)
+    WHERE log_offset IS NOT NULL AND number > 1;
+-- How far into the log the index has got, and the listener's --keep:
+-- whoever catches the index up prunes it as the listener would.
+CREATE TABLE IF NOT EXISTS log_index (
+    one          INTEGER PRIMARY KEY CHECK (one = 1),
+    reached      INTEGER NOT NULL,
+    keep_count   INTEGER,
+    keep_age_ms  INTEGER
+);
+INSERT OR IGNORE INTO log_index (one, reached) VALUES (1, 0);
 ";
 
 /// Version 0 to 1: the same rows, attempts re-keyed. The old tables are
@@ -137,6 +161,13 @@ DROP TABLE deliveries_v2;
 
 /// Version 3 to 4: attempts name their target.
 const FROM_V3: &str = "ALTER TABLE attempts ADD COLUMN target TEXT;";
+
+/// Version 4 to 5: rows may point into the log.
+const FROM_V4: &str = "
+ALTER TABLE deliveries ADD COLUMN log_offset INTEGER;
+ALTER TABLE deliveries ADD COLUMN body_len INTEGER;
+ALTER TABLE attempts ADD COLUMN log_offset INTEGER;
+";
 
 /// Every upgrade ends here: the ids of the rows copied.
 const FILL_IDS: &str = "INSERT INTO delivery_ids (pk, id) SELECT pk, id FROM deliveries;";
@@ -199,6 +230,9 @@ fn upgrade(conn: &Connection, found: i32) -> rusqlite::Result<()> {
         conn.execute_batch(FILL_IDS)?;
     } else if old_tables && found == 3 {
         conn.execute_batch(FROM_V3)?;
+        conn.execute_batch(FROM_V4)?;
+    } else if old_tables && found == 4 {
+        conn.execute_batch(FROM_V4)?;
     } else {
         conn.execute_batch(TABLES)?;
     }

@@ -1,16 +1,20 @@
-//! The history store: opening it, and saving deliveries and attempts.
-//! Reading them back is in `lookup.rs`, pruning in `retention.rs`.
+//! The history store: opening it, and saving attempts (and, in tests,
+//! deliveries) outside the writer. Saving is appending a record to the log
+//! and catching the index up; reading back is in `lookup.rs`, indexing in
+//! `index.rs`, pruning in `retention.rs`.
 
+#[cfg(test)]
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
+use rusqlite::Connection;
 use rusqlite::config::DbConfig;
-use rusqlite::{Connection, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use super::appender::Appender;
 use super::bodies::Bodies;
-use super::columns::outcome_columns;
+use super::log::Log;
 use super::opening;
 pub use super::records::{Keep, Summary};
 use super::retention::Retention;
@@ -33,8 +37,17 @@ pub struct History {
     conn: Mutex<Connection>,
     path: PathBuf,
     pub(super) bodies: Bodies,
-    /// `None` for the history commands, which never prune.
+    pub(super) log: Log,
+    /// Whether reads catch the index up first (not on a read-only file).
+    pub(super) catches_up: bool,
+    /// Held through a catch-up's transaction.
+    pub(super) indexing: Mutex<()>,
+    /// `--keep`: the listener's, or the one it recorded for handles that
+    /// catch the index up; `None` for read-only handles, which never prune.
     pub(super) retention: Option<Mutex<Retention>>,
+    /// Whether this handle removes what pruning let go (log segments,
+    /// body files): the listener's only.
+    pub(super) drops_files: bool,
 }
 
 pub(super) fn json<T: serde::Serialize>(value: &T) -> String {
@@ -98,23 +111,17 @@ impl History {
         let conn = setup().map_err(|e| opening::describe(&path, &e))?;
         super::schema::prepare(&conn)
             .map_err(|e| format!("history database {}: {e}", path.display()))?;
-        let history = History {
-            conn: Mutex::new(conn),
-            path,
-            bodies: Bodies::new(data_dir),
-            retention: Some(Mutex::new(Retention {
-                keep,
-                stored: 0,
-                since_age_check: 0,
-                until_recount: 0,
-                due: false,
-                sweep_due: false,
-            })),
-        };
+        super::retention::record_keep(&conn, keep).map_err(|e| opening::describe(&path, &e))?;
+        let mut history = History::with(conn, path, data_dir, true);
+        history.retention = Some(Mutex::new(Retention::new(keep)));
+        history.drops_files = true;
         // Pruning is the first read of every row: a damaged page shows here.
         history.prune().map_err(|e| history.refuse(&e))?;
+        // What the last listener saved and did not index (killed, say).
+        history.catch_up().map_err(|e| history.explain(&e))?;
         // Also what a crash left between writing a body file and committing.
         history.sweep_bodies();
+        history.drop_segments_if_due();
         Ok(history)
     }
 
@@ -132,12 +139,28 @@ impl History {
         // A history written by an older build is upgraded by whichever of
         // the listener or a command opens it first.
         super::schema::prepare(&conn).map_err(|e| format!("history {}: {e}", path.display()))?;
-        Ok(History {
+        History::with(conn, path, data_dir, true).pruned_as_recorded()
+    }
+
+    /// This handle, pruning what it indexes to the `--keep` the listener
+    /// recorded (if one did).
+    fn pruned_as_recorded(mut self) -> Result<History, String> {
+        let keep = super::retention::recorded_keep(&self.conn()).map_err(|e| self.refuse(&e))?;
+        self.retention = keep.map(|keep| Mutex::new(Retention::new(keep)));
+        Ok(self)
+    }
+
+    fn with(conn: Connection, path: PathBuf, data_dir: &Path, catches_up: bool) -> History {
+        History {
             conn: Mutex::new(conn),
             path,
             bodies: Bodies::new(data_dir),
+            log: Log::new(data_dir),
+            catches_up,
+            indexing: Mutex::new(()),
             retention: None,
-        })
+            drops_files: false,
+        }
     }
 
     /// Opens the history of a data dir only to read it (`history`, `show`,
@@ -156,12 +179,30 @@ impl History {
         }
         conn.busy_timeout(Duration::from_secs(5))
             .map_err(|e| e.to_string())?;
-        Ok(History {
-            conn: Mutex::new(conn),
-            path,
-            bodies: Bodies::new(data_dir),
-            retention: None,
-        })
+        let history = History::with(conn, path, data_dir, false);
+        let behind =
+            history.reached().map_err(|e| history.refuse(&e))? < history.log.end().unwrap_or(0);
+        if !behind {
+            return Ok(history);
+        }
+        // The log holds deliveries the index does not have yet: indexed in
+        // the file when this user may write it, else in a copy in memory.
+        drop(history);
+        History::open_existing(data_dir).or_else(|_| History::in_memory(data_dir))
+    }
+
+    /// A copy of the index in memory, caught up with the log: what a
+    /// read-only command reads when it cannot write the file.
+    fn in_memory(data_dir: &Path) -> Result<History, String> {
+        let path = existing(data_dir)?;
+        let file = opening::read_only(&path)?;
+        let mut memory = Connection::open_in_memory().map_err(|e| e.to_string())?;
+        rusqlite::backup::Backup::new(&file, &mut memory)
+            .and_then(|b| b.run_to_completion(1024, Duration::ZERO, None))
+            .map_err(|e| opening::describe(&path, &e))?;
+        let history = History::with(memory, path, data_dir, true).pruned_as_recorded()?;
+        history.catch_up().map_err(|e| history.explain(&e))?;
+        Ok(history)
     }
 
     pub fn path(&self) -> &Path {
@@ -191,49 +232,39 @@ impl History {
         opening::describe(&self.path, e)
     }
 
-    /// Leaves copying the WAL into the database to another connection (the
-    /// checkpointer): this one checkpoints only once the WAL holds `pages`,
-    /// a backstop in case the other cannot keep up. A checkpoint ends with
-    /// an `fsync`, and done here it stalls every delivery waiting on the
-    /// next commit. When the WAL starts over, a file larger than
-    /// `keep_bytes` is cut back to it.
-    pub(super) fn checkpoint_only_after(&self, pages: u32, keep_bytes: i64) -> Result<(), String> {
-        let conn = self.conn();
-        conn.pragma_update(None, "wal_autocheckpoint", pages)
-            .and_then(|()| conn.pragma_update(None, "journal_size_limit", keep_bytes))
-            .map_err(|e| format!("history database {}: {e}", self.path.display()))
-    }
-
-    /// Runs `work` inside one transaction, then `after` with the work's
-    /// output and whether the commit succeeded.
-    pub fn in_transaction<T>(
-        &self,
-        work: impl FnOnce(&History) -> T,
-        after: impl FnOnce(T, &Result<(), String>),
-    ) {
-        let began = self
-            .conn()
-            .execute_batch("BEGIN")
-            .map_err(|e| e.to_string());
-        let output = work(self);
-        let committed = began.and_then(|()| {
-            self.conn()
-                .execute_batch("COMMIT")
-                .map_err(|e| e.to_string())
-        });
-        if committed.is_err() {
-            let _ = self.conn().execute_batch("ROLLBACK");
-            self.recount_soon();
-        }
-        after(output, &committed);
-    }
-
     pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Catches the index up before a read, so that a read finds whatever
+    /// was saved before it: a failure is logged, and what is indexed read.
+    pub(super) fn fresh(&self) {
+        if !self.catches_up {
+            return;
+        }
+        match self.catch_up() {
+            Ok(_) => {}
+            // The read that follows meets the damage and says what to do.
+            Err(LookupError::Db(e)) if opening::is_damage(&e) => {}
+            Err(e) => tracing::warn!("history: cannot index the newest records: {e}"),
+        }
+    }
+
+    /// Appends `record` to the log, then indexes it.
+    fn save(&self, record: &super::log::Outgoing<'_>) -> rusqlite::Result<()> {
+        let mut appender = Appender::open(&self.log, self.reached()?).map_err(io_error)?;
+        appender
+            .append(std::slice::from_ref(record))
+            .map_err(io_error)?;
+        match self.catch_up() {
+            Ok(_) => Ok(()),
+            Err(LookupError::Db(e)) => Err(e),
+            Err(e) => Err(io_error(std::io::Error::other(e.to_string()))),
+        }
+    }
+
     /// Saves a delivery; false when it is already stored (a resend). The
-    /// writer uses [`History::insert_delivery`], which also gives the `pk`.
+    /// listener saves through the [`super::Writer`].
     #[cfg(test)]
     pub fn record_delivery(
         &self,
@@ -241,129 +272,25 @@ impl History {
         d: &Delivery,
         verdict: &Verdict,
     ) -> rusqlite::Result<bool> {
-        let pk = self.insert_delivery(channel, d, verdict)?;
-        self.prune_if_due()?;
-        Ok(pk.is_some())
+        if self.contains(channel, d.seq, &d.id)? {
+            return Ok(false);
+        }
+        let record = super::entries::delivery(channel, d, verdict, None).map_err(io_error)?;
+        self.save(&record)?;
+        Ok(true)
     }
 
-    /// Saves a delivery and returns its `pk`; `None` when it is stored
-    /// already (a resend: same channel, sequence number and id).
-    pub(super) fn insert_delivery(
-        &self,
-        channel: &str,
-        d: &Delivery,
-        verdict: &Verdict,
-    ) -> rusqlite::Result<Option<i64>> {
-        // Written before the row is committed: a committed row finds it.
-        let body_file = self.bodies.put(&d.body).map_err(io_error)?;
-        let inline: &[u8] = if body_file.is_some() { &[] } else { &d.body };
-        let conn = self.conn();
-        let inserted = conn
-            .prepare_cached(
-                "INSERT INTO deliveries
-             (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
-              body_file)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12
-             WHERE NOT EXISTS
-                 (SELECT 1 FROM deliveries WHERE channel = ?2 AND seq = ?3 AND id = ?1)",
-            )?
-            .execute(params![
-                d.id,
-                channel,
-                d.seq as i64,
-                d.received_at_ms as i64,
-                d.method,
-                d.path,
-                d.query,
-                d.url,
-                json(&d.headers),
-                inline,
-                json(verdict),
-                body_file
-            ]);
-        let pk = inserted.and_then(|n| {
-            if n == 0 {
-                return Ok(None);
-            }
-            let pk = conn.last_insert_rowid();
-            conn.prepare_cached("INSERT INTO delivery_ids (pk, id) VALUES (?1, ?2)")?
-                .execute(params![pk, d.id])?;
-            Ok(Some(pk))
-        });
-        drop(conn);
-        // Not stored (a resend, or an error): the file is nobody's.
-        if !matches!(pk, Ok(Some(_)))
-            && let Some(name) = &body_file
-        {
-            self.bodies.remove(name);
-        }
-        let pk = pk?;
-        if pk.is_some() {
-            self.inserted_one();
-        }
-        Ok(pk)
-    }
-
-    /// Saves (or completes) an attempt at delivery `delivery_id`.
+    /// Saves (or completes) an attempt at delivery `delivery_id`: a record
+    /// in the log, indexed at once.
     pub fn record_attempt(&self, delivery_id: &str, a: &Attempt) -> rusqlite::Result<()> {
-        let pk = self.pk_of(delivery_id)?.ok_or_else(|| {
-            io_error(std::io::Error::other(format!(
+        self.fresh();
+        if super::index::pk_of(&self.conn(), delivery_id)?.is_none() {
+            return Err(io_error(std::io::Error::other(format!(
                 "no delivery {delivery_id} in the history (pruned meanwhile?)"
-            )))
-        })?;
-        self.record_attempt_at(pk, a)
-    }
-
-    /// Saves (or completes) an attempt at the delivery stored as `pk`.
-    pub(super) fn record_attempt_at(&self, pk: i64, a: &Attempt) -> rusqlite::Result<()> {
-        let response_file = self.bodies.put(a.outcome.body()).map_err(io_error)?;
-        let request_file = match &a.request_body {
-            Some(body) => self.bodies.put(body).map_err(io_error)?,
-            None => None,
-        };
-        let response_body: &[u8] = if response_file.is_some() {
-            &[]
-        } else {
-            a.outcome.body()
-        };
-        let (status, error_code, error_message) = outcome_columns(&a.outcome);
-        let request_body = match (&a.request_body, &request_file) {
-            (Some(_), Some(_)) => Some(&[][..]),
-            (body, _) => body.as_deref(),
-        };
-        let stored = self
-            .conn()
-            .prepare_cached(
-                "INSERT OR REPLACE INTO attempts
-             (delivery, number, kind, started_ms, duration_ms, status, error_code, error_message,
-              response_headers, response_body, request_headers, request_body, verdict,
-              response_body_file, request_body_file, target)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )?
-            .execute(params![
-                pk,
-                a.number,
-                a.kind,
-                a.started_ms as i64,
-                a.duration_ms.map(|d| d as i64),
-                status,
-                error_code,
-                error_message,
-                json(&a.outcome.headers()),
-                response_body,
-                a.request_headers.as_ref().map(json),
-                request_body,
-                a.verdict.as_ref().map(json),
-                response_file,
-                request_file,
-                a.target,
-            ]);
-        if stored.is_err() {
-            for name in response_file.iter().chain(&request_file) {
-                self.bodies.remove(name);
-            }
+            ))));
         }
-        stored.map(drop)
+        let record = super::entries::attempt(delivery_id, a).map_err(io_error)?;
+        self.save(&record)
     }
 }
 

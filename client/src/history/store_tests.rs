@@ -161,14 +161,21 @@ fn pruning_holds_the_count_and_catches_up_with_what_others_wrote() {
         }
     };
     add(&history, 0..500);
-    // Another process (a second handle here, which never prunes) adds 100
-    // the listener did not count.
+    // Another process (`hookhole replay`, a command catching the index up)
+    // indexes 100 the listener did not: it prunes them to the --keep the
+    // listener recorded in the index.
     let other = History::open_existing(dir.path()).unwrap();
-    for i in 500..600 {
-        other
-            .record_delivery("ch", &delivery(&format!("d{i}"), i, now + i), &verdict)
-            .unwrap();
-    }
+    add(&other, 500..600);
+    // Rows written behind everyone's back (an older build, say).
+    history
+        .conn()
+        .execute_batch(
+            "INSERT INTO deliveries (id, channel, seq, received_at_ms, method, path, url, headers,
+                                     body, verdict)
+             WITH RECURSIVE n(value) AS (SELECT 1 UNION ALL SELECT value + 1 FROM n WHERE value < 100)
+             SELECT 'x' || value, 'ch', 0, 0, 'POST', '/', '', '[]', x'', '{}' FROM n;",
+        )
+        .unwrap();
     assert!(count(&history) > 150);
     // The listener counts again within 64 prunes (about 128 inserts here).
     for i in 600..800 {
@@ -228,6 +235,39 @@ fn retention_keeps_the_newest_and_the_file_is_private() {
         }
     );
     assert!(Keep::parse("lots").is_err());
+}
+
+/// Retention removes whole log segments once no delivery kept is in them,
+/// and keeps every segment a kept delivery (or a replay of one) is in.
+#[test]
+fn pruned_deliveries_take_their_log_segments_when_whole_segments_are_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut history = History::open(dir.path(), Keep::count_only(3)).unwrap();
+    // About 4 deliveries of 1 KiB per segment.
+    history.log.segment_bytes = 4096;
+    let body = Bytes::from(vec![b'x'; 1024]);
+    let verdict = verdict();
+    for n in 0..40u64 {
+        let d = Delivery {
+            body: body.clone(),
+            ..delivery(&format!("d{n}"), n, now_ms() + n)
+        };
+        history.record_delivery("ch", &d, &verdict).unwrap();
+        if n == 38 {
+            history
+                .record_attempt("d38", &attempt(2, Some(200)))
+                .unwrap();
+        }
+        history.drop_segments_if_due();
+        let segments = history.log.segments().unwrap();
+        assert!(segments.len() <= 3, "after d{n}: {segments:?}");
+    }
+    assert_eq!(history.recent_ids(10).unwrap(), ["d37", "d38", "d39"]);
+    for id in ["d37", "d38", "d39"] {
+        assert_eq!(history.get(id).unwrap().delivery.body, body);
+    }
+    assert_eq!(history.get("d38").unwrap().attempts.len(), 1);
+    assert!(history.log.segments().unwrap()[0] > 0, "the oldest went");
 }
 
 #[test]

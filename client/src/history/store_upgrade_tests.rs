@@ -131,14 +131,14 @@ PRAGMA user_version = 1;
 ";
 
 #[test]
-fn a_version_1_history_is_upgraded_in_place_and_takes_body_files() {
+fn a_version_1_history_is_upgraded_in_place_and_takes_replays_in_the_log() {
     let (dir, _) = written_by_an_older_build(SCHEMA_V1);
     // Kept by count only: the old row is from 1970.
     let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     let old = history.get("v1old").unwrap();
     assert_eq!(old.delivery.body.as_ref(), b"\x00\xff");
     assert_eq!(old.attempts[0].outcome.body(), b"ok");
-    // A replay of the old delivery with a large answer goes to a file.
+    // A replay of the old delivery with a large answer goes to the log.
     let mut replay = attempt(2, Some(200));
     replay.outcome = Outcome::Answered {
         status: 200,
@@ -147,12 +147,7 @@ fn a_version_1_history_is_upgraded_in_place_and_takes_body_files() {
     };
     history.record_attempt("v1old", &replay).unwrap();
     assert_eq!(history.get("v1old").unwrap().attempts[1], replay);
-    assert_eq!(
-        std::fs::read_dir(dir.path().join(crate::history::bodies::DIR_NAME))
-            .unwrap()
-            .count(),
-        1
-    );
+    assert!(crate::history::log::Log::new(dir.path()).end().unwrap() > 100 * 1024);
 }
 
 /// Version 2: the unique index on `id` every insert had to update.
@@ -264,10 +259,10 @@ fn written_by_version_3() -> (tempfile::TempDir, std::path::PathBuf) {
     let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
     let path = history.path().to_path_buf();
     drop(history);
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(DOWN_TO_V3)
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(crate::history::bodies_tests::DOWN_TO_V4)
         .unwrap();
+    conn.execute_batch(DOWN_TO_V3).unwrap();
     (dir, path)
 }
 
@@ -310,4 +305,78 @@ fn an_unknown_name_in_the_history_is_refused_not_guessed() {
     let error = history.get("cut").unwrap_err().to_string();
     assert!(error.contains("unknown attempt kind"), "{error}");
     assert!(history.get("ok201").is_ok(), "the other rows still load");
+}
+
+/// The release before the log: every delivery it kept is read where it is
+/// (small bodies in rows, large ones in files), beside new ones in the log,
+/// and a resend of an old one is still recognised.
+#[test]
+fn a_version_4_history_keeps_every_delivery_where_it_is() {
+    let dir = crate::history::bodies_tests::written_by_version_4(3);
+    let path = dir.path().join(crate::history::FILE_NAME);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "INSERT INTO deliveries VALUES
+             (4, 'inrow', 'ch', 4, 1000, 'POST', '/a', 'q=1', 'u', '[[\"x-a\",\"1\"]]', x'00ff',
+              '{}', NULL);
+         INSERT INTO delivery_ids VALUES (4, 'inrow');
+         INSERT INTO attempts (delivery, number, kind, started_ms, status, response_headers,
+                               response_body, target)
+             VALUES (4, 1, 'original', 1000, 502, '[]', x'6f6b', 'http://127.0.0.1:3000');",
+    )
+    .unwrap();
+    drop(conn);
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
+    let old = history.get("inrow").unwrap();
+    assert_eq!(old.delivery.body.as_ref(), b"\x00\xff");
+    assert_eq!(old.delivery.headers, vec![Header::new("x-a", "1")]);
+    assert_eq!(old.delivery.query.as_deref(), Some("q=1"));
+    assert_eq!(old.attempts[0].outcome.body(), b"ok");
+    for n in 1..=3 {
+        let d = history.get(&format!("d{n}")).unwrap();
+        assert_eq!(d.delivery.body.len(), 100 * 1024);
+        assert_eq!(d.attempts[0].outcome.body().len(), 100 * 1024);
+    }
+    assert_eq!(history.summaries(10, true).unwrap().len(), 1, "the 502");
+    // New deliveries and replays of old ones go to the log.
+    assert!(
+        !history
+            .record_delivery("ch", &delivery("d2", 2, 0), &verdict())
+            .unwrap(),
+        "a resend of an old delivery"
+    );
+    assert!(
+        history
+            .record_delivery("ch", &delivery("new", 5, now_ms()), &verdict())
+            .unwrap()
+    );
+    history
+        .record_attempt("inrow", &attempt(2, Some(200)))
+        .unwrap();
+    let failed = listed(&history, 10, true);
+    assert_eq!(
+        failed,
+        ["new"],
+        "the 502 was replayed; `new` was never sent"
+    );
+    let replayed = history.get("inrow").unwrap();
+    assert_eq!(replayed.attempts.len(), 2);
+    assert_eq!(replayed.attempts[1], attempt(2, Some(200)));
+    assert_eq!(
+        history.recent_ids(10).unwrap(),
+        ["inrow", "new", "d1", "d2", "d3"],
+        "by arrival (the old ones arrived in 2027)"
+    );
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (version, in_rows): (i32, i64) = (
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap(),
+        conn.query_row(
+            "SELECT COUNT(*) FROM deliveries WHERE log_offset IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap(),
+    );
+    assert_eq!((version, in_rows), (crate::history::schema::VERSION, 4));
 }

@@ -1,37 +1,32 @@
-//! The history's writer: one thread with its own connection, committing
-//! whatever is queued in one transaction. Under load, dozens of deliveries
-//! share one commit instead of paying one each, and the async side pays a
-//! channel send instead of a thread-pool hop per write.
+//! The history's writer: one thread appending whatever is queued to the
+//! log in one `writev`. Under load, dozens of deliveries share one system
+//! call, and the async side pays a channel send instead of a thread-pool
+//! hop per write.
 //!
-//! Callers still wait for their write to be committed (a delivery is saved
-//! before it is answered or acknowledged), so batching changes the cost,
-//! not the guarantee.
+//! Callers wait for their write (a delivery is saved before it is answered
+//! or acknowledged): "saved" is in the operating system's page cache, as
+//! SQLite's WAL with `synchronous=NORMAL` gave before, so killing the
+//! client loses nothing. The index is built behind, by the indexer thread
+//! (`indexer.rs`); reads catch it up themselves, so they find a delivery
+//! as soon as its caller heard it was saved.
 
-use super::checkpoint::Checkpointer;
-use super::store::{Attempt, Keep};
+use super::appender::Appender;
+use super::entries;
+use super::indexer::Indexer;
+use super::log::Outgoing;
+use super::store::{Attempt, History, Keep};
 use crate::events::Exchange;
 use hookhole_shared::signature::Verdict;
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
-/// Writes per transaction at most, so one commit never waits too long.
+/// Writes per batch at most: bounds the memory a batch's slices take.
 const MAX_BATCH: usize = 256;
 
-/// WAL pages (of 4 KiB) after which the writer checkpoints itself: 64 MiB.
-/// SQLite's default, 1,000 pages, had the writer checkpoint (and wait for
-/// the disk) every few thousand deliveries under load even though the
-/// checkpointer had copied most pages already: a quarter of its time, and
-/// the 99th percentile latency.
-const WRITER_CHECKPOINT_PAGES: u32 = 16_384;
-
-/// What the WAL file is cut back to when it starts over, if a reader kept
-/// it from starting over for longer than that. Not less: growing the file
-/// again costs more than the checkpoints saved.
-const WAL_KEEP_BYTES: i64 = WRITER_CHECKPOINT_PAGES as i64 * 4096;
-
-/// A delivery with its first attempt, saved in one write.
+/// A delivery with its first attempt, saved in one record.
 struct Job {
     channel: String,
     /// Shared with the event that reports it: the delivery is not copied.
@@ -48,22 +43,25 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer on the history database in `data_dir`, pruning
-    /// it to `keep` as it goes.
+    /// Starts the writer on the history in `data_dir` (creating, upgrading
+    /// and catching up its index first), and the indexer behind it,
+    /// pruning to `keep` as it goes.
     pub fn start(data_dir: &Path, keep: Keep) -> Result<Writer, String> {
-        let history = super::History::open(data_dir, keep)?;
-        let checkpointer = Checkpointer::start(history.path())?;
-        history.checkpoint_only_after(WRITER_CHECKPOINT_PAGES, WAL_KEEP_BYTES)?;
+        let history = Arc::new(History::open(data_dir, keep)?);
+        let reached = history.reached().map_err(|e| e.to_string())?;
+        let appender = Appender::open(&history.log, reached)
+            .map_err(|e| format!("cannot open the history log in {}: {e}", data_dir.display()))?;
+        let indexer = Indexer::start(history.clone())?;
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("hookhole-history".into())
-            .spawn(move || run(&history, &checkpointer, &queue))
+            .spawn(move || run(&history, appender, &indexer, &queue))
             .map_err(|e| format!("cannot start the history writer: {e}"))?;
         Ok(Writer { jobs })
     }
 
-    /// Saves a delivery and its first attempt once committed; `Ok(false)`
-    /// when the delivery was stored already.
+    /// Saves a delivery and its first attempt; `Ok(false)` when the
+    /// delivery was stored already.
     pub async fn record_exchange(
         &self,
         channel: &str,
@@ -88,20 +86,33 @@ impl Writer {
     }
 }
 
-fn save(history: &super::History, x: &Job) -> Result<bool, String> {
-    let delivery = &x.forwarded.delivery;
-    let pk = history
-        .insert_delivery(&x.channel, delivery, &x.verdict)
-        .map_err(|e| e.to_string())?;
-    if let Some(pk) = pk {
-        history
-            .record_attempt_at(pk, &x.attempt)
-            .map_err(|e| e.to_string())?;
+/// Which jobs of a batch are resends of deliveries saved already (in the
+/// index, or earlier in the batch). Only a queued delivery can be one (the
+/// relay resends what was not acknowledged), so only a batch with one
+/// pays for catching the index up.
+fn resends(history: &History, batch: &[Job]) -> Vec<bool> {
+    if !batch.iter().any(|x| x.forwarded.delivery.queued) {
+        return vec![false; batch.len()];
     }
-    Ok(pk.is_some())
+    if let Err(e) = history.catch_up() {
+        tracing::warn!("history: cannot index the newest records: {e}");
+    }
+    let mut seen = HashSet::new();
+    batch
+        .iter()
+        .map(|x| {
+            let d = &x.forwarded.delivery;
+            let first_here = seen.insert((x.channel.as_str(), d.seq, d.id.as_str()));
+            !first_here
+                || (d.queued
+                    && history
+                        .contains_indexed(&x.channel, d.seq, &d.id)
+                        .unwrap_or(false))
+        })
+        .collect()
 }
 
-fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Receiver<Job>) {
+fn run(history: &History, mut appender: Appender, indexer: &Indexer, queue: &mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -110,33 +121,38 @@ fn run(history: &super::History, checkpointer: &Checkpointer, queue: &mpsc::Rece
                 Err(_) => break,
             }
         }
-        history.in_transaction(
-            |history| {
-                let saved = batch
-                    .drain(..)
-                    .map(|x| {
-                        let result = save(history, &x);
-                        (x, result)
-                    })
-                    .collect::<Vec<_>>();
-                if let Err(e) = history.prune_if_due() {
-                    tracing::warn!("history: cannot apply --keep: {e}");
+        let resent = resends(history, &batch);
+        // Each job's record, or why it has none.
+        let mut results: Vec<Result<bool, String>> = Vec::with_capacity(batch.len());
+        let mut records: Vec<Outgoing<'_>> = Vec::with_capacity(batch.len());
+        for (x, &resent) in batch.iter().zip(&resent) {
+            if resent {
+                results.push(Ok(false));
+                continue;
+            }
+            let d = &x.forwarded.delivery;
+            match entries::delivery(&x.channel, d, &x.verdict, Some(&x.attempt)) {
+                Ok(record) => {
+                    records.push(record);
+                    results.push(Ok(true));
                 }
-                saved
-            },
-            // Callers hear "saved" only once the commit succeeded.
-            |results, committed| {
-                for (x, result) in results {
-                    let result = match committed {
-                        Ok(()) => result,
-                        Err(e) => Err(e.clone()),
-                    };
-                    let _ = x.done.send(result);
-                }
-            },
-        );
-        checkpointer.committed();
-        history.sweep_bodies_if_due();
+                Err(e) => results.push(Err(e.to_string())),
+            }
+        }
+        if !records.is_empty()
+            && let Err(e) = appender.append(&records)
+        {
+            let e = format!("cannot write the history log: {e}");
+            for result in results.iter_mut().filter(|r| r.is_ok()) {
+                *result = Err(e.clone());
+            }
+        }
+        drop(records);
+        // Callers hear "saved" only once the write returned.
+        for (x, result) in batch.into_iter().zip(results) {
+            let _ = x.done.send(result);
+        }
+        indexer.wake();
     }
 }
 
@@ -169,6 +185,35 @@ mod tests {
         Arc::new(Exchange { delivery, outcome })
     }
 
+    fn first_attempt(forwarded: &Exchange) -> Attempt {
+        let target = crate::target::Target::parse("3000").unwrap();
+        Attempt::first(&forwarded.outcome, &target, 0, 1)
+    }
+
+    /// Rows of the index file, read without catching it up, once it has
+    /// indexed the whole log (`None` before).
+    fn indexed(dir: &std::path::Path) -> Option<i64> {
+        let conn = rusqlite::Connection::open(dir.join(super::super::FILE_NAME)).unwrap();
+        let reached: i64 = conn
+            .query_row("SELECT reached FROM log_index", [], |r| r.get(0))
+            .unwrap();
+        let end = super::super::log::Log::new(dir).end().unwrap();
+        (reached as u64 == end).then(|| {
+            conn.query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))
+                .unwrap()
+        })
+    }
+
+    /// Waits (bounded) until `done` holds: what the indexer thread does
+    /// behind the writer has no event to wait on.
+    async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// A delivery that --keep drops as soon as it is saved (here the oldest
     /// beyond a count of 1: a queued one arriving late) is saved with its
     /// attempt and then pruned, not refused half-written.
@@ -180,48 +225,73 @@ mod tests {
         let verdict = crate::history::store::unverified();
         for n in [2, 1] {
             let forwarded = exchange(n);
-            let target = crate::target::Target::parse("3000").unwrap();
-            let attempt = Attempt::first(&forwarded.outcome, &target, 0, 1);
+            let attempt = first_attempt(&forwarded);
             let saved = writer
                 .record_exchange("ch", forwarded, &verdict, attempt)
                 .await;
             assert_eq!(saved, Ok(true), "d{n}");
         }
+        eventually("the older one went", || indexed(dir.path()) == Some(1)).await;
         let history = super::super::History::open_existing(dir.path()).unwrap();
-        assert_eq!(
-            history.recent_ids(10).unwrap(),
-            ["d2"],
-            "the older one went"
-        );
+        assert_eq!(history.recent_ids(10).unwrap(), ["d2"]);
     }
 
-    /// The writer's own checkpoints wait for 64 MiB of WAL; 50 small
-    /// deliveries reach the database file only through the checkpointer.
+    /// A delivery is in the log when its caller hears it is saved; the
+    /// indexer brings the index file up to date behind the writer.
     #[tokio::test]
-    async fn committed_pages_reach_the_database_file_without_the_writer_checkpointing() {
+    async fn saved_means_in_the_log_and_the_index_follows() {
         let dir = tempfile::tempdir().unwrap();
-        let keep = Keep::count_only(1000);
-        drop(super::super::History::open(dir.path(), keep).unwrap());
-        let file = dir.path().join(super::super::FILE_NAME);
-        let before = std::fs::metadata(&file).unwrap().len();
-        let writer = Writer::start(dir.path(), keep).unwrap();
+        let writer = Writer::start(dir.path(), Keep::count_only(1000)).unwrap();
         let verdict = crate::history::store::unverified();
         for n in 0..50 {
             let forwarded = exchange(n);
-            let target = crate::target::Target::parse("3000").unwrap();
-            let attempt = Attempt::first(&forwarded.outcome, &target, 0, 1);
+            let attempt = first_attempt(&forwarded);
             assert_eq!(
                 writer
                     .record_exchange("ch", forwarded, &verdict, attempt)
                     .await,
                 Ok(true)
             );
+            let log = super::super::log::Log::new(dir.path());
+            let mut ids = Vec::new();
+            log.scan(0, super::super::log::Part::Whole, |r| {
+                if let super::entries::Entry::Delivery(s) = super::entries::decode(r)? {
+                    ids.push(s.delivery.id);
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(ids.last(), Some(&format!("d{n}")));
         }
-        // 50 rows of 2 KiB: at least 100 KiB more in the file once copied.
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::fs::metadata(&file).unwrap().len() < before + 100 * 1024 {
-            assert!(Instant::now() < deadline, "no checkpoint reached the file");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually("the indexer caught up", || indexed(dir.path()) == Some(50)).await;
+        let reader = super::super::History::open_read_only(dir.path()).unwrap();
+        assert_eq!(reader.get("d49").unwrap().attempts.len(), 1);
+    }
+
+    /// A resend of a saved delivery (a queued copy, in the same batch or a
+    /// later one) is recognised, and not saved twice.
+    #[tokio::test]
+    async fn a_resent_delivery_is_saved_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::start(dir.path(), Keep::count_only(1000)).unwrap();
+        let verdict = crate::history::store::unverified();
+        let resend = |n| {
+            let mut x = Arc::into_inner(exchange(n)).unwrap();
+            x.delivery.queued = true;
+            Arc::new(x)
+        };
+        let save = |x: Arc<Exchange>| {
+            let attempt = first_attempt(&x);
+            let writer = writer.clone();
+            let verdict = verdict.clone();
+            async move { writer.record_exchange("ch", x, &verdict, attempt).await }
+        };
+        assert_eq!(save(exchange(1)).await, Ok(true));
+        let (a, b) = tokio::join!(save(resend(1)), save(resend(2)));
+        assert_eq!((a, b), (Ok(false), Ok(true)));
+        let (a, b) = tokio::join!(save(resend(3)), save(resend(3)));
+        assert_eq!([a, b].iter().filter(|r| **r == Ok(true)).count(), 1);
+        let history = super::super::History::open_existing(dir.path()).unwrap();
+        assert_eq!(history.recent_ids(10).unwrap(), ["d1", "d2", "d3"]);
     }
 }
