@@ -8,8 +8,8 @@
 
 mod common;
 
-use common::nats::{ClusterRelay, Nats, client, client_with};
-use common::process::{Proc, hookhole};
+use common::nats::{ClusterRelay, Nats};
+use common::process::{Proc, headless as client, headless_with as client_with, hookhole};
 use common::*;
 
 /// A webhook sent to relay A reaches a client connected to relay B byte for

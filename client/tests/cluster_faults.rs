@@ -10,7 +10,8 @@
 
 mod common;
 
-use common::nats::{ClusterRelay, Nats, client, nothing_lost_or_doubled, steady_stream};
+use common::nats::{ClusterRelay, Nats, nothing_lost_or_doubled, steady_stream};
+use common::process::headless as client;
 use common::*;
 
 /// NATS goes away while webhooks arrive: each relay keeps serving its own
@@ -199,7 +200,7 @@ async fn a_relay_with_tokens_keeps_webhooks_for_claimed_channels_while_nats_is_a
     let b = ClusterRelay::start(dir.path(), &nats, "b", &token).await;
     let mut target = TestTarget::echo().await;
     let _client =
-        common::nats::client_with(dir.path(), &b.url, "claimed", &target.url(), &token).await;
+        common::process::headless_with(dir.path(), &b.url, "claimed", &target.url(), &token).await;
     // Unclaimed channels are refused as on one relay.
     assert_eq!(post(&format!("{}/nobody", a.url), b"x").await.status, 404);
 

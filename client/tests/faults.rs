@@ -7,25 +7,14 @@
 
 mod common;
 
-use common::process::{Proc, history_counts, hookhole, numbered, relay, relay_beating};
+use common::process::{Proc, history_counts, numbered, relay, relay_beating};
 use common::*;
 use std::path::Path;
 
 /// A headless client on channel `faults` of the relay at `port`.
 async fn client(dir: &Path, port: u16, target: &TestTarget) -> Proc {
-    let mut cmd = hookhole(dir);
-    cmd.args([
-        "listen",
-        "--no-tui",
-        "--channel",
-        "faults",
-        "--forward",
-        &target.url(),
-    ])
-    .args(["--relay", &format!("http://127.0.0.1:{port}")]);
-    let mut proc = Proc::spawn(cmd);
-    proc.wait_event("ready").await;
-    proc
+    let relay = format!("http://127.0.0.1:{port}");
+    common::process::headless(dir, &relay, "faults", &target.url()).await
 }
 
 #[tokio::test]

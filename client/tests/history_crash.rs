@@ -10,26 +10,15 @@
 
 mod common;
 
-use common::process::{Proc, history_counts, hookhole, numbered, relay};
+use common::process::{Proc, history_counts, numbered, relay};
 use common::*;
 use hookhole::history::log::{Log, Part};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 async fn client(dir: &Path, port: u16, target: &TestTarget) -> Proc {
-    let mut cmd = hookhole(dir);
-    cmd.args([
-        "listen",
-        "--no-tui",
-        "--channel",
-        "crash",
-        "--forward",
-        &target.url(),
-    ])
-    .args(["--relay", &format!("http://127.0.0.1:{port}")]);
-    let mut proc = Proc::spawn(cmd);
-    proc.wait_event("ready").await;
-    proc
+    let relay = format!("http://127.0.0.1:{port}");
+    common::process::headless(dir, &relay, "crash", &target.url()).await
 }
 
 /// Waits until the relay has handed every queued webhook to the client.

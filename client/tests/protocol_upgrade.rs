@@ -9,7 +9,8 @@
 
 mod common;
 
-use common::nats::{ClusterRelay, Nats, client};
+use common::nats::{ClusterRelay, Nats};
+use common::process::headless as client;
 use common::process::{Proc, hookhole};
 use common::*;
 use futures_util::{SinkExt, StreamExt};

@@ -247,36 +247,6 @@ pub fn relay_logs(dir: &Path) -> String {
 
 // ------------------------------------------------- clients and senders
 
-/// `hookhole listen` headless on `relay` for `channel`, forwarding to
-/// `target`; waits until it is ready.
-pub async fn client(dir: &std::path::Path, relay: &str, channel: &str, target: &str) -> Proc {
-    client_with(dir, relay, channel, target, &[]).await
-}
-
-pub async fn client_with(
-    dir: &std::path::Path,
-    relay: &str,
-    channel: &str,
-    target: &str,
-    extra: &[&str],
-) -> Proc {
-    let mut cmd = hookhole(dir);
-    cmd.args([
-        "listen",
-        "--no-tui",
-        "--relay",
-        relay,
-        "--channel",
-        channel,
-        "--forward",
-        target,
-    ])
-    .args(extra);
-    let mut proc = Proc::spawn(cmd);
-    Box::pin(proc.wait_event("ready")).await;
-    proc
-}
-
 /// Posts `body` to the first of `relays` that takes the connection, the way
 /// a load balancer in front of the cluster would; the status the sender
 /// was told, or `None` when the request got no answer (its node died).

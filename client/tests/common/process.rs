@@ -181,3 +181,33 @@ pub async fn history_counts(dir: &Path) -> BTreeMap<usize, usize> {
     }
     counts
 }
+
+/// `hookhole listen` headless on `relay` for `channel`, forwarding to
+/// `target`; waits until it is ready.
+pub async fn headless(dir: &Path, relay: &str, channel: &str, target: &str) -> Proc {
+    headless_with(dir, relay, channel, target, &[]).await
+}
+
+pub async fn headless_with(
+    dir: &Path,
+    relay: &str,
+    channel: &str,
+    target: &str,
+    extra: &[&str],
+) -> Proc {
+    let mut cmd = hookhole(dir);
+    cmd.args([
+        "listen",
+        "--no-tui",
+        "--relay",
+        relay,
+        "--channel",
+        channel,
+        "--forward",
+        target,
+    ])
+    .args(extra);
+    let mut proc = Proc::spawn(cmd);
+    Box::pin(proc.wait_event("ready")).await;
+    proc
+}
