@@ -90,9 +90,7 @@ impl ClusterMetrics {
     pub fn render(&self, up: bool, outbox: usize) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            out.push_str(&format!(
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"
-            ));
+            crate::metrics::write_metric(&mut out, name, kind, help, &[format!(" {value}")]);
         };
         let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         metric(

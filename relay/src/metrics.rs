@@ -10,6 +10,15 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
+/// One metric in the Prometheus text format: its help and type lines, then
+/// a line per sample (`lines` are what follows the name: labels and value).
+pub fn write_metric(out: &mut String, name: &str, kind: &str, help: &str, lines: &[String]) {
+    out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+    for line in lines {
+        out.push_str(&format!("{name}{line}\n"));
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     pub delivered: AtomicU64,
@@ -64,10 +73,7 @@ impl Metrics {
     ) -> String {
         let mut out = String::new();
         let mut metric = |name: &str, kind: &str, help: &str, lines: Vec<String>| {
-            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for line in lines {
-                out.push_str(&format!("{name}{line}\n"));
-            }
+            write_metric(&mut out, name, kind, help, &lines);
         };
         metric(
             "hookhole_deliveries_total",
