@@ -31,18 +31,13 @@ async fn webhooks_wait_in_the_outbox_while_nats_is_away() {
     let mut listener = client(dir.path(), &b.url, "away", &target.url()).await;
 
     nats.kill().await;
-    within("relay A to notice and fail its health check", async {
-        loop {
-            let health = send("GET", &format!("{}/_hookhole/health", a.url), &[], b"").await;
-            if health.status == 503 {
-                assert_eq!(health.json()["status"], "nats_unreachable");
-                assert_eq!(health.json()["cluster"]["connected"], false);
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    let report = a
+        .until_health("relay A to fail its health check", |status, _| {
+            status == 503
+        })
+        .await;
+    assert_eq!(report["status"], "nats_unreachable");
+    assert_eq!(report["cluster"]["connected"], false);
     // A relay started now serves, and joins once NATS is back.
     let c = Box::pin(ClusterRelay::start_unlinked(dir.path(), &nats.url(), "c")).await;
     assert_eq!(c.health().await["cluster"]["connected"], false);
@@ -205,10 +200,8 @@ async fn a_relay_with_tokens_keeps_webhooks_for_claimed_channels_while_nats_is_a
     assert_eq!(post(&format!("{}/nobody", a.url), b"x").await.status, 404);
 
     nats.kill().await;
-    within("relay A to notice", async {
-        while a.health().await["cluster"]["connected"] != false {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+    a.until_health("relay A to notice", |_, report| {
+        report["cluster"]["connected"] == false
     })
     .await;
     let sent = post(&format!("{}/claimed/x", a.url), b"kept").await;
@@ -226,18 +219,11 @@ async fn a_nats_without_jetstream_fails_the_health_check() {
     };
     let dir = tempfile::tempdir().unwrap();
     let a = Box::pin(ClusterRelay::start_unlinked(dir.path(), &nats.url(), "a")).await;
-    within("the health check to fail", async {
-        loop {
-            let health = send("GET", &format!("{}/_hookhole/health", a.url), &[], b"").await;
-            if health.status == 503 {
-                assert_eq!(health.json()["status"], "jetstream_unavailable");
-                assert!(!health.json()["cluster"]["jetstream_error"].is_null());
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    })
-    .await;
+    let report = a
+        .until_health("the health check to fail", |status, _| status == 503)
+        .await;
+    assert_eq!(report["status"], "jetstream_unavailable");
+    assert!(!report["cluster"]["jetstream_error"].is_null());
 }
 
 /// A NATS server that needs a user and password: taken from the URL, and

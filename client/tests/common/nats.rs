@@ -205,15 +205,31 @@ impl ClusterRelay {
             .json()
     }
 
-    /// Waits until the relay reports its NATS link up.
-    pub async fn until_linked(&self) {
-        within("the relay's NATS link", async {
+    /// Waits until the relay's health report (status and JSON) satisfies
+    /// `ready`, polling; returns that report.
+    pub async fn until_health(
+        &self,
+        what: &str,
+        ready: impl Fn(u16, &serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        within(what, async {
             loop {
-                if self.health().await["cluster"]["connected"] == true {
-                    return;
+                let sent =
+                    super::send("GET", &format!("{}/_hookhole/health", self.url), &[], b"").await;
+                let report = sent.json();
+                if ready(sent.status, &report) {
+                    return report;
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(20)).await;
             }
+        })
+        .await
+    }
+
+    /// Waits until the relay reports its NATS link up.
+    pub async fn until_linked(&self) {
+        self.until_health("the relay's NATS link", |_, report| {
+            report["cluster"]["connected"] == true
         })
         .await;
     }
