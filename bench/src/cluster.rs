@@ -61,7 +61,7 @@ impl Cluster {
         };
         let (relay_a, a) = relay("relay A", "a")?;
         let (relay_b, b) = relay("relay B", "b")?;
-        let client = setup::start_client(binary, b, target_addr, &dir.join("client"))?;
+        let client = setup::start_client(binary, b, target_addr, &dir.join("client"), setup::KEEP)?;
         let cluster = Cluster {
             a,
             b,

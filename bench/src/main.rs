@@ -25,7 +25,7 @@
 //! - `workload`: the standard workloads and one measurement through a tunnel.
 //! - `load`: the load generator and its latencies.
 //! - `idle`: what one connected, idle client costs the relay.
-//! - `soak`: minutes of idle clients and a trickle of webhooks.
+//! - `soak`: minutes of idle clients and 5,000 webhooks a second.
 //! - `nats`: the `nats-server` the cluster runs on.
 //! - `cluster`: two relays on NATS, beside the single relay.
 //! - `peers`: the `--peers` flag: other tunnels measured beside hookhole.
@@ -109,7 +109,11 @@ async fn bench(options: &Options) -> anyhow::Result<bool> {
     }
     let mut setup = Setup::start()?;
     let dir = setup.dir.clone();
-    setup.add_client()?;
+    match options.soak {
+        // The soak's client keeps every delivery it is sent.
+        Some(length) => setup.add_client_keeping(soak::RATE * (length.as_secs() + 60))?,
+        None => setup.add_client()?,
+    }
     let result = match options.soak {
         Some(length) => soak::report(&setup, length).await,
         None => workloads(&mut setup, options).await,

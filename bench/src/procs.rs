@@ -114,6 +114,12 @@ impl Proc {
         status_kib(self.child.id(), "VmRSS:")
     }
 
+    /// The most resident memory so far (the kernel's high-water mark), in
+    /// KiB: a peak between two samples shows here.
+    pub fn peak_rss_kib(&self) -> u64 {
+        status_kib(self.child.id(), "VmHWM:")
+    }
+
     /// CPU time used so far (user + system), from `/proc/PID/stat`.
     pub fn cpu(&self) -> Duration {
         let stat =

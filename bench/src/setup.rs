@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 /// The channel every client of the benchmark listens on.
 pub const CHANNEL: &str = "bench";
 
+/// Deliveries a client's history keeps, unless a run asks for more.
+pub const KEEP: u64 = 100_000;
+
 pub struct Setup {
     pub target: SocketAddr,
     pub relay: SocketAddr,
@@ -46,8 +49,14 @@ impl Setup {
     }
 
     pub fn add_client(&mut self) -> anyhow::Result<()> {
+        self.add_client_keeping(KEEP)
+    }
+
+    /// A client whose history keeps `keep` deliveries (the soak keeps all
+    /// of its millions).
+    pub fn add_client_keeping(&mut self, keep: u64) -> anyhow::Result<()> {
         let data = self.dir.join(format!("client-{}", self.clients.len()));
-        let client = start_client(&self.binary, self.relay, self.target, &data)?;
+        let client = start_client(&self.binary, self.relay, self.target, &data, keep)?;
         self.clients.push(client);
         Ok(())
     }
@@ -98,14 +107,17 @@ pub fn start_relay(
 }
 
 /// `hookhole listen` on the benchmark's channel of `relay`, forwarding to
-/// `target` with history and Stripe verification on, once it is ready.
+/// `target` with history and Stripe verification on, keeping `keep`
+/// deliveries, once it is ready.
 pub fn start_client(
     binary: &Path,
     relay: SocketAddr,
     target: SocketAddr,
     data: &Path,
+    keep: u64,
 ) -> anyhow::Result<Proc> {
     let relay = format!("http://{relay}");
+    let keep = keep.to_string();
     let forward = format!("http://{target}");
     let secret = format!("stripe={SECRET}");
     let (proc, _) = spawn(
@@ -125,7 +137,7 @@ pub fn start_client(
             "--data-dir",
             data.to_str().unwrap_or_default(),
             "--keep",
-            "100000",
+            &keep,
         ],
         "\"ready\"",
     )?;
