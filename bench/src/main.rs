@@ -25,6 +25,7 @@
 //! - `workload`: the standard workloads and one measurement through a tunnel.
 //! - `load`: the load generator and its latencies.
 //! - `idle`: what one connected, idle client costs the relay.
+//! - `burst`: the offline buffer's rate, to a channel with no client.
 //! - `soak`: minutes of idle clients and 5,000 webhooks a second.
 //! - `nats`: the `nats-server` the cluster runs on.
 //! - `cluster`: two relays on NATS, beside the single relay.
@@ -34,6 +35,7 @@
 //! - `machine`: what the numbers were measured on.
 
 mod bore;
+mod burst;
 mod cluster;
 mod idle;
 mod load;
@@ -192,6 +194,8 @@ async fn single_relay(
         ..workload::standard(quick)[1]
     };
     rows.push(workload(setup, &fan_out).await?);
+    let burst = burst::measure(setup.relay, &setup.relay_proc, quick).await?;
+    println!("{}", burst::describe(&burst));
 
     let idle_count = if quick { 1000 } else { 10_000 };
     let before = setup.relay_proc.rss_kib();

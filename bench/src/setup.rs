@@ -85,9 +85,9 @@ pub fn start_relay(
     data: &Path,
     extra: &[&str],
 ) -> anyhow::Result<(Proc, SocketAddr)> {
-    // The benchmark measures the tunnel, not the rate limiter, and connects
+    // The benchmark measures the tunnel, not the rate limiter, connects
     // 10,000 idle clients (more than the relay's default budget for client
-    // links).
+    // links) and bursts into the offline buffer.
     let mut args = vec![
         "relay",
         "--listen",
@@ -98,6 +98,9 @@ pub fn start_relay(
         "100000",
         "--max-client-connections",
         "100000",
+        // The offline burst stores 20,000 webhooks on one channel.
+        "--buffer-limit",
+        "1000000",
         "--data-dir",
         data.to_str().unwrap_or_default(),
     ];
