@@ -132,6 +132,16 @@ mod tests {
                 "names no ts_key",
                 "list:t",
             ),
+            (
+                "[preset.events]\ntype = \"body:type\"\n",
+                "needs a JSON pointer starting with '/'",
+                "`events.type`",
+            ),
+            (
+                "[preset.events.retries]\nattempts = 0\non = \"any_failure\"\n",
+                "must be at least 1",
+                "events.retries.attempts",
+            ),
         ];
         for (extra, says, field) in cases {
             let err = load(extra).unwrap_err().0;

@@ -44,6 +44,9 @@ impl Preset {
         {
             return Err(fail("id must be lowercase letters, digits and '-'".into()));
         }
+        if let Some(events) = &self.events {
+            events.validate().map_err(fail)?;
+        }
         if self.custom.is_some_and(Custom::is_code_only) {
             return Ok(());
         }

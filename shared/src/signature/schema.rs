@@ -369,6 +369,10 @@ pub struct Preset {
     pub jwt_body_hash_claim: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// Where a delivery says its event type, id and attempt, and the
+    /// provider's documented deadline and retries (`webhook` reads them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<crate::webhook::EventRules>,
 }
 
 #[cfg(test)]
