@@ -7,6 +7,7 @@ use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::preset::{Preset, PresetError};
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::{Registry, Request, Verdict, verify};
+use hookhole_shared::webhook::WebhookFacts;
 use serde::Deserialize as _;
 use std::path::Path;
 
@@ -63,6 +64,27 @@ impl Verifier {
             &delivery.body,
             (delivery.received_at_ms / 1000) as i64,
         )
+    }
+
+    /// The verdict of a delivery and what it says about itself as a
+    /// webhook, read with the rules of the provider the verdict names (else
+    /// `fallback`, the listener's `--provider`); no provider, no facts.
+    pub fn inspect(
+        &self,
+        delivery: &Delivery,
+        fallback: Option<&str>,
+    ) -> (Verdict, Option<WebhookFacts>) {
+        let verdict = self.check(delivery);
+        let facts = crate::webhook::provider_of(&verdict, fallback).map(|provider| {
+            let request = Request {
+                method: &delivery.method,
+                url: &delivery.url,
+                headers: &delivery.headers,
+                body: &delivery.body,
+            };
+            crate::webhook::facts(&self.registry, provider, &request)
+        });
+        (verdict, facts)
     }
 
     pub fn check_parts(

@@ -13,10 +13,13 @@
 //! [`Kind::Attempt`] record a later attempt, with the id of its delivery.
 //! The head is decoded field by field into our own types: an unknown
 //! attempt kind or failure code, a length that does not add up, is refused.
+//! A delivery's head also holds its webhook facts (absent in records of
+//! builds before them, which decode as having none).
 
 use super::columns::{outcome_columns, outcome_from};
 use super::log::{Kind, Outgoing, Record};
 use crate::delivery::{self, Attempt};
+use crate::webhook::Recorded;
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::Delivery;
@@ -24,6 +27,9 @@ use hookhole_shared::signature::Verdict;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io;
+use webhook_head::WebhookHead;
+
+mod webhook_head;
 
 /// A delivery as saved: what a [`Kind::Delivery`] record holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +40,7 @@ pub struct Saved {
     pub body_len: u64,
     pub verdict: Verdict,
     pub first: Option<Attempt>,
+    pub webhook: Option<Recorded>,
 }
 
 /// A record, decoded.
@@ -58,6 +65,8 @@ struct DeliveryHead<'a> {
     verdict: Cow<'a, Verdict>,
     body: u64,
     attempt: Option<AttemptHead<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook: Option<WebhookHead<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -261,12 +270,13 @@ fn put_json(buf: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
     Ok(())
 }
 
-/// The record of a delivery and its first attempt, sealed.
+/// The record of a delivery, its first attempt and its webhook facts, sealed.
 pub fn delivery<'a>(
     channel: &'a str,
     d: &'a Delivery,
     verdict: &'a Verdict,
     first: Option<&'a Attempt>,
+    webhook: Option<&'a Recorded>,
 ) -> io::Result<Outgoing<'a>> {
     let head = DeliveryHead {
         channel: Cow::Borrowed(channel),
@@ -279,6 +289,7 @@ pub fn delivery<'a>(
         verdict: Cow::Borrowed(verdict),
         body: d.body.len() as u64,
         attempt: first.map(|a| AttemptHead::of(None, a)),
+        webhook: webhook.map(WebhookHead::of),
     };
     let detail = Detail {
         url: Cow::Borrowed(&d.url),
@@ -418,6 +429,7 @@ fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
                 body_len: h.body,
                 verdict: h.verdict.into_owned(),
                 first,
+                webhook: h.webhook.map(WebhookHead::recorded),
             }))
         }
         Kind::Attempt => {

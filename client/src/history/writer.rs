@@ -9,14 +9,21 @@
 //! client loses nothing. The index is built behind, by the indexer thread
 //! (`indexer.rs`); reads catch it up themselves, so they find a delivery
 //! as soon as its caller heard it was saved.
+//!
+//! Seeing every delivery in order, the writer is also where a delivery's
+//! event is found to have arrived before (`duplicates.rs`): the answer is
+//! saved with the delivery and handed back to its caller.
 
 use super::appender::Appender;
+use super::duplicates::{Duplicates, Found};
 use super::entries;
 use super::indexer::Indexer;
 use super::log::Outgoing;
 use super::store::{Attempt, History, Keep};
 use crate::events::Exchange;
+use crate::webhook::Recorded;
 use hookhole_shared::signature::Verdict;
+use hookhole_shared::webhook::WebhookFacts;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,7 +40,19 @@ struct Job {
     forwarded: Arc<Exchange>,
     verdict: Verdict,
     attempt: Attempt,
-    done: oneshot::Sender<Result<bool, String>>,
+    /// What the delivery says about itself as a webhook.
+    facts: Option<WebhookFacts>,
+    done: oneshot::Sender<Written>,
+}
+
+/// What saving a delivery did.
+#[derive(Debug)]
+pub struct Written {
+    /// Saved (`true`), found saved already (`false`: a resend), or why not.
+    pub saved: Result<bool, String>,
+    /// The delivery's webhook facts, with whether its event arrived before
+    /// (when it has an event id and was saved).
+    pub webhook: Option<Recorded>,
 }
 
 /// A handle to the writer thread; the thread ends when every handle is dropped.
@@ -52,37 +71,45 @@ impl Writer {
         let appender = Appender::open(&history.log, reached)
             .map_err(|e| format!("cannot open the history log in {}: {e}", data_dir.display()))?;
         let indexer = Indexer::start(history.clone())?;
+        let events = history
+            .event_keys()
+            .map_err(|e| format!("cannot read the history's events: {e}"))?;
+        let duplicates = Duplicates::new(events.iter().map(|(p, e)| (p.as_str(), e.as_str())));
+        drop(events);
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("hookhole-history".into())
-            .spawn(move || run(&history, appender, &indexer, &queue))
+            .spawn(move || run(&history, appender, &indexer, duplicates, &queue))
             .map_err(|e| format!("cannot start the history writer: {e}"))?;
         Ok(Writer { jobs })
     }
 
-    /// Saves a delivery and its first attempt; `Ok(false)` when the
-    /// delivery was stored already.
+    /// Saves a delivery, its first attempt and its webhook facts.
     pub async fn record_exchange(
         &self,
         channel: &str,
         forwarded: Arc<Exchange>,
         verdict: &Verdict,
+        facts: Option<WebhookFacts>,
         attempt: Attempt,
-    ) -> Result<bool, String> {
+    ) -> Written {
+        let stopped = || Written {
+            saved: Err("the history writer stopped".to_string()),
+            webhook: None,
+        };
         let (done, result) = oneshot::channel();
         let job = Job {
             channel: channel.to_string(),
             forwarded,
             verdict: verdict.clone(),
             attempt,
+            facts,
             done,
         };
-        self.jobs
-            .send(job)
-            .map_err(|_| "the history writer stopped".to_string())?;
-        result
-            .await
-            .map_err(|_| "the history writer stopped".to_string())?
+        if self.jobs.send(job).is_err() {
+            return stopped();
+        }
+        result.await.unwrap_or_else(|_| stopped())
     }
 }
 
@@ -112,7 +139,13 @@ fn resends(history: &History, batch: &[Job]) -> Vec<bool> {
         .collect()
 }
 
-fn run(history: &History, mut appender: Appender, indexer: &Indexer, queue: &mpsc::Receiver<Job>) {
+fn run(
+    history: &History,
+    mut appender: Appender,
+    indexer: &Indexer,
+    mut duplicates: Duplicates,
+    queue: &mpsc::Receiver<Job>,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -122,16 +155,23 @@ fn run(history: &History, mut appender: Appender, indexer: &Indexer, queue: &mps
             }
         }
         let resent = resends(history, &batch);
+        let webhooks = arrivals(history, &mut duplicates, &mut batch, &resent);
         // Each job's record, or why it has none.
         let mut results: Vec<Result<bool, String>> = Vec::with_capacity(batch.len());
         let mut records: Vec<Outgoing<'_>> = Vec::with_capacity(batch.len());
-        for (x, &resent) in batch.iter().zip(&resent) {
+        for ((x, &resent), webhook) in batch.iter().zip(&resent).zip(&webhooks) {
             if resent {
                 results.push(Ok(false));
                 continue;
             }
             let d = &x.forwarded.delivery;
-            match entries::delivery(&x.channel, d, &x.verdict, Some(&x.attempt)) {
+            match entries::delivery(
+                &x.channel,
+                d,
+                &x.verdict,
+                Some(&x.attempt),
+                webhook.as_ref(),
+            ) {
                 Ok(record) => {
                     records.push(record);
                     results.push(Ok(true));
@@ -148,12 +188,61 @@ fn run(history: &History, mut appender: Appender, indexer: &Indexer, queue: &mps
             }
         }
         drop(records);
+        // Arrivals not saved are not counted: undone newest first.
+        for (webhook, result) in webhooks.iter().zip(&results).rev() {
+            if let (Some(w), Err(_)) = (webhook, result)
+                && let (Some(id), Some(arrival)) = (&w.facts.event_id, &w.arrival)
+            {
+                duplicates.undo(&w.facts.provider, id, arrival);
+            }
+        }
         // Callers hear "saved" only once the write returned.
-        for (x, result) in batch.into_iter().zip(results) {
-            let _ = x.done.send(result);
+        for ((x, saved), webhook) in batch.into_iter().zip(results).zip(webhooks) {
+            let _ = x.done.send(Written { saved, webhook });
         }
         indexer.wake();
     }
+}
+
+/// Each job's webhook facts, with whether its event arrived before (in
+/// the batch's order: a retry later in the batch counts the one before).
+/// Resends are saved already: they are not counted again. The index is
+/// caught up once, before its first lookup.
+fn arrivals(
+    history: &History,
+    duplicates: &mut Duplicates,
+    batch: &mut [Job],
+    resent: &[bool],
+) -> Vec<Option<Recorded>> {
+    let mut caught_up = false;
+    batch
+        .iter_mut()
+        .zip(resent)
+        .map(|(x, &resent)| {
+            let facts = x.facts.take()?;
+            let arrival = match (&facts.event_id, resent) {
+                (Some(id), false) => Some(duplicates.arrive(
+                    &facts.provider,
+                    id,
+                    &x.forwarded.delivery.id,
+                    |provider, id| -> Found {
+                        if !std::mem::replace(&mut caught_up, true)
+                            && let Err(e) = history.catch_up()
+                        {
+                            tracing::warn!("history: cannot index the newest records: {e}");
+                        }
+                        history
+                            .last_arrival(provider, id)
+                            .map_err(|e| tracing::warn!("history: cannot look up an event: {e}"))
+                            .ok()
+                            .flatten()
+                    },
+                )),
+                _ => None,
+            };
+            Some(Recorded { facts, arrival })
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -227,8 +316,9 @@ mod tests {
             let forwarded = exchange(n);
             let attempt = first_attempt(&forwarded);
             let saved = writer
-                .record_exchange("ch", forwarded, &verdict, attempt)
-                .await;
+                .record_exchange("ch", forwarded, &verdict, None, attempt)
+                .await
+                .saved;
             assert_eq!(saved, Ok(true), "d{n}");
         }
         eventually("the older one went", || indexed(dir.path()) == Some(1)).await;
@@ -248,8 +338,9 @@ mod tests {
             let attempt = first_attempt(&forwarded);
             assert_eq!(
                 writer
-                    .record_exchange("ch", forwarded, &verdict, attempt)
-                    .await,
+                    .record_exchange("ch", forwarded, &verdict, None, attempt)
+                    .await
+                    .saved,
                 Ok(true)
             );
             let log = super::super::log::Log::new(dir.path());
@@ -284,7 +375,12 @@ mod tests {
             let attempt = first_attempt(&x);
             let writer = writer.clone();
             let verdict = verdict.clone();
-            async move { writer.record_exchange("ch", x, &verdict, attempt).await }
+            async move {
+                writer
+                    .record_exchange("ch", x, &verdict, None, attempt)
+                    .await
+                    .saved
+            }
         };
         assert_eq!(save(exchange(1)).await, Ok(true));
         let (a, b) = tokio::join!(save(resend(1)), save(resend(2)));
@@ -293,5 +389,98 @@ mod tests {
         assert_eq!([a, b].iter().filter(|r| **r == Ok(true)).count(), 1);
         let history = super::super::History::open_existing(dir.path()).unwrap();
         assert_eq!(history.recent_ids(10).unwrap(), ["d1", "d2", "d3"]);
+    }
+
+    fn maple_event(id: &str) -> Option<WebhookFacts> {
+        Some(WebhookFacts {
+            provider: "maple".into(),
+            event_type: Some("order.notification".into()),
+            event_id: Some(id.into()),
+            attempt: None,
+            deadline_ms: Some(30_000),
+        })
+    }
+
+    /// Arrivals of an event are counted in order, in one batch or across
+    /// batches, and across a restart (the new writer finds the earlier
+    /// arrivals through the index); the counts are saved with the delivery.
+    #[tokio::test]
+    async fn arrivals_of_an_event_are_counted_and_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let verdict = crate::history::store::unverified();
+        let save = |writer: Writer, n: u64, event: &'static str| {
+            let verdict = verdict.clone();
+            async move {
+                let x = exchange(n);
+                let attempt = first_attempt(&x);
+                let written = writer
+                    .record_exchange("ch", x, &verdict, maple_event(event), attempt)
+                    .await;
+                assert_eq!(written.saved, Ok(true));
+                let arrival = written.webhook.unwrap().arrival.unwrap();
+                (arrival.duplicate_of, arrival.seen)
+            }
+        };
+        let writer = Writer::start(dir.path(), Keep::count_only(1000)).unwrap();
+        assert_eq!(save(writer.clone(), 1, "evt_1").await, (None, 1));
+        let (a, b, c) = tokio::join!(
+            save(writer.clone(), 2, "evt_1"),
+            save(writer.clone(), 3, "evt_2"),
+            save(writer.clone(), 4, "evt_1"),
+        );
+        assert_eq!(a, (Some("d1".into()), 2));
+        assert_eq!(b, (None, 1));
+        assert_eq!(c, (Some("d1".into()), 3));
+        drop(writer);
+        eventually("the indexer caught up", || indexed(dir.path()) == Some(4)).await;
+
+        let writer = Writer::start(dir.path(), Keep::count_only(1000)).unwrap();
+        assert_eq!(
+            save(writer.clone(), 5, "evt_1").await,
+            (Some("d1".into()), 4)
+        );
+        assert_eq!(save(writer.clone(), 6, "evt_3").await, (None, 1));
+        let history = super::super::History::open_existing(dir.path()).unwrap();
+        let saved = history.get("d5").unwrap().webhook.unwrap();
+        assert_eq!(
+            saved.facts.event_type.as_deref(),
+            Some("order.notification")
+        );
+        assert_eq!(
+            saved.arrival,
+            Some(crate::webhook::Arrival {
+                duplicate_of: Some("d1".into()),
+                seen: 4
+            })
+        );
+    }
+
+    /// A resend of a saved delivery is not another arrival of its event.
+    #[tokio::test]
+    async fn a_resend_is_not_counted_as_an_arrival() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = Writer::start(dir.path(), Keep::count_only(1000)).unwrap();
+        let verdict = crate::history::store::unverified();
+        let x = exchange(1);
+        let attempt = first_attempt(&x);
+        let first = writer
+            .record_exchange("ch", x, &verdict, maple_event("e"), attempt)
+            .await;
+        assert_eq!(first.saved, Ok(true));
+        let mut resent = Arc::into_inner(exchange(1)).unwrap();
+        resent.delivery.queued = true;
+        let resent = Arc::new(resent);
+        let attempt = first_attempt(&resent);
+        let again = writer
+            .record_exchange("ch", resent, &verdict, maple_event("e"), attempt)
+            .await;
+        assert_eq!(again.saved, Ok(false));
+        assert_eq!(again.webhook.unwrap().arrival, None);
+        let x = exchange(2);
+        let attempt = first_attempt(&x);
+        let retry = writer
+            .record_exchange("ch", x, &verdict, maple_event("e"), attempt)
+            .await;
+        assert_eq!(retry.webhook.unwrap().arrival.unwrap().seen, 2);
     }
 }

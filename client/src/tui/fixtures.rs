@@ -92,6 +92,7 @@ pub fn delivery(
             status,
             (status != Status::Unsigned).then(|| scheme_for(status)),
         ),
+        webhook: None,
         exchange: Some(Arc::new(Exchange {
             delivery,
             outcome: result,
