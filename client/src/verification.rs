@@ -178,6 +178,58 @@ mod tests {
         assert!(err.contains("preset number 2: missing field `id`"), "{err}");
     }
 
+    /// The `[[preset]]` example of docs/events.md loads, and its facts are
+    /// read from a delivery as the page says; its documented error line is
+    /// the real one.
+    #[test]
+    fn the_events_example_of_the_docs_loads_and_reads_a_delivery() {
+        let docs = include_str!("../../docs/events.md");
+        let example = docs
+            .split("<!-- events-example:start -->\n```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the example is between its markers");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookhole.toml");
+        std::fs::write(&path, example).unwrap();
+        let registry = registry(Some(&path)).unwrap();
+        let headers = [
+            Header::new("x-acme-signature", "00"),
+            Header::new("x-acme-delivery", "dlv_7"),
+            Header::new("x-acme-attempt", "2"),
+        ];
+        let request = Request {
+            method: "POST",
+            url: "https://x.test/",
+            headers: &headers,
+            body: br#"{"event":{"name":"invoice","action":"paid"}}"#,
+        };
+        let facts = registry.webhook_facts("acme", &request).unwrap();
+        assert_eq!(facts.event_type.as_deref(), Some("invoice.paid"));
+        assert_eq!(facts.event_id.as_deref(), Some("dlv_7"));
+        assert_eq!((facts.attempt, facts.deadline_ms), (Some(2), Some(8000)));
+        let rules = registry.event_rules("acme").unwrap();
+        let outcome = hookhole_shared::webhook::Outcome {
+            status: Some(503),
+            duration_ms: 20,
+        };
+        assert_eq!(
+            hookhole_shared::webhook::next_step("Acme", rules, facts.attempt, &outcome).as_deref(),
+            Some("Acme would retry in 2 min: attempt 3 of 6")
+        );
+
+        std::fs::write(&path, example.replace("body:/event/name", "body:type")).unwrap();
+        let err = registry_error(&path);
+        assert!(
+            docs.contains(&err),
+            "docs/events.md shows the real error: {err}"
+        );
+    }
+
+    fn registry_error(path: &Path) -> String {
+        registry(Some(path)).unwrap_err().0
+    }
+
     /// A user preset that loads is used as written: its template, key
     /// decoding and timestamp source, parsed once, verify a delivery.
     #[test]

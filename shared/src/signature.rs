@@ -176,6 +176,10 @@ impl Registry {
                 .entry(preset.id.clone())
                 .or_default()
                 .push(index);
+            if preset.facts_only {
+                // Known by id (`listen --provider`), never looked for.
+                continue;
+            }
             match preset.detection_header() {
                 None => registry.by_code.push(index),
                 // Only a secret's `header=` makes such a preset detectable.

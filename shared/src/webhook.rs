@@ -27,7 +27,7 @@ mod next_step;
 mod pointer;
 mod source;
 
-pub use next_step::next_step;
+pub use next_step::{describe_deadline, next_step};
 pub use source::FieldSource;
 
 use serde::{Deserialize, Serialize};

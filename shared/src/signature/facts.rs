@@ -53,3 +53,7 @@ impl Registry {
 #[cfg(test)]
 #[path = "facts_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "facts_catalogue_tests.rs"]
+mod catalogue_tests;

@@ -21,7 +21,7 @@ pub fn next_step(
     let deadline = rules
         .deadline_ms
         .filter(|_| timed_out)
-        .map(|ms| format!("would time out after {}", milliseconds(ms)));
+        .map(|ms| format!("would time out after {}", describe_deadline(ms)));
     let Some(retries) = &rules.retries else {
         // What follows is not documented; the timeout alone is worth saying.
         return deadline.map(|d| format!("{provider_name} {d}"));
@@ -53,7 +53,10 @@ pub fn next_step(
             let wait = usize::try_from(n - 1)
                 .ok()
                 .and_then(|i| retries.delays_s.get(i))
-                .map(|&s| format!(" in {}", seconds(s)))
+                .map(|&s| match s {
+                    0 => " at once".to_string(),
+                    s => format!(" in {}", seconds(s)),
+                })
                 .unwrap_or_default();
             format!("{lead} retry{wait}: attempt {} of {total}", n + 1)
         }
@@ -78,6 +81,35 @@ fn then(retries: &RetryPolicy) -> String {
     }
 }
 
+impl RetryPolicy {
+    /// The documented policy in a few words, for tables and detail panes:
+    /// "10 attempts within 24 h", "5 attempts, retries after 1 min, 5 min,
+    /// 30 min, 2 h; then disables the webhook", "does not retry".
+    pub fn describe(&self) -> String {
+        let total = self.total_attempts();
+        if total == Some(1) {
+            return "does not retry".to_string();
+        }
+        let mut parts = Vec::new();
+        let mut first = match total {
+            Some(total) => format!("{total} attempts"),
+            None => "retries".to_string(),
+        };
+        if let Some(within) = self.within_s {
+            first.push_str(&format!(" within {}", seconds(within)));
+        }
+        parts.push(first);
+        if !self.delays_s.is_empty() {
+            let waits: Vec<String> = self.delays_s.iter().map(|&s| seconds(s)).collect();
+            parts.push(format!("retries after {}", waits.join(", ")));
+        }
+        if self.on == RetryOn::ServerErrors {
+            parts.push("on 5xx, 429 and timeouts only".to_string());
+        }
+        format!("{}{}", parts.join(", "), then(self))
+    }
+}
+
 /// The whole documented schedule, for a delivery whose attempt is unknown.
 fn schedule(retries: &RetryPolicy, total: Option<u32>) -> String {
     let mut parts = Vec::new();
@@ -95,7 +127,7 @@ fn schedule(retries: &RetryPolicy, total: Option<u32>) -> String {
 }
 
 /// A deadline: "10 s", "500 ms", "1.5 s".
-pub(crate) fn milliseconds(ms: u64) -> String {
+pub fn describe_deadline(ms: u64) -> String {
     if ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else if ms < 1000 {
@@ -118,3 +150,7 @@ pub(crate) fn seconds(s: u64) -> String {
         format!("{s} s")
     }
 }
+
+#[cfg(test)]
+#[path = "next_step_tests.rs"]
+mod tests;
