@@ -23,6 +23,8 @@ use std::time::Duration;
 const MAPLE: &[u8] =
     include_bytes!("../../shared/tests/fixtures/samples/maple-order.notification.json");
 const MAPLE_EVENT_ID: &str = "evt_01JD8Z6Q0N4T7Y2K3M5P9R1S";
+const MAESTRA: &[u8] =
+    include_bytes!("../../shared/tests/fixtures/samples/maestra-customer.updated.json");
 const MALOMO: &[u8] =
     include_bytes!("../../shared/tests/fixtures/samples/malomo-orders.created.json");
 
@@ -190,23 +192,31 @@ async fn a_maple_event_sent_twice_is_a_duplicate_of_the_first_delivery_everywher
     assert!(text.contains("provider: Maple (maple)"), "{text}");
 }
 
-/// A sender that signs nothing is taken as `--provider`'s; an unknown id
-/// stops the start.
+/// A sender that signs nothing (Maestra) is taken as `--provider`'s; an
+/// unknown id stops the start.
 #[tokio::test]
 async fn listen_provider_names_the_provider_of_unsigned_deliveries() {
     let dir = tempfile::tempdir().unwrap();
     let target = TestTarget::echo().await;
     let (mut listener, url) = process::listening(
         hookhole(dir.path()),
-        &["--forward", &target.url(), "--provider", "maple"],
+        &["--forward", &target.url(), "--provider", "maestra"],
     )
     .await;
-    let sent = post(&format!("{url}/maple"), MAPLE).await;
+    let sent = post(&format!("{url}/maestra"), MAESTRA).await;
     assert_eq!(sent.status, 200);
     let delivery = listener.wait_event("delivery").await;
     assert_eq!(delivery["signature"]["status"], "unsigned");
+    assert_eq!(delivery["webhook"]["provider"], "maestra", "{delivery}");
+    assert_eq!(
+        delivery["webhook"]["id"],
+        "c8f3f7a2-0d6e-4a1b-9c55-1e2f3a4b5c6d"
+    );
+    // A signed delivery still names its own provider.
+    let signed = send("POST", &format!("{url}/maple"), &maple_headers(), MAPLE).await;
+    assert_eq!(signed.status, 200);
+    let delivery = listener.wait_event("delivery").await;
     assert_eq!(delivery["webhook"]["provider"], "maple", "{delivery}");
-    assert_eq!(delivery["webhook"]["id"], MAPLE_EVENT_ID);
     listener.signal("INT");
     listener.exit().await;
 
