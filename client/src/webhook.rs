@@ -178,7 +178,7 @@ impl Webhook {
                 format!("of {first} (seen {} times)", seen.unwrap_or(2)),
             )),
             (None, Some(_)) => {
-                out.push(("Duplicate", "no: the first arrival of this event".into()))
+                out.push(("Duplicate", "no, the first arrival of this event".into()))
             }
             (None, None) => {}
         }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::delivery::{Kind as AttemptKind, Outcome};
+use hookhole_shared::headers::Header;
 
 fn saved() -> Saved {
     let delivery = Delivery {
