@@ -97,6 +97,36 @@ fn saved<T>(what: &str, result: Result<T, String>) {
     }
 }
 
+/// Saves a delivery with its first attempt and its webhook facts, in one
+/// write, when there is a history; returns the facts with whether the
+/// delivery's event arrived before (which only the writer can tell).
+async fn save(
+    ctx: &DeliveryContext,
+    exchange: &Arc<Exchange>,
+    signature: &Verdict,
+    facts: Option<WebhookFacts>,
+    started_ms: u64,
+    duration_ms: u64,
+) -> Option<Recorded> {
+    let Some(w) = &ctx.writer else {
+        return facts.map(|facts| Recorded {
+            facts,
+            arrival: None,
+        });
+    };
+    let attempt = crate::delivery::Attempt::first(
+        &exchange.outcome,
+        ctx.forwarder.target(),
+        started_ms,
+        duration_ms,
+    );
+    let written = w
+        .record_exchange(&ctx.channel, exchange.clone(), signature, facts, attempt)
+        .await;
+    saved("delivery", written.saved);
+    written.webhook
+}
+
 /// Verifies, forwards, saves the delivery with its answer, answers the
 /// relay, acknowledges, reports. Nothing is answered or acknowledged before
 /// the delivery is saved: whatever the relay hears back about is in the
@@ -148,34 +178,8 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         outcome: result,
     });
     // Saved before the answer (or the ack) goes out: whatever the relay hears
-    // about is in the history. One write for the delivery and its attempt;
-    // the writer says whether its event arrived before.
-    let recorded = match (&ctx.writer, facts) {
-        (Some(w), facts) => {
-            let attempt = crate::delivery::Attempt::first(
-                &exchange.outcome,
-                ctx.forwarder.target(),
-                started_ms,
-                duration_ms,
-            );
-            let written = w
-                .record_exchange(&ctx.channel, exchange.clone(), &signature, facts, attempt)
-                .await;
-            saved("delivery", written.saved);
-            written.webhook
-        }
-        (None, facts) => facts.map(|facts| Recorded {
-            facts,
-            arrival: None,
-        }),
-    };
-    let webhook = recorded.map(|recorded| {
-        let heard = webhook::Outcome {
-            status,
-            duration_ms,
-        };
-        Webhook::of(&ctx.verifier.registry, &recorded, Some(&heard))
-    });
+    // about is in the history.
+    let recorded = save(&ctx, &exchange, &signature, facts, started_ms, duration_ms).await;
     let delivery = &exchange.delivery;
     // A live delivery's sender waits for the answer, which also tells the
     // relay it is saved; a queued one's sender was answered `202` long ago,
@@ -189,6 +193,14 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         Err(failure) => ClientMessage::Failed(failure.clone()),
     };
     let _ = ctx.outbox.send(to_message(reply.encode())).await;
+    // Judged after the answer went out: the sender does not wait for it.
+    let webhook = recorded.map(|recorded| {
+        let heard = webhook::Outcome {
+            status,
+            duration_ms,
+        };
+        Webhook::of(&ctx.verifier.registry, &recorded, Some(&heard))
+    });
     let path = if delivery.path.is_empty() {
         "/".to_string()
     } else {
