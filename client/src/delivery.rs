@@ -12,16 +12,18 @@ pub mod attempt;
 pub use attempt::{Attempt, Kind, NotSent, Outcome};
 
 use hookhole_shared::protocol::Delivery;
-use hookhole_shared::signature::{Status, Verdict};
+use hookhole_shared::signature::{Registry, Status, Verdict};
 
 /// A delivery as recorded: the request as it arrived, its signature verdict
-/// and every attempt at it, oldest first.
+/// and every attempt at it, oldest first, and its webhook facts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredDelivery {
     pub delivery: Delivery,
     pub channel: String,
     pub verdict: Verdict,
     pub attempts: Vec<Attempt>,
+    /// `None` without a provider, and in histories from before issue 19.
+    pub webhook: Option<crate::webhook::Recorded>,
 }
 
 impl StoredDelivery {
@@ -32,6 +34,18 @@ impl StoredDelivery {
     /// See [`failed`].
     pub fn failed(&self) -> bool {
         failed(&self.attempts, &self.verdict)
+    }
+
+    /// The `webhook` object (`late` and the next step judged by the first
+    /// attempt, the one the provider made), by the rules in `registry`.
+    pub fn webhook(&self, registry: &Registry) -> Option<crate::webhook::Webhook> {
+        let recorded = self.webhook.as_ref()?;
+        let heard = crate::webhook::provider_outcome(&self.attempts);
+        Some(crate::webhook::Webhook::of(
+            registry,
+            recorded,
+            heard.as_ref(),
+        ))
     }
 
     /// Where the last attempt that recorded one was sent.

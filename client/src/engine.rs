@@ -53,6 +53,9 @@ pub struct EngineConfig {
     pub tls: Option<Arc<rustls::ClientConfig>>,
     /// Checks each delivery's signature.
     pub verifier: Arc<Verifier>,
+    /// The provider of deliveries whose signature names none
+    /// (`listen --provider`): their webhook facts are read by its rules.
+    pub provider: Option<String>,
     /// The history, for reads (the last saved sequence number).
     pub history: Option<Arc<History>>,
     /// Where deliveries and attempts are saved, if anywhere.
@@ -79,6 +82,7 @@ impl EngineConfig {
             token: None,
             tls: None,
             verifier: Arc::new(Verifier::default()),
+            provider: None,
             history: None,
             writer: None,
             addresses: netwatch::interface_addresses(),

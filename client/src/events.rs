@@ -58,6 +58,11 @@ pub struct DeliveryEvent {
     /// Whether the signature verifies: `scheme`, `status`, `reason`, and
     /// when known the matching secret (masked) and timestamp age.
     pub signature: Verdict,
+    /// What the delivery said about itself as a webhook (provider, event
+    /// type and id, attempt), whether its event arrived before, and its
+    /// provider's deadline and next step; absent without a provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhook::Webhook>,
     #[serde(skip)]
     pub exchange: Option<Arc<Exchange>>,
 }
@@ -142,6 +147,7 @@ mod tests {
                 timestamp_age_s: Some(600),
                 candidates: vec!["stripe".into()],
             },
+            webhook: None,
             exchange: None,
         }));
         assert_eq!(

@@ -2,7 +2,7 @@
 //! with exact bodies, or curl commands ([`crate::present::curl`]) that send the
 //! local server what the listener forwarded.
 
-use crate::history::StoredDelivery;
+use crate::history::{Selection, StoredDelivery};
 use crate::history_cmd::{Where, blocking, delivery_json, open_to_read, time};
 use crate::listen;
 use crate::output;
@@ -44,10 +44,18 @@ pub fn export(args: &ExportArgs, config_file: Option<&Path>) -> anyhow::Result<(
         Format::Har | Format::Json => None,
     };
     let history = open_to_read(&args.at, config_file)?;
-    let ids: Vec<String> = blocking(&history, history.summaries(args.limit, args.failed))?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let registry = crate::verification::registry(config_file)?;
+    let selection = Selection {
+        failed: args.failed,
+        ..Selection::default()
+    };
+    let ids: Vec<String> = blocking(
+        &history,
+        history.summaries(args.limit, &selection, &registry),
+    )?
+    .into_iter()
+    .map(|s| s.id)
+    .collect();
     let deliveries: Vec<StoredDelivery> = ids
         .iter()
         .map(|id| blocking(&history, history.get(id)))
@@ -57,7 +65,12 @@ pub fn export(args: &ExportArgs, config_file: Option<&Path>) -> anyhow::Result<(
         // Same meaning as plain serde_json; hidden characters are written
         // as \uXXXX so the export is also safe to print to a terminal.
         (Format::Har, None) => to_json_pretty(&crate::har::har(&deliveries))?,
-        (_, None) => to_json_pretty(&deliveries.iter().map(delivery_json).collect::<Vec<_>>())?,
+        (_, None) => to_json_pretty(
+            &deliveries
+                .iter()
+                .map(|d| delivery_json(d, &registry))
+                .collect::<Vec<_>>(),
+        )?,
     };
     match &args.out {
         Some(path) => hookhole_host::private_files::write(path, (text + "\n").as_bytes())

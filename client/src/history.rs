@@ -18,9 +18,11 @@
 mod appender;
 pub mod bodies;
 mod columns;
+mod duplicates;
 pub mod entries;
 mod index;
 mod indexer;
+pub mod listing;
 pub mod log;
 mod lookup;
 mod opening;
@@ -33,6 +35,7 @@ pub mod writer;
 #[cfg(test)]
 mod bodies_tests;
 
+pub use listing::{EventGlob, Selection};
 pub use store::{Attempt, History, Keep, LookupError, StoredDelivery, Summary};
 pub use writer::Writer;
 

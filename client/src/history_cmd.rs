@@ -1,20 +1,21 @@
 //! `hookhole history`, `show` and `replay`: the saved deliveries, from any
-//! terminal, while a listener runs or after it stopped (`export` is in
-//! [`crate::export`]).
+//! terminal, while a listener runs or after it stopped (`show` is in
+//! [`show`], `export` in [`crate::export`]).
 
-use crate::delivery::{Attempt, StoredDelivery};
+mod show;
+
+pub use show::{delivery_json, show};
+
+use crate::delivery::StoredDelivery;
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
-use crate::history::History;
+use crate::history::{EventGlob, History, Selection};
 use crate::listen::{self, shared_settings};
 use crate::output;
 use crate::replay::{Mode, Replay, Replayer};
 use crate::target::Target;
 use crate::verification::Verifier;
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use hookhole_host::settings::UsageError;
 use hookhole_shared::signature::sign::rfc3339;
-use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,17 @@ pub struct HistoryArgs {
     /// Only deliveries whose last attempt failed, or whose signature is invalid
     #[arg(long)]
     pub failed: bool,
-    /// The most recent N
+    /// Only deliveries whose event type matches GLOB (`*` any characters,
+    /// `?` one; any case), e.g. 'order.*'
+    #[arg(long, value_name = "GLOB", value_parser = EventGlob::parse)]
+    pub event: Option<EventGlob>,
+    /// Only deliveries whose event had arrived before (same provider and event id)
+    #[arg(long)]
+    pub duplicates: bool,
+    /// Only deliveries answered after their provider's deadline
+    #[arg(long)]
+    pub late: bool,
+    /// The most recent N (of those the filters above pick)
     #[arg(long, default_value_t = 50)]
     pub limit: usize,
     #[command(flatten)]
@@ -120,7 +131,17 @@ fn path_and_query(d: &hookhole_shared::protocol::Delivery) -> String {
 
 pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     let history = open_to_read(&args.at, config_file)?;
-    let rows = blocking(&history, history.summaries(args.limit, args.failed))?;
+    let registry = crate::verification::registry(config_file)?;
+    let selection = Selection {
+        failed: args.failed,
+        event: args.event.clone(),
+        duplicates: args.duplicates,
+        late: args.late,
+    };
+    let rows = blocking(
+        &history,
+        history.summaries(args.limit, &selection, &registry),
+    )?;
     if args.json {
         for row in &rows {
             if !output::json(row, false)? {
@@ -134,8 +155,10 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
         "RECEIVED (UTC)",
         "METHOD",
         "PATH",
+        "EVENT",
         "STATUS",
         "SIGNATURE",
+        "DUP/LATE",
         "#",
     ]));
     for r in &rows {
@@ -153,13 +176,16 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
             Some(q) => format!("{path}?{q}"),
             None => path.to_string(),
         };
+        let webhook = r.webhook.as_ref();
         let line = table_row([
             &r.id,
             &time(r.received_at_ms),
             &r.method,
             &path,
+            webhook.and_then(|w| w.event_type.as_deref()).unwrap_or(""),
             &status,
             crate::present::badge(r.signature.status),
+            &webhook.map(|w| w.marks()).unwrap_or_default(),
             &r.attempts.to_string(),
         ]);
         if !output::line(&line) {
@@ -170,128 +196,20 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
 }
 
 /// Display columns of each column of the `history` table but the last.
-const COLUMNS: [usize; 6] = [17, 20, 7, 30, 20, 12];
+const COLUMNS: [usize; 8] = [17, 20, 7, 30, 24, 20, 12, 10];
 
 /// One row of the `history` table: every cell cut or padded to its column
-/// (`output::cell`), so a sender's path or a relay's id cannot shift the
-/// columns or wrap into something that reads as another row.
-fn table_row(cells: [&str; 7]) -> String {
+/// (`output::cell`), so a sender's path or event type, or a relay's id,
+/// cannot shift the columns or wrap into something that reads as another
+/// row.
+fn table_row(cells: [&str; 9]) -> String {
     let mut line = String::new();
     for (text, width) in cells.iter().zip(COLUMNS) {
         line.push_str(&output::cell(text, width));
         line.push(' ');
     }
-    line.push_str(&output::cell(cells[6], 6));
+    line.push_str(&output::cell(cells[8], 6));
     line.trim_end().to_string()
-}
-
-/// Body bytes in JSON: text as is, anything else as base64 (never lossy).
-fn body_json(body: &[u8]) -> Value {
-    match std::str::from_utf8(body) {
-        Ok(text) => json!({ "text": text }),
-        Err(_) => json!({ "base64": STANDARD.encode(body) }),
-    }
-}
-
-fn attempt_json(a: &Attempt) -> Value {
-    json!({
-        "number": a.number,
-        "kind": a.kind.as_str(),
-        "started_at": time(a.started_ms),
-        "duration_ms": a.duration_ms,
-        "status": a.outcome.status(),
-        "error": a.outcome.error().map(|(code, message)| format!("{code}: {message}")),
-        "target": a.target,
-        "response": { "headers": a.outcome.headers(), "body": body_json(a.outcome.body()) },
-        "request_headers": a.request_headers,
-        "request_body": a.request_body.as_deref().map(body_json),
-        "signature": a.verdict,
-    })
-}
-
-pub fn delivery_json(d: &StoredDelivery) -> Value {
-    json!({
-        "id": d.delivery.id,
-        "channel": d.channel,
-        "seq": d.delivery.seq,
-        "received_at": time(d.delivery.received_at_ms),
-        "method": d.delivery.method,
-        "path": d.delivery.path,
-        "query": d.delivery.query,
-        "url": d.delivery.url,
-        "headers": d.delivery.headers,
-        "body": body_json(&d.delivery.body),
-        "signature": d.verdict,
-        "attempts": d.attempts.iter().map(attempt_json).collect::<Vec<_>>(),
-    })
-}
-
-pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
-    let history = open_to_read(&args.at, config_file)?;
-    let d = blocking(&history, history.get(&args.id))?;
-    if args.json {
-        output::json(&delivery_json(&d), true)?;
-        return Ok(());
-    }
-    let mut lines = vec![
-        format!("{} {}", d.delivery.method, d.delivery.url),
-        format!(
-            "id {}  channel {}  seq {}  received {}",
-            d.delivery.id,
-            d.channel,
-            d.delivery.seq,
-            time(d.delivery.received_at_ms)
-        ),
-        format!(
-            "signature: {} {}  {}",
-            crate::present::badge(d.verdict.status),
-            d.verdict.scheme.as_deref().unwrap_or("-"),
-            d.verdict.reason
-        ),
-        String::new(),
-    ];
-    lines.extend(crate::present::header_lines(&d.delivery.headers));
-    lines.push(String::new());
-    lines.extend(crate::present::body::render(
-        &d.delivery.headers,
-        &d.delivery.body,
-    ));
-    for a in &d.attempts {
-        lines.push(String::new());
-        let result = match (a.outcome.status(), a.outcome.error()) {
-            (Some(s), _) => s.to_string(),
-            (None, Some(("interrupted", _))) => "interrupted".into(),
-            (None, Some((code, message))) => format!("✗ {code}: {message}"),
-            (None, None) => "… pending".into(),
-        };
-        lines.push(format!(
-            "attempt {} ({}) at {}: {result}{}{}",
-            a.number,
-            a.kind.as_str(),
-            time(a.started_ms),
-            a.duration_ms
-                .map(|d| format!(" in {d} ms"))
-                .unwrap_or_default(),
-            a.target
-                .as_deref()
-                .map(|t| format!(" to {t}"))
-                .unwrap_or_default()
-        ));
-        lines.extend(crate::present::header_lines(a.outcome.headers()).map(|l| format!("  {l}")));
-        if !a.outcome.body().is_empty() {
-            lines.extend(
-                crate::present::body::render(a.outcome.headers(), a.outcome.body())
-                    .into_iter()
-                    .map(|l| format!("  {l}")),
-            );
-        }
-    }
-    for line in lines {
-        if !output::line(&line) {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// Where a replay goes: `--forward`, else where the delivery's last
@@ -336,10 +254,13 @@ pub async fn replay(args: &ReplayArgs, config_file: Option<&Path>) -> anyhow::Re
     let verifier = Arc::new(Verifier { registry, secrets });
 
     let ids: Vec<String> = if args.failed {
-        blocking(&history, history.summaries(usize::MAX, true))?
-            .into_iter()
-            .map(|s| s.id)
-            .collect()
+        blocking(
+            &history,
+            history.summaries(usize::MAX, &Selection::failed(), &verifier.registry),
+        )?
+        .into_iter()
+        .map(|s| s.id)
+        .collect()
     } else {
         args.ids
             .iter()

@@ -17,6 +17,9 @@
 //!   (with `hookhole relay`, the only user of the relay crate);
 //!   [`memory`]: the remembered relay-assigned channel; [`relay_tls`]: which
 //!   certificates an `https://` relay may present.
+//! - [`webhook`]: which provider a delivery is from, and the `webhook`
+//!   object (event type and id, duplicates, deadline, the provider's next
+//!   step) every output shows.
 //! - [`verification`]: signature verdicts per delivery; [`secrets`]: resolving
 //!   `--secret` values; [`verify_cmd`]: `hookhole verify`, one request
 //!   offline; [`providers`]: `hookhole providers`, from the preset data.
@@ -59,3 +62,4 @@ pub mod trigger;
 pub mod tui;
 pub mod verification;
 pub mod verify_cmd;
+pub mod webhook;

@@ -89,6 +89,11 @@ pub struct ListenArgs {
     #[arg(long, env = "HOOKHOLE_FORWARD_TIMEOUT", value_name = "DURATION",
           value_parser = settings::parse_duration)]
     pub forward_timeout: Option<Duration>,
+    /// The provider of deliveries that carry no signature it can be told by
+    /// (Maestra, say): its event type, id, deadline and retries are read
+    /// from them [default: only signed deliveries name theirs]
+    #[arg(long, env = "HOOKHOLE_PROVIDER", value_name = "ID")]
+    pub provider: Option<String>,
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -111,6 +116,8 @@ pub struct ListenConfig {
     /// Trust for an `https://` relay.
     #[doc(hidden)]
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// The provider of deliveries whose signature names none (`--provider`).
+    pub provider: Option<String>,
     /// Local time offset for displayed times (read at startup, before any
     /// thread exists, as the platform requires).
     pub utc_offset_s: i64,
@@ -159,6 +166,10 @@ impl ListenArgs {
         };
         // Secrets add up: flags and environment, then the config file's.
         let registry = crate::verification::registry(config_file)?;
+        let provider = self.provider.clone().or(file.provider);
+        if let Some(id) = &provider {
+            secrets::known_provider("--provider", id, &registry)?;
+        }
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
         let shared = shared_settings(config_file, &registry, self.data_dir.clone())?;
         secrets.extend(shared.secrets);
@@ -190,6 +201,7 @@ impl ListenArgs {
                 .or(file.token)
                 .map(hookhole_shared::protocol::Token),
             tls,
+            provider,
             utc_offset_s: 0,
         })
     }
@@ -251,6 +263,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     engine_config.token = token;
     engine_config.tls = config.tls.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
+    engine_config.provider = config.provider.clone();
     if let Some(dir) = &config.data_dir {
         // The writer creates, upgrades and prunes the history; the engine
         // and the UI only read it (and save replays).

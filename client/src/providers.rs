@@ -44,6 +44,9 @@ pub fn run(args: &ProvidersArgs, config_file: Option<&std::path::Path>) -> anyho
 }
 
 fn header(p: &Preset) -> String {
+    if p.facts_only {
+        return "does not sign (event facts only)".to_string();
+    }
     match p.custom.and_then(Custom::body_field) {
         Some(field) => format!("in the body (`{field}`)"),
         None if p.header.is_empty() => "`header=` you choose".to_string(),
@@ -81,7 +84,11 @@ fn rows(presets: &[&Preset]) -> Vec<[String; 6]> {
                 p.id.clone(),
                 name(p),
                 header(p),
-                p.algorithm.label().to_string(),
+                if p.facts_only {
+                    "none".to_string()
+                } else {
+                    p.algorithm.label().to_string()
+                },
                 window(p),
                 p.secret_hint.clone(),
             ]

@@ -238,7 +238,7 @@ mod tests {
         );
         assert_eq!(history.get("d1").unwrap(), before, "nothing recorded");
         assert!(
-            history.summaries(10, true).unwrap().is_empty(),
+            history.summaries_of(10, true).unwrap().is_empty(),
             "not failed"
         );
     }

@@ -19,13 +19,7 @@ pub fn resolve(
         .iter()
         .map(|text| {
             let spec = SecretSpec::parse(text).map_err(|e| UsageError(format!("--secret: {e}")))?;
-            if !registry.knows(&spec.provider) {
-                return Err(UsageError(format!(
-                    "--secret: unknown provider {:?}{}; `hookhole providers` lists them",
-                    spec.provider,
-                    suggestion(&spec.provider, registry)
-                )));
-            }
+            known_provider("--secret", &spec.provider, registry)?;
             // Settings the provider cannot use (`algorithm=rot13`, a missing
             // `header=`) are refused now, not found on every delivery later.
             for preset in registry.presets().iter().filter(|p| p.id == spec.provider) {
@@ -65,6 +59,18 @@ pub fn resolve(
             Ok(spec.resolve(value))
         })
         .collect()
+}
+
+/// Refuses a provider id the registry does not know, naming the setting
+/// and a near miss: a typo would otherwise go unnoticed on every delivery.
+pub fn known_provider(setting: &str, id: &str, registry: &Registry) -> Result<(), UsageError> {
+    if registry.knows(id) {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "{setting}: unknown provider {id:?}{}; `hookhole providers` lists them",
+        suggestion(id, registry)
+    )))
 }
 
 /// ` (did you mean "stripe"?)` for a near miss.

@@ -82,12 +82,16 @@ async fn event_loop(
     let (done_tx, mut done_rx) = mpsc::channel::<Msg>(256);
     if let Some(history) = ctx.history.clone() {
         let done = done_tx.clone();
+        let verifier = ctx.replayer.verifier.clone();
         tokio::spawn(async move {
             let loaded =
                 tokio::task::spawn_blocking(move || history.recent(1000, app::MAX_HELD as u64))
                     .await;
             if let Ok(Ok(stored)) = loaded {
-                let records = stored.iter().map(model::Record::from_stored).collect();
+                let records = stored
+                    .iter()
+                    .map(|d| model::Record::from_stored(d, &verifier.registry))
+                    .collect();
                 let _ = done.send(Msg::Loaded(records)).await;
             }
         });

@@ -7,6 +7,7 @@ use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::preset::{Preset, PresetError};
 use hookhole_shared::signature::secret::Secret;
 use hookhole_shared::signature::{Registry, Request, Verdict, verify};
+use hookhole_shared::webhook::WebhookFacts;
 use serde::Deserialize as _;
 use std::path::Path;
 
@@ -63,6 +64,27 @@ impl Verifier {
             &delivery.body,
             (delivery.received_at_ms / 1000) as i64,
         )
+    }
+
+    /// The verdict of a delivery and what it says about itself as a
+    /// webhook, read with the rules of the provider the verdict names (else
+    /// `fallback`, the listener's `--provider`); no provider, no facts.
+    pub fn inspect(
+        &self,
+        delivery: &Delivery,
+        fallback: Option<&str>,
+    ) -> (Verdict, Option<WebhookFacts>) {
+        let verdict = self.check(delivery);
+        let facts = crate::webhook::provider_of(&verdict, fallback).map(|provider| {
+            let request = Request {
+                method: &delivery.method,
+                url: &delivery.url,
+                headers: &delivery.headers,
+                body: &delivery.body,
+            };
+            crate::webhook::facts(&self.registry, provider, &request)
+        });
+        (verdict, facts)
     }
 
     pub fn check_parts(
@@ -132,6 +154,16 @@ mod tests {
                 "names no ts_key",
                 "list:t",
             ),
+            (
+                "[preset.events]\ntype = \"body:type\"\n",
+                "needs a JSON pointer starting with '/'",
+                "`events.type`",
+            ),
+            (
+                "[preset.events.retries]\nattempts = 0\non = \"any_failure\"\n",
+                "must be at least 1",
+                "events.retries.attempts",
+            ),
         ];
         for (extra, says, field) in cases {
             let err = load(extra).unwrap_err().0;
@@ -144,6 +176,58 @@ mod tests {
         }
         let err = load("[[preset]]\nname = \"No id\"\n").unwrap_err().0;
         assert!(err.contains("preset number 2: missing field `id`"), "{err}");
+    }
+
+    /// The `[[preset]]` example of docs/events.md loads, and its facts are
+    /// read from a delivery as the page says; its documented error line is
+    /// the real one.
+    #[test]
+    fn the_events_example_of_the_docs_loads_and_reads_a_delivery() {
+        let docs = include_str!("../../docs/events.md");
+        let example = docs
+            .split("<!-- events-example:start -->\n```toml\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the example is between its markers");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hookhole.toml");
+        std::fs::write(&path, example).unwrap();
+        let registry = registry(Some(&path)).unwrap();
+        let headers = [
+            Header::new("x-acme-signature", "00"),
+            Header::new("x-acme-delivery", "dlv_7"),
+            Header::new("x-acme-attempt", "2"),
+        ];
+        let request = Request {
+            method: "POST",
+            url: "https://x.test/",
+            headers: &headers,
+            body: br#"{"event":{"name":"invoice","action":"paid"}}"#,
+        };
+        let facts = registry.webhook_facts("acme", &request).unwrap();
+        assert_eq!(facts.event_type.as_deref(), Some("invoice.paid"));
+        assert_eq!(facts.event_id.as_deref(), Some("dlv_7"));
+        assert_eq!((facts.attempt, facts.deadline_ms), (Some(2), Some(8000)));
+        let rules = registry.event_rules("acme").unwrap();
+        let outcome = hookhole_shared::webhook::Outcome {
+            status: Some(503),
+            duration_ms: 20,
+        };
+        assert_eq!(
+            hookhole_shared::webhook::next_step("Acme", rules, facts.attempt, &outcome).as_deref(),
+            Some("Acme would retry in 2 min: attempt 3 of 6")
+        );
+
+        std::fs::write(&path, example.replace("body:/event/name", "body:type")).unwrap();
+        let err = registry_error(&path);
+        assert!(
+            docs.contains(&err),
+            "docs/events.md shows the real error: {err}"
+        );
+    }
+
+    fn registry_error(path: &Path) -> String {
+        registry(Some(path)).unwrap_err().0
     }
 
     /// A user preset that loads is used as written: its template, key

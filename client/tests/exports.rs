@@ -354,11 +354,12 @@ async fn exported_curl_sends_what_the_forwarder_sent_and_reads_no_file() {
     let history =
         hookhole::history::History::open_existing(&dir.path().join("data/hookhole")).unwrap();
     let mut app = hookhole::tui::app::App::new(0, false);
+    let registry = hookhole_shared::signature::Registry::builtin();
     let records = history
-        .summaries(100, false)
+        .summaries(100, &Default::default(), &registry)
         .unwrap()
         .iter()
-        .map(|s| hookhole::tui::model::Record::from_stored(&history.get(&s.id).unwrap()))
+        .map(|s| hookhole::tui::model::Record::from_stored(&history.get(&s.id).unwrap(), &registry))
         .collect();
     app.update(hookhole::tui::app::Msg::Loaded(records));
     app.link.forward = local.url();

@@ -101,3 +101,34 @@ async fn r_without_a_secret_says_which_and_leaves_the_history_alone() {
     assert_eq!(row["attempts"], 1, "nothing recorded: {row}");
     assert_eq!(row["failed"], false, "{row}");
 }
+
+/// A Maple event sent twice (issue 19): the list shows its event type and
+/// `dup×2` on the second row, and the detail pane names the first delivery.
+#[tokio::test]
+async fn a_repeated_event_is_marked_dup_in_the_list_and_the_detail_pane() {
+    if !tmux_available() {
+        return;
+    }
+    let mut target = TestTarget::echo().await;
+    let dir = dir_forwarding_to(&target.url(), "");
+    let data = dir.path().join("data");
+    let tmux = Tmux::new("dup");
+    tmux.start_listener(dir.path(), &data, (120, 30), &["NO_COLOR=1".into()]);
+    let url = format!("{}/maple", public_url(&data).await);
+    let body = include_bytes!("../../shared/tests/fixtures/samples/maple-order.notification.json");
+    let headers = [
+        ("content-type", "application/json"),
+        ("maple-webhook-id", "wh_01"),
+        ("maple-webhook-signature", "t=1765432100,v1=00ff"),
+    ];
+    for _ in 0..2 {
+        assert_eq!(common::send("POST", &url, &headers, body).await.status, 200);
+        target.next_request().await;
+    }
+    let screen = tmux.wait_for("dup×2").await;
+    assert!(screen.contains("order.notification"), "{screen}");
+    tmux.run(&["send-keys", "-t", "ui", "G"]);
+    tmux.wait_for("(seen 2 times)").await;
+    tmux.run(&["send-keys", "-t", "ui", "q"]);
+    tmux.wait_for("EXITED=0").await;
+}

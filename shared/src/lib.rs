@@ -14,6 +14,8 @@
 //!   characters drawn as escapes.
 //! - [`signature`]: webhook signature verification and signing: the
 //!   provider presets, secrets, and the custom schemes.
+//! - [`webhook`]: what a delivery says about itself (event type, id,
+//!   attempt) and what its provider does when the answer is late or fails.
 //!
 //! Nothing here opens a socket or spawns a task: both binaries and the tests
 //! share these types, and they are tested by value (golden JSON, round trips).
@@ -25,3 +27,4 @@ pub mod headers;
 pub mod printable;
 pub mod protocol;
 pub mod signature;
+pub mod webhook;

@@ -15,6 +15,8 @@
 //!   checked once when loaded; [`secret`]: `--secret` syntax; [`sign`]: the
 //!   signing side, the mirror of the verifiers.
 //! - `engine`, `parse`, `crypto`: the preset engine and its parts.
+//! - `facts`: each provider's event rules ([`crate::webhook`]) looked up
+//!   by id, and a delivery's facts read with them.
 //! - `custom`: the one dispatch to the schemes written as code: `twilio`,
 //!   `plivo`, `mailgun`, `adyen`, `jwt`.
 //!
@@ -24,6 +26,7 @@ mod adyen;
 mod crypto;
 mod custom;
 mod engine;
+mod facts;
 mod jwt;
 mod mailgun;
 mod parse;
@@ -173,6 +176,10 @@ impl Registry {
                 .entry(preset.id.clone())
                 .or_default()
                 .push(index);
+            if preset.facts_only {
+                // Known by id (`listen --provider`), never looked for.
+                continue;
+            }
             match preset.detection_header() {
                 None => registry.by_code.push(index),
                 // Only a secret's `header=` makes such a preset detectable.

@@ -7,9 +7,11 @@ use crate::forward::Forwarder;
 use crate::history::{History, Writer};
 use crate::outgoing;
 use crate::verification::Verifier;
+use crate::webhook::{Recorded, Webhook};
 use hookhole_shared::body_digest;
 use hookhole_shared::protocol::{ClientMessage, Delivery, Failure, FailureCode, Message as _};
 use hookhole_shared::signature::Verdict;
+use hookhole_shared::webhook::{self, WebhookFacts};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -20,6 +22,8 @@ use tokio_tungstenite::tungstenite::Message;
 pub(super) struct DeliveryContext {
     pub(super) forwarder: Forwarder,
     pub(super) verifier: Arc<Verifier>,
+    /// The listener's `--provider`: of deliveries whose verdict names none.
+    pub(super) provider: Option<Arc<str>>,
     pub(super) history: Option<Arc<History>>,
     pub(super) writer: Option<Writer>,
     pub(super) channel: String,
@@ -42,43 +46,85 @@ async fn already_saved(history: &Option<Arc<History>>, channel: &str, d: &Delive
 /// Bodies from this size on are verified on another thread.
 const VERIFY_ASIDE_FROM: usize = 64 * 1024;
 
-/// A signature check, done or under way. For a large body the HMAC (half
-/// a millisecond per MiB) runs on another thread while this one checks the
-/// body's hash and forwards it: the local server does not wait for a
-/// verdict it never sees. A small body is checked at once, cheaper than a
-/// thread hop.
+/// What a delivery is: its signature verdict, and what it says about
+/// itself as a webhook (read with the rules of the provider the verdict
+/// names).
+type Inspected = (Verdict, Option<WebhookFacts>);
+
+/// A signature check (and the facts read with it), done or under way. For
+/// a large body the HMAC (half a millisecond per MiB) runs on another
+/// thread while this one checks the body's hash and forwards it: the local
+/// server does not wait for a verdict it never sees. A small body is
+/// checked at once, cheaper than a thread hop.
+// The large variant lives on the stack for one delivery: boxing it would
+// cost an allocation on every one.
+#[allow(clippy::large_enum_variant)]
 enum Verifying {
-    Done(Verdict),
-    Aside(tokio::task::JoinHandle<Verdict>),
+    Done(Inspected),
+    Aside(tokio::task::JoinHandle<Inspected>),
 }
 
 impl Verifying {
-    fn start(verifier: &Arc<Verifier>, delivery: &Delivery) -> Verifying {
+    fn start(ctx: &DeliveryContext, delivery: &Delivery) -> Verifying {
         if delivery.body.len() < VERIFY_ASIDE_FROM {
-            return Verifying::Done(verifier.check(delivery));
+            return Verifying::Done(ctx.verifier.inspect(delivery, ctx.provider.as_deref()));
         }
-        let (verifier, delivery) = (verifier.clone(), delivery.clone());
+        let (verifier, provider, delivery) =
+            (ctx.verifier.clone(), ctx.provider.clone(), delivery.clone());
         Verifying::Aside(tokio::task::spawn_blocking(move || {
-            verifier.check(&delivery)
+            verifier.inspect(&delivery, provider.as_deref())
         }))
     }
 
-    async fn verdict(self) -> Verdict {
+    async fn verdict(self) -> Inspected {
         match self {
-            Verifying::Done(verdict) => verdict,
-            Verifying::Aside(task) => task.await.unwrap_or_else(|e| Verdict {
-                reason: format!("the signature check failed: {e}"),
-                ..crate::history::store::unverified()
+            Verifying::Done(inspected) => inspected,
+            Verifying::Aside(task) => task.await.unwrap_or_else(|e| {
+                let verdict = Verdict {
+                    reason: format!("the signature check failed: {e}"),
+                    ..crate::history::store::unverified()
+                };
+                (verdict, None)
             }),
         }
     }
 }
 
 /// Logs a failed history write; never a reason to drop the delivery.
-fn saved<T>(what: &str, result: Result<T, String>) -> Option<T> {
-    result
-        .map_err(|e| tracing::warn!("history: cannot save the {what}: {e}"))
-        .ok()
+fn saved<T>(what: &str, result: Result<T, String>) {
+    if let Err(e) = result {
+        tracing::warn!("history: cannot save the {what}: {e}");
+    }
+}
+
+/// Saves a delivery with its first attempt and its webhook facts, in one
+/// write, when there is a history; returns the facts with whether the
+/// delivery's event arrived before (which only the writer can tell).
+async fn save(
+    ctx: &DeliveryContext,
+    exchange: &Arc<Exchange>,
+    signature: &Verdict,
+    facts: Option<WebhookFacts>,
+    started_ms: u64,
+    duration_ms: u64,
+) -> Option<Recorded> {
+    let Some(w) = &ctx.writer else {
+        return facts.map(|facts| Recorded {
+            facts,
+            arrival: None,
+        });
+    };
+    let attempt = crate::delivery::Attempt::first(
+        &exchange.outcome,
+        ctx.forwarder.target(),
+        started_ms,
+        duration_ms,
+    );
+    let written = w
+        .record_exchange(&ctx.channel, exchange.clone(), signature, facts, attempt)
+        .await;
+    saved("delivery", written.saved);
+    written.webhook
 }
 
 /// Verifies, forwards, saves the delivery with its answer, answers the
@@ -86,7 +132,7 @@ fn saved<T>(what: &str, result: Result<T, String>) -> Option<T> {
 /// the delivery is saved: whatever the relay hears back about is in the
 /// history. A crash before that leaves the sender unanswered, and it retries.
 pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
-    let signature = Verifying::start(&ctx.verifier, &delivery);
+    let signature = Verifying::start(&ctx, &delivery);
     let ack = ClientMessage::Ack {
         id: delivery.id.clone(),
         seq: delivery.seq,
@@ -118,7 +164,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         }
     };
     let duration_ms = started.elapsed().as_millis() as u64;
-    let signature = signature.verdict().await;
+    let (signature, facts) = signature.verdict().await;
     let (status, error) = match &result {
         Ok(response) => (Some(response.status), None),
         Err(failure) => (
@@ -132,20 +178,8 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         outcome: result,
     });
     // Saved before the answer (or the ack) goes out: whatever the relay hears
-    // about is in the history. One write for the delivery and its attempt.
-    if let Some(w) = &ctx.writer {
-        let attempt = crate::delivery::Attempt::first(
-            &exchange.outcome,
-            ctx.forwarder.target(),
-            started_ms,
-            duration_ms,
-        );
-        saved(
-            "delivery",
-            w.record_exchange(&ctx.channel, exchange.clone(), &signature, attempt)
-                .await,
-        );
-    }
+    // about is in the history.
+    let recorded = save(&ctx, &exchange, &signature, facts, started_ms, duration_ms).await;
     let delivery = &exchange.delivery;
     // A live delivery's sender waits for the answer, which also tells the
     // relay it is saved; a queued one's sender was answered `202` long ago,
@@ -159,6 +193,14 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         Err(failure) => ClientMessage::Failed(failure.clone()),
     };
     let _ = ctx.outbox.send(to_message(reply.encode())).await;
+    // Judged after the answer went out: the sender does not wait for it.
+    let webhook = recorded.map(|recorded| {
+        let heard = webhook::Outcome {
+            status,
+            duration_ms,
+        };
+        Webhook::of(&ctx.verifier.registry, &recorded, Some(&heard))
+    });
     let path = if delivery.path.is_empty() {
         "/".to_string()
     } else {
@@ -178,6 +220,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
             duration_ms,
             body_bytes: delivery.body.len(),
             signature,
+            webhook,
             exchange: Some(exchange),
         })))
         .await;

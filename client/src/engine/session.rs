@@ -47,6 +47,7 @@ pub(super) async fn serve(
     let context = DeliveryContext {
         forwarder: config.forwarder.clone(),
         verifier: config.verifier.clone(),
+        provider: config.provider.clone().map(Into::into),
         history: config.history.clone(),
         writer: config.writer.clone(),
         channel: welcome.channel.clone(),

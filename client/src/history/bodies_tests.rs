@@ -16,6 +16,20 @@ use std::time::{Duration, SystemTime};
 /// Turns a history of this version (empty) into one of version 4: the
 /// last before the log, where rows held small bodies and named the files
 /// of large ones.
+/// Today's schema back to version 5's: no webhook facts.
+pub(super) const DOWN_TO_V5: &str = "
+DROP INDEX deliveries_by_event;
+ALTER TABLE deliveries DROP COLUMN provider;
+ALTER TABLE deliveries DROP COLUMN event_type;
+ALTER TABLE deliveries DROP COLUMN event_id;
+ALTER TABLE deliveries DROP COLUMN event_attempt;
+ALTER TABLE deliveries DROP COLUMN deadline_ms;
+ALTER TABLE deliveries DROP COLUMN duplicate_of;
+ALTER TABLE deliveries DROP COLUMN seen;
+PRAGMA user_version = 5;
+";
+
+/// Version 5's schema back to version 4's (run after [`DOWN_TO_V5`]).
 pub(super) const DOWN_TO_V4: &str = "
 DROP INDEX attempts_replayed_by_log;
 DROP TABLE log_index;
@@ -96,6 +110,7 @@ pub(super) fn written_by_version_4(count: u64) -> tempfile::TempDir {
         .path()
         .to_path_buf();
     let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(DOWN_TO_V5).unwrap();
     conn.execute_batch(DOWN_TO_V4).unwrap();
     private_files::create_dir(&dir.path().join(DIR_NAME)).unwrap();
     for n in 1..=count {
@@ -166,7 +181,7 @@ fn large_bodies_live_in_the_log_and_come_back_exactly() {
     );
     assert!(files(dir.path()).is_empty(), "no body files any more");
     // A listing gives the size without reading the log.
-    let listed = history.summaries(10, false).unwrap();
+    let listed = history.summaries_of(10, false).unwrap();
     assert_eq!(listed[0].id, "big");
     assert_eq!(listed[0].body_bytes, request.len() as u64);
 
@@ -208,7 +223,7 @@ fn an_older_history_s_body_files_are_read_and_go_with_their_deliveries() {
     assert_eq!(d2.delivery.body.as_ref(), &bytes(100 * 1024, 2)[..]);
     assert_eq!(d2.attempts[0].outcome.body(), bytes(100 * 1024, 9));
     assert_eq!(
-        history.summaries(10, false).unwrap()[0].body_bytes,
+        history.summaries_of(10, false).unwrap()[0].body_bytes,
         100 * 1024
     );
 
@@ -241,7 +256,7 @@ fn a_missing_body_file_is_a_clear_error() {
     assert!(error.contains("cannot read"), "{error}");
     assert!(error.contains(&name), "{error}");
     // The listing still works: it reads no body files.
-    let listed = history.summaries(10, false).unwrap();
+    let listed = history.summaries_of(10, false).unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].status, Some(200));
 }

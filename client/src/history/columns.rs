@@ -1,12 +1,14 @@
 //! The checked mapping between an attempt's [`Kind`] and [`Outcome`] and
 //! the history's columns: every name written is one these types give, and
 //! every name read is turned back into one of them or refused. Also the
-//! attempts' rows, read back.
+//! attempts' rows, read back, and a delivery's webhook columns.
 
 use crate::delivery::attempt::failure_code;
 use crate::delivery::{Attempt, Kind, NotSent, Outcome};
+use crate::webhook::{Arrival, Recorded};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
+use hookhole_shared::webhook::WebhookFacts;
 use rusqlite::params;
 use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
 
@@ -119,6 +121,40 @@ pub(super) fn attempt_rows(
         })
     })?
     .collect()
+}
+
+/// The webhook columns of a delivery's row, as selected by
+/// [`WEBHOOK_COLUMNS`] from column `at` on; `None` for a delivery without
+/// a provider (and every row of older versions).
+pub(super) const WEBHOOK_COLUMNS: &str =
+    "provider, event_type, event_id, event_attempt, deadline_ms, duplicate_of, seen";
+
+pub(super) fn webhook_columns(
+    row: &rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<Option<Recorded>> {
+    let Some(provider) = row.get::<_, Option<String>>(at)? else {
+        return Ok(None);
+    };
+    let seen: Option<u32> = row.get(at + 6)?;
+    Ok(Some(Recorded {
+        facts: WebhookFacts {
+            provider,
+            event_type: row.get(at + 1)?,
+            event_id: row.get(at + 2)?,
+            attempt: row.get(at + 3)?,
+            deadline_ms: row
+                .get::<_, Option<i64>>(at + 4)?
+                .map(|ms| ms.max(0) as u64),
+        },
+        arrival: match seen {
+            Some(seen) => Some(Arrival {
+                duplicate_of: row.get(at + 5)?,
+                seen,
+            }),
+            None => None,
+        },
+    }))
 }
 
 #[cfg(test)]

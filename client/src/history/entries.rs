@@ -13,17 +13,24 @@
 //! [`Kind::Attempt`] record a later attempt, with the id of its delivery.
 //! The head is decoded field by field into our own types: an unknown
 //! attempt kind or failure code, a length that does not add up, is refused.
+//! A delivery's head also holds its webhook facts (absent in records of
+//! builds before them, which decode as having none).
 
 use super::columns::{outcome_columns, outcome_from};
 use super::log::{Kind, Outgoing, Record};
 use crate::delivery::{self, Attempt};
+use crate::webhook::Recorded;
 use bytes::Bytes;
-use hookhole_shared::headers::Header;
+use detail::Detail;
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::io;
+use webhook_head::WebhookHead;
+
+mod detail;
+mod webhook_head;
 
 /// A delivery as saved: what a [`Kind::Delivery`] record holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +41,7 @@ pub struct Saved {
     pub body_len: u64,
     pub verdict: Verdict,
     pub first: Option<Attempt>,
+    pub webhook: Option<Recorded>,
 }
 
 /// A record, decoded.
@@ -58,6 +66,8 @@ struct DeliveryHead<'a> {
     verdict: Cow<'a, Verdict>,
     body: u64,
     attempt: Option<AttemptHead<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    webhook: Option<WebhookHead<'a>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -76,100 +86,6 @@ struct AttemptHead<'a> {
     request_body: Option<u64>,
     verdict: Option<Cow<'a, Verdict>>,
     target: Option<Cow<'a, str>>,
-}
-
-/// What only a full read needs. A record holds one: a delivery's URL and
-/// headers and its first attempt's, or an attempt's headers. Written in
-/// binary (header values are bytes, often not UTF-8), each length checked
-/// against what is left when read:
-///
-/// ```text
-/// | URL: u32 LE length, bytes | headers | response headers | sent headers |
-/// headers: | count: u32 LE (u32::MAX: none) | per header: name and value, each a u32 LE length, bytes |
-/// ```
-#[derive(Default)]
-struct Detail<'a> {
-    url: Cow<'a, str>,
-    headers: Cow<'a, [Header]>,
-    response_headers: Cow<'a, [Header]>,
-    request_headers: Option<Cow<'a, [Header]>>,
-}
-
-impl<'a> Detail<'a> {
-    fn of_attempt(a: &'a Attempt) -> Detail<'a> {
-        Detail {
-            response_headers: Cow::Borrowed(a.outcome.headers()),
-            request_headers: a.request_headers.as_deref().map(Cow::Borrowed),
-            ..Detail::default()
-        }
-    }
-
-    fn write(&self, buf: &mut Vec<u8>) {
-        put_bytes(buf, self.url.as_bytes());
-        for list in [
-            Some(&*self.headers),
-            Some(&*self.response_headers),
-            self.request_headers.as_deref(),
-        ] {
-            match list {
-                None => buf.extend_from_slice(&u32::MAX.to_le_bytes()),
-                Some(list) => {
-                    buf.extend_from_slice(&(list.len() as u32).to_le_bytes());
-                    for h in list {
-                        put_bytes(buf, h.name.as_bytes());
-                        put_bytes(buf, &h.value);
-                    }
-                }
-            }
-        }
-    }
-
-    fn read(bytes: Bytes) -> io::Result<Detail<'static>> {
-        let mut r = Bodies {
-            rest: bytes,
-            absent: 0,
-        };
-        let text = |b: Bytes, what: &str| {
-            String::from_utf8(b.to_vec())
-                .map_err(|_| damaged(format!("has a {what} that is not UTF-8")))
-        };
-        let url = text(r.part("URL")?, "URL")?;
-        let mut lists: Vec<Option<Vec<Header>>> = Vec::with_capacity(3);
-        for _ in 0..3 {
-            let count = r.u32("header count")?;
-            if count == u32::MAX {
-                lists.push(None);
-                continue;
-            }
-            // Each header takes at least 8 bytes: a count beyond what is
-            // left is refused before anything is allocated for it.
-            if u64::from(count) * 8 > r.rest.len() as u64 {
-                return Err(damaged(format!("claims {count} headers")));
-            }
-            let mut list = Vec::with_capacity(count as usize);
-            for _ in 0..count {
-                let name = text(r.part("header name")?, "header name")?;
-                list.push(Header::new(name, r.part("header value")?.to_vec()));
-            }
-            lists.push(Some(list));
-        }
-        if !r.rest.is_empty() {
-            return Err(damaged("has bytes after its headers".into()));
-        }
-        let mut lists = lists.into_iter();
-        let mut next = || lists.next().flatten();
-        Ok(Detail {
-            url: Cow::Owned(url),
-            headers: Cow::Owned(next().unwrap_or_default()),
-            response_headers: Cow::Owned(next().unwrap_or_default()),
-            request_headers: next().map(Cow::Owned),
-        })
-    }
-}
-
-fn put_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
-    buf.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-    buf.extend_from_slice(bytes);
 }
 
 impl<'a> AttemptHead<'a> {
@@ -261,12 +177,13 @@ fn put_json(buf: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
     Ok(())
 }
 
-/// The record of a delivery and its first attempt, sealed.
+/// The record of a delivery, its first attempt and its webhook facts, sealed.
 pub fn delivery<'a>(
     channel: &'a str,
     d: &'a Delivery,
     verdict: &'a Verdict,
     first: Option<&'a Attempt>,
+    webhook: Option<&'a Recorded>,
 ) -> io::Result<Outgoing<'a>> {
     let head = DeliveryHead {
         channel: Cow::Borrowed(channel),
@@ -279,6 +196,7 @@ pub fn delivery<'a>(
         verdict: Cow::Borrowed(verdict),
         body: d.body.len() as u64,
         attempt: first.map(|a| AttemptHead::of(None, a)),
+        webhook: webhook.map(WebhookHead::of),
     };
     let detail = Detail {
         url: Cow::Borrowed(&d.url),
@@ -418,6 +336,7 @@ fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
                 body_len: h.body,
                 verdict: h.verdict.into_owned(),
                 first,
+                webhook: h.webhook.map(WebhookHead::recorded),
             }))
         }
         Kind::Attempt => {

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::delivery::{Kind as AttemptKind, Outcome};
+use hookhole_shared::headers::Header;
 
 fn saved() -> Saved {
     let delivery = Delivery {
@@ -42,6 +43,19 @@ fn saved() -> Saved {
         delivery,
         verdict: crate::history::store::unverified(),
         first: Some(first),
+        webhook: Some(crate::webhook::Recorded {
+            facts: hookhole_shared::webhook::WebhookFacts {
+                provider: "malomo".into(),
+                event_type: Some("orders:created".into()),
+                event_id: Some("evt\u{1b}[2J".into()),
+                attempt: Some(3),
+                deadline_ms: Some(10_000),
+            },
+            arrival: Some(crate::webhook::Arrival {
+                duplicate_of: Some("d0".into()),
+                seen: 2,
+            }),
+        }),
     }
 }
 
@@ -67,7 +81,14 @@ fn record(out: &Outgoing<'_>) -> Record {
 #[test]
 fn deliveries_and_attempts_come_back_exactly() {
     let s = saved();
-    let out = delivery(&s.channel, &s.delivery, &s.verdict, s.first.as_ref()).unwrap();
+    let out = delivery(
+        &s.channel,
+        &s.delivery,
+        &s.verdict,
+        s.first.as_ref(),
+        s.webhook.as_ref(),
+    )
+    .unwrap();
     assert_eq!(
         decode(record(&out)).unwrap(),
         Entry::Delivery(Box::new(s.clone()))
@@ -87,10 +108,29 @@ fn deliveries_and_attempts_come_back_exactly() {
     );
 }
 
+/// A delivery saved without webhook facts (no provider, or by a build
+/// before them) has no trace of them in its head, and reads back as such.
+#[test]
+fn a_record_without_webhook_facts_reads_back_without_them() {
+    let mut s = saved();
+    s.webhook = None;
+    let out = delivery(&s.channel, &s.delivery, &s.verdict, s.first.as_ref(), None).unwrap();
+    let head = String::from_utf8_lossy(&out.head);
+    assert!(!head.contains("webhook"), "{head}");
+    assert_eq!(decode(record(&out)).unwrap(), Entry::Delivery(Box::new(s)));
+}
+
 #[test]
 fn the_index_reads_no_headers_but_checks_every_length() {
     let s = saved();
-    let out = delivery(&s.channel, &s.delivery, &s.verdict, s.first.as_ref()).unwrap();
+    let out = delivery(
+        &s.channel,
+        &s.delivery,
+        &s.verdict,
+        s.first.as_ref(),
+        s.webhook.as_ref(),
+    )
+    .unwrap();
     // As an indexing scan reads it: the head only.
     let mut head_only = record(&out);
     let head_len = u32::from_le_bytes(out.head[8..12].try_into().unwrap());
@@ -102,6 +142,7 @@ fn the_index_reads_no_headers_but_checks_every_length() {
     assert!(indexed.delivery.body.is_empty());
     assert_eq!(indexed.body_len, s.delivery.body.len() as u64);
     assert_eq!(indexed.first.unwrap().outcome.status(), Some(201));
+    assert_eq!(indexed.webhook, s.webhook, "the facts are in the head");
     // Bodies that do not add up to the record's length are refused there too.
     let mut short = record(&out);
     short.payload.truncate(head_len as usize);
@@ -112,7 +153,14 @@ fn the_index_reads_no_headers_but_checks_every_length() {
 #[test]
 fn lengths_that_do_not_add_up_are_refused() {
     let s = saved();
-    let out = delivery(&s.channel, &s.delivery, &s.verdict, s.first.as_ref()).unwrap();
+    let out = delivery(
+        &s.channel,
+        &s.delivery,
+        &s.verdict,
+        s.first.as_ref(),
+        s.webhook.as_ref(),
+    )
+    .unwrap();
     let whole = record(&out);
     let head_len = u32::from_le_bytes(whole.payload[..4].try_into().unwrap()) as usize;
     let detail_at = 4 + head_len;

@@ -183,13 +183,17 @@ pub(super) fn pk_of(conn: &Connection, id: &str) -> rusqlite::Result<Option<i64>
 /// already (a resend: same channel, sequence number and id).
 fn insert_delivery(conn: &Connection, s: &Saved, offset: i64) -> rusqlite::Result<Option<i64>> {
     let d = &s.delivery;
+    let facts = s.webhook.as_ref().map(|w| &w.facts);
+    let arrival = s.webhook.as_ref().and_then(|w| w.arrival.as_ref());
     // The headers, the URL and the body are in the log only.
     let inserted = conn
         .prepare_cached(
             "INSERT INTO deliveries
              (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
-              log_offset, body_len)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '', '', x'', ?8, ?9, ?10
+              log_offset, body_len, provider, event_type, event_id, event_attempt, deadline_ms,
+              duplicate_of, seen)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '', '', x'', ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                    ?16, ?17
              WHERE NOT EXISTS
                  (SELECT 1 FROM deliveries WHERE channel = ?2 AND seq = ?3 AND id = ?1)",
         )?
@@ -204,6 +208,15 @@ fn insert_delivery(conn: &Connection, s: &Saved, offset: i64) -> rusqlite::Resul
             json(&s.verdict),
             offset,
             s.body_len as i64,
+            facts.map(|f| &f.provider),
+            facts.and_then(|f| f.event_type.as_ref()),
+            facts.and_then(|f| f.event_id.as_ref()),
+            facts.and_then(|f| f.attempt),
+            facts
+                .and_then(|f| f.deadline_ms)
+                .map(|ms| ms.min(i64::MAX as u64) as i64),
+            arrival.and_then(|a| a.duplicate_of.as_ref()),
+            arrival.map(|a| a.seen),
         ])?;
     if inserted == 0 {
         return Ok(None);

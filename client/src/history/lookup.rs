@@ -1,21 +1,20 @@
-//! Reading the history back: deliveries by id or prefix, the most recent
-//! ones, and the summaries of `hookhole history`. Rows of this version
-//! point into the log for their headers and bodies; rows of older versions
-//! hold them (or name body files). Every public read first catches the
+//! Reading the history back: deliveries by id or prefix, and the most
+//! recent ones (the summaries of `hookhole history` are in `listing.rs`).
+//! Rows of this version point into the log for their headers and bodies;
+//! rows of older versions hold them (or name body files). Every public read first catches the
 //! index up with the log, so it finds what was saved before it.
 
-use super::columns::{AttemptRow, attempt_rows};
+use super::columns::{AttemptRow, WEBHOOK_COLUMNS, attempt_rows, webhook_columns};
 use super::entries::{self, Entry, Saved};
-use super::records::Summary;
 use super::store::{History, LookupError, from_json, unverified};
-use crate::delivery::{self, Attempt, Outcome, StoredDelivery};
+use crate::delivery::{Attempt, Outcome, StoredDelivery};
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
 use rusqlite::{OptionalExtension, params};
 
 /// Whether loading a delivery reads the bodies kept in files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Files {
+pub(super) enum Files {
     Read,
     Skip,
 }
@@ -120,12 +119,18 @@ impl History {
     /// `Files::Skip`, bodies kept in files or in the log are left empty,
     /// and so are the headers kept in the log: what a summary needs,
     /// without reading either.
-    fn load_with(&self, pk: i64, files: Files) -> Result<(StoredDelivery, u64), LookupError> {
+    pub(super) fn load_with(
+        &self,
+        pk: i64,
+        files: Files,
+    ) -> Result<(StoredDelivery, u64), LookupError> {
         let conn = self.conn();
-        let (mut delivery, channel, verdict, body_file, logged) = conn.query_row(
-            "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
-                    body_file, log_offset, body_len
-             FROM deliveries WHERE pk = ?1",
+        let (mut delivery, channel, verdict, body_file, logged, webhook) = conn.query_row(
+            &format!(
+                "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body,
+                        verdict, body_file, log_offset, body_len, {WEBHOOK_COLUMNS}
+                 FROM deliveries WHERE pk = ?1"
+            ),
             params![pk],
             |row| {
                 let body: Vec<u8> = row.get(9)?;
@@ -151,6 +156,7 @@ impl History {
                     from_json::<Option<Verdict>>(row.get(10)?),
                     row.get::<_, Option<String>>(11)?,
                     logged,
+                    webhook_columns(row, 14)?,
                 ))
             },
         )?;
@@ -189,6 +195,7 @@ impl History {
             channel,
             verdict: verdict.unwrap_or_else(unverified),
             attempts,
+            webhook,
         };
         Ok((stored, body_len))
     }
@@ -259,7 +266,7 @@ impl History {
     }
 
     /// `pk`s of the `limit` most recent deliveries, oldest first.
-    fn recent_pks(&self, limit: usize) -> rusqlite::Result<Vec<i64>> {
+    pub(super) fn recent_pks(&self, limit: usize) -> rusqlite::Result<Vec<i64>> {
         self.recent_column("pk", limit)
     }
 
@@ -317,44 +324,5 @@ impl History {
             (None, Some(name)) => self.bodies.len(&name),
             (None, None) => inline as u64,
         })
-    }
-
-    /// Summaries for `hookhole history`, oldest first: the `limit` most
-    /// recent (of the failed ones, with `failed_only`).
-    pub fn summaries(&self, limit: usize, failed_only: bool) -> Result<Vec<Summary>, LookupError> {
-        self.fresh();
-        let scan = if failed_only { usize::MAX } else { limit };
-        let mut out = Vec::new();
-        for pk in self.recent_pks(scan)? {
-            // A listing reads no body files: they may be large, or gone.
-            let (d, body_bytes) = self.load_with(pk, Files::Skip)?;
-            let failed = d.failed();
-            if failed_only && !failed {
-                continue;
-            }
-            // The attempt that decides, not one never sent after it.
-            let last = delivery::deciding(&d.attempts);
-            out.push(Summary {
-                id: d.delivery.id.clone(),
-                channel: d.channel.clone(),
-                seq: d.delivery.seq,
-                received_at_ms: d.delivery.received_at_ms,
-                method: d.delivery.method.clone(),
-                path: d.delivery.path.clone(),
-                query: d.delivery.query.clone(),
-                status: last.and_then(|a| a.outcome.status()),
-                error: last
-                    .and_then(|a| a.outcome.error())
-                    .map(|(code, _)| code.to_string()),
-                attempts: d.attempts.len() as u32,
-                body_bytes,
-                failed,
-                signature: d.verdict.clone(),
-            });
-        }
-        if out.len() > limit {
-            out.drain(..out.len() - limit);
-        }
-        Ok(out)
     }
 }

@@ -72,4 +72,7 @@ pub struct Summary {
     /// By [`crate::delivery::failed`].
     pub failed: bool,
     pub signature: Verdict,
+    /// The delivery's `webhook` object, when it named a provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<crate::webhook::Webhook>,
 }

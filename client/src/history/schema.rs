@@ -27,12 +27,19 @@
 //! request body's size. `log_index` holds how far into the log the index
 //! has got, and the listener's `--keep`. Rows from older versions keep their bytes where they are
 //! (`log_offset` NULL), and readers read both.
+//!
+//! Version 6 adds what a delivery said about itself as a webhook (issue
+//! 19): `provider`, `event_type`, `event_id`, `event_attempt`,
+//! `deadline_ms`, and what the writer found when it saved it,
+//! `duplicate_of` and `seen`. The index on `(provider, event_id)` is where
+//! the writer looks for an event older than what it remembers. Older rows
+//! have none of these: their records were written before they were read.
 
 use rusqlite::{Connection, OptionalExtension};
 
 /// `PRAGMA user_version` of the schema below. Databases from before
 /// versioning have 0.
-pub const VERSION: i32 = 5;
+pub const VERSION: i32 = 6;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -50,7 +57,14 @@ CREATE TABLE IF NOT EXISTS deliveries (
     verdict         TEXT NOT NULL,
     body_file       TEXT,
     log_offset      INTEGER,
-    body_len        INTEGER
+    body_len        INTEGER,
+    provider        TEXT,
+    event_type      TEXT,
+    event_id        TEXT,
+    event_attempt   INTEGER,
+    deadline_ms     INTEGER,
+    duplicate_of    TEXT,
+    seen            INTEGER
 );
 CREATE TABLE IF NOT EXISTS attempts (
     delivery          INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
@@ -103,6 +117,11 @@ CREATE TABLE IF NOT EXISTS log_index (
     keep_age_ms  INTEGER
 );
 INSERT OR IGNORE INTO log_index (one, reached) VALUES (1, 0);
+-- The earlier arrivals of an event, for the writer's duplicate check when
+-- the event is older than what it keeps in memory. Only deliveries with an
+-- event id have entries; retries of one event sit together, in `pk` order.
+CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (provider, event_id)
+    WHERE event_id IS NOT NULL;
 ";
 
 /// Version 0 to 1: the same rows, attempts re-keyed. The old tables are
@@ -169,6 +188,17 @@ ALTER TABLE deliveries ADD COLUMN body_len INTEGER;
 ALTER TABLE attempts ADD COLUMN log_offset INTEGER;
 ";
 
+/// Version 5 to 6: a delivery's webhook facts.
+const FROM_V5: &str = "
+ALTER TABLE deliveries ADD COLUMN provider TEXT;
+ALTER TABLE deliveries ADD COLUMN event_type TEXT;
+ALTER TABLE deliveries ADD COLUMN event_id TEXT;
+ALTER TABLE deliveries ADD COLUMN event_attempt INTEGER;
+ALTER TABLE deliveries ADD COLUMN deadline_ms INTEGER;
+ALTER TABLE deliveries ADD COLUMN duplicate_of TEXT;
+ALTER TABLE deliveries ADD COLUMN seen INTEGER;
+";
+
 /// Every upgrade ends here: the ids of the rows copied.
 const FILL_IDS: &str = "INSERT INTO delivery_ids (pk, id) SELECT pk, id FROM deliveries;";
 
@@ -228,11 +258,12 @@ fn upgrade(conn: &Connection, found: i32) -> rusqlite::Result<()> {
         conn.execute_batch(TABLES)?;
         conn.execute_batch(COPY_V2)?;
         conn.execute_batch(FILL_IDS)?;
-    } else if old_tables && found == 3 {
-        conn.execute_batch(FROM_V3)?;
-        conn.execute_batch(FROM_V4)?;
-    } else if old_tables && found == 4 {
-        conn.execute_batch(FROM_V4)?;
+    } else if old_tables && (3..=5).contains(&found) {
+        // Each step adds columns: the ones from `found` on, in order.
+        let steps = [FROM_V3, FROM_V4, FROM_V5];
+        for step in &steps[(found - 3) as usize..] {
+            conn.execute_batch(step)?;
+        }
     } else {
         conn.execute_batch(TABLES)?;
     }

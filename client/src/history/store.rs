@@ -272,10 +272,23 @@ impl History {
         d: &Delivery,
         verdict: &Verdict,
     ) -> rusqlite::Result<bool> {
+        self.record_delivery_with(channel, d, verdict, None)
+    }
+
+    /// The same, with webhook facts.
+    #[cfg(test)]
+    pub fn record_delivery_with(
+        &self,
+        channel: &str,
+        d: &Delivery,
+        verdict: &Verdict,
+        webhook: Option<&crate::webhook::Recorded>,
+    ) -> rusqlite::Result<bool> {
         if self.contains(channel, d.seq, &d.id)? {
             return Ok(false);
         }
-        let record = super::entries::delivery(channel, d, verdict, None).map_err(io_error)?;
+        let record =
+            super::entries::delivery(channel, d, verdict, None, webhook).map_err(io_error)?;
         self.save(&record)?;
         Ok(true)
     }

@@ -63,7 +63,7 @@ fn verdict() -> Verdict {
 
 /// The ids `history [--failed] --limit N` lists.
 fn listed(history: &History, limit: usize, failed_only: bool) -> Vec<String> {
-    let rows = history.summaries(limit, failed_only).unwrap();
+    let rows = history.summaries_of(limit, failed_only).unwrap();
     rows.into_iter().map(|s| s.id).collect()
 }
 

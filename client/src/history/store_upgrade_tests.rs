@@ -260,6 +260,8 @@ fn written_by_version_3() -> (tempfile::TempDir, std::path::PathBuf) {
     let path = history.path().to_path_buf();
     drop(history);
     let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(crate::history::bodies_tests::DOWN_TO_V5)
+        .unwrap();
     conn.execute_batch(crate::history::bodies_tests::DOWN_TO_V4)
         .unwrap();
     conn.execute_batch(DOWN_TO_V3).unwrap();
@@ -337,7 +339,7 @@ fn a_version_4_history_keeps_every_delivery_where_it_is() {
         assert_eq!(d.delivery.body.len(), 100 * 1024);
         assert_eq!(d.attempts[0].outcome.body().len(), 100 * 1024);
     }
-    assert_eq!(history.summaries(10, true).unwrap().len(), 1, "the 502");
+    assert_eq!(history.summaries_of(10, true).unwrap().len(), 1, "the 502");
     // New deliveries and replays of old ones go to the log.
     assert!(
         !history
@@ -379,4 +381,95 @@ fn a_version_4_history_keeps_every_delivery_where_it_is() {
         .unwrap(),
     );
     assert_eq!((version, in_rows), (crate::history::schema::VERSION, 4));
+}
+
+/// The release before webhook facts: its deliveries (in the log, whose
+/// records have none) are all kept and read as having none; the index
+/// gains the columns and the index on events, and new deliveries are
+/// listed and selected by them beside the old.
+#[test]
+fn a_version_5_history_gains_webhook_facts_and_keeps_every_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
+    for (id, seq) in [("v5a", 1), ("v5b", 2)] {
+        assert!(
+            history
+                .record_delivery("ch", &delivery(id, seq, now_ms()), &verdict())
+                .unwrap()
+        );
+    }
+    history
+        .record_attempt("v5a", &attempt(1, Some(200)))
+        .unwrap();
+    let path = history.path().to_path_buf();
+    drop(history);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(crate::history::bodies_tests::DOWN_TO_V5)
+        .unwrap();
+
+    let history = History::open(dir.path(), Keep::count_only(100)).unwrap();
+    let old = history.get("v5a").unwrap();
+    assert_eq!(old.webhook, None);
+    assert_eq!(old.attempts[0].outcome.status(), Some(200));
+    assert_eq!(old.delivery.body, delivery("v5a", 1, 0).body);
+    let maple = crate::webhook::Recorded {
+        facts: hookhole_shared::webhook::WebhookFacts {
+            provider: "maple".into(),
+            event_type: Some("order.notification".into()),
+            event_id: Some("evt_1".into()),
+            attempt: None,
+            deadline_ms: Some(30_000),
+        },
+        arrival: Some(crate::webhook::Arrival {
+            duplicate_of: Some("v5b".into()),
+            seen: 2,
+        }),
+    };
+    assert!(
+        history
+            .record_delivery_with(
+                "ch",
+                &delivery("new", 3, now_ms()),
+                &verdict(),
+                Some(&maple)
+            )
+            .unwrap()
+    );
+    history
+        .record_attempt("new", &attempt(1, Some(200)))
+        .unwrap();
+    assert_eq!(history.get("new").unwrap().webhook, Some(maple));
+    let registry = hookhole_shared::signature::Registry::builtin();
+    let all = history
+        .summaries(10, &Default::default(), &registry)
+        .unwrap();
+    let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["v5a", "v5b", "new"], "every delivery, old and new");
+    let selection = crate::history::Selection {
+        event: Some(crate::history::EventGlob::parse("order.*").unwrap()),
+        duplicates: true,
+        ..Default::default()
+    };
+    let picked = history.summaries(10, &selection, &registry).unwrap();
+    assert_eq!(picked.len(), 1);
+    let webhook = picked[0].webhook.as_ref().unwrap();
+    assert_eq!(webhook.duplicate_of.as_deref(), Some("v5b"));
+    assert_eq!(webhook.late, Some(false), "3 ms of a 30 s deadline");
+
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: i32 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, crate::history::schema::VERSION);
+    let plan: String = conn
+        .query_row(
+            "EXPLAIN QUERY PLAN SELECT id FROM deliveries
+             WHERE provider = 'maple' AND event_id = 'evt_1' AND event_id IS NOT NULL
+             ORDER BY pk DESC LIMIT 1",
+            [],
+            |r| r.get(3),
+        )
+        .unwrap();
+    assert!(plan.contains("deliveries_by_event"), "{plan}");
 }

@@ -9,14 +9,21 @@
 //! client loses nothing. The index is built behind, by the indexer thread
 //! (`indexer.rs`); reads catch it up themselves, so they find a delivery
 //! as soon as its caller heard it was saved.
+//!
+//! Seeing every delivery in order, the writer is also where a delivery's
+//! event is found to have arrived before (`duplicates.rs`): the answer is
+//! saved with the delivery and handed back to its caller.
 
 use super::appender::Appender;
+use super::duplicates::{Duplicates, Found};
 use super::entries;
 use super::indexer::Indexer;
 use super::log::Outgoing;
 use super::store::{Attempt, History, Keep};
 use crate::events::Exchange;
+use crate::webhook::Recorded;
 use hookhole_shared::signature::Verdict;
+use hookhole_shared::webhook::WebhookFacts;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
@@ -33,7 +40,19 @@ struct Job {
     forwarded: Arc<Exchange>,
     verdict: Verdict,
     attempt: Attempt,
-    done: oneshot::Sender<Result<bool, String>>,
+    /// What the delivery says about itself as a webhook.
+    facts: Option<WebhookFacts>,
+    done: oneshot::Sender<Written>,
+}
+
+/// What saving a delivery did.
+#[derive(Debug)]
+pub struct Written {
+    /// Saved (`true`), found saved already (`false`: a resend), or why not.
+    pub saved: Result<bool, String>,
+    /// The delivery's webhook facts, with whether its event arrived before
+    /// (when it has an event id and was saved).
+    pub webhook: Option<Recorded>,
 }
 
 /// A handle to the writer thread; the thread ends when every handle is dropped.
@@ -52,37 +71,45 @@ impl Writer {
         let appender = Appender::open(&history.log, reached)
             .map_err(|e| format!("cannot open the history log in {}: {e}", data_dir.display()))?;
         let indexer = Indexer::start(history.clone())?;
+        let events = history
+            .event_keys()
+            .map_err(|e| format!("cannot read the history's events: {e}"))?;
+        let duplicates = Duplicates::new(events.iter().map(|(p, e)| (p.as_str(), e.as_str())));
+        drop(events);
         let (jobs, queue) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("hookhole-history".into())
-            .spawn(move || run(&history, appender, &indexer, &queue))
+            .spawn(move || run(&history, appender, &indexer, duplicates, &queue))
             .map_err(|e| format!("cannot start the history writer: {e}"))?;
         Ok(Writer { jobs })
     }
 
-    /// Saves a delivery and its first attempt; `Ok(false)` when the
-    /// delivery was stored already.
+    /// Saves a delivery, its first attempt and its webhook facts.
     pub async fn record_exchange(
         &self,
         channel: &str,
         forwarded: Arc<Exchange>,
         verdict: &Verdict,
+        facts: Option<WebhookFacts>,
         attempt: Attempt,
-    ) -> Result<bool, String> {
+    ) -> Written {
+        let stopped = || Written {
+            saved: Err("the history writer stopped".to_string()),
+            webhook: None,
+        };
         let (done, result) = oneshot::channel();
         let job = Job {
             channel: channel.to_string(),
             forwarded,
             verdict: verdict.clone(),
             attempt,
+            facts,
             done,
         };
-        self.jobs
-            .send(job)
-            .map_err(|_| "the history writer stopped".to_string())?;
-        result
-            .await
-            .map_err(|_| "the history writer stopped".to_string())?
+        if self.jobs.send(job).is_err() {
+            return stopped();
+        }
+        result.await.unwrap_or_else(|_| stopped())
     }
 }
 
@@ -112,7 +139,13 @@ fn resends(history: &History, batch: &[Job]) -> Vec<bool> {
         .collect()
 }
 
-fn run(history: &History, mut appender: Appender, indexer: &Indexer, queue: &mpsc::Receiver<Job>) {
+fn run(
+    history: &History,
+    mut appender: Appender,
+    indexer: &Indexer,
+    mut duplicates: Duplicates,
+    queue: &mpsc::Receiver<Job>,
+) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -122,16 +155,23 @@ fn run(history: &History, mut appender: Appender, indexer: &Indexer, queue: &mps
             }
         }
         let resent = resends(history, &batch);
+        let webhooks = arrivals(history, &mut duplicates, &mut batch, &resent);
         // Each job's record, or why it has none.
         let mut results: Vec<Result<bool, String>> = Vec::with_capacity(batch.len());
         let mut records: Vec<Outgoing<'_>> = Vec::with_capacity(batch.len());
-        for (x, &resent) in batch.iter().zip(&resent) {
+        for ((x, &resent), webhook) in batch.iter().zip(&resent).zip(&webhooks) {
             if resent {
                 results.push(Ok(false));
                 continue;
             }
             let d = &x.forwarded.delivery;
-            match entries::delivery(&x.channel, d, &x.verdict, Some(&x.attempt)) {
+            match entries::delivery(
+                &x.channel,
+                d,
+                &x.verdict,
+                Some(&x.attempt),
+                webhook.as_ref(),
+            ) {
                 Ok(record) => {
                     records.push(record);
                     results.push(Ok(true));
@@ -148,150 +188,63 @@ fn run(history: &History, mut appender: Appender, indexer: &Indexer, queue: &mps
             }
         }
         drop(records);
+        // Arrivals not saved are not counted: undone newest first.
+        for (webhook, result) in webhooks.iter().zip(&results).rev() {
+            if let (Some(w), Err(_)) = (webhook, result)
+                && let (Some(id), Some(arrival)) = (&w.facts.event_id, &w.arrival)
+            {
+                duplicates.undo(&w.facts.provider, id, arrival);
+            }
+        }
         // Callers hear "saved" only once the write returned.
-        for (x, result) in batch.into_iter().zip(results) {
-            let _ = x.done.send(result);
+        for ((x, saved), webhook) in batch.into_iter().zip(results).zip(webhooks) {
+            let _ = x.done.send(Written { saved, webhook });
         }
         indexer.wake();
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hookhole_shared::protocol::{Delivery, Response};
-    use std::time::{Duration, Instant};
-
-    fn exchange(n: u64) -> Arc<Exchange> {
-        let delivery = Delivery {
-            id: format!("d{n}"),
-            seq: n,
-            received_at_ms: 1_800_000_000_000 + n,
-            method: "POST".into(),
-            path: "/x".into(),
-            query: None,
-            headers: Vec::new(),
-            body_blake3: String::new(),
-            url: String::new(),
-            queued: false,
-            body: bytes::Bytes::from(vec![b'x'; 2048]),
-        };
-        let outcome = Ok(Response {
-            id: delivery.id.clone(),
-            status: 200,
-            headers: Vec::new(),
-            body: bytes::Bytes::new(),
-        });
-        Arc::new(Exchange { delivery, outcome })
-    }
-
-    fn first_attempt(forwarded: &Exchange) -> Attempt {
-        let target = crate::target::Target::parse("3000").unwrap();
-        Attempt::first(&forwarded.outcome, &target, 0, 1)
-    }
-
-    /// Rows of the index file, read without catching it up, once it has
-    /// indexed the whole log (`None` before).
-    fn indexed(dir: &std::path::Path) -> Option<i64> {
-        let conn = rusqlite::Connection::open(dir.join(super::super::FILE_NAME)).unwrap();
-        let reached: i64 = conn
-            .query_row("SELECT reached FROM log_index", [], |r| r.get(0))
-            .unwrap();
-        let end = super::super::log::Log::new(dir).end().unwrap();
-        (reached as u64 == end).then(|| {
-            conn.query_row("SELECT COUNT(*) FROM deliveries", [], |r| r.get(0))
-                .unwrap()
+/// Each job's webhook facts, with whether its event arrived before (in
+/// the batch's order: a retry later in the batch counts the one before).
+/// Resends are saved already: they are not counted again. The index is
+/// caught up once, before its first lookup.
+fn arrivals(
+    history: &History,
+    duplicates: &mut Duplicates,
+    batch: &mut [Job],
+    resent: &[bool],
+) -> Vec<Option<Recorded>> {
+    let mut caught_up = false;
+    batch
+        .iter_mut()
+        .zip(resent)
+        .map(|(x, &resent)| {
+            let facts = x.facts.take()?;
+            let arrival = match (&facts.event_id, resent) {
+                (Some(id), false) => Some(duplicates.arrive(
+                    &facts.provider,
+                    id,
+                    &x.forwarded.delivery.id,
+                    |provider, id| -> Found {
+                        if !std::mem::replace(&mut caught_up, true)
+                            && let Err(e) = history.catch_up()
+                        {
+                            tracing::warn!("history: cannot index the newest records: {e}");
+                        }
+                        history
+                            .last_arrival(provider, id)
+                            .map_err(|e| tracing::warn!("history: cannot look up an event: {e}"))
+                            .ok()
+                            .flatten()
+                    },
+                )),
+                _ => None,
+            };
+            Some(Recorded { facts, arrival })
         })
-    }
-
-    /// Waits (bounded) until `done` holds: what the indexer thread does
-    /// behind the writer has no event to wait on.
-    async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(Instant::now() < deadline, "{what}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// A delivery that --keep drops as soon as it is saved (here the oldest
-    /// beyond a count of 1: a queued one arriving late) is saved with its
-    /// attempt and then pruned, not refused half-written.
-    #[tokio::test]
-    async fn a_delivery_pruned_on_arrival_is_saved_whole_first() {
-        let dir = tempfile::tempdir().unwrap();
-        let keep = Keep::count_only(1);
-        let writer = Writer::start(dir.path(), keep).unwrap();
-        let verdict = crate::history::store::unverified();
-        for n in [2, 1] {
-            let forwarded = exchange(n);
-            let attempt = first_attempt(&forwarded);
-            let saved = writer
-                .record_exchange("ch", forwarded, &verdict, attempt)
-                .await;
-            assert_eq!(saved, Ok(true), "d{n}");
-        }
-        eventually("the older one went", || indexed(dir.path()) == Some(1)).await;
-        let history = super::super::History::open_existing(dir.path()).unwrap();
-        assert_eq!(history.recent_ids(10).unwrap(), ["d2"]);
-    }
-
-    /// A delivery is in the log when its caller hears it is saved; the
-    /// indexer brings the index file up to date behind the writer.
-    #[tokio::test]
-    async fn saved_means_in_the_log_and_the_index_follows() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::start(dir.path(), Keep::count_only(1000)).unwrap();
-        let verdict = crate::history::store::unverified();
-        for n in 0..50 {
-            let forwarded = exchange(n);
-            let attempt = first_attempt(&forwarded);
-            assert_eq!(
-                writer
-                    .record_exchange("ch", forwarded, &verdict, attempt)
-                    .await,
-                Ok(true)
-            );
-            let log = super::super::log::Log::new(dir.path());
-            let mut ids = Vec::new();
-            log.scan(0, super::super::log::Part::Whole, |r| {
-                if let super::entries::Entry::Delivery(s) = super::entries::decode(r)? {
-                    ids.push(s.delivery.id);
-                }
-                Ok(())
-            })
-            .unwrap();
-            assert_eq!(ids.last(), Some(&format!("d{n}")));
-        }
-        eventually("the indexer caught up", || indexed(dir.path()) == Some(50)).await;
-        let reader = super::super::History::open_read_only(dir.path()).unwrap();
-        assert_eq!(reader.get("d49").unwrap().attempts.len(), 1);
-    }
-
-    /// A resend of a saved delivery (a queued copy, in the same batch or a
-    /// later one) is recognised, and not saved twice.
-    #[tokio::test]
-    async fn a_resent_delivery_is_saved_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let writer = Writer::start(dir.path(), Keep::count_only(1000)).unwrap();
-        let verdict = crate::history::store::unverified();
-        let resend = |n| {
-            let mut x = Arc::into_inner(exchange(n)).unwrap();
-            x.delivery.queued = true;
-            Arc::new(x)
-        };
-        let save = |x: Arc<Exchange>| {
-            let attempt = first_attempt(&x);
-            let writer = writer.clone();
-            let verdict = verdict.clone();
-            async move { writer.record_exchange("ch", x, &verdict, attempt).await }
-        };
-        assert_eq!(save(exchange(1)).await, Ok(true));
-        let (a, b) = tokio::join!(save(resend(1)), save(resend(2)));
-        assert_eq!((a, b), (Ok(false), Ok(true)));
-        let (a, b) = tokio::join!(save(resend(3)), save(resend(3)));
-        assert_eq!([a, b].iter().filter(|r| **r == Ok(true)).count(), 1);
-        let history = super::super::History::open_existing(dir.path()).unwrap();
-        assert_eq!(history.recent_ids(10).unwrap(), ["d1", "d2", "d3"]);
-    }
+        .collect()
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

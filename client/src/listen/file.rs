@@ -27,6 +27,8 @@ pub(super) struct ListenFile {
     pub(super) token: Option<String>,
     pub(super) ca_cert: Option<PathBuf>,
     pub(super) insecure: Option<bool>,
+    /// A provider id, as `--provider`.
+    pub(super) provider: Option<String>,
 }
 
 /// The config file's `forward`: a string, or a port written as a TOML

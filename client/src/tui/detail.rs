@@ -16,11 +16,27 @@ pub fn lines(record: &Record, tab: Tab, utc_offset_s: i64) -> Vec<String> {
 }
 
 fn request(r: &Record) -> Vec<String> {
-    let mut out = vec![format!("{} {}", r.method, r.url), String::new()];
+    let mut out = webhook(r);
+    out.extend([format!("{} {}", r.method, r.url), String::new()]);
     out.extend(header_lines(&r.headers));
     out.push(String::new());
     out.push(format!("Body ({})", body::human_size(r.body.len())));
     out.extend(body::render(&r.headers, &r.body));
+    out
+}
+
+/// What the delivery says as a webhook and what its provider would do,
+/// above the request (nothing without a provider).
+fn webhook(r: &Record) -> Vec<String> {
+    let Some(w) = &r.webhook else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = w
+        .lines()
+        .into_iter()
+        .map(|(label, text)| format!("{:<11}{text}", format!("{label}:")))
+        .collect();
+    out.push(String::new());
     out
 }
 

@@ -19,7 +19,8 @@ impl Filter {
     }
 
     /// Path, method, status or failure code, signature scheme and status,
-    /// query, or body contain the text (ASCII case-insensitive).
+    /// query, event type or id, or body contain the text (ASCII
+    /// case-insensitive).
     pub fn matches(&self, r: &Record) -> bool {
         if self.failed_only && !r.failed() {
             return false;
@@ -28,6 +29,7 @@ impl Filter {
             return true;
         }
         let needle = self.needle.as_bytes();
+        let webhook = r.webhook.as_ref();
         let status = match r.last().map(|a| (a.outcome.status(), a.outcome.error())) {
             Some((Some(status), _)) => status.to_string(),
             Some((None, Some((code, _)))) => code.to_string(),
@@ -40,6 +42,8 @@ impl Filter {
             r.verdict.scheme.as_deref().unwrap_or(""),
             r.verdict.status.as_str(),
             r.query.as_deref().unwrap_or(""),
+            webhook.and_then(|w| w.event_type.as_deref()).unwrap_or(""),
+            webhook.and_then(|w| w.event_id.as_deref()).unwrap_or(""),
         ]
         .iter()
         .any(|f| contains_ignore_case(f.as_bytes(), needle))

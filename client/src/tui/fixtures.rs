@@ -92,11 +92,45 @@ pub fn delivery(
             status,
             (status != Status::Unsigned).then(|| scheme_for(status)),
         ),
+        webhook: None,
         exchange: Some(Arc::new(Exchange {
             delivery,
             outcome: result,
         })),
     }))
+}
+
+/// A Malomo delivery answered in `duration_ms`: the `n`th arrival of event
+/// `evt_1` (a duplicate of `d0001` from the second on).
+pub fn malomo(n: u64, seen: u32, duration_ms: u64) -> Event {
+    let mut event = delivery(n, "/webhooks/malomo", Ok(200), Status::NoSecret, b"{}");
+    if let Event::Delivery(d) = &mut event {
+        d.duration_ms = duration_ms;
+        let recorded = crate::webhook::Recorded {
+            facts: hookhole_shared::webhook::WebhookFacts {
+                provider: "malomo".into(),
+                event_type: Some("orders:created".into()),
+                event_id: Some("evt_1".into()),
+                attempt: Some(seen),
+                deadline_ms: Some(10_000),
+            },
+            arrival: Some(crate::webhook::Arrival {
+                duplicate_of: (seen > 1).then(|| "d0001".to_string()),
+                seen,
+            }),
+        };
+        let heard = hookhole_shared::webhook::Outcome {
+            status: Some(200),
+            duration_ms,
+        };
+        let registry = hookhole_shared::signature::Registry::builtin();
+        d.webhook = Some(crate::webhook::Webhook::of(
+            &registry,
+            &recorded,
+            Some(&heard),
+        ));
+    }
+    event
 }
 
 fn scheme_for(status: Status) -> &'static str {

@@ -4,10 +4,11 @@
 use crate::delivery::attempt::failure_code;
 use crate::delivery::{Attempt, Kind, Outcome};
 use crate::events::{DeliveryEvent, Exchange};
+use crate::webhook::Webhook;
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::FailureCode;
-use hookhole_shared::signature::Verdict;
+use hookhole_shared::signature::{Registry, Verdict};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
@@ -24,6 +25,8 @@ pub struct Record {
     pub body: Bytes,
     pub verdict: Verdict,
     pub attempts: Vec<Attempt>,
+    /// Provider, event type and id, duplicate, deadline and next step.
+    pub webhook: Option<Webhook>,
 }
 
 impl Record {
@@ -84,11 +87,13 @@ impl Record {
                 duration_ms: Some(event.duration_ms),
                 ..Attempt::new(Kind::Original, 1, received_at_ms, outcome)
             }],
+            webhook: event.webhook.clone(),
         }
     }
 
-    /// A record from the history (deliveries of earlier runs).
-    pub fn from_stored(stored: &crate::history::StoredDelivery) -> Record {
+    /// A record from the history (deliveries of earlier runs); `registry`
+    /// judges its webhook facts.
+    pub fn from_stored(stored: &crate::history::StoredDelivery, registry: &Registry) -> Record {
         let d = &stored.delivery;
         Record {
             id: d.id.clone(),
@@ -106,6 +111,7 @@ impl Record {
             body: d.body.clone(),
             verdict: stored.verdict.clone(),
             attempts: stored.attempts.clone(),
+            webhook: stored.webhook(registry),
         }
     }
 

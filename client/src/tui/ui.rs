@@ -8,20 +8,18 @@
 
 mod empty;
 mod key_help;
+mod list;
 mod status_bar;
 
 use super::app::{App, Focus, Mode, Tab};
-use super::detail::clock;
-use crate::delivery::Outcome;
-use crate::present::badge;
 use crate::present::body::human_size;
 use hookhole_shared::printable;
 use hookhole_shared::signature::Status;
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
 
 /// Outside text as one line, hidden characters escaped (see
 /// `hookhole_shared::printable`).
@@ -37,7 +35,7 @@ pub(super) fn style(app: &App, color: Color) -> Style {
     }
 }
 
-fn status_color(status: Status) -> Color {
+pub(super) fn status_color(status: Status) -> Color {
     match status {
         Status::Valid => Color::Green,
         Status::Invalid | Status::Malformed => Color::Red,
@@ -63,120 +61,13 @@ pub fn render(app: &App, frame: &mut Frame) {
     if app.records.is_empty() {
         empty::draw(app, frame, areas.list.union(areas.detail));
     } else {
-        list(app, frame, areas.list);
+        list::draw(app, frame, areas.list);
         detail(app, frame, areas.detail);
     }
     key_help::hint_bar(app, frame, areas.hints);
     if app.mode == Mode::Help {
         key_help::help(frame, frame.area());
     }
-}
-
-fn outcome_cell(app: &App, outcome: Option<&Outcome>) -> Cell<'static> {
-    match outcome {
-        None | Some(Outcome::Pending) => Cell::from("… pending"),
-        Some(Outcome::Answered { status, .. }) => {
-            let color = if (200..300).contains(status) {
-                Color::Green
-            } else {
-                Color::Red
-            };
-            Cell::from(status.to_string()).style(style(app, color))
-        }
-        Some(other) => {
-            let code = other.error().map_or("", |(code, _)| code);
-            Cell::from(format!("✗ {}", shown(code.trim_start_matches("local_"))))
-                .style(style(app, Color::Red))
-        }
-    }
-}
-
-fn list(app: &App, frame: &mut Frame, area: Rect) {
-    let wide = area.width >= 70;
-    let title = if app.filtered() {
-        format!(
-            " Deliveries {} of {} (filtered) ",
-            app.visible.len(),
-            app.records.len()
-        )
-    } else {
-        format!(" Deliveries ({}) ", app.records.len())
-    };
-    let rows_shown = app.areas().list_rows();
-    let selected = app.selected_row();
-    let rows: Vec<Row> = app
-        .visible
-        .iter()
-        .enumerate()
-        .skip(app.offset)
-        .take(rows_shown)
-        .map(|(row, &pos)| {
-            let r = &app.records[pos];
-            let last = r.last();
-            let path = match &r.query {
-                Some(q) => format!("{}?{q}", r.path),
-                None => r.path.clone(),
-            };
-            let mut cells = vec![
-                Cell::from(clock(r.received_at_ms, app.utc_offset_s)),
-                Cell::from(shown(&r.method)),
-                Cell::from(shown(&path)),
-                outcome_cell(app, last.map(|a| &a.outcome)),
-            ];
-            if wide {
-                cells.push(Cell::from(
-                    last.and_then(|a| a.duration_ms)
-                        .map(|d| format!("{d} ms"))
-                        .unwrap_or_default(),
-                ));
-            }
-            cells.push(
-                Cell::from(badge(r.verdict.status))
-                    .style(style(app, status_color(r.verdict.status))),
-            );
-            if wide {
-                cells.push(Cell::from(r.attempts.len().to_string()));
-            }
-            let row_widget = Row::new(cells);
-            if Some(row) == selected {
-                row_widget.style(Style::default().add_modifier(Modifier::REVERSED))
-            } else {
-                row_widget
-            }
-        })
-        .collect();
-    let (header, widths): (Vec<&str>, Vec<Constraint>) = if wide {
-        (
-            vec!["time", "method", "path", "status", "took", "signature", "#"],
-            vec![
-                Constraint::Length(8),
-                Constraint::Length(7),
-                Constraint::Min(10),
-                Constraint::Length(14),
-                Constraint::Length(8),
-                Constraint::Length(12),
-                Constraint::Length(3),
-            ],
-        )
-    } else {
-        (
-            vec!["time", "method", "path", "status", "signature"],
-            vec![
-                Constraint::Length(8),
-                Constraint::Length(4),
-                Constraint::Min(3),
-                Constraint::Length(5),
-                Constraint::Length(11),
-            ],
-        )
-    };
-    let table = Table::new(rows, widths)
-        .header(
-            Row::new(header)
-                .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)),
-        )
-        .block(pane(title, app.focus == Focus::List));
-    frame.render_widget(table, area);
 }
 
 fn detail(app: &App, frame: &mut Frame, area: Rect) {

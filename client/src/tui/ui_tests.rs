@@ -340,3 +340,75 @@ fn the_status_follows_the_relay_the_client_moves_to() {
     );
     insta::assert_snapshot!("header_on_a_cluster_node", text);
 }
+
+/// A retry of a Malomo event, answered after Malomo's 10 s deadline: the
+/// list shows its event type with `dup×2 late`, the detail pane its facts,
+/// the first delivery's id and what Malomo would do next.
+#[test]
+fn duplicate_and_late_marks() {
+    let mut app = app(120, 30, false);
+    app.update(Msg::Engine(fixtures::malomo(1, 1, 40)));
+    app.update(Msg::Engine(fixtures::malomo(2, 2, 11_002)));
+    press(&mut app, KeyCode::Char('G'));
+    let text = screen(&app);
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("\"┃") && l.contains("orders:created"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert!(
+        !rows[0].contains("dup") && !rows[0].contains("late"),
+        "{text}"
+    );
+    assert!(rows[1].contains("dup×2 late"), "{text}");
+    for shown in [
+        "Provider:  Malomo (malomo)",
+        "Event id:  evt_1",
+        "Attempt:   2",
+        "Duplicate: of d0001 (seen 2 times)",
+        "Deadline:  10000 ms: answered late",
+        "Next:      Malomo would time out after 10 s and retry",
+    ] {
+        assert!(text.contains(shown), "{shown} in:\n{text}");
+    }
+    insta::assert_snapshot!(text);
+    // At 80 columns the event type and the marks keep their place.
+    app.update(Msg::Resize(80, 24));
+    let text = screen(&app);
+    assert!(text.contains("dup×2 late"), "{text}");
+    assert!(text.contains("orders:c"), "{text}");
+}
+
+/// The `/` filter finds deliveries by event type.
+#[test]
+fn the_filter_matches_the_event_type() {
+    let mut app = app(120, 30, true);
+    app.update(Msg::Engine(fixtures::malomo(8, 1, 40)));
+    press(&mut app, KeyCode::Char('/'));
+    for c in "ORDERS:".chars() {
+        press(&mut app, KeyCode::Char(c));
+    }
+    press(&mut app, KeyCode::Enter);
+    assert_eq!(app.visible.len(), 1);
+    assert_eq!(app.selected.as_deref(), Some("d0008"));
+}
+
+/// An event type and id a sender chose are drawn escaped, in the list and
+/// in the detail pane.
+#[test]
+fn a_hostile_event_type_is_drawn_escaped() {
+    let mut app = app(120, 30, false);
+    let mut event = fixtures::malomo(1, 2, 40);
+    if let crate::events::Event::Delivery(d) = &mut event {
+        let w = d.webhook.as_mut().unwrap();
+        w.event_type = Some("order\x1b]0;pwned\x07.x".into());
+        w.event_id = Some("id\u{202e}fdp.exe".into());
+        w.duplicate_of = Some("d\x1b[2J".into());
+    }
+    app.update(Msg::Engine(event));
+    let text = screen(&app);
+    assert_eq!(raw_controls(&text), Vec::<char>::new(), "{text}");
+    assert!(text.contains(r"order\x1b]0;pwned\x07.x"), "{text}");
+    assert!(text.contains(r"id\u{202e}fdp.exe"), "{text}");
+    assert!(text.contains(r"of d\x1b[2J"), "{text}");
+}

@@ -44,6 +44,19 @@ impl Preset {
         {
             return Err(fail("id must be lowercase letters, digits and '-'".into()));
         }
+        if let Some(events) = &self.events {
+            events.validate().map_err(fail)?;
+        }
+        if self.facts_only {
+            return match (&self.events, self.header.is_empty(), self.custom) {
+                (None, _, _) => Err(fail("facts_only needs an events object".into())),
+                (Some(_), true, None) => Ok(()),
+                _ => Err(fail(
+                    "facts_only describes a sender that does not sign: no header or custom scheme"
+                        .into(),
+                )),
+            };
+        }
         if self.custom.is_some_and(Custom::is_code_only) {
             return Ok(());
         }
@@ -101,6 +114,12 @@ impl Preset {
         &self,
         params: &BTreeMap<String, String>,
     ) -> Result<Cow<'_, Preset>, String> {
+        if self.facts_only {
+            return Err(format!(
+                "{} does not sign its deliveries, so it takes no secret (its event facts need none)",
+                self.id
+            ));
+        }
         for key in &self.params {
             if !params.contains_key(key) {
                 return Err(format!("{} needs {key}=... with its secret", self.id));
@@ -177,6 +196,9 @@ impl Preset {
 
     /// Whether this scheme's signature is on the request.
     pub fn is_present(&self, request: &Request<'_>) -> bool {
+        if self.facts_only {
+            return false;
+        }
         if let Some(custom) = self.custom.filter(|c| c.is_code_only()) {
             return custom.finds(request);
         }

@@ -120,6 +120,33 @@ fn the_rules_between_fields_are_checked_when_loaded() {
     assert_eq!(parse_table(&preset_json(&fine)).unwrap().len(), 1);
 }
 
+/// An `events` object is read with the preset: a bad source is refused as
+/// the table is parsed, a policy that cannot be when it is checked, each
+/// naming the preset.
+#[test]
+fn event_rules_are_checked_when_loaded() {
+    for (extra, says) in [
+        (r#","events":{"type":"body:type"}"#, "starting with '/'"),
+        (r#","events":{"id":"header:"}"#, "names no header"),
+        (
+            r#","events":{"retries":{"attempts":2,"on":"whenever"}}"#,
+            "unknown variant `whenever`",
+        ),
+    ] {
+        let err = parse_table(&preset_json(extra)).unwrap_err().to_string();
+        assert!(err.contains(says), "{extra}: {err}");
+    }
+    let zero = r#","events":{"retries":{"attempts":0,"on":"any_failure"}}"#;
+    let err = parse_table(&preset_json(zero)).unwrap_err().to_string();
+    assert!(
+        err.starts_with("preset acme: events.retries.attempts") && err.contains("at least 1"),
+        "{err}"
+    );
+    let fine = r#","events":{"type":"header:X-Event","id":"body:/id","deadline_ms":5000}"#;
+    let table = parse_table(&preset_json(fine)).unwrap();
+    assert_eq!(table[0].events.as_ref().unwrap().deadline_ms, Some(5000));
+}
+
 /// Verifying with a secret that carries no settings reads the loaded
 /// preset itself: nothing is copied or parsed again per delivery.
 #[test]

@@ -364,11 +364,19 @@ pub struct Preset {
     /// header (`Authorization`) is too common to mean "signed by them".
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub only_with_secret: bool,
+    /// The sender does not sign (Maestra): the preset carries its `events`
+    /// only, for `listen --provider`, and is never a signature candidate.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub facts_only: bool,
     /// JWT schemes: the claim holding the body's SHA-256 (in `encoding`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwt_body_hash_claim: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// Where a delivery says its event type, id and attempt, and the
+    /// provider's documented deadline and retries (`webhook` reads them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<crate::webhook::EventRules>,
 }
 
 #[cfg(test)]

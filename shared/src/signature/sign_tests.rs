@@ -35,7 +35,7 @@ fn secret_for(preset: &Preset, raw: &[u8]) -> Secret {
 fn signable() -> Vec<Preset> {
     builtin()
         .iter()
-        .filter(|p| p.algorithm.is_symmetric())
+        .filter(|p| p.algorithm.is_symmetric() && !p.facts_only)
         .cloned()
         .collect()
 }
@@ -107,6 +107,10 @@ fn public_key_and_custom_schemes_are_refused() {
         id: "msg_1",
     };
     assert!(sign(discord, &Secret::new("discord", "00"), &signing).is_err());
+    // A sender that does not sign has nothing to sign with.
+    let maestra = builtin().iter().find(|p| p.id == "maestra").unwrap();
+    let err = sign(maestra, &Secret::new("maestra", "s3cret"), &signing).unwrap_err();
+    assert!(err.contains("does not sign"), "{err}");
 }
 
 proptest! {

@@ -1,0 +1,109 @@
+//! Where one fact is in a delivery: `header:NAME` or `body:/json/pointer`,
+//! parsed while a preset is read so a bad source is refused with the preset.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A header (its first value, trimmed) or a JSON pointer (RFC 6901) into
+/// the body: `/type`, `/data/object/id`, `/items/0/id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum FieldSource {
+    Header(String),
+    Body(String),
+}
+
+impl FromStr for FieldSource {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            Some(("header", name)) => {
+                if name.is_empty() {
+                    return Err(format!("source {text:?} names no header (header:NAME)"));
+                }
+                // An HTTP field name is a token: no spaces, separators or
+                // controls; anything else could never match a header.
+                if let Some(bad) = name.chars().find(|c| !is_token_char(*c)) {
+                    return Err(format!(
+                        "source {text:?}: {bad:?} cannot be in a header name"
+                    ));
+                }
+                Ok(FieldSource::Header(name.to_string()))
+            }
+            Some(("body", pointer)) => {
+                if !pointer.starts_with('/') {
+                    return Err(format!(
+                        "source {text:?} needs a JSON pointer starting with '/' after body: (body:/type)"
+                    ));
+                }
+                if let Some(bad) = bad_escape(pointer) {
+                    return Err(format!(
+                        "source {text:?}: {bad:?} is not an escape of a JSON pointer (~0 is '~', ~1 is '/')"
+                    ));
+                }
+                Ok(FieldSource::Body(pointer.to_string()))
+            }
+            _ => Err(format!(
+                "source {text:?} must be header:NAME or body:/json/pointer"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for FieldSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldSource::Header(name) => write!(f, "header:{name}"),
+            FieldSource::Body(pointer) => write!(f, "body:{pointer}"),
+        }
+    }
+}
+
+impl TryFrom<String> for FieldSource {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl From<FieldSource> for String {
+    fn from(source: FieldSource) -> String {
+        source.to_string()
+    }
+}
+
+/// RFC 9110 `tchar`.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// The first `~` not followed by `0` or `1`, as written.
+fn bad_escape(pointer: &str) -> Option<String> {
+    let mut rest = pointer;
+    while let Some(at) = rest.find('~') {
+        let after = &rest[at + 1..];
+        match after.chars().next() {
+            Some('0' | '1') => rest = &after[1..],
+            Some(c) => return Some(format!("~{c}")),
+            None => return Some("~".to_string()),
+        }
+    }
+    None
+}
+
+/// The reference tokens of a pointer that passed [`FieldSource::from_str`],
+/// unescaped (`~1` is `/`, then `~0` is `~`, in that order per RFC 6901).
+pub(super) fn tokens(pointer: &str) -> Vec<std::borrow::Cow<'_, str>> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|token| {
+            if token.contains('~') {
+                std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+            } else {
+                std::borrow::Cow::Borrowed(token)
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,107 @@
+use super::*;
+
+fn rules(json: &str) -> Result<EventRules, String> {
+    let rules: EventRules = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    rules.validate()?;
+    Ok(rules)
+}
+
+#[test]
+fn sources_read_and_print_as_written() {
+    let text = r#"{"type":"header:X-GitHub-Event","type_detail":"body:/action","id":"body:/data/a~1b","attempt":"header:Malomo-Attempt-Number","deadline_ms":10000,"retries":{"attempts":10,"within_s":86400,"on":"any_failure"},"source":"https://docs.example/retries"}"#;
+    let parsed = rules(text).unwrap();
+    assert_eq!(
+        parsed.event_type,
+        Some(FieldSource::Header("X-GitHub-Event".into()))
+    );
+    assert_eq!(parsed.id, Some(FieldSource::Body("/data/a~1b".into())));
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), text);
+}
+
+#[test]
+fn a_bad_source_is_refused_with_what_is_wrong() {
+    let cases = [
+        ("body:type", "starting with '/'"),
+        ("body:", "starting with '/'"),
+        ("header:", "names no header"),
+        ("header:X Event", "cannot be in a header name"),
+        ("header:X-Event\n", "cannot be in a header name"),
+        ("body:/a~2b", "\"~2\" is not an escape"),
+        ("body:/a~", "\"~\" is not an escape"),
+        ("query:type", "must be header:NAME or body:/json/pointer"),
+        ("type", "must be header:NAME or body:/json/pointer"),
+    ];
+    for (source, says) in cases {
+        let err = rules(&format!(r#"{{"id":{source:?}}}"#)).unwrap_err();
+        assert!(err.contains(says), "{source:?}: {err}");
+        assert!(err.contains(&format!("{source:?}")), "{source:?}: {err}");
+    }
+}
+
+#[test]
+fn a_retry_policy_that_cannot_be_is_refused() {
+    let cases = [
+        (r#"{"attempts":0,"on":"any_failure"}"#, "at least 1"),
+        (
+            r#"{"attempts":3,"delays_s":[60,300,1800],"on":"any_failure"}"#,
+            "3 waits but 3 attempts leave 2 retries",
+        ),
+        (
+            r#"{"on":"any_failure"}"#,
+            "needs attempts, delays_s or within_s",
+        ),
+        (
+            r#"{"within_s":0,"on":"any_failure"}"#,
+            "within_s must be more than 0",
+        ),
+        (
+            r#"{"attempts":3,"on":"sometimes"}"#,
+            "unknown variant `sometimes`",
+        ),
+        (
+            r#"{"attempts":3,"on":"any_failure","every":5}"#,
+            "unknown field `every`",
+        ),
+    ];
+    for (policy, says) in cases {
+        let err = rules(&format!(r#"{{"retries":{policy}}}"#)).unwrap_err();
+        assert!(err.contains(says), "{policy}: {err}");
+    }
+    let err = rules(r#"{"deadline_ms":0}"#).unwrap_err();
+    assert!(err.contains("deadline_ms must be more than 0"), "{err}");
+    let err = rules(r#"{"kind":"body:/type"}"#).unwrap_err();
+    assert!(err.contains("unknown field `kind`"), "{err}");
+}
+
+#[test]
+fn the_attempt_count_follows_from_the_listed_waits() {
+    let listed = rules(r#"{"retries":{"delays_s":[60,300],"on":"any_failure"}}"#).unwrap();
+    assert_eq!(listed.retries.unwrap().total_attempts(), Some(3));
+    let window = rules(r#"{"retries":{"within_s":3600,"on":"any_failure"}}"#).unwrap();
+    assert_eq!(window.retries.unwrap().total_attempts(), None);
+}
+
+#[test]
+fn late_means_after_the_deadline_and_is_unknown_without_one() {
+    let ten = rules(r#"{"deadline_ms":10000}"#).unwrap();
+    assert_eq!(late(&ten, 10_000), Some(false));
+    assert_eq!(late(&ten, 10_001), Some(true));
+    assert_eq!(late(&EventRules::default(), u64::MAX), None);
+}
+
+#[test]
+fn facts_serialize_with_the_names_of_the_json_lines() {
+    let facts = WebhookFacts {
+        provider: "malomo".into(),
+        event_type: Some("orders:created".into()),
+        event_id: Some("w1".into()),
+        attempt: Some(3),
+        deadline_ms: None,
+    };
+    assert_eq!(
+        serde_json::to_string(&facts).unwrap(),
+        r#"{"provider":"malomo","type":"orders:created","id":"w1","attempt":3}"#
+    );
+    let back: WebhookFacts = serde_json::from_str(r#"{"provider":"github"}"#).unwrap();
+    assert_eq!(back.event_id, None);
+}
