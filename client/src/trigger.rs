@@ -1,13 +1,14 @@
 //! `hookhole trigger`: send a realistic, correctly signed webhook from any
 //! provider, to the running listener or any URL.
 //!
-//! `args` holds the flags, [`catalogue`] the events, `url` where they go
-//! and `answer` what came back (the server's answer, or the relay's
-//! refusal); this file signs and sends.
+//! `args` holds the flags, [`catalogue`] the events, [`set`] the body edits
+//! of `--set`, `url` where they go and `answer` what came back (the
+//! server's answer, or the relay's refusal); this file signs and sends.
 
 mod answer;
 mod args;
 pub mod catalogue;
+pub mod set;
 mod url;
 
 pub use answer::{Answer, HttpClient, http_client, send};
@@ -33,6 +34,9 @@ pub struct Options {
     pub age: Age,
     pub extra_headers: Vec<Header>,
     pub data: Option<Vec<u8>>,
+    /// `--set` edits, applied in order to the body (the event's or
+    /// `--data-file`'s) before signing.
+    pub set: Vec<set::FieldSet>,
 }
 
 /// A request ready to send, and how it was made (for the printed line).
@@ -66,6 +70,9 @@ pub fn prepare(
     let (mut headers, mut body) = event.render(&fill)?;
     if let Some(data) = &options.data {
         body = data.clone();
+    }
+    if !options.set.is_empty() {
+        body = set::apply(&body, &options.set)?;
     }
     // Before signing, so a scheme that signs headers signs the user's.
     set_headers(&mut headers, &options.extra_headers);
@@ -231,6 +238,7 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
         age: args.age.clone().unwrap_or_default(),
         extra_headers,
         data,
+        set: args.set.clone(),
     };
     let client = http_client();
     let started = tokio::time::Instant::now();

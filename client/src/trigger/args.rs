@@ -1,5 +1,6 @@
 //! `hookhole trigger`'s flags, and the values they parse into.
 
+use super::set::{self, FieldSet};
 use hookhole_host::settings;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -43,6 +44,10 @@ pub struct TriggerArgs {
     /// Send this file's bytes as the body instead of the event's (still signed)
     #[arg(long, value_name = "FILE")]
     pub data_file: Option<PathBuf>,
+    /// Change a JSON body field before signing, e.g. data.object.amount=4200
+    /// (repeatable; VALUE is JSON when it parses, else a string)
+    #[arg(long = "set", value_name = "PATH=VALUE", value_parser = set::parse)]
+    pub set: Vec<FieldSet>,
     /// Data dir of the listener to find [default: the platform data dir]
     #[arg(long, env = "HOOKHOLE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
