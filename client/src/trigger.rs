@@ -8,6 +8,7 @@
 mod answer;
 mod args;
 pub mod catalogue;
+mod fill;
 pub mod set;
 mod url;
 
@@ -76,11 +77,11 @@ pub fn prepare(
     }
     // Before signing, so a scheme that signs headers signs the user's.
     set_headers(&mut headers, &options.extra_headers);
+    if event.provider != UNSIGNED && event.preset(registry).is_none() {
+        return Err(format!("no signature scheme named {}", event.provider));
+    }
     let mut how = "unsigned".to_string();
-    if event.provider != UNSIGNED {
-        let preset = event
-            .preset(registry)
-            .ok_or_else(|| format!("no signature scheme named {}", event.provider))?;
+    if let Some(preset) = event.signer(registry) {
         let mut secret = secret
             .ok_or_else(|| format!("no secret for {}", event.provider))?
             .clone();
@@ -163,7 +164,7 @@ fn change_one_byte(body: &mut Vec<u8>) {
 fn list(events: &[Event], registry: &Registry) {
     let width = events.iter().map(|e| e.name.len()).max().unwrap_or(0);
     for event in events {
-        let note = match event.preset(registry) {
+        let note = match event.signer(registry) {
             Some(p) if !p.algorithm.is_symmetric() => {
                 "  (public-key scheme: cannot be signed here)"
             }
@@ -192,26 +193,24 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
     let mut all_secrets = secrets::resolve(&args.secret, &registry, None)?;
     all_secrets.extend(shared.secrets);
     let secret = all_secrets.iter().find(|s| s.provider == event.provider);
-    if event.provider != UNSIGNED {
-        match event.preset(&registry) {
-            Some(p) if !p.algorithm.is_symmetric() => {
-                return Err(UsageError(format!(
-                    "{} uses public-key signatures: only the provider's private key can sign them",
-                    event.provider
-                ))
-                .into());
-            }
-            _ if secret.is_none() => {
-                return Err(UsageError(format!(
-                    "no secret for {0}: pass --secret {0}=... (the one the listener verifies with) or put it in hookhole.toml under [listen] secret",
-                    event.provider
-                ))
-                .into());
-            }
-            _ => {}
+    match event.signer(&registry) {
+        Some(p) if !p.algorithm.is_symmetric() => {
+            return Err(UsageError(format!(
+                "{} uses public-key signatures: only the provider's private key can sign them",
+                event.provider
+            ))
+            .into());
         }
+        Some(_) if secret.is_none() => {
+            return Err(UsageError(format!(
+                "no secret for {0}: pass --secret {0}=... (the one the listener verifies with) or put it in hookhole.toml under [listen] secret",
+                event.provider
+            ))
+            .into());
+        }
+        _ => {}
     }
-    if args.tamper && event.preset(&registry).is_some_and(|p| !p.covers_body()) {
+    if args.tamper && event.signer(&registry).is_some_and(|p| !p.covers_body()) {
         eprintln!(
             "{}",
             printable::line(&format!(
