@@ -32,8 +32,8 @@ pub struct FieldSet {
     pub value: String,
 }
 
-/// Parses `PATH=VALUE` (the flag's value parser: the message names what
-/// is wrong, clap names the flag).
+/// Parses `PATH=VALUE`; the message says what is wrong (the caller names
+/// the flag).
 pub fn parse(text: &str) -> Result<FieldSet, String> {
     let mut path = Vec::new();
     let mut key = String::new();
@@ -107,18 +107,17 @@ pub fn apply(body: &[u8], sets: &[FieldSet]) -> Result<Vec<u8>, String> {
     let mut body = body.to_vec();
     for set in sets {
         body = set_path(&body, &set.path, &set.value, BODY_MAX)
-            .map_err(|refusal| format!("--set {}: {refusal}", clipped(&set.path)))?;
+            .map_err(|refusal| format!("--set {}: {refusal}", clip(&display_path(&set.path))))?;
     }
     Ok(body)
 }
 
-/// The path for a message: long ones cut (the whole path can be 64 keys of
-/// any length).
-fn clipped(path: &[String]) -> String {
-    let shown = display_path(path);
-    match shown.char_indices().nth(80) {
-        Some((end, _)) => format!("{}…", &shown[..end]),
-        None => shown,
+/// A flag's text or a path for a message: cut after 80 characters (a
+/// path can be 64 keys of any length, a value anything).
+pub fn clip(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
 }
 
