@@ -1,20 +1,23 @@
 //! `hookhole trigger`: send a realistic, correctly signed webhook from any
 //! provider, to the running listener or any URL.
 //!
-//! `args` holds the flags, [`catalogue`] the events, `url` where they go
-//! and `answer` what came back (the server's answer, or the relay's
-//! refusal); this file signs and sends.
+//! `args` holds the flags, [`catalogue`] the events, [`set`] the body edits
+//! of `--set`, [`retry`] the second request of `--duplicate`, `url` where
+//! they go and `answer` what came back (the server's answer, or the relay's
+//! refusal); this file renders, signs and sends.
 
 mod answer;
 mod args;
 pub mod catalogue;
+mod fill;
+pub mod retry;
+pub mod set;
 mod url;
 
-pub use answer::{Answer, HttpClient, http_client, send};
+pub use answer::{Answer, HttpClient, Tally, http_client, send};
 pub use args::{Age, TriggerArgs};
 
 use crate::listen;
-use crate::output::count;
 use crate::secrets;
 use catalogue::{Event, Fill, UNSIGNED};
 use hookhole_host::settings::UsageError;
@@ -33,6 +36,21 @@ pub struct Options {
     pub age: Age,
     pub extra_headers: Vec<Header>,
     pub data: Option<Vec<u8>>,
+    /// `--set` edits, applied in order to the body (the event's or
+    /// `--data-file`'s) before signing.
+    pub set: Vec<set::FieldSet>,
+}
+
+/// One event rendered, with the user's body and headers, not yet signed:
+/// what `--duplicate` sends again.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub headers: Vec<Header>,
+    pub body: Vec<u8>,
+    /// Unix seconds the event is signed at.
+    pub at: i64,
+    /// The rendering's ids and time (a retry keeps the ids).
+    fill: Fill,
 }
 
 /// A request ready to send, and how it was made (for the printed line).
@@ -61,19 +79,48 @@ pub fn prepare(
     now: i64,
     options: &Options,
 ) -> Result<Prepared, String> {
+    let draft = draft(event, now, options)?;
+    finish(event, registry, secret, url, &draft, options)
+}
+
+/// Renders one event at `now` (less `--age`), with `--data-file`, `--set`
+/// and `--header` applied.
+pub fn draft(event: &Event, now: i64, options: &Options) -> Result<Draft, String> {
     let at = now - options.age.duration.as_secs() as i64;
     let fill = Fill::new(at);
     let (mut headers, mut body) = event.render(&fill)?;
     if let Some(data) = &options.data {
         body = data.clone();
     }
+    if !options.set.is_empty() {
+        body = set::apply(&body, &options.set)?;
+    }
     // Before signing, so a scheme that signs headers signs the user's.
     set_headers(&mut headers, &options.extra_headers);
+    Ok(Draft {
+        headers,
+        body,
+        at,
+        fill,
+    })
+}
+
+/// Signs `draft` at its time and (with `--tamper`) damages it.
+pub fn finish(
+    event: &Event,
+    registry: &Registry,
+    secret: Option<&Secret>,
+    url: &str,
+    draft: &Draft,
+    options: &Options,
+) -> Result<Prepared, String> {
+    if event.provider != UNSIGNED && event.preset(registry).is_none() {
+        return Err(format!("no signature scheme named {}", event.provider));
+    }
+    let mut headers = draft.headers.clone();
+    let mut body = draft.body.clone();
     let mut how = "unsigned".to_string();
-    if event.provider != UNSIGNED {
-        let preset = event
-            .preset(registry)
-            .ok_or_else(|| format!("no signature scheme named {}", event.provider))?;
+    if let Some(preset) = event.signer(registry) {
         let mut secret = secret
             .ok_or_else(|| format!("no secret for {}", event.provider))?
             .clone();
@@ -83,36 +130,37 @@ pub fn prepare(
                 .entry(key.clone())
                 .or_insert_with(|| value.clone());
         }
-        let id = format!("msg_{}", fill.event_id);
+        let id = format!("msg_{}", draft.fill.event_id);
         let signing = Signing {
             body: &body,
             url,
             headers: &headers,
-            timestamp: at,
+            timestamp: draft.at,
             id: &id,
         };
         let signed = sign(preset, &secret, &signing)?;
-        // Named as the user wrote them.
-        let replaced: Vec<&str> = options
+        // `-H` replaces a signature header too (the others are in already).
+        let replacing: Vec<Header> = options
             .extra_headers
             .iter()
             .filter(|e| named(&signed.headers, &e.name))
-            .map(|e| e.name.as_str())
+            .cloned()
             .collect();
         headers.extend(signed.headers);
+        set_headers(&mut headers, &replacing);
         body = signed.body;
-        how = if replaced.is_empty() {
+        how = if replacing.is_empty() {
             format!("signed as {}", preset.id)
         } else {
-            // What arrives carries the user's signature, not ours.
-            format!("{} from --header", replaced.join(", "))
+            // What arrives carries the user's signature, not ours. Named as
+            // the user wrote them.
+            let names: Vec<&str> = replacing.iter().map(|h| h.name.as_str()).collect();
+            format!("{} from --header", names.join(", "))
         };
-        if replaced.is_empty() && !options.age.duration.is_zero() {
+        if replacing.is_empty() && !options.age.duration.is_zero() {
             how.push_str(&format!(" {} ago", options.age.given));
         }
     }
-    // Again after signing: `-H` replaces a signature header too.
-    set_headers(&mut headers, &options.extra_headers);
     if options.tamper {
         change_one_byte(&mut body);
         how.push_str(", then 1 body byte changed");
@@ -156,7 +204,7 @@ fn change_one_byte(body: &mut Vec<u8>) {
 fn list(events: &[Event], registry: &Registry) {
     let width = events.iter().map(|e| e.name.len()).max().unwrap_or(0);
     for event in events {
-        let note = match event.preset(registry) {
+        let note = match event.signer(registry) {
             Some(p) if !p.algorithm.is_symmetric() => {
                 "  (public-key scheme: cannot be signed here)"
             }
@@ -185,26 +233,8 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
     let mut all_secrets = secrets::resolve(&args.secret, &registry, None)?;
     all_secrets.extend(shared.secrets);
     let secret = all_secrets.iter().find(|s| s.provider == event.provider);
-    if event.provider != UNSIGNED {
-        match event.preset(&registry) {
-            Some(p) if !p.algorithm.is_symmetric() => {
-                return Err(UsageError(format!(
-                    "{} uses public-key signatures: only the provider's private key can sign them",
-                    event.provider
-                ))
-                .into());
-            }
-            _ if secret.is_none() => {
-                return Err(UsageError(format!(
-                    "no secret for {0}: pass --secret {0}=... (the one the listener verifies with) or put it in hookhole.toml under [listen] secret",
-                    event.provider
-                ))
-                .into());
-            }
-            _ => {}
-        }
-    }
-    if args.tamper && event.preset(&registry).is_some_and(|p| !p.covers_body()) {
+    check_signable(event, &registry, secret)?;
+    if args.tamper && event.signer(&registry).is_some_and(|p| !p.covers_body()) {
         eprintln!(
             "{}",
             printable::line(&format!(
@@ -213,56 +243,72 @@ pub async fn run(args: &TriggerArgs, config_file: Option<&Path>) -> anyhow::Resu
             ))
         );
     }
+    let options = args.options()?;
     let url = url::target(args, shared.data_dir.as_deref())?;
-    let extra_headers = args
-        .headers
-        .iter()
-        .map(|h| crate::verify_cmd::parse_header(h))
-        .collect::<Result<Vec<_>, _>>()?;
-    let data = match &args.data_file {
-        Some(path) => Some(
-            hookhole_host::bounded_read::read_file(path, hookhole_host::bounded_read::BODY_MAX)
-                .map_err(|e| UsageError(format!("--data-file {}: {e}", path.display())))?,
-        ),
-        None => None,
+    let rules = retry::rules(event, &registry);
+    // Signed, with the event id and attempt it carries on the line.
+    let ready = |draft: &Draft, again: bool| {
+        let mut prepared =
+            finish(event, &registry, secret, &url, draft, &options).map_err(UsageError)?;
+        if args.duplicate {
+            let facts = rules.map(|r| retry::facts(event, r, &prepared));
+            prepared
+                .how
+                .push_str(&retry::describe(facts.as_ref(), again));
+        }
+        Ok::<_, UsageError>(prepared)
     };
-    let options = Options {
-        tamper: args.tamper,
-        age: args.age.clone().unwrap_or_default(),
-        extra_headers,
-        data,
+    let line = |label: &str, p: &Prepared| {
+        format!("{label} {} {} {} ({})", event.name, p.method, p.url, p.how)
     };
     let client = http_client();
     let started = tokio::time::Instant::now();
-    let (mut unanswered, mut refused) = (0, 0);
+    let mut tally = Tally::default();
     for n in 1..=args.count {
         if let Some(rate) = args.rate {
-            // Pacing a stream for load practice: the n-th request at n/rate s.
+            // Pacing a stream for load practice: the n-th event at n/rate s.
             tokio::time::sleep_until(started + Duration::from_secs_f64(f64::from(n - 1) / rate))
                 .await;
         }
-        let prepared =
-            prepare(event, &registry, secret, &url, unix_now(), &options).map_err(UsageError)?;
-        let answer = send(&client, &prepared).await;
-        match &answer {
-            Ok(a) if a.relay_refusal().is_some() => refused += 1,
-            Ok(_) => {}
-            Err(_) => unanswered += 1,
+        let first = draft(event, unix_now(), &options).map_err(UsageError)?;
+        let retry = match args.duplicate {
+            true => Some(retry::next_attempt(&first, event, &registry).map_err(UsageError)?),
+            false => None,
+        };
+        let prepared = ready(&first, false)?;
+        tally
+            .exchange(&client, &line(&format!("#{n}"), &prepared), &prepared)
+            .await;
+        if let Some(retry) = retry {
+            // Signed when it is sent, as the provider's retry is.
+            let at = unix_now() - options.age.duration.as_secs() as i64;
+            let retry = retry::at_time(retry, event, &registry, at).map_err(UsageError)?;
+            let prepared = ready(&retry, true)?;
+            tally
+                .exchange(&client, &line(&format!("#{n} again"), &prepared), &prepared)
+                .await;
         }
-        let sent = format!(
-            "#{n} {} {} {} ({})",
-            event.name, prepared.method, prepared.url, prepared.how
-        );
-        crate::output::line(&answer::report(&sent, &answer));
     }
-    let sent = count(args.count as usize, "request", "requests");
-    match (unanswered, refused) {
-        (0, 0) => Ok(()),
-        (0, refused) => anyhow::bail!("the relay refused {refused} of {sent}"),
-        (unanswered, 0) => anyhow::bail!("{unanswered} of {sent} got no answer"),
-        (unanswered, refused) => {
-            anyhow::bail!("{unanswered} of {sent} got no answer and the relay refused {refused}")
-        }
+    tally.outcome()
+}
+
+/// A usage error when `event` is to be signed and cannot be: a public-key
+/// scheme, or no secret.
+fn check_signable(
+    event: &Event,
+    registry: &Registry,
+    secret: Option<&Secret>,
+) -> Result<(), UsageError> {
+    match event.signer(registry) {
+        Some(p) if !p.algorithm.is_symmetric() => Err(UsageError(format!(
+            "{} uses public-key signatures: only the provider's private key can sign them",
+            event.provider
+        ))),
+        Some(_) if secret.is_none() => Err(UsageError(format!(
+            "no secret for {0}: pass --secret {0}=... (the one the listener verifies with) or put it in hookhole.toml under [listen] secret",
+            event.provider
+        ))),
+        _ => Ok(()),
     }
 }
 

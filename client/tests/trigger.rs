@@ -11,12 +11,12 @@ mod common;
 use common::process::{Proc, hookhole, run};
 use common::*;
 use hookhole::events::Event as EngineEvent;
-use hookhole::trigger::catalogue::{self, UNSIGNED};
+use hookhole::trigger::catalogue;
 use hookhole::trigger::{Options, http_client, prepare, send, unix_now};
 use hookhole::verification::Verifier;
 use hookhole_shared::signature::preset::{Algorithm, KeyDecoding, Preset};
 use hookhole_shared::signature::secret::Secret;
-use hookhole_shared::signature::{Registry, Status};
+use hookhole_shared::signature::{Registry, Request, Status};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,7 +49,7 @@ async fn every_catalogue_event_arrives_valid_invalid_when_tampered_and_expired_w
     let events = catalogue::catalogue(&registry);
     let signable: Vec<(&catalogue::Event, Option<&Preset>)> = events
         .iter()
-        .map(|e| (e, e.preset(&registry)))
+        .map(|e| (e, e.signer(&registry)))
         .filter(|(_, p)| p.is_none_or(|p| p.algorithm.is_symmetric()))
         .collect();
     let mut secrets: BTreeMap<String, Secret> = BTreeMap::new();
@@ -79,7 +79,7 @@ async fn every_catalogue_event_arrives_valid_invalid_when_tampered_and_expired_w
         let mut cases: Vec<(&str, Options, Status)> = vec![(
             "as sent",
             Options::default(),
-            if event.provider == UNSIGNED {
+            if preset.is_none() {
                 Status::Unsigned
             } else {
                 Status::Valid
@@ -133,6 +133,55 @@ async fn every_catalogue_event_arrives_valid_invalid_when_tampered_and_expired_w
         failures.join("\n")
     );
     assert!(checked > 300, "only {checked} deliveries checked");
+}
+
+/// Every event whose provider's rules name an event id carries one, fresh
+/// for each event: a plain trigger is a new event to the inspector, and
+/// only `--duplicate` sends one event twice.
+#[test]
+fn every_event_carries_its_providers_event_id_fresh_each_time() {
+    let registry = Registry::builtin();
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for event in catalogue::catalogue(&registry) {
+        if registry
+            .event_rules(&event.provider)
+            .is_none_or(|r| r.id.is_none())
+        {
+            continue;
+        }
+        let preset = event.signer(&registry);
+        if preset.is_some_and(|p| !p.algorithm.is_symmetric()) {
+            continue;
+        }
+        let secret = preset.map(|p| secret_for(p, &event));
+        let id = || {
+            let p = prepare(
+                &event,
+                &registry,
+                secret.as_ref(),
+                "http://127.0.0.1:9/",
+                unix_now(),
+                &Options::default(),
+            )
+            .unwrap();
+            let request = Request {
+                method: &p.method,
+                url: &p.url,
+                headers: &p.headers,
+                body: &p.body,
+            };
+            // Read as the listener reads them.
+            registry.webhook_facts(&event.provider, &request)?.event_id
+        };
+        checked += 1;
+        match (id(), id()) {
+            (Some(a), Some(b)) if a != b => {}
+            ids => missing.push(format!("{}: {ids:?}", event.name)),
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+    assert!(checked >= 25, "only {checked} events checked");
 }
 
 #[tokio::test]

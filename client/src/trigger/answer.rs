@@ -105,6 +105,44 @@ pub async fn send(client: &HttpClient, prepared: &Prepared) -> Result<Answer, St
     })
 }
 
+/// The answers of a run so far: how it ends.
+#[derive(Debug, Default)]
+pub struct Tally {
+    sent: usize,
+    unanswered: usize,
+    refused: usize,
+}
+
+impl Tally {
+    /// Sends `prepared`, prints one line (`sent` says what was sent) and
+    /// counts the answer.
+    pub async fn exchange(&mut self, client: &HttpClient, sent: &str, prepared: &Prepared) {
+        let answer = send(client, prepared).await;
+        self.sent += 1;
+        match &answer {
+            Ok(a) if a.relay_refusal().is_some() => self.refused += 1,
+            Ok(_) => {}
+            Err(_) => self.unanswered += 1,
+        }
+        crate::output::line(&report(sent, &answer));
+    }
+
+    /// An error when any request got no answer or the relay refused it.
+    pub fn outcome(&self) -> anyhow::Result<()> {
+        let sent = crate::output::count(self.sent, "request", "requests");
+        match (self.unanswered, self.refused) {
+            (0, 0) => Ok(()),
+            (0, refused) => anyhow::bail!("the relay refused {refused} of {sent}"),
+            (unanswered, 0) => anyhow::bail!("{unanswered} of {sent} got no answer"),
+            (unanswered, refused) => {
+                anyhow::bail!(
+                    "{unanswered} of {sent} got no answer and the relay refused {refused}"
+                )
+            }
+        }
+    }
+}
+
 /// One line: what was sent (`sent`) and what came back.
 pub fn report(sent: &str, answer: &Result<Answer, String>) -> String {
     match answer {

@@ -1,6 +1,7 @@
 //! `hookhole trigger`'s flags, and the values they parse into.
 
-use hookhole_host::settings;
+use super::{Options, set};
+use hookhole_host::settings::{self, UsageError};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,9 +44,51 @@ pub struct TriggerArgs {
     /// Send this file's bytes as the body instead of the event's (still signed)
     #[arg(long, value_name = "FILE")]
     pub data_file: Option<PathBuf>,
+    /// Change a JSON body field before signing, e.g. data.object.amount=4200
+    /// (repeatable; VALUE is JSON when it parses, else a string)
+    // Parsed with the event's other settings (`trigger::options`): its
+    // errors quote the flag clipped, where clap's would quote all of it.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Send each event twice, as the provider's retry would: the same event
+    /// id, the next attempt number, a fresh signature
+    #[arg(long)]
+    pub duplicate: bool,
     /// Data dir of the listener to find [default: the platform data dir]
     #[arg(long, env = "HOOKHOLE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+}
+
+impl TriggerArgs {
+    /// How to send, from the flags (`--data-file` read here, bounded).
+    pub fn options(&self) -> anyhow::Result<Options> {
+        let extra_headers = self
+            .headers
+            .iter()
+            .map(|h| crate::verify_cmd::parse_header(h))
+            .collect::<Result<Vec<_>, _>>()?;
+        let data = match &self.data_file {
+            Some(path) => Some(
+                hookhole_host::bounded_read::read_file(path, hookhole_host::bounded_read::BODY_MAX)
+                    .map_err(|e| UsageError(format!("--data-file {}: {e}", path.display())))?,
+            ),
+            None => None,
+        };
+        let set = self
+            .set
+            .iter()
+            .map(|text| {
+                set::parse(text).map_err(|e| UsageError(format!("--set {}: {e}", set::clip(text))))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Options {
+            tamper: self.tamper,
+            age: self.age.clone().unwrap_or_default(),
+            extra_headers,
+            data,
+            set,
+        })
+    }
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

@@ -1,14 +1,20 @@
 //! The events `hookhole trigger` can send: curated ones with realistic
 //! headers and payloads (`events.json`, `samples/`), plus a `PROVIDER.test`
 //! event for every other provider we verify, so each one can be tried.
+//! Their placeholders are filled by [`Fill`].
 
+pub use super::fill::Fill;
 use hookhole_shared::headers::Header;
 use hookhole_shared::signature::Registry;
 use hookhole_shared::signature::preset::{Preset, TimestampSource, TimestampUnit};
+use hookhole_shared::webhook::{EventRules, FieldSource};
 use serde::Deserialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Sample payloads, byte for byte as providers document them.
+/// Sample payloads, byte for byte as providers document them but for the
+/// event ids their providers dedupe on (`{{event_id}}`, `{{uuid}}`): fresh
+/// for every event sent, so that only `--duplicate` sends one event twice.
 const SAMPLES: &[(&str, &str)] = &[
     (
         "generic-resource.updated.json",
@@ -72,64 +78,6 @@ fn post() -> String {
     "POST".to_string()
 }
 
-/// Values for one rendering of an event.
-#[derive(Debug, Clone)]
-pub struct Fill {
-    /// Unix seconds: the event's time (now, or earlier with `--age`).
-    pub now: i64,
-    pub event_id: String,
-    pub uuid: String,
-}
-
-impl Fill {
-    pub fn new(now: i64) -> Self {
-        let mut bytes = [0u8; 24];
-        // Without randomness ids repeat, which is harmless for a test event.
-        let _ = getrandom::fill(&mut bytes);
-        let event_id: String = bytes[..12]
-            .iter()
-            .map(|b| char::from(b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"[usize::from(b % 32)]))
-            .collect();
-        // A version-4 UUID from the last 16 bytes (RFC 9562 version and variant bits).
-        let mut u = [0u8; 16];
-        u.copy_from_slice(&bytes[8..24]);
-        u[6] = (u[6] & 0x0f) | 0x40;
-        u[8] = (u[8] & 0x3f) | 0x80;
-        let h = hex::encode(u);
-        let uuid = format!(
-            "{}-{}-{}-{}-{}",
-            &h[..8],
-            &h[8..12],
-            &h[12..16],
-            &h[16..20],
-            &h[20..32]
-        );
-        Fill {
-            now,
-            event_id,
-            uuid,
-        }
-    }
-
-    /// Replaces `{{now}}`, `{{now_ms}}`, `{{now_iso}}`, `{{event_id}}`,
-    /// `{{uuid}}`; a numeric placeholder that is a whole JSON string
-    /// (`"{{now}}"`) becomes a JSON number.
-    fn render(&self, text: &str) -> String {
-        let now = self.now.to_string();
-        let now_ms = (self.now * 1000).to_string();
-        text.replace("\"{{now}}\"", &now)
-            .replace("\"{{now_ms}}\"", &now_ms)
-            .replace("{{now_ms}}", &now_ms)
-            .replace(
-                "{{now_iso}}",
-                &hookhole_shared::signature::sign::rfc3339(self.now),
-            )
-            .replace("{{now}}", &now)
-            .replace("{{event_id}}", &self.event_id)
-            .replace("{{uuid}}", &self.uuid)
-    }
-}
-
 impl Event {
     /// The headers and body to send, placeholders filled.
     pub fn render(&self, fill: &Fill) -> Result<(Vec<Header>, Vec<u8>), String> {
@@ -151,12 +99,30 @@ impl Event {
         Ok((headers, fill.render(&raw).into_bytes()))
     }
 
-    /// The preset that signs this event, if any.
+    /// The provider's preset for this event (its variant's), if any: the
+    /// signing scheme, or the event facts of a sender that does not sign.
     pub fn preset<'r>(&self, registry: &'r Registry) -> Option<&'r Preset> {
         let of_provider = || registry.presets().iter().filter(|p| p.id == self.provider);
         of_provider()
             .find(|p| p.variant == self.variant)
             .or_else(|| of_provider().next())
+    }
+
+    /// The preset that signs this event: `None` when it is sent unsigned
+    /// (provider `none`, or a sender such as Maestra that does not sign).
+    pub fn signer<'r>(&self, registry: &'r Registry) -> Option<&'r Preset> {
+        self.preset(registry).filter(|p| !p.facts_only)
+    }
+}
+
+/// How a body timestamp in `unit` is written in a template (rendered by
+/// [`Fill`]: a number for seconds and milliseconds when it is the whole
+/// JSON string).
+pub fn timestamp_placeholder(unit: TimestampUnit) -> &'static str {
+    match unit {
+        TimestampUnit::Ms => "{{now_ms}}",
+        TimestampUnit::Rfc3339 => "{{now_iso}}",
+        TimestampUnit::S | TimestampUnit::Raw => "{{now}}",
     }
 }
 
@@ -172,11 +138,14 @@ fn default_event(preset: &Preset) -> Event {
     if let Some(rule) = &preset.timestamp
         && let TimestampSource::Body(field) = &rule.source
     {
-        body[field.as_str()] = serde_json::Value::String(match rule.unit {
-            TimestampUnit::Ms => "{{now_ms}}".into(),
-            TimestampUnit::Rfc3339 => "{{now_iso}}".into(),
-            TimestampUnit::S | TimestampUnit::Raw => "{{now}}".into(),
-        });
+        body[field.as_str()] = timestamp_placeholder(rule.unit).into();
+    }
+    let mut headers = vec![
+        ("User-Agent".into(), "hookhole-trigger".into()),
+        ("Content-Type".into(), "application/json".into()),
+    ];
+    if let Some(rules) = &preset.events {
+        with_facts(rules, &mut headers, &mut body);
     }
     Event {
         name: format!("{}.test", preset.id),
@@ -184,15 +153,59 @@ fn default_event(preset: &Preset) -> Event {
         variant: preset.variant.clone(),
         description: format!("A test event signed like {}", preset.name),
         method: post(),
-        headers: vec![
-            ("User-Agent".into(), "hookhole-trigger".into()),
-            ("Content-Type".into(), "application/json".into()),
-        ],
+        headers,
         body: Some(body),
         body_text: None,
         sample: None,
         params: BTreeMap::new(),
     }
+}
+
+/// The event's type, a fresh id and attempt 1, put where the provider's
+/// rules read them, so a test event has the facts a real one has (and
+/// `--duplicate` an id to repeat).
+fn with_facts(rules: &EventRules, headers: &mut Vec<(String, String)>, body: &mut Value) {
+    let facts = [
+        (&rules.event_type, "test.event", Value::from("test.event")),
+        (&rules.id, "{{uuid}}", Value::from("evt_{{event_id}}")),
+        (&rules.attempt, "1", Value::from(1)),
+    ];
+    for (source, in_header, in_body) in facts {
+        match source {
+            Some(FieldSource::Header(name)) => {
+                headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                headers.push((name.clone(), in_header.into()));
+            }
+            Some(source @ FieldSource::Body(_)) => {
+                let keys = source.body_keys().expect("a body source has keys");
+                put(body, &keys, in_body);
+            }
+            None => {}
+        }
+    }
+}
+
+/// `value` at `keys` in `body`, making the objects (or, for index 0, the
+/// array) on the way; left out where a value of ours is in the way.
+fn put(body: &mut Value, keys: &[String], value: Value) {
+    let mut at = body;
+    for key in keys {
+        if at.is_null() {
+            *at = match key.as_str() {
+                "0" => Value::Array(vec![Value::Null]),
+                _ => Value::Object(serde_json::Map::new()),
+            };
+        }
+        at = match at {
+            Value::Object(map) => map.entry(key.clone()).or_insert(Value::Null),
+            Value::Array(items) => match key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                Some(item) => item,
+                None => return,
+            },
+            _ => return,
+        };
+    }
+    *at = value;
 }
 
 /// Every event: the curated ones, then one per remaining provider.
@@ -257,20 +270,13 @@ mod tests {
             if event.provider != UNSIGNED {
                 assert!(event.preset(&registry).is_some(), "{}", event.name);
             }
+            if event.provider == "maestra" {
+                // Known by its provider for its facts, sent unsigned.
+                assert!(event.signer(&registry).is_none(), "{}", event.name);
+            }
             let text = String::from_utf8(body).unwrap();
             assert!(!text.contains("{{"), "{}: unfilled placeholder", event.name);
         }
-    }
-
-    #[test]
-    fn numeric_placeholders_become_numbers() {
-        let fill = Fill::new(100);
-        assert_eq!(
-            fill.render(r#"{"a":"{{now}}","b":"{{now}}.5","c":"{{now_ms}}"}"#),
-            r#"{"a":100,"b":"100.5","c":100000}"#
-        );
-        assert_eq!(fill.uuid.len(), 36);
-        assert_eq!(&fill.uuid[14..15], "4");
     }
 
     #[test]

@@ -51,6 +51,21 @@ impl FromStr for FieldSource {
     }
 }
 
+impl FieldSource {
+    /// The keys of a body source from the top level down, unescaped
+    /// (`body:/data/a~1b` is `["data", "a/b"]`): where a sender writes the
+    /// field (`hookhole trigger --duplicate` numbers its retry there).
+    /// `None` for a header.
+    pub fn body_keys(&self) -> Option<Vec<String>> {
+        match self {
+            FieldSource::Header(_) => None,
+            FieldSource::Body(pointer) => {
+                Some(tokens(pointer).into_iter().map(String::from).collect())
+            }
+        }
+    }
+}
+
 impl fmt::Display for FieldSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -19,6 +19,20 @@ fn sources_read_and_print_as_written() {
 }
 
 #[test]
+fn a_body_source_names_its_keys_unescaped() {
+    let keys = |text: &str| text.parse::<FieldSource>().unwrap().body_keys();
+    assert_eq!(
+        keys("body:/data/a~1b/~01"),
+        Some(vec!["data".to_string(), "a/b".into(), "~1".into()])
+    );
+    assert_eq!(
+        keys("body:/items/0"),
+        Some(vec!["items".into(), "0".into()])
+    );
+    assert_eq!(keys("header:Malomo-Attempt-Number"), None);
+}
+
+#[test]
 fn a_bad_source_is_refused_with_what_is_wrong() {
     let cases = [
         ("body:type", "starting with '/'"),
