@@ -132,3 +132,55 @@ async fn a_repeated_event_is_marked_dup_in_the_list_and_the_detail_pane() {
     tmux.run(&["send-keys", "-t", "ui", "q"]);
     tmux.wait_for("EXITED=0").await;
 }
+
+/// A sender of the user's own (a `[[preset]]` with a 100 ms deadline)
+/// answered after 400 ms: the list marks the delivery late and the detail
+/// pane says what the sender would do next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_after_the_senders_deadline_is_marked_late_with_its_next_step() {
+    if !tmux_available() {
+        return;
+    }
+    // The local server is slow on purpose: being slow is what is tested.
+    let mut target = TestTarget::start(|req| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        Reply::ok(req.body)
+    })
+    .await;
+    let preset = r#"
+[[preset]]
+id = "acme"
+name = "Acme"
+secret_hint = "the Acme secret"
+header = "X-Acme-Signature"
+
+[preset.events]
+type = "body:/type"
+id = "body:/id"
+deadline_ms = 100
+
+[preset.events.retries]
+attempts = 3
+delays_s = [60, 600]
+on = "any_failure"
+"#;
+    let dir = dir_forwarding_to(&target.url(), preset);
+    let data = dir.path().join("data");
+    let tmux = Tmux::new("late");
+    tmux.start_listener(dir.path(), &data, (120, 30), &["NO_COLOR=1".into()]);
+    let url = format!("{}/acme", public_url(&data).await);
+    let headers = [
+        ("content-type", "application/json"),
+        ("x-acme-signature", "00ff"),
+    ];
+    let body = br#"{"id":"evt_1","type":"invoice.paid"}"#;
+    assert_eq!(common::send("POST", &url, &headers, body).await.status, 200);
+    target.next_request().await;
+    let screen = tmux.wait_for("late").await;
+    assert!(screen.contains("invoice.paid"), "{screen}");
+    tmux.run(&["send-keys", "-t", "ui", "G"]);
+    let detail = tmux.wait_for("Acme would time out").await;
+    assert!(detail.contains("up to 3 attempts"), "{detail}");
+    tmux.run(&["send-keys", "-t", "ui", "q"]);
+    tmux.wait_for("EXITED=0").await;
+}
