@@ -1,6 +1,7 @@
 //! `application/x-www-form-urlencoded` bodies, decoded one way for everyone
-//! who reads them: the Twilio, Plivo and legacy Mailgun verifiers, which
-//! sign the decoded parameters.
+//! who reads them: the Twilio, Plivo and legacy Mailgun verifiers (which sign
+//! the decoded parameters) and the event facts read from a form field
+//! (`form:NAME`), so a field means the same to both.
 //!
 //! Decoding is strict: `+` is a space, `%XX` a byte, and a `%` not followed
 //! by two hex digits or a result that is not UTF-8 is an error, never a
@@ -55,6 +56,25 @@ pub(crate) fn parse(body: &[u8]) -> Result<Vec<(String, String)>, String> {
                 .map_err(|e| e.to_string())
         })
         .collect()
+}
+
+/// The first value of each of `names`, in their order. The whole body is
+/// decoded, so a malformed pair anywhere is an error: a half-decoded body
+/// never yields a plausible-looking value.
+pub(crate) fn first_values<'b>(
+    body: &'b [u8],
+    names: &[&str],
+) -> Result<Vec<Option<Cow<'b, str>>>, FormError> {
+    let mut found = vec![None; names.len()];
+    for pair in pairs(body) {
+        let (name, value) = pair?;
+        for (slot, wanted) in found.iter_mut().zip(names) {
+            if slot.is_none() && name == *wanted {
+                *slot = Some(value.clone());
+            }
+        }
+    }
+    Ok(found)
 }
 
 fn decode(raw: &[u8]) -> Result<Cow<'_, str>, FormError> {
@@ -113,8 +133,21 @@ mod tests {
             (b"a=%ff", FormError::NotUtf8),
             (b"a=\xff", FormError::NotUtf8),
         ] {
-            assert_eq!(parse(body).unwrap_err(), error.to_string(), "{body:?}");
+            assert_eq!(first_values(body, &["a"]).unwrap_err(), error, "{body:?}");
+            assert!(parse(body).unwrap_err().contains(&error.to_string()));
         }
+    }
+
+    #[test]
+    fn the_first_value_of_each_name_is_kept_and_borrowed_when_plain() {
+        let body = b"Status=sent&MessageUUID=abc&Status=delivered&Note=a%20b";
+        let found = first_values(body, &["Status", "Missing", "Note", "MessageUUID"]).unwrap();
+        let texts: Vec<Option<&str>> = found.iter().map(|v| v.as_deref()).collect();
+        assert_eq!(texts, [Some("sent"), None, Some("a b"), Some("abc")]);
+        assert!(matches!(found[0], Some(Cow::Borrowed(_))));
+        // A name is compared decoded, as the provider wrote it.
+        let encoded = first_values(b"Message%53id=SM1", &["MessageSid"]).unwrap();
+        assert_eq!(encoded[0].as_deref(), Some("SM1"));
     }
 
     #[test]

@@ -220,7 +220,12 @@ fn events_table() -> String {
         let row = [
             format!("`{}`", preset.id),
             kind,
-            cell(&|r| source(&r.id)),
+            cell(&|r| {
+                r.id.as_ref().map(|id| {
+                    let parts: Vec<String> = id.parts().iter().map(|p| format!("`{p}`")).collect();
+                    parts.join(" : ")
+                })
+            }),
             cell(&|r| source(&r.attempt)),
             rules
                 .deadline_ms
