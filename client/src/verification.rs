@@ -164,6 +164,16 @@ mod tests {
                 "must be at least 1",
                 "events.retries.attempts",
             ),
+            (
+                "[preset.events]\nid = [\"form:Sid\", \"body:x\"]\n",
+                "source \"body:x\" needs a JSON pointer starting with '/'",
+                "`events.id`",
+            ),
+            (
+                "[preset.events]\nid = [\"form:Sid\"]\n",
+                "write a single source as a string",
+                "`events.id`",
+            ),
         ];
         for (extra, says, field) in cases {
             let err = load(extra).unwrap_err().0;
@@ -224,6 +234,29 @@ mod tests {
             docs.contains(&err),
             "docs/events.md shows the real error: {err}"
         );
+    }
+
+    /// Form fields and an id joined from two sources, written in TOML as
+    /// docs/events.md shows, read from a form delivery.
+    #[test]
+    fn a_user_preset_reads_form_fields_and_a_joined_id() {
+        let extra =
+            "[preset.events]\ntype = \"form:Status\"\nid = [\"form:Sid\", \"header:X-Env\"]\n";
+        let registry = load(extra).unwrap();
+        let headers = [
+            Header::new("x-acme-signature", "00"),
+            Header::new("content-type", "application/x-www-form-urlencoded"),
+            Header::new("x-env", "live"),
+        ];
+        let request = Request {
+            method: "POST",
+            url: "https://x.test/",
+            headers: &headers,
+            body: b"Sid=S%201&Status=sent",
+        };
+        let facts = registry.webhook_facts("acme", &request).unwrap();
+        assert_eq!(facts.event_type.as_deref(), Some("sent"));
+        assert_eq!(facts.event_id.as_deref(), Some("S 1:live"));
     }
 
     fn registry_error(path: &Path) -> String {

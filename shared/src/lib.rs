@@ -9,6 +9,8 @@
 //! - [`headers`]: header lists that keep order, duplicates and raw value bytes,
 //!   and the hop-by-hop rules both sides apply.
 //! - [`channel`]: channel name rules.
+//! - `form`: `application/x-www-form-urlencoded` bodies, decoded one way for
+//!   the verifiers that sign form parameters and the facts read from them.
 //! - [`printable`]: the one rule for showing text a sender or relay controls
 //!   (terminal lines, logs, JSON lines): controls, bidi and invisible
 //!   characters drawn as escapes.
@@ -22,6 +24,7 @@
 
 pub mod body_digest;
 pub mod channel;
+mod form;
 pub mod frame;
 pub mod headers;
 pub mod printable;

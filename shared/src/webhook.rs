@@ -6,28 +6,32 @@
 //! attempt this is; and documents how long it waits for an answer and how
 //! it retries. Those facts are data, beside the signature rules: the
 //! `events` object of a preset ([`EventRules`], read from `presets.json` or
-//! a user's `[preset.events]`), each field a [`FieldSource`] (`header:NAME`
-//! or `body:/json/pointer`) and the documented [`RetryPolicy`] with its
-//! source.
+//! a user's `[preset.events]`), each field a [`FieldSource`] (`header:NAME`,
+//! `body:/json/pointer` or `form:NAME`; the id may join several, a
+//! [`FieldRule`]) and the documented [`RetryPolicy`] with its source.
 //!
 //! - [`EventRules::facts`] reads one delivery's [`WebhookFacts`]: headers
 //!   directly, body fields by walking only the pointers' paths through the
-//!   JSON (`pointer`), never building the whole document.
+//!   JSON (`pointer`), never building the whole document, and form fields
+//!   with the verifiers' own form decoder.
 //! - [`late`] and [`next_step`] say how the local answer looks from the
 //!   provider's side ("Malomo would time out after 10 s and retry: attempt
 //!   2 of 10"); the one place for that rule.
 //!
 //! Everything read from a delivery is hostile: strings are capped at
 //! [`MAX_FACT_LEN`] bytes and kept as sent (shown through
-//! [`crate::printable`]); bodies over [`MAX_SCANNED_BODY`] or not JSON give
-//! no body facts; anything malformed gives `None` for that field.
+//! [`crate::printable`]); bodies over [`MAX_SCANNED_BODY`], or not JSON (not
+//! a form, for form fields), give no body facts; anything malformed gives
+//! `None` for that field.
 
 mod extract;
 mod next_step;
 mod pointer;
+mod rule;
 mod source;
 
 pub use next_step::{describe_deadline, next_step};
+pub use rule::{FieldRule, JOIN, MAX_PARTS};
 pub use source::FieldSource;
 
 use serde::{Deserialize, Serialize};
@@ -53,9 +57,10 @@ pub struct EventRules {
     /// `X-GitHub-Event: pull_request` with `"action": "opened"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_detail: Option<FieldSource>,
-    /// The event's id: the same on every retry, the key to dedupe on.
+    /// The event's id: the same on every retry, the key to dedupe on. One
+    /// source, or several whose values are joined with `:`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<FieldSource>,
+    pub id: Option<FieldRule>,
     /// The attempt number the provider sends (1 for the first delivery).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<FieldSource>,

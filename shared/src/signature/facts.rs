@@ -57,3 +57,7 @@ mod tests;
 #[cfg(test)]
 #[path = "facts_catalogue_tests.rs"]
 mod catalogue_tests;
+
+#[cfg(test)]
+#[path = "facts_shapes_tests.rs"]
+mod shapes_tests;

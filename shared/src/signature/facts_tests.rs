@@ -12,7 +12,7 @@ macro_rules! sample {
     };
 }
 
-fn facts(id: &str, headers: &[(&str, &str)], body: &[u8]) -> WebhookFacts {
+pub(super) fn facts(id: &str, headers: &[(&str, &str)], body: &[u8]) -> WebhookFacts {
     let headers: Vec<Header> = headers
         .iter()
         .map(|(name, value)| Header::new(*name, *value))

@@ -149,7 +149,7 @@ fn from_json(name: &str, fields: &Map<String, Value>) -> Option<Found> {
 /// A form counts only with a token or timestamp beside the signature, since a
 /// field named `signature` alone is too common to mean Mailgun.
 fn from_form(body: &[u8]) -> Option<Found> {
-    let pairs = super::twilio::parse_form(body).ok()?;
+    let pairs = crate::form::parse(body).ok()?;
     let field = |key: &str| {
         let value = pairs.iter().find(|(name, _)| name == key).map(|(_, v)| v);
         value.filter(|v| !v.is_empty()).cloned()

@@ -12,6 +12,7 @@
 
 use super::secret::Secret;
 use super::{Attempt, Request, Status};
+use crate::form;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
@@ -22,7 +23,6 @@ const V3: &str = "X-Plivo-Signature-V3";
 const V3_NONCE: &str = "X-Plivo-Signature-V3-Nonce";
 const V2: &str = "X-Plivo-Signature-V2";
 const V2_NONCE: &str = "X-Plivo-Signature-V2-Nonce";
-const FORM_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// Whether the request carries a Plivo signature (either version).
 pub(super) fn is_present(request: &Request<'_>) -> bool {
@@ -115,14 +115,14 @@ fn signed_v3(request: &Request<'_>) -> Result<(String, String), String> {
     let base = without_query(request.url);
     let query = request.url[base.len()..].trim_start_matches('?');
     let query = query.split_once('#').map_or(query, |(q, _)| q);
-    let query: Vec<String> = sorted(super::twilio::parse_form(query.as_bytes())?)
+    let query: Vec<String> = sorted(form::parse(query.as_bytes())?)
         .into_iter()
         .map(|(name, value)| format!("{name}={value}"))
         .collect();
     let query = query.join("&");
-    let form = request.method.eq_ignore_ascii_case("POST") && is_form(request);
-    let params = if form {
-        sorted(super::twilio::parse_form(request.body)?)
+    let form_post = request.method.eq_ignore_ascii_case("POST") && is_form(request);
+    let params = if form_post {
+        sorted(form::parse(request.body)?)
     } else {
         Vec::new()
     };
@@ -147,7 +147,7 @@ fn signed_v3(request: &Request<'_>) -> Result<(String, String), String> {
         signed.push_str(name);
         signed.push_str(value);
     }
-    let what = match (form, params.len()) {
+    let what = match (form_post, params.len()) {
         (true, n) => format!(" + {n} sorted form params"),
         (false, _) => format!(
             " alone (the {}-byte body is not a form, so it is not covered)",
@@ -178,9 +178,7 @@ fn without_query(url: &str) -> &str {
 }
 
 fn is_form(request: &Request<'_>) -> bool {
-    let content_type = request.header("content-type").unwrap_or_default();
-    let mime = content_type.split(';').next().unwrap_or_default();
-    mime.trim().eq_ignore_ascii_case(FORM_TYPE)
+    form::is_form_type(request.header("content-type"))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 
 use super::secret::Secret;
 use super::{Attempt, Request, Status};
+use crate::form;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
@@ -18,7 +19,6 @@ use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
 
 const HEADER: &str = "X-Twilio-Signature";
-const FORM_TYPE: &str = "application/x-www-form-urlencoded";
 
 /// Whether the request carries a Twilio signature.
 pub(super) fn is_present(request: &Request<'_>) -> bool {
@@ -97,13 +97,11 @@ impl Covered {
             let digest = Sha256::digest(request.body);
             return Ok(Covered::Hashed(digest.as_slice() == claimed));
         }
-        let content_type = request.header("content-type").unwrap_or_default();
-        let mime = content_type.split(';').next().unwrap_or_default();
-        if !mime.trim().eq_ignore_ascii_case(FORM_TYPE) {
+        if !form::is_form_type(request.header("content-type")) {
             return Ok(Covered::UrlOnly(request.body.len()));
         }
         let mut params: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (name, value) in parse_form(request.body)? {
+        for (name, value) in form::parse(request.body)? {
             params.entry(name).or_default().insert(value);
         }
         // Strings order by code point here, as in the SDK's Python sort.
@@ -157,40 +155,6 @@ fn url_variants(url: &str) -> Vec<(String, String)> {
     variants
 }
 
-/// Decodes an `application/x-www-form-urlencoded` body into (name, value)
-/// pairs in body order. Also used by the Mailgun verifier for legacy bodies.
-pub(super) fn parse_form(body: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let mut pairs = Vec::new();
-    for pair in body.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-        let (name, value) = match pair.iter().position(|b| *b == b'=') {
-            Some(eq) => (&pair[..eq], &pair[eq + 1..]),
-            None => (pair, &[][..]),
-        };
-        pairs.push((decode_component(name)?, decode_component(value)?));
-    }
-    Ok(pairs)
-}
-
-fn decode_component(raw: &[u8]) -> Result<String, String> {
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut input = raw.iter().copied();
-    while let Some(b) = input.next() {
-        match b {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                // `!` stands in for a missing digit so that hex decoding rejects it.
-                let escape = [input.next().unwrap_or(b'!'), input.next().unwrap_or(b'!')];
-                let mut byte = [0u8];
-                hex::decode_to_slice(escape, &mut byte)
-                    .map_err(|_| "form body has a '%' not followed by two hex digits")?;
-                bytes.extend(byte);
-            }
-            other => bytes.push(other),
-        }
-    }
-    String::from_utf8(bytes).map_err(|_| "form body decodes to bytes that are not UTF-8".into())
-}
-
 /// The `X-Twilio-Signature` Twilio would send for this request: HMAC-SHA1
 /// over the URL and (for form posts) the sorted parameters, base64.
 pub(super) fn sign(request: &Request<'_>, secret: &Secret) -> Result<String, String> {
@@ -223,7 +187,11 @@ mod tests {
     /// any other as a form) and checks the status and a piece of the reason.
     fn expect(url: &str, signature: &str, body: &str, status: Status, says: &str) {
         let json = body.starts_with('{');
-        let content_type = if json { "application/json" } else { FORM_TYPE };
+        let content_type = if json {
+            "application/json"
+        } else {
+            form::FORM_TYPE
+        };
         let headers = [
             Header::new("Content-Type", content_type),
             Header::new("x-twilio-signature", signature),

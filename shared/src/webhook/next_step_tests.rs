@@ -137,7 +137,7 @@ fn what_is_not_documented_is_not_said() {
         None
     );
     let nothing = EventRules {
-        id: Some(FieldSource::Header("X-Id".into())),
+        id: Some(FieldSource::Header("X-Id".into()).into()),
         ..EventRules::default()
     };
     assert_eq!(next_step("Acme", &nothing, None, &outcome(None, 20)), None);

@@ -1,18 +1,26 @@
-//! Where one fact is in a delivery: `header:NAME` or `body:/json/pointer`,
-//! parsed while a preset is read so a bad source is refused with the preset.
+//! Where one fact is in a delivery: `header:NAME`, `body:/json/pointer` or
+//! `form:NAME`, parsed while a preset is read so a bad source is refused
+//! with the preset.
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// A header (its first value, trimmed) or a JSON pointer (RFC 6901) into
-/// the body: `/type`, `/data/object/id`, `/items/0/id`.
+/// A header (its first value, trimmed), a JSON pointer (RFC 6901) into
+/// the body (`/type`, `/data/object/id`, `/items/0/id`), or a field of a
+/// form body (`application/x-www-form-urlencoded`, its first value,
+/// decoded; the name as the provider writes it, compared decoded).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum FieldSource {
     Header(String),
     Body(String),
+    Form(String),
 }
+
+/// Longest form field name accepted: real ones are short words
+/// (`MessageStatus`), and the name is compared on every delivery.
+const MAX_FORM_NAME: usize = 128;
 
 impl FromStr for FieldSource {
     type Err = String;
@@ -44,8 +52,26 @@ impl FromStr for FieldSource {
                 }
                 Ok(FieldSource::Body(pointer.to_string()))
             }
+            Some(("form", name)) => {
+                if name.is_empty() {
+                    return Err(format!("source {text:?} names no form field (form:NAME)"));
+                }
+                if name.len() > MAX_FORM_NAME {
+                    return Err(format!(
+                        "source {text:?}: a form field name is at most {MAX_FORM_NAME} bytes"
+                    ));
+                }
+                // Decoded names never hold controls a provider would send;
+                // refusing them keeps the name printable wherever it is shown.
+                if let Some(bad) = name.chars().find(|c| c.is_control()) {
+                    return Err(format!(
+                        "source {text:?}: {bad:?} cannot be in a form field name"
+                    ));
+                }
+                Ok(FieldSource::Form(name.to_string()))
+            }
             _ => Err(format!(
-                "source {text:?} must be header:NAME or body:/json/pointer"
+                "source {text:?} must be header:NAME, body:/json/pointer or form:NAME"
             )),
         }
     }
@@ -71,6 +97,7 @@ impl fmt::Display for FieldSource {
         match self {
             FieldSource::Header(name) => write!(f, "header:{name}"),
             FieldSource::Body(pointer) => write!(f, "body:{pointer}"),
+            FieldSource::Form(name) => write!(f, "form:{name}"),
         }
     }
 }

@@ -14,7 +14,10 @@ fn sources_read_and_print_as_written() {
         parsed.event_type,
         Some(FieldSource::Header("X-GitHub-Event".into()))
     );
-    assert_eq!(parsed.id, Some(FieldSource::Body("/data/a~1b".into())));
+    assert_eq!(
+        parsed.id,
+        Some(FieldSource::Body("/data/a~1b".into()).into())
+    );
     assert_eq!(serde_json::to_string(&parsed).unwrap(), text);
 }
 
@@ -42,14 +45,92 @@ fn a_bad_source_is_refused_with_what_is_wrong() {
         ("header:X-Event\n", "cannot be in a header name"),
         ("body:/a~2b", "\"~2\" is not an escape"),
         ("body:/a~", "\"~\" is not an escape"),
-        ("query:type", "must be header:NAME or body:/json/pointer"),
-        ("type", "must be header:NAME or body:/json/pointer"),
+        ("form:", "names no form field"),
+        (
+            "query:type",
+            "must be header:NAME, body:/json/pointer or form:NAME",
+        ),
+        (
+            "type",
+            "must be header:NAME, body:/json/pointer or form:NAME",
+        ),
     ];
     for (source, says) in cases {
         let err = rules(&format!(r#"{{"id":{source:?}}}"#)).unwrap_err();
         assert!(err.contains(says), "{source:?}: {err}");
         assert!(err.contains(&format!("{source:?}")), "{source:?}: {err}");
     }
+}
+
+/// A form field is named as the provider writes it; a name no provider
+/// sends (a control character, an essay) is refused with the reason.
+#[test]
+fn a_form_source_names_a_field() {
+    let parsed = rules(r#"{"type":"form:MessageStatus"}"#).unwrap();
+    assert_eq!(
+        parsed.event_type,
+        Some(FieldSource::Form("MessageStatus".into()))
+    );
+    let control = serde_json::json!({ "type": "form:Message\u{7}Status" }).to_string();
+    let err = rules(&control).unwrap_err();
+    assert!(err.contains("cannot be in a form field name"), "{err}");
+    let long = serde_json::json!({ "type": format!("form:{}", "x".repeat(200)) }).to_string();
+    let err = rules(&long).unwrap_err();
+    assert!(err.contains("at most 128 bytes"), "{err}");
+}
+
+/// The id may join several sources; it is written back as it was read.
+#[test]
+fn a_composite_id_reads_and_prints_as_written() {
+    let text = r#"{"id":["body:/notificationItems/0/NotificationRequestItem/eventCode","form:Sid","header:X-Part"]}"#;
+    let parsed = rules(text).unwrap();
+    let id = parsed.id.as_ref().unwrap();
+    assert_eq!(id.parts().len(), 3);
+    assert_eq!(id.single(), None);
+    assert_eq!(id.parts()[1], FieldSource::Form("Sid".into()));
+    assert_eq!(
+        id.to_string(),
+        "[body:/notificationItems/0/NotificationRequestItem/eventCode, form:Sid, header:X-Part]"
+    );
+    assert_eq!(serde_json::to_string(&parsed).unwrap(), text);
+    let single = rules(r#"{"id":"header:X-Id"}"#).unwrap().id.unwrap();
+    assert_eq!(single.single(), Some(&FieldSource::Header("X-Id".into())));
+    assert_eq!(single.to_string(), "header:X-Id");
+}
+
+#[test]
+fn a_composite_that_cannot_be_is_refused_with_what_is_wrong() {
+    let cases = [
+        (r#"[]"#, "joins 2 to 4 of them"),
+        (r#"["body:/a"]"#, "write a single source as a string"),
+        (
+            r#"["body:/a","body:/b","body:/c","body:/d","body:/e"]"#,
+            "joins at most 4 of them",
+        ),
+        (
+            r#"["body:/a","body:x"]"#,
+            "source \"body:x\" needs a JSON pointer starting with '/'",
+        ),
+        (
+            r#"["body:/a",3]"#,
+            "invalid type: integer `3`, expected a string",
+        ),
+        (
+            r#"{"a":1}"#,
+            "expected a source (header:NAME, body:/json/pointer, form:NAME) or a list",
+        ),
+        (r#"7"#, "expected a source"),
+    ];
+    for (id, says) in cases {
+        let err = rules(&format!(r#"{{"id":{id}}}"#)).unwrap_err();
+        assert!(err.contains(says), "{id}: {err}");
+    }
+    // Only the id joins sources; a type is one source.
+    let err = rules(r#"{"type":["body:/a","body:/b"]}"#).unwrap_err();
+    assert!(
+        err.contains("invalid type: sequence, expected a string"),
+        "{err}"
+    );
 }
 
 #[test]
