@@ -165,10 +165,18 @@ fn default_event(preset: &Preset) -> Event {
 /// rules read them, so a test event has the facts a real one has (and
 /// `--duplicate` an id to repeat).
 fn with_facts(rules: &EventRules, headers: &mut Vec<(String, String)>, body: &mut Value) {
+    // An id joined from several fields (Adyen's eventCode:pspReference) is
+    // left to the event's own body: a fresh value in each part would
+    // overwrite its type.
+    let id = rules.id.as_ref().and_then(|rule| rule.single());
     let facts = [
-        (&rules.event_type, "test.event", Value::from("test.event")),
-        (&rules.id, "{{uuid}}", Value::from("evt_{{event_id}}")),
-        (&rules.attempt, "1", Value::from(1)),
+        (
+            rules.event_type.as_ref(),
+            "test.event",
+            Value::from("test.event"),
+        ),
+        (id, "{{uuid}}", Value::from("evt_{{event_id}}")),
+        (rules.attempt.as_ref(), "1", Value::from(1)),
     ];
     for (source, in_header, in_body) in facts {
         match source {
@@ -180,7 +188,8 @@ fn with_facts(rules: &EventRules, headers: &mut Vec<(String, String)>, body: &mu
                 let keys = source.body_keys().expect("a body source has keys");
                 put(body, &keys, in_body);
             }
-            None => {}
+            // A test event's body is JSON: a form field has no place in it.
+            Some(FieldSource::Form(_)) | None => {}
         }
     }
 }

@@ -81,6 +81,11 @@ fn write_attempt(retry: &mut Draft, source: &FieldSource, attempt: u32) -> Resul
                     .push(Header::new(name.to_ascii_lowercase(), value)),
             }
         }
+        FieldSource::Form(name) => {
+            return Err(format!(
+                "--duplicate: the attempt number is read from the form field {name}, which trigger cannot number"
+            ));
+        }
         FieldSource::Body(_) => {
             let keys = source.body_keys().expect("a body source has keys");
             retry.body = set::set_path(&retry.body, &keys, &attempt.to_string(), BODY_MAX)

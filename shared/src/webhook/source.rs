@@ -81,10 +81,10 @@ impl FieldSource {
     /// The keys of a body source from the top level down, unescaped
     /// (`body:/data/a~1b` is `["data", "a/b"]`): where a sender writes the
     /// field (`hookhole trigger --duplicate` numbers its retry there).
-    /// `None` for a header.
+    /// `None` for a header or a form field.
     pub fn body_keys(&self) -> Option<Vec<String>> {
         match self {
-            FieldSource::Header(_) => None,
+            FieldSource::Header(_) | FieldSource::Form(_) => None,
             FieldSource::Body(pointer) => {
                 Some(tokens(pointer).into_iter().map(String::from).collect())
             }
