@@ -188,7 +188,8 @@ impl Webhook {
                 Some(false) => ": answered in time",
                 None => "",
             };
-            out.push(("Deadline", format!("{ms} ms{verdict}")));
+            let deadline = webhook::describe_deadline(ms);
+            out.push(("Deadline", format!("{deadline}{verdict}")));
         }
         if let Some(next) = &self.next {
             out.push(("Next", next.clone()));

@@ -108,16 +108,7 @@ fn the_json_object_has_the_documented_shape() {
     );
     assert_eq!(webhook.marks(), "dup×2");
     // Unknown fields are absent, not null.
-    let bare = Recorded {
-        facts: WebhookFacts {
-            provider: "acme".into(),
-            event_type: None,
-            event_id: None,
-            attempt: None,
-            deadline_ms: None,
-        },
-        arrival: None,
-    };
+    let bare = bare();
     let webhook = Webhook::of(&registry, &bare, Some(&heard(Some(500), 12)));
     assert_eq!(
         serde_json::to_string(&webhook).unwrap(),
@@ -153,9 +144,16 @@ fn lines_for_people_name_only_what_is_known() {
     assert_eq!(lines[2], "Event id: 9f1c");
     assert_eq!(lines[3], "Attempt: 3");
     assert_eq!(lines[4], "Duplicate: of d0001 (seen 3 times)");
-    assert_eq!(lines[5], "Deadline: 10000 ms: answered late");
+    assert_eq!(lines[5], "Deadline: 10 s: answered late");
     assert!(lines[6].starts_with("Next: Malomo would"), "{lines:?}");
-    let bare = Recorded {
+    let bare = bare();
+    let webhook = Webhook::of(&registry, &bare, None);
+    assert_eq!(webhook.lines(), [("Provider", "acme".to_string())]);
+}
+
+/// A delivery of a provider without rules: its id and nothing else.
+fn bare() -> Recorded {
+    Recorded {
         facts: WebhookFacts {
             provider: "acme".into(),
             event_type: None,
@@ -164,7 +162,5 @@ fn lines_for_people_name_only_what_is_known() {
             deadline_ms: None,
         },
         arrival: None,
-    };
-    let webhook = Webhook::of(&registry, &bare, None);
-    assert_eq!(webhook.lines(), [("Provider", "acme".to_string())]);
+    }
 }

@@ -196,3 +196,23 @@ impl RetryPolicy {
 #[cfg(test)]
 #[path = "webhook/webhook_tests.rs"]
 mod tests;
+
+/// A POST of `body` with `headers` to a test URL, handed to `read`: what
+/// the facts tests read their facts from.
+#[cfg(test)]
+pub(crate) fn with_test_request<R>(
+    headers: &[(&str, &str)],
+    body: &[u8],
+    read: impl FnOnce(&crate::signature::Request<'_>) -> R,
+) -> R {
+    let headers: Vec<crate::headers::Header> = headers
+        .iter()
+        .map(|(name, value)| crate::headers::Header::new(*name, *value))
+        .collect();
+    read(&crate::signature::Request {
+        method: "POST",
+        url: "https://hooks.example.test/in/abc",
+        headers: &headers,
+        body,
+    })
+}

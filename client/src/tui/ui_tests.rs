@@ -366,7 +366,7 @@ fn duplicate_and_late_marks() {
         "Event id:  evt_1",
         "Attempt:   2",
         "Duplicate: of d0001 (seen 2 times)",
-        "Deadline:  10000 ms: answered late",
+        "Deadline:  10 s: answered late",
         "Next:      Malomo would time out after 10 s and retry",
     ] {
         assert!(text.contains(shown), "{shown} in:\n{text}");

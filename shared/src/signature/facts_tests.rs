@@ -13,19 +13,11 @@ macro_rules! sample {
 }
 
 pub(super) fn facts(id: &str, headers: &[(&str, &str)], body: &[u8]) -> WebhookFacts {
-    let headers: Vec<Header> = headers
-        .iter()
-        .map(|(name, value)| Header::new(*name, *value))
-        .collect();
-    let request = Request {
-        method: "POST",
-        url: "https://hooks.example.test/in/abc",
-        headers: &headers,
-        body,
-    };
-    Registry::builtin()
-        .webhook_facts(id, &request)
-        .unwrap_or_else(|| panic!("{id} has event rules"))
+    crate::webhook::with_test_request(headers, body, |request| {
+        Registry::builtin()
+            .webhook_facts(id, request)
+            .unwrap_or_else(|| panic!("{id} has event rules"))
+    })
 }
 
 fn said(facts: &WebhookFacts) -> (Option<&str>, Option<&str>, Option<u32>) {

@@ -1,7 +1,6 @@
 //! Form fields and composite ids against hostile and documented shapes.
 
 use super::*;
-use crate::headers::Header;
 use crate::webhook::MAX_FACT_LEN;
 
 const FORM: &str = "application/x-www-form-urlencoded";
@@ -13,17 +12,7 @@ fn rules(json: &str) -> EventRules {
 }
 
 fn facts(rules: &EventRules, headers: &[(&str, &str)], body: &[u8]) -> WebhookFacts {
-    let headers: Vec<Header> = headers
-        .iter()
-        .map(|(name, value)| Header::new(*name, *value))
-        .collect();
-    let request = Request {
-        method: "POST",
-        url: "https://hooks.example.test/in/abc",
-        headers: &headers,
-        body,
-    };
-    rules.facts("acme", &request)
+    crate::webhook::with_test_request(headers, body, |request| rules.facts("acme", request))
 }
 
 fn status_rules() -> EventRules {
