@@ -56,6 +56,7 @@ pub mod present;
 pub mod providers;
 pub mod relay_tls;
 pub mod replay;
+pub mod retries;
 pub mod secrets;
 pub mod target;
 pub mod trigger;
