@@ -62,6 +62,9 @@ pub struct EngineConfig {
     pub writer: Option<Writer>,
     /// The machine's addresses: when they change, the link is checked.
     pub addresses: netwatch::Addresses,
+    /// Plays the provider's retries of deliveries that failed here
+    /// (`listen --retries`).
+    pub retries: Option<crate::retries::Retrier>,
 }
 
 impl EngineConfig {
@@ -86,6 +89,7 @@ impl EngineConfig {
             history: None,
             writer: None,
             addresses: netwatch::interface_addresses(),
+            retries: None,
         }
     }
 }

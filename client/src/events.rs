@@ -27,6 +27,33 @@ pub enum Event {
     Listeners { count: u32 },
     /// The link to the relay changed state.
     Connection(ConnectionEvent),
+    /// A provider retry played by hookhole (`listen --retries`, the UI's
+    /// `p`): a `delivery` line like the first attempt's, with the attempt's
+    /// `kind` (`retry`).
+    #[serde(rename = "delivery")]
+    Retried(Box<RetriedEvent>),
+    /// The next provider retry of a delivery is due in `in_ms`.
+    RetryScheduled {
+        id: String,
+        /// The number the retry's attempt will have in the history.
+        attempt: u32,
+        /// The attempt number the provider would send (`Malomo-Attempt-Number`).
+        provider_attempt: u32,
+        in_ms: u64,
+    },
+    /// The provider's retries of a delivery ended: `why`, and what the
+    /// provider does then.
+    RetriesEnded {
+        id: String,
+        why: crate::retries::Ended,
+        /// Attempts the provider would have made, the first included.
+        provider_attempts: u32,
+        message: String,
+        /// What the provider does after its last attempt, when documented
+        /// and the schedule ran out.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        then: Option<String>,
+    },
     /// The relay's heartbeat arrived: the link is alive (terminal UI only;
     /// never printed as a JSON line).
     Heartbeat,
@@ -65,6 +92,17 @@ pub struct DeliveryEvent {
     pub webhook: Option<crate::webhook::Webhook>,
     #[serde(skip)]
     pub exchange: Option<Arc<Exchange>>,
+}
+
+/// A retry's `delivery` line: the fields of the first attempt's, then the
+/// attempt's kind. The attempt itself goes to the terminal UI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RetriedEvent {
+    #[serde(flatten)]
+    pub delivery: DeliveryEvent,
+    pub kind: crate::delivery::Kind,
+    #[serde(skip)]
+    pub made: crate::delivery::Attempt,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -30,6 +30,7 @@
 //! - [`tui`]: the terminal UI (Elm style: `app` state and `update`, pure
 //!   `ui::render`, one runtime loop).
 //! - [`history`]: every delivery and attempt, in SQLite in the data dir.
+//! - [`retries`]: the provider's retries played locally (`--retries`, `p`).
 //! - [`history_cmd`]: `history`, `show`, `replay`; [`export`]: HAR ([`har`]),
 //!   JSON and curl exports.
 //! - [`output`]: writing to stdout when the reader may have gone away.
@@ -56,6 +57,7 @@ pub mod present;
 pub mod providers;
 pub mod relay_tls;
 pub mod replay;
+pub mod retries;
 pub mod secrets;
 pub mod target;
 pub mod trigger;

@@ -94,6 +94,25 @@ pub struct ListenArgs {
     /// from them [default: only signed deliveries name theirs]
     #[arg(long, env = "HOOKHOLE_PROVIDER", value_name = "ID")]
     pub provider: Option<String>,
+    /// Play the provider's retries locally when its delivery fails here
+    /// (not 2xx, no answer, or past its deadline), on its documented schedule
+    #[arg(long, env = "HOOKHOLE_RETRIES")]
+    pub retries: bool,
+    /// How many times faster than the provider's schedule retries play
+    /// (whole number, at least 1) [default: 60, an hour in a minute]
+    #[arg(long, env = "HOOKHOLE_RETRY_SPEED", value_name = "N",
+          value_parser = parse_retry_speed)]
+    pub retry_speed: Option<u32>,
+}
+
+/// `--retry-speed`: a whole number from 1.
+fn parse_retry_speed(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(0) | Err(_) => Err(format!(
+            "{text:?} is not a speed: a whole number from 1 (60 plays an hour in a minute)"
+        )),
+        Ok(speed) => Ok(speed),
+    }
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -121,6 +140,10 @@ pub struct ListenConfig {
     /// Local time offset for displayed times (read at startup, before any
     /// thread exists, as the platform requires).
     pub utc_offset_s: i64,
+    /// Play providers' retries of failed deliveries (`--retries`).
+    pub retries: bool,
+    /// How much faster than documented they play (`--retry-speed`).
+    pub retry_speed: u32,
 }
 
 impl ListenArgs {
@@ -184,7 +207,17 @@ impl ListenArgs {
             ),
             _ => None,
         };
+        let retry_speed = match (self.retry_speed, file.retry_speed) {
+            (Some(speed), _) => speed,
+            (None, Some(n)) => u32::try_from(n)
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| UsageError(format!("retry-speed = {n}: a whole number from 1")))?,
+            (None, None) => crate::retries::DEFAULT_SPEED,
+        };
         Ok(ListenConfig {
+            retries: self.retries || file.retries.unwrap_or(false),
+            retry_speed,
             target,
             relays,
             channel,
@@ -285,12 +318,23 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         .as_deref()
         .map(|dir| Announce::new(dir, &std::env::current_dir().unwrap_or_default()));
     tokio::spawn(tap(engine_rx, tx, announce));
+    let replayer = crate::replay::Replayer {
+        forwarder: engine_config.forwarder.clone(),
+        verifier: engine_config.verifier.clone(),
+        history: engine_config.history.clone(),
+    };
+    // Its events go where the engine's do; it holds a sender only while a
+    // listener or the UI holds it, so the output ends with the engine.
+    let retrier = crate::retries::Retrier::new(
+        replayer.clone(),
+        engine_tx.clone(),
+        config.retry_speed,
+        shutdown.child_token(),
+    );
+    engine_config.retries = config.retries.then(|| retrier.clone());
     let tui = config.tui.then(|| crate::tui::Context {
-        replayer: crate::replay::Replayer {
-            forwarder: engine_config.forwarder.clone(),
-            verifier: engine_config.verifier.clone(),
-            history: engine_config.history.clone(),
-        },
+        replayer,
+        retrier,
         history: engine_config.history.clone(),
         utc_offset_s: config.utc_offset_s,
     });

@@ -36,6 +36,13 @@ pub enum Mode {
     Resigned,
     /// These parts instead of the stored ones (edited in `$EDITOR`).
     Edited(Request),
+    /// The provider's retry (`listen --retries`): `attempt` written where
+    /// the provider numbers attempts (`at`), then signed afresh when the
+    /// scheme's secret is configured (sent as stored otherwise).
+    Retry {
+        at: Option<hookhole_shared::webhook::FieldSource>,
+        attempt: u32,
+    },
 }
 
 impl Mode {
@@ -44,6 +51,7 @@ impl Mode {
             Mode::AsIs => Kind::Replay,
             Mode::Resigned => Kind::Resigned,
             Mode::Edited(_) => Kind::Edited,
+            Mode::Retry { .. } => Kind::Retry,
         }
     }
 }
@@ -91,6 +99,10 @@ pub enum NotReplayed {
     /// `--secret` would do.
     #[error("not re-signed: {0}")]
     NotResigned(String),
+    /// A retry's attempt number cannot be written (a body field in a body
+    /// that is not a JSON object).
+    #[error("not retried: {0}")]
+    NotNumbered(String),
 }
 
 /// A replay made: its attempt, and whether the history saved it.
@@ -126,11 +138,24 @@ impl Replayer {
         // Bodies are `Bytes`: the copy shares the buffer.
         let mut request = match &replay.mode {
             Mode::Edited(edited) => edited.clone(),
-            Mode::AsIs | Mode::Resigned => replay.request.clone(),
+            Mode::AsIs | Mode::Resigned | Mode::Retry { .. } => replay.request.clone(),
         };
-        if kind == Kind::Resigned {
-            resign::resign(&replay, &mut request, &self.verifier, now_s)
-                .map_err(NotReplayed::NotResigned)?;
+        if let Mode::Retry {
+            at: Some(at),
+            attempt,
+        } = &replay.mode
+        {
+            number_attempt(&mut request, at, *attempt).map_err(NotReplayed::NotNumbered)?;
+        }
+        match kind {
+            Kind::Resigned => resign::resign(&replay, &mut request, &self.verifier, now_s)
+                .map_err(NotReplayed::NotResigned)?,
+            // A provider signs every retry afresh; without its secret the
+            // retry goes as stored (its verdict, recorded below, says so).
+            Kind::Retry => {
+                let _ = resign::resign(&replay, &mut request, &self.verifier, now_s);
+            }
+            _ => {}
         }
         let parts = Parts {
             id: &replay.id,
@@ -173,6 +198,18 @@ impl Replayer {
         };
         Ok(Replayed { attempt, saved })
     }
+}
+
+/// `request` carrying `attempt` where the provider numbers attempts.
+fn number_attempt(
+    request: &mut Request,
+    at: &hookhole_shared::webhook::FieldSource,
+    attempt: u32,
+) -> Result<(), String> {
+    let mut body = request.body.to_vec();
+    crate::webhook::attempt_number::write(&mut request.headers, &mut body, at, attempt)?;
+    request.body = Bytes::from(body);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Context {
     /// Replays go through it, and are saved to its history.
     pub replayer: Replayer,
+    /// Plays a delivery's provider retries (`p`), cancels them (`x`).
+    pub retrier: crate::retries::Retrier,
     /// Earlier deliveries are shown from it.
     pub history: Option<Arc<crate::history::History>>,
     pub utc_offset_s: i64,
@@ -145,6 +147,14 @@ fn execute(
             tokio::spawn(replay(*request, ctx.replayer.clone(), done.clone()));
             Vec::new()
         }
+        Command::PlayRetries(plan) => match ctx.retrier.play(*plan) {
+            Ok(()) => Vec::new(),
+            Err(why) => vec![Msg::Notice(format!("no retries played: {why}"))],
+        },
+        Command::CancelRetries(id) => match ctx.retrier.cancel(&id) {
+            true => Vec::new(),
+            false => vec![Msg::Notice("its retries had ended".to_string())],
+        },
         Command::Copy { what, text } => vec![Msg::Notice(match clipboard::copy(&text) {
             Ok(place) => format!(
                 "copied the {what} ({}) to the {place}",

@@ -10,6 +10,8 @@
 //! the local server answered, with the shared crate's functions: the one
 //! place each of them is decided.
 
+pub mod attempt_number;
+
 use crate::delivery::{Attempt, Kind};
 use hookhole_shared::signature::{Registry, Request, Verdict};
 use hookhole_shared::webhook::{self, EventRules, Outcome, WebhookFacts};
@@ -129,6 +131,23 @@ impl Webhook {
         }
     }
 
+    /// The facts this object was made from (the UI plays retries from it).
+    pub fn recorded(&self) -> Recorded {
+        Recorded {
+            facts: WebhookFacts {
+                provider: self.provider.clone(),
+                event_type: self.event_type.clone(),
+                event_id: self.event_id.clone(),
+                attempt: self.attempt,
+                deadline_ms: self.deadline_ms,
+            },
+            arrival: self.seen.map(|seen| Arrival {
+                duplicate_of: self.duplicate_of.clone(),
+                seen,
+            }),
+        }
+    }
+
     /// Whether the event had arrived before this delivery.
     pub fn is_duplicate(&self) -> bool {
         self.duplicate_of.is_some()
@@ -200,7 +219,7 @@ impl Webhook {
 
 /// The provider's rules, judged by `deadline_ms` (the saved deadline, which
 /// may differ from the rules' when a preset changed since).
-fn rules_with_deadline(
+pub(crate) fn rules_with_deadline(
     rules: Option<&EventRules>,
     deadline_ms: Option<u64>,
 ) -> Cow<'_, EventRules> {

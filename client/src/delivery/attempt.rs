@@ -6,8 +6,9 @@ use hookhole_shared::headers::Header;
 use hookhole_shared::protocol::{Failure, FailureCode, Response};
 use hookhole_shared::signature::Verdict;
 
-/// How an attempt was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How an attempt was made (serialised by its [`Kind::as_str`] name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// The delivery as it came through the relay.
     Original,
@@ -17,10 +18,19 @@ pub enum Kind {
     Resigned,
     /// Edited in `$EDITOR` first (`e`).
     Edited,
+    /// The provider's retry, played by hookhole (`listen --retries`, `p`):
+    /// the next attempt number, re-signed when the secret is configured.
+    Retry,
 }
 
 impl Kind {
-    const ALL: [Kind; 4] = [Kind::Original, Kind::Replay, Kind::Resigned, Kind::Edited];
+    const ALL: [Kind; 5] = [
+        Kind::Original,
+        Kind::Replay,
+        Kind::Resigned,
+        Kind::Edited,
+        Kind::Retry,
+    ];
 
     /// The name in the history and in JSON and HAR exports.
     pub fn as_str(self) -> &'static str {
@@ -29,6 +39,7 @@ impl Kind {
             Kind::Replay => "replay",
             Kind::Resigned => "resigned",
             Kind::Edited => "edited",
+            Kind::Retry => "retry",
         }
     }
 
@@ -44,6 +55,7 @@ impl Kind {
             Kind::Replay => "replay",
             Kind::Resigned => "re-signed replay",
             Kind::Edited => "edited replay",
+            Kind::Retry => "provider retry",
         }
     }
 }

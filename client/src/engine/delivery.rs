@@ -30,6 +30,7 @@ pub(super) struct DeliveryContext {
     pub(super) max_response: usize,
     pub(super) outbox: mpsc::Sender<Message>,
     pub(super) events: mpsc::Sender<Event>,
+    pub(super) retries: Option<crate::retries::Retrier>,
 }
 
 /// Whether the history holds this delivery already.
@@ -194,6 +195,12 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     };
     let _ = ctx.outbox.send(to_message(reply.encode())).await;
     // Judged after the answer went out: the sender does not wait for it.
+    let retry = match (&ctx.retries, &recorded) {
+        (Some(retrier), Some(recorded)) => {
+            Some((retrier, retry_plan(&exchange, &signature, recorded)))
+        }
+        _ => None,
+    };
     let webhook = recorded.map(|recorded| {
         let heard = webhook::Outcome {
             status,
@@ -221,7 +228,39 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
             body_bytes: delivery.body.len(),
             signature,
             webhook,
-            exchange: Some(exchange),
+            exchange: Some(exchange.clone()),
         })))
         .await;
+    if let Some((retrier, plan)) = retry {
+        let outcome = crate::delivery::Outcome::of(&exchange.outcome);
+        retrier.after_first(plan, &outcome, duration_ms).await;
+    }
+}
+
+/// The provider's retries of this delivery, should its provider retry it
+/// (`listen --retries`). The copies are cheap: bodies are `Bytes`.
+fn retry_plan(
+    exchange: &Exchange,
+    signature: &Verdict,
+    recorded: &Recorded,
+) -> crate::retries::Plan {
+    let d = &exchange.delivery;
+    crate::retries::Plan {
+        replay: crate::replay::Replay {
+            id: d.id.clone(),
+            number: 2,
+            url: d.url.clone(),
+            scheme: signature.scheme.clone(),
+            request: crate::replay::Request {
+                method: d.method.clone(),
+                path: d.path.clone(),
+                query: d.query.clone(),
+                headers: d.headers.clone(),
+                body: d.body.clone(),
+            },
+            mode: crate::replay::Mode::AsIs,
+        },
+        seq: d.seq,
+        recorded: recorded.clone(),
+    }
 }

@@ -55,6 +55,7 @@ pub(super) async fn serve(
         max_response: usize::try_from(welcome.max_body).unwrap_or(usize::MAX),
         outbox: outbox_tx.clone(),
         events: events.clone(),
+        retries: config.retries.clone(),
     };
     let (queued_tx, mut queued_rx) = mpsc::channel::<Delivery>(OUTBOX_CAPACITY);
     let in_order = context.clone();

@@ -29,6 +29,10 @@ pub(super) struct ListenFile {
     pub(super) insecure: Option<bool>,
     /// A provider id, as `--provider`.
     pub(super) provider: Option<String>,
+    /// As `--retries`.
+    pub(super) retries: Option<bool>,
+    /// As `--retry-speed` (checked when resolved: a whole number from 1).
+    pub(super) retry_speed: Option<i64>,
 }
 
 /// The config file's `forward`: a string, or a port written as a TOML

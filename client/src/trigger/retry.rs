@@ -13,10 +13,9 @@
 use super::catalogue::{Event, timestamp_placeholder};
 use super::{Draft, Prepared, set};
 use hookhole_host::bounded_read::BODY_MAX;
-use hookhole_shared::headers::Header;
 use hookhole_shared::signature::preset::TimestampSource;
 use hookhole_shared::signature::{Registry, Request};
-use hookhole_shared::webhook::{EventRules, FieldSource, WebhookFacts};
+use hookhole_shared::webhook::{EventRules, WebhookFacts};
 
 /// Where this event's facts are: the rules of its own preset (a variant
 /// may carry its id elsewhere, as Maple via Convoy does), else its
@@ -57,44 +56,12 @@ pub fn next_attempt(first: &Draft, event: &Event, registry: &Registry) -> Result
         let next = was
             .checked_add(1)
             .ok_or_else(|| format!("--duplicate: attempt {was} has no next number"))?;
-        write_attempt(&mut retry, source, next)?;
+        crate::webhook::attempt_number::write(&mut retry.headers, &mut retry.body, source, next)
+            .map_err(|why| format!("--duplicate: {why}"))?;
     }
     // Checked now at the first's time; renewed with the retry's own time
     // when it is sent.
     at_time(retry, event, registry, first.at + 1)
-}
-
-/// `source` set to `attempt`: a header's value replaced where it is (or
-/// added), a body field written where the rule reads it.
-fn write_attempt(retry: &mut Draft, source: &FieldSource, attempt: u32) -> Result<(), String> {
-    match source {
-        FieldSource::Header(name) => {
-            let value = attempt.to_string();
-            match retry
-                .headers
-                .iter_mut()
-                .find(|h| h.name.eq_ignore_ascii_case(name))
-            {
-                Some(header) => header.value = value.into_bytes(),
-                None => retry
-                    .headers
-                    .push(Header::new(name.to_ascii_lowercase(), value)),
-            }
-        }
-        FieldSource::Form(name) => {
-            return Err(format!(
-                "--duplicate: the attempt number is read from the form field {name}, which trigger cannot number"
-            ));
-        }
-        FieldSource::Body(_) => {
-            let keys = source.body_keys().expect("a body source has keys");
-            retry.body = set::set_path(&retry.body, &keys, &attempt.to_string(), BODY_MAX)
-                .map_err(|refusal| {
-                    format!("--duplicate: the attempt number goes at {source}, but {refusal}")
-                })?;
-        }
-    }
-    Ok(())
 }
 
 /// `retry` to be signed at `at` (at least a second after the first, so a

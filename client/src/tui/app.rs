@@ -175,6 +175,8 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Replay(Box<crate::replay::Replay>),
+    PlayRetries(Box<crate::retries::Plan>),
+    CancelRetries(String),
     Edit { id: String, request: Box<Edited> },
     Copy { what: &'static str, text: String },
     Quit,
@@ -209,6 +211,9 @@ pub struct App {
     pub size: (u16, u16),
     /// Colour allowed (`NO_COLOR` unset): a setting, not a mode.
     pub color: bool,
+    /// Deliveries whose next provider retry is scheduled: when (ms) and
+    /// the provider's attempt number it will carry.
+    pub retries_due: HashMap<String, (u64, u32)>,
 }
 
 impl App {
@@ -234,6 +239,7 @@ impl App {
             notice: None,
             size: (80, 24),
             color,
+            retries_due: HashMap::new(),
         };
         app.rebuild_detail();
         app
@@ -262,6 +268,16 @@ impl App {
     pub fn selected_row(&self) -> Option<usize> {
         let pos = *self.index.get(self.selected.as_deref()?)?;
         self.visible.iter().position(|&p| p == pos)
+    }
+
+    /// "next retry (attempt 3) in 12 s; x cancels" for the selection,
+    /// while one is scheduled.
+    pub fn retry_countdown(&self) -> Option<String> {
+        let &(due_ms, attempt) = self.retries_due.get(self.selected.as_deref()?)?;
+        let left_s = due_ms.saturating_sub(self.now_ms).div_ceil(1000);
+        Some(format!(
+            "next retry (attempt {attempt}) in {left_s} s; x cancels"
+        ))
     }
 
     pub fn failed_count(&self) -> usize {

@@ -408,3 +408,80 @@ fn large_bodies_are_kept_within_the_byte_budget() {
         "the selection is a kept delivery"
     );
 }
+
+#[test]
+fn p_plays_the_providers_retries_and_x_cancels_the_countdown() {
+    let mut app = app();
+    app.update(Msg::Engine(fixtures::malomo(7, 1, 40)));
+    app.update(Msg::Act(Action::Last));
+    assert_eq!(selected(&app), "d0007");
+    // Nothing scheduled: `x` says so and asks nothing.
+    assert!(ch(&mut app, 'x').is_empty());
+    let commands = ch(&mut app, 'p');
+    let [Command::PlayRetries(plan)] = commands.as_slice() else {
+        panic!("{commands:?}");
+    };
+    assert_eq!(plan.replay.id, "d0007");
+    assert_eq!(plan.replay.number, 2, "after the first attempt");
+    assert_eq!(plan.recorded.facts.provider, "malomo");
+    assert_eq!(plan.recorded.facts.attempt, Some(1));
+    // The retrier schedules one: the selection counts down to it.
+    app.update(Msg::Engine(Event::RetryScheduled {
+        id: "d0007".into(),
+        attempt: 2,
+        provider_attempt: 2,
+        in_ms: 12_000,
+    }));
+    assert_eq!(
+        app.retry_countdown().as_deref(),
+        Some("next retry (attempt 2) in 12 s; x cancels")
+    );
+    app.update(Msg::Tick(T0 + 2_500));
+    assert_eq!(
+        app.retry_countdown().as_deref(),
+        Some("next retry (attempt 2) in 10 s; x cancels")
+    );
+    assert_eq!(
+        ch(&mut app, 'x'),
+        vec![Command::CancelRetries("d0007".into())]
+    );
+    app.update(Msg::Engine(Event::RetriesEnded {
+        id: "d0007".into(),
+        why: crate::retries::Ended::Cancelled,
+        provider_attempts: 1,
+        message: "retries cancelled before attempt 2".into(),
+        then: None,
+    }));
+    assert_eq!(app.retry_countdown(), None);
+    assert!(app.notice.as_ref().unwrap().0.contains("cancelled"));
+    // A delivery no provider claims has no retries to play.
+    app.update(Msg::Act(Action::First));
+    assert!(ch(&mut app, 'p').is_empty());
+    assert!(app.notice.as_ref().unwrap().0.contains("no provider"));
+}
+
+#[test]
+fn a_retry_made_is_added_to_its_delivery() {
+    let mut app = app();
+    app.update(Msg::Engine(fixtures::malomo(7, 1, 40)));
+    let Event::Delivery(first) = fixtures::malomo(7, 2, 40) else {
+        unreachable!()
+    };
+    let made = Attempt::new(Kind::Retry, 2, T0, Outcome::Pending);
+    app.update(Msg::Engine(Event::Retried(Box::new(
+        crate::events::RetriedEvent {
+            delivery: *first,
+            kind: Kind::Retry,
+            made,
+        },
+    ))));
+    let kinds: Vec<Kind> = app
+        .record("d0007")
+        .unwrap()
+        .attempts
+        .iter()
+        .map(|a| a.kind)
+        .collect();
+    assert_eq!(kinds, [Kind::Original, Kind::Retry]);
+    assert_eq!(app.records.len(), 7, "no new row");
+}

@@ -30,6 +30,10 @@ pub enum Action {
     Edit,
     CopyCurl,
     CopyBody,
+    /// Play the provider's retries of the selected delivery.
+    PlayRetries,
+    /// Cancel the selected delivery's next retry (and the ones after it).
+    CancelRetries,
     Help,
     Quit,
 }
@@ -139,6 +143,16 @@ pub const KEYS: &[Binding] = &[
         help: "copy the body",
     },
     Binding {
+        keys: &[(KeyCode::Char('p'), NONE, Action::PlayRetries)],
+        hint: Some(("p", "retries")),
+        help: "play the provider's retries on its schedule",
+    },
+    Binding {
+        keys: &[(KeyCode::Char('x'), NONE, Action::CancelRetries)],
+        hint: Some(("x", "cancel retry")),
+        help: "cancel the next retry",
+    },
+    Binding {
         keys: &[(KeyCode::Char('?'), NONE, Action::Help)],
         hint: Some(("?", "help")),
         help: "this list (any key closes it)",
@@ -245,6 +259,6 @@ mod tests {
             action(KeyCode::Char('G'), KeyModifiers::SHIFT),
             Some(Action::Last)
         );
-        assert_eq!(action(KeyCode::Char('x'), NONE), None);
+        assert_eq!(action(KeyCode::Char('z'), NONE), None);
     }
 }

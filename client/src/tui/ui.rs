@@ -87,9 +87,12 @@ fn detail(app: &App, frame: &mut Frame, area: Rect) {
         .selected_record()
         .map(|r| format!(" {} ", human_size(r.body.len())))
         .unwrap_or_default();
-    let block = pane(String::new(), app.focus == Focus::Detail)
+    let mut block = pane(String::new(), app.focus == Focus::Detail)
         .title(Line::from(title))
         .title_bottom(Line::from(size).right_aligned());
+    if let Some(countdown) = app.retry_countdown() {
+        block = block.title_bottom(Line::from(format!(" {countdown} ")).left_aligned());
+    }
     let text: Vec<Line> = app.detail.iter().map(|l| Line::raw(l.clone())).collect();
     let scroll = u16::try_from(app.detail_scroll).unwrap_or(u16::MAX);
     let paragraph = Paragraph::new(text)

@@ -26,8 +26,8 @@ pub fn next_step(
         // What follows is not documented; the timeout alone is worth saying.
         return deadline.map(|d| format!("{provider_name} {d}"));
     };
-    if let (false, Some(status), RetryOn::ServerErrors) = (timed_out, outcome.status, retries.on)
-        && !is_server_error(status)
+    if !retries.on.retries(outcome.status, timed_out)
+        && let Some(status) = outcome.status
     {
         return Some(format!("{provider_name} does not retry a {status}"));
     }
@@ -68,20 +68,34 @@ pub fn next_step(
     })
 }
 
-/// What `server_errors` retries besides timeouts: 5xx, and 429 (the
-/// sender is asked to slow down, not refused).
-fn is_server_error(status: u16) -> bool {
-    status >= 500 || status == 429
-}
-
-fn then(retries: &RetryPolicy) -> String {
-    match &retries.then {
-        Some(then) => format!("; then it {then}"),
-        None => String::new(),
+impl RetryOn {
+    /// Whether a provider with this rule retries an answer that
+    /// disappointed it: `status` (`None`: no answer) or `timed_out` (past
+    /// its deadline). `server_errors` retries 5xx and 429 (the sender is
+    /// asked to slow down, not refused) besides timeouts and no answer.
+    pub fn retries(self, status: Option<u16>, timed_out: bool) -> bool {
+        match (self, status) {
+            (RetryOn::AnyFailure, _) | (RetryOn::ServerErrors, None) => true,
+            (RetryOn::ServerErrors, Some(status)) => timed_out || status >= 500 || status == 429,
+        }
     }
 }
 
+fn then(retries: &RetryPolicy) -> String {
+    retries.then_clause()
+}
+
 impl RetryPolicy {
+    /// What the provider does after its last attempt, as a clause to end a
+    /// sentence with ("; then it disables the webhook"); empty when not
+    /// documented.
+    pub fn then_clause(&self) -> String {
+        match &self.then {
+            Some(then) => format!("; then it {then}"),
+            None => String::new(),
+        }
+    }
+
     /// The documented policy in a few words, for tables and detail panes:
     /// "10 attempts within 24 h", "5 attempts, retries after 1 min, 5 min,
     /// 30 min, 2 h; then disables the webhook", "does not retry".

@@ -70,7 +70,9 @@ impl App {
             | Action::Resign
             | Action::Edit
             | Action::CopyCurl
-            | Action::CopyBody => {
+            | Action::CopyBody
+            | Action::PlayRetries
+            | Action::CancelRetries => {
                 return self.act_on_selection(action);
             }
         }
@@ -142,6 +144,14 @@ impl App {
         match action {
             Action::Replay => self.replay(&id, replay::Mode::AsIs),
             Action::Resign => self.replay(&id, replay::Mode::Resigned),
+            Action::PlayRetries => self.play_retries(&id),
+            Action::CancelRetries => match self.retries_due.contains_key(&id) {
+                true => vec![Command::CancelRetries(id)],
+                false => {
+                    self.notify("no retry is scheduled for this delivery");
+                    Vec::new()
+                }
+            },
             Action::Edit => vec![Command::Edit {
                 id,
                 request: Box::new(record.request()),
@@ -185,6 +195,41 @@ impl App {
         };
         self.changed(pos);
         vec![Command::Replay(Box::new(replay))]
+    }
+
+    /// Asks for the provider's retries of delivery `id`, as its provider
+    /// would make them after its first attempt.
+    fn play_retries(&mut self, id: &str) -> Vec<Command> {
+        let Some(record) = self.record(id) else {
+            return Vec::new();
+        };
+        let Some(webhook) = &record.webhook else {
+            self.notify("no provider is known for this delivery: its retries are not documented");
+            return Vec::new();
+        };
+        let plan = crate::retries::Plan {
+            replay: Replay {
+                id: record.id.clone(),
+                number: record.attempts.last().map_or(0, |a| a.number) + 1,
+                url: record.url.clone(),
+                scheme: record.verdict.scheme.clone(),
+                request: record.request(),
+                mode: replay::Mode::AsIs,
+            },
+            seq: record.seq,
+            recorded: webhook.recorded(),
+        };
+        vec![Command::PlayRetries(Box::new(plan))]
+    }
+
+    /// A provider retry made by the retrier: added to its delivery.
+    pub(super) fn retry_made(&mut self, id: &str, attempt: Attempt) {
+        let Some(&pos) = self.index.get(id) else {
+            return;
+        };
+        self.held += attempt.held_bytes();
+        self.records[pos].attempts.push(attempt);
+        self.changed(pos);
     }
 
     /// The pending attempt becomes the one made.

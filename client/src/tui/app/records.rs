@@ -4,7 +4,7 @@
 use super::super::detail;
 use super::super::filter::Filter;
 use super::{App, Connection, Follow, MAX_HELD, MAX_RECORDS, Show};
-use crate::events::{Event, LinkState};
+use crate::events::{Event, LinkState, RetriedEvent};
 use crate::tui::model::Record;
 use hookhole_shared::printable;
 
@@ -72,6 +72,24 @@ impl App {
             Event::Delivery(d) => {
                 self.link.last_heard_ms = Some(self.now_ms);
                 self.push(Record::from_event(&d));
+            }
+            Event::Retried(retried) => {
+                let RetriedEvent { delivery, made, .. } = *retried;
+                self.retry_made(&delivery.id, made);
+            }
+            Event::RetryScheduled {
+                id,
+                provider_attempt,
+                in_ms,
+                ..
+            } => {
+                let due = self.now_ms + in_ms;
+                self.retries_due.insert(id, (due, provider_attempt));
+                self.rebuild_detail();
+            }
+            Event::RetriesEnded { id, message, .. } => {
+                self.retries_due.remove(&id);
+                self.notify(printable::line_owned(message));
             }
         }
     }
