@@ -63,6 +63,10 @@ pub struct DeliveryEvent {
     /// provider's deadline and next step; absent without a provider.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook: Option<crate::webhook::Webhook>,
+    /// The route that took the delivery: its name, else its number;
+    /// absent when none did (it went to `--forward`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::route::Label>,
     #[serde(skip)]
     pub exchange: Option<Arc<Exchange>>,
 }
@@ -148,6 +152,7 @@ mod tests {
                 candidates: vec!["stripe".into()],
             },
             webhook: None,
+            route: None,
             exchange: None,
         }));
         assert_eq!(

@@ -29,6 +29,10 @@ pub(super) struct ListenFile {
     pub(super) insecure: Option<bool>,
     /// A provider id, as `--provider`.
     pub(super) provider: Option<String>,
+    /// `[[listen.route]]` tables, checked as `--route`s are
+    /// (`crate::route::parse`).
+    #[serde(default)]
+    pub(super) route: Vec<toml::Table>,
 }
 
 /// The config file's `forward`: a string, or a port written as a TOML

@@ -93,6 +93,7 @@ pub fn delivery(
             (status != Status::Unsigned).then(|| scheme_for(status)),
         ),
         webhook: None,
+        route: None,
         exchange: Some(Arc::new(Exchange {
             delivery,
             outcome: result,
