@@ -67,6 +67,9 @@ pub struct DeliveryEvent {
     /// absent when none did (it went to `--forward`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<crate::route::Label>,
+    /// The local server it was sent to (`None`: a route answered it).
+    #[serde(skip)]
+    pub target: Option<String>,
     #[serde(skip)]
     pub exchange: Option<Arc<Exchange>>,
 }
@@ -153,6 +156,7 @@ mod tests {
             },
             webhook: None,
             route: None,
+            target: None,
             exchange: None,
         }));
         assert_eq!(

@@ -146,6 +146,26 @@ impl Answer {
     }
 }
 
+impl Label {
+    /// What the route did with a delivery, from its first attempt: `orders
+    /// (route 1) -> http://127.0.0.1:4000`, or `route 2: answered`.
+    pub fn taken(&self, first: Option<&crate::delivery::Attempt>) -> String {
+        let what = match first.and_then(|a| a.target.as_deref()) {
+            Some(target) => format!("-> {target}"),
+            None => "answered without forwarding".to_string(),
+        };
+        let what = hookhole_shared::printable::line_owned(what);
+        match &self.name {
+            Some(name) => format!(
+                "{} (route {}) {what}",
+                hookhole_shared::printable::line(name),
+                self.number
+            ),
+            None => format!("route {} {what}", self.number),
+        }
+    }
+}
+
 impl fmt::Display for Label {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.name {

@@ -263,6 +263,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
             signature,
             webhook,
             route,
+            target: target.map(ToString::to_string),
             exchange: Some(exchange),
         })))
         .await;

@@ -90,6 +90,7 @@ impl History {
                 failed: d.failed(),
                 signature: d.verdict.clone(),
                 webhook,
+                route: d.route.clone(),
             });
         }
         if out.len() > limit {

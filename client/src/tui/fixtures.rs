@@ -94,6 +94,7 @@ pub fn delivery(
         ),
         webhook: None,
         route: None,
+        target: None,
         exchange: Some(Arc::new(Exchange {
             delivery,
             outcome: result,

@@ -182,6 +182,7 @@ impl App {
             scheme: record.verdict.scheme.clone(),
             request: record.request(),
             mode,
+            target: record.route_target(),
         };
         self.changed(pos);
         vec![Command::Replay(Box::new(replay))]
