@@ -24,6 +24,9 @@ pub struct StoredDelivery {
     pub attempts: Vec<Attempt>,
     /// `None` without a provider, and in histories from before issue 19.
     pub webhook: Option<crate::webhook::Recorded>,
+    /// The route that took it; `None` when it went to `--forward`, and in
+    /// histories from before issue 20.
+    pub route: Option<crate::route::Label>,
 }
 
 impl StoredDelivery {

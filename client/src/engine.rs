@@ -56,6 +56,8 @@ pub struct EngineConfig {
     /// The provider of deliveries whose signature names none
     /// (`listen --provider`): their webhook facts are read by its rules.
     pub provider: Option<String>,
+    /// Where deliveries go, other than `forwarder`'s target.
+    pub routes: Arc<crate::route::Routes>,
     /// The history, for reads (the last saved sequence number).
     pub history: Option<Arc<History>>,
     /// Where deliveries and attempts are saved, if anywhere.
@@ -86,6 +88,7 @@ impl EngineConfig {
             tls: None,
             verifier: Arc::new(Verifier::default()),
             provider: None,
+            routes: Arc::default(),
             history: None,
             writer: None,
             addresses: netwatch::interface_addresses(),

@@ -90,6 +90,13 @@ pub struct DeliveryEvent {
     /// provider's deadline and next step; absent without a provider.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook: Option<crate::webhook::Webhook>,
+    /// The route that took the delivery: its name, else its number;
+    /// absent when none did (it went to `--forward`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::route::Label>,
+    /// The local server it was sent to (`None`: a route answered it).
+    #[serde(skip)]
+    pub target: Option<String>,
     #[serde(skip)]
     pub exchange: Option<Arc<Exchange>>,
 }
@@ -186,6 +193,8 @@ mod tests {
                 candidates: vec!["stripe".into()],
             },
             webhook: None,
+            route: None,
+            target: None,
             exchange: None,
         }));
         assert_eq!(

@@ -46,6 +46,15 @@ impl Forwarder {
         &self.target
     }
 
+    /// This forwarder (its connection pool, timeout and limit) sending to
+    /// `target` instead: a route's.
+    pub fn to(&self, target: &Target) -> Forwarder {
+        Forwarder {
+            target: target.clone(),
+            ..self.clone()
+        }
+    }
+
     /// Sends a request built by [`crate::outgoing::build`] (or
     /// [`crate::outgoing::build_parts`]) for this forwarder's target and returns
     /// the answer; bodies above `limit` (or the forwarder's own limit) fail

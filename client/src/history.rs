@@ -35,7 +35,7 @@ pub mod writer;
 #[cfg(test)]
 mod bodies_tests;
 
-pub use listing::{EventGlob, Selection};
+pub use listing::Selection;
 pub use store::{Attempt, History, Keep, LookupError, StoredDelivery, Summary};
 pub use writer::Writer;
 

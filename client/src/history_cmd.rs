@@ -8,7 +8,8 @@ pub use show::{delivery_json, show};
 
 use crate::delivery::StoredDelivery;
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
-use crate::history::{EventGlob, History, Selection};
+use crate::glob::Glob;
+use crate::history::{History, Selection};
 use crate::listen::{self, shared_settings};
 use crate::output;
 use crate::replay::{Mode, Replay, Replayer};
@@ -37,8 +38,8 @@ pub struct HistoryArgs {
     pub failed: bool,
     /// Only deliveries whose event type matches GLOB (`*` any characters,
     /// `?` one; any case), e.g. 'order.*'
-    #[arg(long, value_name = "GLOB", value_parser = EventGlob::parse)]
-    pub event: Option<EventGlob>,
+    #[arg(long, value_name = "GLOB", value_parser = Glob::parse)]
+    pub event: Option<Glob>,
     /// Only deliveries whose event had arrived before (same provider and event id)
     #[arg(long)]
     pub duplicates: bool,

@@ -9,7 +9,8 @@
 //! - [`outgoing`]: the one request a delivery becomes, checked (malformed
 //!   deliveries are refused) and built from parts; [`target`]: the only
 //!   place a delivery becomes a URL, always on the configured host;
-//!   [`forward`]: sending it to the local server.
+//!   [`forward`]: sending it to the local server; [`route`]: which target
+//!   (or which fixed answer) a delivery gets, by `[[listen.route]]`/`--route`.
 //! - [`delivery`]: the one vocabulary of deliveries and attempts, and the
 //!   rule for "failed"; [`replay`]: sending a stored delivery again.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
@@ -29,7 +30,8 @@
 //!   same in the UI and the commands; [`output`]: the sinks that escape it.
 //! - [`tui`]: the terminal UI (Elm style: `app` state and `update`, pure
 //!   `ui::render`, one runtime loop).
-//! - [`history`]: every delivery and attempt, in SQLite in the data dir.
+//! - [`history`]: every delivery and attempt, in SQLite in the data dir;
+//!   [`glob`]: the one glob rule (`history --event`, route matchers).
 //! - [`retries`]: the provider's retries played locally (`--retries`, `p`).
 //! - [`history_cmd`]: `history`, `show`, `replay`; [`export`]: HAR ([`har`]),
 //!   JSON and curl exports.
@@ -45,6 +47,7 @@ pub mod engine;
 pub mod events;
 pub mod export;
 pub mod forward;
+pub mod glob;
 pub mod har;
 pub mod history;
 pub mod history_cmd;
@@ -58,6 +61,7 @@ pub mod providers;
 pub mod relay_tls;
 pub mod replay;
 pub mod retries;
+pub mod route;
 pub mod secrets;
 pub mod target;
 pub mod trigger;

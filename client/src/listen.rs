@@ -103,6 +103,12 @@ pub struct ListenArgs {
     #[arg(long, env = "HOOKHOLE_RETRY_SPEED", value_name = "N",
           value_parser = parse_retry_speed)]
     pub retry_speed: Option<u32>,
+    /// Send the deliveries a route matches elsewhere, or answer them without
+    /// forwarding: KEY=VALUE,... e.g. event=order.*,forward=4000 (see
+    /// docs/routes.md); repeat for more, the first that matches wins
+    /// [default: the config file's [[listen.route]]]
+    #[arg(long, value_name = "KEY=VALUE,...")]
+    pub route: Vec<String>,
 }
 
 /// `--retry-speed`: a whole number from 1.
@@ -137,6 +143,8 @@ pub struct ListenConfig {
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// The provider of deliveries whose signature names none (`--provider`).
     pub provider: Option<String>,
+    /// `--route`s, else the config file's `[[listen.route]]`s.
+    pub routes: crate::route::Routes,
     /// Local time offset for displayed times (read at startup, before any
     /// thread exists, as the platform requires).
     pub utc_offset_s: i64,
@@ -193,6 +201,7 @@ impl ListenArgs {
         if let Some(id) = &provider {
             secrets::known_provider("--provider", id, &registry)?;
         }
+        let routes = routes(&self.route, &file.route, &registry)?;
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
         let shared = shared_settings(config_file, &registry, self.data_dir.clone())?;
         secrets.extend(shared.secrets);
@@ -235,9 +244,34 @@ impl ListenArgs {
                 .map(hookhole_shared::protocol::Token),
             tls,
             provider,
+            routes,
             utc_offset_s: 0,
         })
     }
+}
+
+/// The routes in force: the `--route` flags when there are any (they
+/// replace the file's, as `--forward` replaces `forward`), else the
+/// config file's `[[listen.route]]` tables.
+fn routes(
+    flags: &[String],
+    tables: &[toml::Table],
+    registry: &hookhole_shared::signature::Registry,
+) -> Result<crate::route::Routes, UsageError> {
+    use crate::route::parse;
+    let (setting, given) = if flags.is_empty() {
+        let given = tables.iter().enumerate().map(|(i, table)| {
+            parse::from_table(table).map_err(|why| format!("route {}: {why}", i + 1))
+        });
+        ("route", given.collect::<Result<Vec<_>, _>>())
+    } else {
+        let given = flags.iter().enumerate().map(|(i, flag)| {
+            parse::from_flag(flag).map_err(|why| format!("--route {}: {why}", i + 1))
+        });
+        ("--route", given.collect())
+    };
+    let given = given.map_err(UsageError)?;
+    parse::build(&given, setting, registry).map_err(UsageError)
 }
 
 /// The `[listen]` settings other commands share with `listen` (trigger finds
@@ -297,6 +331,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     engine_config.tls = config.tls.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
     engine_config.provider = config.provider.clone();
+    engine_config.routes = std::sync::Arc::new(config.routes.clone());
     if let Some(dir) = &config.data_dir {
         // The writer creates, upgrades and prunes the history; the engine
         // and the UI only read it (and save replays).

@@ -69,6 +69,9 @@ pub struct Replay {
     /// The request as recorded.
     pub request: Request,
     pub mode: Mode,
+    /// Where to send it; `None`: the replayer's target. A delivery a route
+    /// sent elsewhere is replayed there.
+    pub target: Option<crate::target::Target>,
 }
 
 impl Replay {
@@ -88,6 +91,7 @@ impl Replay {
                 body: d.body.clone(),
             },
             mode,
+            target: None,
         }
     }
 }
@@ -166,13 +170,18 @@ impl Replayer {
             body: &request.body,
         };
         let started = Instant::now();
-        let result = match outgoing::build_parts(self.forwarder.target(), parts) {
+        let routed = replay
+            .target
+            .as_ref()
+            .map(|target| self.forwarder.to(target));
+        let forwarder = routed.as_ref().unwrap_or(&self.forwarder);
+        let result = match outgoing::build_parts(forwarder.target(), parts) {
             Err(malformed) => Err(malformed.failure(&replay.id)),
-            Ok(outgoing) => self.forwarder.send(&replay.id, outgoing, usize::MAX).await,
+            Ok(outgoing) => forwarder.send(&replay.id, outgoing, usize::MAX).await,
         };
         let mut attempt = Attempt {
             duration_ms: Some(started.elapsed().as_millis() as u64),
-            target: Some(self.forwarder.target().to_string()),
+            target: Some(forwarder.target().to_string()),
             ..Attempt::new(kind, replay.number, started_ms, Outcome::of(&result))
         };
         // What was sent verifies differently after re-signing or editing.

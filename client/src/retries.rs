@@ -302,6 +302,10 @@ impl Retrier {
                 .clone()
                 .unwrap_or_else(crate::history::store::unverified),
             webhook: Some(Webhook::of(registry, &recorded, Some(heard))),
+            // The route is the first attempt's (its line and the history
+            // say which); a retry goes where that one went.
+            route: None,
+            target: plan.replay.target.as_ref().map(ToString::to_string),
             exchange: None,
         };
         Event::Retried(Box::new(RetriedEvent {

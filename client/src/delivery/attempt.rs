@@ -198,16 +198,17 @@ impl Attempt {
         }
     }
 
-    /// The first attempt, as the engine made it.
+    /// The first attempt, as the engine made it: sent to `target`, or
+    /// answered by a route without one.
     pub fn first(
         result: &Result<Response, Failure>,
-        target: &crate::target::Target,
+        target: Option<&crate::target::Target>,
         started_ms: u64,
         duration_ms: u64,
     ) -> Attempt {
         Attempt {
             duration_ms: Some(duration_ms),
-            target: Some(target.to_string()),
+            target: target.map(ToString::to_string),
             ..Attempt::new(Kind::Original, 1, started_ms, Outcome::of(result))
         }
     }

@@ -6,6 +6,7 @@ use crate::events::{DeliveryEvent, Event, Exchange};
 use crate::forward::Forwarder;
 use crate::history::{History, Writer};
 use crate::outgoing;
+use crate::route::{Action, Route, Routes};
 use crate::verification::Verifier;
 use crate::webhook::{Recorded, Webhook};
 use hookhole_shared::body_digest;
@@ -24,6 +25,7 @@ pub(super) struct DeliveryContext {
     pub(super) verifier: Arc<Verifier>,
     /// The listener's `--provider`: of deliveries whose verdict names none.
     pub(super) provider: Option<Arc<str>>,
+    pub(super) routes: Arc<Routes>,
     pub(super) history: Option<Arc<History>>,
     pub(super) writer: Option<Writer>,
     pub(super) channel: String,
@@ -77,6 +79,24 @@ impl Verifying {
         }))
     }
 
+    /// The facts a route is picked by, when some route needs them: then a
+    /// check under way is waited for (the delivery cannot be forwarded
+    /// before its route is known).
+    async fn for_routes(self, routes: &Routes) -> Verifying {
+        match self {
+            Verifying::Aside(_) if routes.needs_facts() => Verifying::Done(self.verdict().await),
+            done_or_not_needed => done_or_not_needed,
+        }
+    }
+
+    /// The facts, when they are known already.
+    fn facts(&self) -> Option<&WebhookFacts> {
+        match self {
+            Verifying::Done((_, facts)) => facts.as_ref(),
+            Verifying::Aside(_) => None,
+        }
+    }
+
     async fn verdict(self) -> Inspected {
         match self {
             Verifying::Done(inspected) => inspected,
@@ -106,8 +126,8 @@ async fn save(
     exchange: &Arc<Exchange>,
     signature: &Verdict,
     facts: Option<WebhookFacts>,
-    started_ms: u64,
-    duration_ms: u64,
+    attempt: crate::delivery::Attempt,
+    route: Option<crate::route::Label>,
 ) -> Option<Recorded> {
     let Some(w) = &ctx.writer else {
         return facts.map(|facts| Recorded {
@@ -115,14 +135,15 @@ async fn save(
             arrival: None,
         });
     };
-    let attempt = crate::delivery::Attempt::first(
-        &exchange.outcome,
-        ctx.forwarder.target(),
-        started_ms,
-        duration_ms,
-    );
     let written = w
-        .record_exchange(&ctx.channel, exchange.clone(), signature, facts, attempt)
+        .record_exchange(
+            &ctx.channel,
+            exchange.clone(),
+            signature,
+            facts,
+            attempt,
+            route,
+        )
         .await;
     saved("delivery", written.saved);
     written.webhook
@@ -148,22 +169,41 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     }
     let started_ms = delivery.received_at_ms;
     let started = Instant::now();
+    let signature = signature.for_routes(&ctx.routes).await;
+    let route: Option<&Route> = ctx.routes.pick(&delivery, signature.facts());
+    // Where it goes: the route's target, else `--forward`'s; a route that
+    // answers has none.
+    let target = match route.map(|r| &r.action) {
+        Some(Action::Forward(target)) => Some(target),
+        Some(Action::Respond(_)) => None,
+        None => Some(ctx.forwarder.target()),
+    };
     // Checked on arrival: a malformed delivery (a path that would name
     // another host, a method or header name that is not a token) is
     // refused and recorded, and nothing is sent anywhere.
-    let result = match outgoing::build(ctx.forwarder.target(), &delivery) {
+    let result = match outgoing::build(target.unwrap_or(ctx.forwarder.target()), &delivery) {
         Err(malformed) => Err(malformed.failure(&delivery.id)),
         Ok(_) if !body_digest::matches(&delivery.body, &delivery.body_blake3) => Err(Failure {
             id: delivery.id.clone(),
             code: FailureCode::BodyMismatch,
             message: "body changed in transit (its BLAKE3 differs from the relay's)".to_string(),
         }),
-        Ok(request) => {
-            ctx.forwarder
-                .send(&delivery.id, request, ctx.max_response)
-                .await
-        }
+        Ok(request) => match route.map(|r| &r.action) {
+            Some(Action::Respond(answer)) => Ok(answer.response(&delivery.id)),
+            Some(Action::Forward(target)) => {
+                let forwarder = ctx.forwarder.to(target);
+                forwarder
+                    .send(&delivery.id, request, ctx.max_response)
+                    .await
+            }
+            None => {
+                ctx.forwarder
+                    .send(&delivery.id, request, ctx.max_response)
+                    .await
+            }
+        },
     };
+    let route = route.map(|r| r.label.clone());
     let duration_ms = started.elapsed().as_millis() as u64;
     let (signature, facts) = signature.verdict().await;
     let (status, error) = match &result {
@@ -180,7 +220,8 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     });
     // Saved before the answer (or the ack) goes out: whatever the relay hears
     // about is in the history.
-    let recorded = save(&ctx, &exchange, &signature, facts, started_ms, duration_ms).await;
+    let first = crate::delivery::Attempt::first(&exchange.outcome, target, started_ms, duration_ms);
+    let recorded = save(&ctx, &exchange, &signature, facts, first, route.clone()).await;
     let delivery = &exchange.delivery;
     // A live delivery's sender waits for the answer, which also tells the
     // relay it is saved; a queued one's sender was answered `202` long ago,
@@ -195,9 +236,12 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     };
     let _ = ctx.outbox.send(to_message(reply.encode())).await;
     // Judged after the answer went out: the sender does not wait for it.
-    let retry = match (&ctx.retries, &recorded) {
-        (Some(retrier), Some(recorded)) => {
-            Some((retrier, retry_plan(&exchange, &signature, recorded)))
+    // A provider's retry takes the route its first attempt took; a route
+    // that answered by itself is what the provider heard: nothing to retry.
+    let retry = match (&ctx.retries, &recorded, target) {
+        (Some(retrier), Some(recorded), Some(target)) => {
+            let plan = retry_plan(&exchange, &signature, recorded, target.clone());
+            Some((retrier, plan))
         }
         _ => None,
     };
@@ -228,6 +272,8 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
             body_bytes: delivery.body.len(),
             signature,
             webhook,
+            route,
+            target: target.map(ToString::to_string),
             exchange: Some(exchange.clone()),
         })))
         .await;
@@ -243,6 +289,7 @@ fn retry_plan(
     exchange: &Exchange,
     signature: &Verdict,
     recorded: &Recorded,
+    target: crate::target::Target,
 ) -> crate::retries::Plan {
     let d = &exchange.delivery;
     crate::retries::Plan {
@@ -259,6 +306,7 @@ fn retry_plan(
                 body: d.body.clone(),
             },
             mode: crate::replay::Mode::AsIs,
+            target: Some(target),
         },
         seq: d.seq,
         recorded: recorded.clone(),

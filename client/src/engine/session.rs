@@ -48,6 +48,7 @@ pub(super) async fn serve(
         forwarder: config.forwarder.clone(),
         verifier: config.verifier.clone(),
         provider: config.provider.clone().map(Into::into),
+        routes: config.routes.clone(),
         history: config.history.clone(),
         writer: config.writer.clone(),
         channel: welcome.channel.clone(),

@@ -129,6 +129,23 @@ pub(super) fn attempt_rows(
 pub(super) const WEBHOOK_COLUMNS: &str =
     "provider, event_type, event_id, event_attempt, deadline_ms, duplicate_of, seen";
 
+/// The route that took a delivery: its number and name, from column `at`
+/// on; `None` when none did (and in rows of older versions).
+pub(super) const ROUTE_COLUMNS: &str = "route, route_name";
+
+pub(super) fn route_columns(
+    row: &rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<Option<crate::route::Label>> {
+    match row.get::<_, Option<u32>>(at)? {
+        Some(number) => Ok(Some(crate::route::Label {
+            number,
+            name: row.get(at + 1)?,
+        })),
+        None => Ok(None),
+    }
+}
+
 pub(super) fn webhook_columns(
     row: &rusqlite::Row<'_>,
     at: usize,

@@ -19,6 +19,7 @@
 use super::columns::{outcome_columns, outcome_from};
 use super::log::{Kind, Outgoing, Record};
 use crate::delivery::{self, Attempt};
+use crate::route::Label;
 use crate::webhook::Recorded;
 use bytes::Bytes;
 use detail::Detail;
@@ -42,6 +43,9 @@ pub struct Saved {
     pub verdict: Verdict,
     pub first: Option<Attempt>,
     pub webhook: Option<Recorded>,
+    /// The route that took the delivery (none in records from before
+    /// issue 20).
+    pub route: Option<Label>,
 }
 
 /// A record, decoded.
@@ -68,6 +72,16 @@ struct DeliveryHead<'a> {
     attempt: Option<AttemptHead<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     webhook: Option<WebhookHead<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    route: Option<RouteHead<'a>>,
+}
+
+/// The route that took a delivery, in its head.
+#[derive(Serialize, Deserialize)]
+struct RouteHead<'a> {
+    number: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<Cow<'a, str>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -184,6 +198,7 @@ pub fn delivery<'a>(
     verdict: &'a Verdict,
     first: Option<&'a Attempt>,
     webhook: Option<&'a Recorded>,
+    route: Option<&'a Label>,
 ) -> io::Result<Outgoing<'a>> {
     let head = DeliveryHead {
         channel: Cow::Borrowed(channel),
@@ -197,6 +212,10 @@ pub fn delivery<'a>(
         body: d.body.len() as u64,
         attempt: first.map(|a| AttemptHead::of(None, a)),
         webhook: webhook.map(WebhookHead::of),
+        route: route.map(|r| RouteHead {
+            number: r.number,
+            name: r.name.as_deref().map(Cow::Borrowed),
+        }),
     };
     let detail = Detail {
         url: Cow::Borrowed(&d.url),
@@ -337,6 +356,10 @@ fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
                 verdict: h.verdict.into_owned(),
                 first,
                 webhook: h.webhook.map(WebhookHead::recorded),
+                route: h.route.map(|r| Label {
+                    number: r.number,
+                    name: r.name.map(Cow::into_owned),
+                }),
             }))
         }
         Kind::Attempt => {

@@ -56,6 +56,10 @@ fn saved() -> Saved {
                 seen: 2,
             }),
         }),
+        route: Some(crate::route::Label {
+            number: 2,
+            name: Some("orders".into()),
+        }),
     }
 }
 
@@ -87,6 +91,7 @@ fn deliveries_and_attempts_come_back_exactly() {
         &s.verdict,
         s.first.as_ref(),
         s.webhook.as_ref(),
+        s.route.as_ref(),
     )
     .unwrap();
     assert_eq!(
@@ -108,15 +113,26 @@ fn deliveries_and_attempts_come_back_exactly() {
     );
 }
 
-/// A delivery saved without webhook facts (no provider, or by a build
-/// before them) has no trace of them in its head, and reads back as such.
+/// A delivery saved without webhook facts or a route (no provider, no
+/// route took it, or by a build before them) has no trace of them in its
+/// head, and reads back as such.
 #[test]
 fn a_record_without_webhook_facts_reads_back_without_them() {
     let mut s = saved();
     s.webhook = None;
-    let out = delivery(&s.channel, &s.delivery, &s.verdict, s.first.as_ref(), None).unwrap();
+    s.route = None;
+    let out = delivery(
+        &s.channel,
+        &s.delivery,
+        &s.verdict,
+        s.first.as_ref(),
+        None,
+        None,
+    )
+    .unwrap();
     let head = String::from_utf8_lossy(&out.head);
     assert!(!head.contains("webhook"), "{head}");
+    assert!(!head.contains("route"), "{head}");
     assert_eq!(decode(record(&out)).unwrap(), Entry::Delivery(Box::new(s)));
 }
 
@@ -129,6 +145,7 @@ fn the_index_reads_no_headers_but_checks_every_length() {
         &s.verdict,
         s.first.as_ref(),
         s.webhook.as_ref(),
+        s.route.as_ref(),
     )
     .unwrap();
     // As an indexing scan reads it: the head only.
@@ -159,6 +176,7 @@ fn lengths_that_do_not_add_up_are_refused() {
         &s.verdict,
         s.first.as_ref(),
         s.webhook.as_ref(),
+        s.route.as_ref(),
     )
     .unwrap();
     let whole = record(&out);

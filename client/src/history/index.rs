@@ -191,9 +191,9 @@ fn insert_delivery(conn: &Connection, s: &Saved, offset: i64) -> rusqlite::Resul
             "INSERT INTO deliveries
              (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
               log_offset, body_len, provider, event_type, event_id, event_attempt, deadline_ms,
-              duplicate_of, seen)
+              duplicate_of, seen, route, route_name)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '', '', x'', ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17
+                    ?16, ?17, ?18, ?19
              WHERE NOT EXISTS
                  (SELECT 1 FROM deliveries WHERE channel = ?2 AND seq = ?3 AND id = ?1)",
         )?
@@ -217,6 +217,8 @@ fn insert_delivery(conn: &Connection, s: &Saved, offset: i64) -> rusqlite::Resul
                 .map(|ms| ms.min(i64::MAX as u64) as i64),
             arrival.and_then(|a| a.duplicate_of.as_ref()),
             arrival.map(|a| a.seen),
+            s.route.as_ref().map(|r| r.number),
+            s.route.as_ref().and_then(|r| r.name.as_ref()),
         ])?;
     if inserted == 0 {
         return Ok(None);

@@ -4,7 +4,9 @@
 //! rows of older versions hold them (or name body files). Every public read first catches the
 //! index up with the log, so it finds what was saved before it.
 
-use super::columns::{AttemptRow, WEBHOOK_COLUMNS, attempt_rows, webhook_columns};
+use super::columns::{
+    AttemptRow, ROUTE_COLUMNS, WEBHOOK_COLUMNS, attempt_rows, route_columns, webhook_columns,
+};
 use super::entries::{self, Entry, Saved};
 use super::store::{History, LookupError, from_json, unverified};
 use crate::delivery::{Attempt, Outcome, StoredDelivery};
@@ -125,10 +127,11 @@ impl History {
         files: Files,
     ) -> Result<(StoredDelivery, u64), LookupError> {
         let conn = self.conn();
-        let (mut delivery, channel, verdict, body_file, logged, webhook) = conn.query_row(
+        let (mut delivery, channel, verdict, body_file, logged, webhook, route) = conn.query_row(
             &format!(
                 "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body,
-                        verdict, body_file, log_offset, body_len, {WEBHOOK_COLUMNS}
+                        verdict, body_file, log_offset, body_len, {WEBHOOK_COLUMNS},
+                        {ROUTE_COLUMNS}
                  FROM deliveries WHERE pk = ?1"
             ),
             params![pk],
@@ -157,6 +160,7 @@ impl History {
                     row.get::<_, Option<String>>(11)?,
                     logged,
                     webhook_columns(row, 14)?,
+                    route_columns(row, 21)?,
                 ))
             },
         )?;
@@ -196,6 +200,7 @@ impl History {
             verdict: verdict.unwrap_or_else(unverified),
             attempts,
             webhook,
+            route,
         };
         Ok((stored, body_len))
     }

@@ -75,4 +75,7 @@ pub struct Summary {
     /// The delivery's `webhook` object, when it named a provider.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook: Option<crate::webhook::Webhook>,
+    /// The route that took it: its name, else its number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub route: Option<crate::route::Label>,
 }

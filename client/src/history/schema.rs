@@ -34,12 +34,16 @@
 //! `duplicate_of` and `seen`. The index on `(provider, event_id)` is where
 //! the writer looks for an event older than what it remembers. Older rows
 //! have none of these: their records were written before they were read.
+//!
+//! Version 7 adds the route that took a delivery (issue 20): `route`, its
+//! number, and `route_name`, its name if it had one. Older rows have none:
+//! no route took them.
 
 use rusqlite::{Connection, OptionalExtension};
 
 /// `PRAGMA user_version` of the schema below. Databases from before
 /// versioning have 0.
-pub const VERSION: i32 = 6;
+pub const VERSION: i32 = 7;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -64,7 +68,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
     event_attempt   INTEGER,
     deadline_ms     INTEGER,
     duplicate_of    TEXT,
-    seen            INTEGER
+    seen            INTEGER,
+    route           INTEGER,
+    route_name      TEXT
 );
 CREATE TABLE IF NOT EXISTS attempts (
     delivery          INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
@@ -199,6 +205,12 @@ ALTER TABLE deliveries ADD COLUMN duplicate_of TEXT;
 ALTER TABLE deliveries ADD COLUMN seen INTEGER;
 ";
 
+/// Version 6 to 7: the route that took a delivery.
+const FROM_V6: &str = "
+ALTER TABLE deliveries ADD COLUMN route INTEGER;
+ALTER TABLE deliveries ADD COLUMN route_name TEXT;
+";
+
 /// Every upgrade ends here: the ids of the rows copied.
 const FILL_IDS: &str = "INSERT INTO delivery_ids (pk, id) SELECT pk, id FROM deliveries;";
 
@@ -258,9 +270,9 @@ fn upgrade(conn: &Connection, found: i32) -> rusqlite::Result<()> {
         conn.execute_batch(TABLES)?;
         conn.execute_batch(COPY_V2)?;
         conn.execute_batch(FILL_IDS)?;
-    } else if old_tables && (3..=5).contains(&found) {
+    } else if old_tables && (3..=6).contains(&found) {
         // Each step adds columns: the ones from `found` on, in order.
-        let steps = [FROM_V3, FROM_V4, FROM_V5];
+        let steps = [FROM_V3, FROM_V4, FROM_V5, FROM_V6];
         for step in &steps[(found - 3) as usize..] {
             conn.execute_batch(step)?;
         }

@@ -288,7 +288,7 @@ impl History {
             return Ok(false);
         }
         let record =
-            super::entries::delivery(channel, d, verdict, None, webhook).map_err(io_error)?;
+            super::entries::delivery(channel, d, verdict, None, webhook, None).map_err(io_error)?;
         self.save(&record)?;
         Ok(true)
     }

@@ -447,7 +447,7 @@ fn a_version_5_history_gains_webhook_facts_and_keeps_every_delivery() {
     let ids: Vec<&str> = all.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["v5a", "v5b", "new"], "every delivery, old and new");
     let selection = crate::history::Selection {
-        event: Some(crate::history::EventGlob::parse("order.*").unwrap()),
+        event: Some(crate::glob::Glob::parse("order.*").unwrap()),
         duplicates: true,
         ..Default::default()
     };

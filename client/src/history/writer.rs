@@ -21,6 +21,7 @@ use super::indexer::Indexer;
 use super::log::Outgoing;
 use super::store::{Attempt, History, Keep};
 use crate::events::Exchange;
+use crate::route::Label;
 use crate::webhook::Recorded;
 use hookhole_shared::signature::Verdict;
 use hookhole_shared::webhook::WebhookFacts;
@@ -42,6 +43,8 @@ struct Job {
     attempt: Attempt,
     /// What the delivery says about itself as a webhook.
     facts: Option<WebhookFacts>,
+    /// The route that took it.
+    route: Option<Label>,
     done: oneshot::Sender<Written>,
 }
 
@@ -92,6 +95,7 @@ impl Writer {
         verdict: &Verdict,
         facts: Option<WebhookFacts>,
         attempt: Attempt,
+        route: Option<Label>,
     ) -> Written {
         let stopped = || Written {
             saved: Err("the history writer stopped".to_string()),
@@ -104,6 +108,7 @@ impl Writer {
             verdict: verdict.clone(),
             attempt,
             facts,
+            route,
             done,
         };
         if self.jobs.send(job).is_err() {
@@ -171,6 +176,7 @@ fn run(
                 &x.verdict,
                 Some(&x.attempt),
                 webhook.as_ref(),
+                x.route.as_ref(),
             ) {
                 Ok(record) => {
                     records.push(record);

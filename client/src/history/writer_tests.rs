@@ -29,7 +29,7 @@ fn exchange(n: u64) -> Arc<Exchange> {
 
 fn first_attempt(forwarded: &Exchange) -> Attempt {
     let target = crate::target::Target::parse("3000").unwrap();
-    Attempt::first(&forwarded.outcome, &target, 0, 1)
+    Attempt::first(&forwarded.outcome, Some(&target), 0, 1)
 }
 
 /// Rows of the index file, read without catching it up, once it has
@@ -69,7 +69,7 @@ async fn a_delivery_pruned_on_arrival_is_saved_whole_first() {
         let forwarded = exchange(n);
         let attempt = first_attempt(&forwarded);
         let saved = writer
-            .record_exchange("ch", forwarded, &verdict, None, attempt)
+            .record_exchange("ch", forwarded, &verdict, None, attempt, None)
             .await
             .saved;
         assert_eq!(saved, Ok(true), "d{n}");
@@ -91,7 +91,7 @@ async fn saved_means_in_the_log_and_the_index_follows() {
         let attempt = first_attempt(&forwarded);
         assert_eq!(
             writer
-                .record_exchange("ch", forwarded, &verdict, None, attempt)
+                .record_exchange("ch", forwarded, &verdict, None, attempt, None)
                 .await
                 .saved,
             Ok(true)
@@ -130,7 +130,7 @@ async fn a_resent_delivery_is_saved_once() {
         let verdict = verdict.clone();
         async move {
             writer
-                .record_exchange("ch", x, &verdict, None, attempt)
+                .record_exchange("ch", x, &verdict, None, attempt, None)
                 .await
                 .saved
         }
@@ -167,7 +167,7 @@ async fn arrivals_of_an_event_are_counted_and_saved() {
             let x = exchange(n);
             let attempt = first_attempt(&x);
             let written = writer
-                .record_exchange("ch", x, &verdict, maple_event(event), attempt)
+                .record_exchange("ch", x, &verdict, maple_event(event), attempt, None)
                 .await;
             assert_eq!(written.saved, Ok(true));
             let arrival = written.webhook.unwrap().arrival.unwrap();
@@ -217,7 +217,7 @@ async fn a_resend_is_not_counted_as_an_arrival() {
     let x = exchange(1);
     let attempt = first_attempt(&x);
     let first = writer
-        .record_exchange("ch", x, &verdict, maple_event("e"), attempt)
+        .record_exchange("ch", x, &verdict, maple_event("e"), attempt, None)
         .await;
     assert_eq!(first.saved, Ok(true));
     let mut resent = Arc::into_inner(exchange(1)).unwrap();
@@ -225,14 +225,62 @@ async fn a_resend_is_not_counted_as_an_arrival() {
     let resent = Arc::new(resent);
     let attempt = first_attempt(&resent);
     let again = writer
-        .record_exchange("ch", resent, &verdict, maple_event("e"), attempt)
+        .record_exchange("ch", resent, &verdict, maple_event("e"), attempt, None)
         .await;
     assert_eq!(again.saved, Ok(false));
     assert_eq!(again.webhook.unwrap().arrival, None);
     let x = exchange(2);
     let attempt = first_attempt(&x);
     let retry = writer
-        .record_exchange("ch", x, &verdict, maple_event("e"), attempt)
+        .record_exchange("ch", x, &verdict, maple_event("e"), attempt, None)
         .await;
     assert_eq!(retry.webhook.unwrap().arrival.unwrap().seen, 2);
+}
+
+/// The release before routes: its deliveries are kept and read as taken by
+/// none; the index gains the route columns in place, and new deliveries
+/// are read back with the route that took them.
+#[tokio::test]
+async fn a_version_6_history_gains_routes_and_keeps_every_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Writer::start(dir.path(), Keep::count_only(100)).unwrap();
+    let verdict = crate::history::store::unverified();
+    let old = exchange(1);
+    let attempt = first_attempt(&old);
+    let saved = writer.record_exchange("ch", old, &verdict, None, attempt, None);
+    assert_eq!(saved.await.saved, Ok(true));
+    drop(writer);
+    eventually("indexed", || indexed(dir.path()) == Some(1)).await;
+    let path = dir.path().join(super::super::FILE_NAME);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(crate::history::bodies_tests::DOWN_TO_V6)
+        .unwrap();
+
+    let writer = Writer::start(dir.path(), Keep::count_only(100)).unwrap();
+    let routes = [
+        crate::route::Label {
+            number: 1,
+            name: Some("orders".into()),
+        },
+        crate::route::Label {
+            number: 2,
+            name: None,
+        },
+    ];
+    for (n, route) in [(2, &routes[0]), (3, &routes[1])] {
+        let x = exchange(n);
+        let attempt = first_attempt(&x);
+        let saved = writer.record_exchange("ch", x, &verdict, None, attempt, Some(route.clone()));
+        assert_eq!(saved.await.saved, Ok(true));
+    }
+    let history = super::super::History::open_existing(dir.path()).unwrap();
+    assert_eq!(history.get("d1").unwrap().route, None);
+    assert_eq!(history.get("d2").unwrap().route.as_ref(), Some(&routes[0]));
+    assert_eq!(history.get("d3").unwrap().route.as_ref(), Some(&routes[1]));
+    let version: i32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, crate::history::schema::VERSION);
 }

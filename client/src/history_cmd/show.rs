@@ -54,6 +54,9 @@ pub fn delivery_json(d: &StoredDelivery, registry: &Registry) -> Value {
     if let Some(webhook) = d.webhook(registry) {
         value["webhook"] = json!(webhook);
     }
+    if let Some(route) = &d.route {
+        value["route"] = json!(route);
+    }
     value
 }
 
@@ -81,6 +84,9 @@ pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
             d.verdict.reason
         ),
     ];
+    if let Some(route) = &d.route {
+        lines.push(format!("route: {}", route.taken(d.attempts.first())));
+    }
     // What the delivery says as a webhook, and what its provider would do.
     if let Some(webhook) = d.webhook(&registry) {
         lines.extend(

@@ -33,6 +33,10 @@ pub(super) struct ListenFile {
     pub(super) retries: Option<bool>,
     /// As `--retry-speed` (checked when resolved: a whole number from 1).
     pub(super) retry_speed: Option<i64>,
+    /// `[[listen.route]]` tables, checked as `--route`s are
+    /// (`crate::route::parse`).
+    #[serde(default)]
+    pub(super) route: Vec<toml::Table>,
 }
 
 /// The config file's `forward`: a string, or a port written as a TOML

@@ -123,6 +123,7 @@ mod tests {
                 body: body.clone(),
             },
             mode: super::super::Mode::Resigned,
+            target: None,
         };
         let stripe = replay("stripe");
         let mut request = stripe.request.clone();

@@ -41,6 +41,7 @@ fn malomo_plan() -> Plan {
                 body: Bytes::from_static(b"{}"),
             },
             mode: Mode::AsIs,
+            target: None,
         },
         seq: 1,
         recorded: Recorded {

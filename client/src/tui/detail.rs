@@ -16,7 +16,15 @@ pub fn lines(record: &Record, tab: Tab, utc_offset_s: i64) -> Vec<String> {
 }
 
 fn request(r: &Record) -> Vec<String> {
-    let mut out = webhook(r);
+    let mut out = Vec::new();
+    if let Some(route) = &r.route {
+        out.push(format!(
+            "{:<11}{}",
+            "Route:",
+            route.taken(r.attempts.first())
+        ));
+    }
+    out.extend(webhook(r));
     out.extend([format!("{} {}", r.method, r.url), String::new()]);
     out.extend(header_lines(&r.headers));
     out.push(String::new());

@@ -93,6 +93,8 @@ pub fn delivery(
             (status != Status::Unsigned).then(|| scheme_for(status)),
         ),
         webhook: None,
+        route: None,
+        target: None,
         exchange: Some(Arc::new(Exchange {
             delivery,
             outcome: result,

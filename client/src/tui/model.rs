@@ -27,6 +27,8 @@ pub struct Record {
     pub attempts: Vec<Attempt>,
     /// Provider, event type and id, duplicate, deadline and next step.
     pub webhook: Option<Webhook>,
+    /// The route that took it (`None`: it went to `--forward`).
+    pub route: Option<crate::route::Label>,
 }
 
 impl Record {
@@ -85,9 +87,11 @@ impl Record {
             verdict: event.signature.clone(),
             attempts: vec![Attempt {
                 duration_ms: Some(event.duration_ms),
+                target: event.target.clone(),
                 ..Attempt::new(Kind::Original, 1, received_at_ms, outcome)
             }],
             webhook: event.webhook.clone(),
+            route: event.route.clone(),
         }
     }
 
@@ -112,7 +116,17 @@ impl Record {
             verdict: stored.verdict.clone(),
             attempts: stored.attempts.clone(),
             webhook: stored.webhook(registry),
+            route: stored.route.clone(),
         }
+    }
+
+    /// Where a replay goes when a route sent the delivery elsewhere: the
+    /// target of its first attempt; `None` (the listener's `--forward`)
+    /// when no route took it or the route answered it.
+    pub fn route_target(&self) -> Option<crate::target::Target> {
+        self.route.as_ref()?;
+        let first = self.attempts.iter().find(|a| a.kind == Kind::Original)?;
+        crate::target::Target::parse(first.target.as_deref()?).ok()
     }
 
     /// The parts a replay sends, as they arrived.

@@ -192,6 +192,7 @@ impl App {
             scheme: record.verdict.scheme.clone(),
             request: record.request(),
             mode,
+            target: record.route_target(),
         };
         self.changed(pos);
         vec![Command::Replay(Box::new(replay))]
@@ -215,6 +216,7 @@ impl App {
                 scheme: record.verdict.scheme.clone(),
                 request: record.request(),
                 mode: replay::Mode::AsIs,
+                target: record.route_target(),
             },
             seq: record.seq,
             recorded: webhook.recorded(),
