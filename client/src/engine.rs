@@ -62,6 +62,8 @@ pub struct EngineConfig {
     pub writer: Option<Writer>,
     /// The machine's addresses: when they change, the link is checked.
     pub addresses: netwatch::Addresses,
+    /// How this client asks the relay to answer senders (`listen --answer`).
+    pub answer: hookhole_shared::protocol::Answer,
 }
 
 impl EngineConfig {
@@ -86,6 +88,7 @@ impl EngineConfig {
             history: None,
             writer: None,
             addresses: netwatch::interface_addresses(),
+            answer: hookhole_shared::protocol::Answer::Local,
         }
     }
 }
@@ -266,6 +269,7 @@ impl Engine {
                 relay: Some(relay.name()),
                 next_relay: Some(next.name()),
                 public_url: None,
+                answer: None,
             }))
             .await;
         if delay.is_zero() {
@@ -285,6 +289,15 @@ impl Engine {
     /// into the provider), `connected` after that, each naming the relay
     /// and the URL it gives, which may differ from the last relay's.
     fn connected(&mut self, relay: &Relay, welcome: &Welcome) -> Event {
+        let answer = welcome.answer.unwrap_or_default();
+        if answer != self.config.answer {
+            tracing::warn!(
+                "the relay answers senders in mode {answer}, not {} as asked: a relay \
+                 applies the strictest mode of a channel's clients, and local where it \
+                 cannot keep deliveries (no buffer, or a cluster)",
+                self.config.answer,
+            );
+        }
         if std::mem::replace(&mut self.ready_sent, true) {
             return Event::Connection(ConnectionEvent {
                 state: LinkState::Connected,
@@ -294,6 +307,7 @@ impl Engine {
                 relay: Some(relay.name()),
                 next_relay: None,
                 public_url: Some(welcome.public_url.clone()),
+                answer: Some(answer),
             });
         }
         Event::Ready {
@@ -302,6 +316,7 @@ impl Engine {
             listeners: welcome.listeners,
             forward: self.config.forwarder.target().to_string(),
             relay: relay.name(),
+            answer,
         }
     }
 
@@ -322,6 +337,7 @@ impl Engine {
                 relay: Some(relay.name()),
                 next_relay: None,
                 public_url: None,
+                answer: None,
             }))
             .await;
         error

@@ -13,6 +13,7 @@ use crate::secrets;
 use crate::target::Target;
 use crate::verification::Verifier;
 use hookhole_host::settings::{self, UsageError};
+use hookhole_shared::protocol::Answer;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -94,6 +95,18 @@ pub struct ListenArgs {
     /// from them [default: only signed deliveries name theirs]
     #[arg(long, env = "HOOKHOLE_PROVIDER", value_name = "ID")]
     pub provider: Option<String>,
+    /// How the relay answers senders: local (the local server's answer),
+    /// now or now=STATUS (202 or STATUS at once, once the relay has kept the
+    /// delivery), within=DURATION (the local answer if it comes in time,
+    /// else 202) [default: local]
+    #[arg(long, env = "HOOKHOLE_ANSWER", value_name = "MODE",
+          value_parser = parse_answer)]
+    pub answer: Option<Answer>,
+}
+
+fn parse_answer(text: &str) -> Result<Answer, String> {
+    text.parse()
+        .map_err(|e: hookhole_shared::protocol::answer::AnswerError| e.to_string())
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -118,6 +131,8 @@ pub struct ListenConfig {
     pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// The provider of deliveries whose signature names none (`--provider`).
     pub provider: Option<String>,
+    /// How senders are answered (`--answer`).
+    pub answer: Answer,
     /// Local time offset for displayed times (read at startup, before any
     /// thread exists, as the platform requires).
     pub utc_offset_s: i64,
@@ -170,6 +185,12 @@ impl ListenArgs {
         if let Some(id) = &provider {
             secrets::known_provider("--provider", id, &registry)?;
         }
+        let answer = match (self.answer, &file.answer) {
+            (Some(answer), _) => answer,
+            (None, Some(text)) => parse_answer(text)
+                .map_err(|e| UsageError(format!("answer in the config file: {e}")))?,
+            (None, None) => Answer::Local,
+        };
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
         let shared = shared_settings(config_file, &registry, self.data_dir.clone())?;
         secrets.extend(shared.secrets);
@@ -202,6 +223,7 @@ impl ListenArgs {
                 .map(hookhole_shared::protocol::Token),
             tls,
             provider,
+            answer,
             utc_offset_s: 0,
         })
     }
@@ -245,7 +267,14 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     );
     let mut token = config.token.clone();
     let (embedded, relays) = if config.relays.is_empty() {
-        let relay = embedded::start(config.port, config.response_timeout).await?;
+        // An early answer needs somewhere to keep deliveries: the embedded
+        // relay gets a buffer in the data dir for it (and none otherwise).
+        let keep = config
+            .data_dir
+            .as_deref()
+            .filter(|_| config.answer != Answer::Local)
+            .map(|dir| dir.join("embedded-relay"));
+        let relay = embedded::start(config.port, config.response_timeout, keep).await?;
         // `--token` is for a remote relay; the embedded one knows only
         // the token it was started with.
         token = Some(relay.token.clone());
@@ -264,6 +293,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     engine_config.tls = config.tls.clone();
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
     engine_config.provider = config.provider.clone();
+    engine_config.answer = config.answer;
     if let Some(dir) = &config.data_dir {
         // The writer creates, upgrades and prunes the history; the engine
         // and the UI only read it (and save replays).

@@ -9,7 +9,7 @@ use crate::state::RelayState;
 use bytes::Bytes;
 use hookhole_shared::frame;
 use hookhole_shared::headers::{self, Header};
-use hookhole_shared::protocol::{Delivery, RelayMessage};
+use hookhole_shared::protocol::{Answer, Delivery, RelayMessage};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -144,6 +144,7 @@ pub async fn handle(
         body_blake3: body.digest.clone(),
         url,
         queued: false,
+        answered: false,
         // The body goes into the frame straight from its chunks, below.
         body: Bytes::new(),
     };
@@ -177,6 +178,14 @@ pub async fn handle(
             }
         }
     };
+    let mode = crate::answer::in_force(&state, &listeners);
+    if let Answer::Now { status } = mode {
+        let frames = (encode(&queued(&message)), encode(&answered(&message)));
+        let early = crate::answer::now(&state, &channel, (seq, &id), frames, &listeners, status);
+        if let Some(accepted) = early.await {
+            return Ok(accepted);
+        }
+    }
     let _slot = state
         .limiter
         .slot(&channel, &limits)
@@ -184,8 +193,10 @@ pub async fn handle(
     tracing::debug!(%channel, %id, seq, listeners = listeners.len(), "delivery");
 
     let timeout = state.config.response_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let early = crate::answer::early_wait(mode, timeout).map(|wait| deadline - timeout + wait);
     let mut asked = None;
-    let outcome = tokio::time::timeout(timeout, async {
+    let waited = tokio::time::timeout_at(deadline, async {
         // Room for every local listener's reply and one per other node.
         let (tx, mut rx) = mpsc::channel(listeners.len() + REMOTE_REPLIES);
         let message = Message::Binary(frame.clone());
@@ -203,9 +214,37 @@ pub async fn handle(
             asked = cluster.ask(&channel, &id, frame.clone(), tx.clone()).await;
         }
         drop(tx);
-        first_reply(&mut rx).await
+        match early {
+            // `within`: past the wait, the receiver goes on to `late`.
+            Some(at) => match tokio::time::timeout_at(at, first_reply(&mut rx)).await {
+                Ok(outcome) => Ok(outcome),
+                Err(_) => Err(rx),
+            },
+            None => Ok(first_reply(&mut rx).await),
+        }
     })
     .await;
+    let outcome = match waited {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(rx)) => {
+            let stored = encode(&queued(&message));
+            let late = crate::answer::late(
+                &state,
+                &channel,
+                (seq, &id),
+                stored,
+                &listeners,
+                rx,
+                deadline,
+            );
+            match late.await {
+                Ok(accepted) => return Ok(accepted),
+                // Not kept: the sender waits for the local answer after all.
+                Err(mut rx) => tokio::time::timeout_at(deadline, first_reply(&mut rx)).await,
+            }
+        }
+        Err(elapsed) => Err(elapsed),
+    };
     for listener in &listeners {
         listener.forget(&id);
     }
@@ -246,6 +285,15 @@ fn queued(message: &RelayMessage) -> RelayMessage {
     let mut message = message.clone();
     if let RelayMessage::Delivery(d) = &mut message {
         d.queued = true;
+    }
+    message
+}
+
+/// The same delivery, marked as answered already (answer mode `now`).
+fn answered(message: &RelayMessage) -> RelayMessage {
+    let mut message = message.clone();
+    if let RelayMessage::Delivery(d) = &mut message {
+        d.answered = true;
     }
     message
 }

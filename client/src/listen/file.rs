@@ -29,6 +29,8 @@ pub(super) struct ListenFile {
     pub(super) insecure: Option<bool>,
     /// A provider id, as `--provider`.
     pub(super) provider: Option<String>,
+    /// An answer mode, as `--answer`.
+    pub(super) answer: Option<String>,
 }
 
 /// The config file's `forward`: a string, or a port written as a TOML

@@ -143,6 +143,7 @@ fn hostile_text_is_drawn_escaped() {
             relay: Some("http://a\x1b[2J".into()),
             next_relay: Some("http://b\x1b[2J".into()),
             public_url: None,
+            answer: None,
         },
     )));
     app.update(Msg::Notice("replay failed: \x1b[2J\u{9b}H".into()));
@@ -213,6 +214,7 @@ fn listening_at(url: &str, with_deliveries: bool) -> App {
         listeners: 1,
         forward: "http://127.0.0.1:3000".into(),
         relay: url.rsplit_once('/').map_or(url, |(relay, _)| relay).into(),
+        answer: Default::default(),
     }));
     if with_deliveries {
         for event in fixtures::every_badge() {
@@ -288,6 +290,7 @@ fn connected_to(relay: &str, public_url: &str) -> Msg {
             relay: Some(relay.into()),
             next_relay: None,
             public_url: Some(public_url.into()),
+            answer: None,
         },
     ))
 }
@@ -313,6 +316,7 @@ fn the_status_follows_the_relay_the_client_moves_to() {
             relay: Some("https://a.example.com".into()),
             next_relay: Some("https://b.example.com".into()),
             public_url: None,
+            answer: None,
         },
     )));
     assert!(
