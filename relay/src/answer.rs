@@ -12,7 +12,8 @@
 //!   stored copy.
 //! - `within`: sent as usual; if no answer came in time, stored, answered
 //!   `202`, and the client's answer when it comes (sent only after the
-//!   client saved the delivery) frees the stored copy.
+//!   client saved the delivery, even past the sender's response timeout)
+//!   frees the stored copy.
 //!
 //! A client that dies in between leaves the stored copy, which the relay
 //! sends (as a queued delivery) to the next client that connects; one that
@@ -30,7 +31,6 @@ use http::{Response, StatusCode};
 use http_body_util::Full;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The mode in force for a channel with these `listeners`.
@@ -93,6 +93,13 @@ pub async fn now(
     Some(accepted(status, id))
 }
 
+/// How long the relay waits, after a `within` answer, for the client's
+/// answer that frees the kept copy. A client answers within its forward
+/// timeout (30 s by default), often later than the sender's response
+/// timeout; past this bound the copy waits for the client's next
+/// connection, where it is acknowledged as saved.
+const LATE_ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// `within`, when the wait is over: keeps the delivery and answers `202`;
 /// the local exchange goes on, and the client's answer (sent after it saved
 /// the delivery) frees the kept copy. `Err(rx)` when it cannot be kept:
@@ -104,7 +111,6 @@ pub async fn late(
     stored: Bytes,
     listeners: &[Arc<Listener>],
     mut rx: mpsc::Receiver<Reply>,
-    deadline: Instant,
 ) -> Result<Response<Full<Bytes>>, mpsc::Receiver<Reply>> {
     let Some(writer) = &state.buffer else {
         return Err(rx);
@@ -117,7 +123,7 @@ pub async fn late(
     let (writer, channel, listeners) = (writer.clone(), channel.to_string(), listeners.to_vec());
     let key = id.to_string();
     tokio::spawn(async move {
-        let outcome = tokio::time::timeout_at(deadline, first_reply(&mut rx)).await;
+        let outcome = tokio::time::timeout(LATE_ANSWER_LIMIT, first_reply(&mut rx)).await;
         for listener in &listeners {
             listener.forget(&key);
         }

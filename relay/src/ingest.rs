@@ -228,15 +228,7 @@ pub async fn handle(
         Ok(Ok(outcome)) => Ok(outcome),
         Ok(Err(rx)) => {
             let stored = encode(&queued(&message));
-            let late = crate::answer::late(
-                &state,
-                &channel,
-                (seq, &id),
-                stored,
-                &listeners,
-                rx,
-                deadline,
-            );
+            let late = crate::answer::late(&state, &channel, (seq, &id), stored, &listeners, rx);
             match late.await {
                 Ok(accepted) => return Ok(accepted),
                 // Not kept: the sender waits for the local answer after all.
