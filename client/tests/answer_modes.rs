@@ -2,6 +2,8 @@
 //! clients, real local servers that really sleep (the slowness is the
 //! behaviour under test), and the sender's clock.
 
+#![allow(clippy::unwrap_used)] // the shared harness unwraps; a test panics on failure anyway
+
 mod common;
 
 use common::process::{Proc, headless_with, numbered, relay};
