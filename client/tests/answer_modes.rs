@@ -266,3 +266,30 @@ async fn now_with_the_client_killed_after_the_202_delivers_when_a_client_connect
     let counts = common::process::history_counts(dir.path()).await;
     assert_eq!(counts.get(&1), Some(&1), "{counts:?}");
 }
+
+/// The embedded relay (no `--relay`) applies the mode too: it keeps its
+/// buffer in the data dir for it, and the `ready` line says the mode.
+#[tokio::test]
+async fn the_embedded_relay_answers_now_and_says_so_in_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = slow_and_fast().await;
+    let mut cmd = common::process::hookhole(dir.path());
+    cmd.args(["listen", "--no-tui", "--port", "0", "--forward"])
+        .arg(target.url())
+        .args(["--answer", "now"]);
+    let mut listener = Proc::spawn(cmd);
+    let ready = listener.wait_event("ready").await;
+    assert_eq!(ready["answer"], "now", "{ready}");
+    let url = ready["public_url"].as_str().unwrap().to_string();
+    let started = Instant::now();
+    let sent = post(&format!("{url}/slow"), b"{}").await;
+    assert_eq!(sent.status, 202, "{:?}", sent.json());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    let event = listener.wait_event("delivery").await;
+    assert_eq!(
+        (event["path"].as_str(), event["status"].as_u64()),
+        (Some("/slow"), Some(201))
+    );
+    listener.signal("INT");
+    listener.exit().await;
+}

@@ -416,3 +416,27 @@ fn a_hostile_event_type_is_drawn_escaped() {
     assert!(text.contains(r"id\u{202e}fdp.exe"), "{text}");
     assert!(text.contains(r"of d\x1b[2J"), "{text}");
 }
+
+/// The status bar names the answer mode in force when it is not `local`,
+/// and follows the relay's `listeners` messages.
+#[test]
+fn the_status_bar_shows_the_answer_mode_in_force() {
+    use hookhole_shared::protocol::Answer;
+    let mut app = app(120, 20, false);
+    let bar = |app: &App| screen(app).lines().last().unwrap_or_default().to_string();
+    assert!(!screen(&app).contains("answer"), "{}", screen(&app));
+    app.update(Msg::Engine(crate::events::Event::Listeners {
+        count: 2,
+        answer: Answer::Within { wait_ms: 5000 },
+    }));
+    assert!(
+        screen(&app).contains("2 listeners · answer within=5s"),
+        "{}",
+        bar(&app)
+    );
+    app.update(Msg::Engine(crate::events::Event::Listeners {
+        count: 1,
+        answer: Answer::Local,
+    }));
+    assert!(!screen(&app).contains("answer"), "{}", screen(&app));
+}
