@@ -26,11 +26,12 @@
 use crate::hub::{Listener, Outcome, Reply, first_reply};
 use crate::state::RelayState;
 use bytes::Bytes;
-use hookhole_shared::protocol::Answer;
+use hookhole_shared::protocol::{Answer, RelayMessage};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The mode in force for a channel with these `listeners`.
@@ -49,6 +50,30 @@ pub fn early_wait(mode: Answer, timeout: std::time::Duration) -> Option<std::tim
             Some(std::time::Duration::from_millis(wait_ms)).filter(|wait| *wait < timeout)
         }
         _ => None,
+    }
+}
+
+/// The same delivery, marked as answered already (answer mode `now`).
+pub fn answered(message: &RelayMessage) -> RelayMessage {
+    let mut message = message.clone();
+    if let RelayMessage::Delivery(d) = &mut message {
+        d.answered = true;
+    }
+    message
+}
+
+/// Waits for the listeners' first reply; under `within`, only until
+/// `early`: past it, the receiver is handed back for [`late`].
+pub async fn first_or_late(
+    early: Option<Instant>,
+    mut rx: mpsc::Receiver<Reply>,
+) -> Result<Outcome, mpsc::Receiver<Reply>> {
+    match early {
+        Some(at) => match tokio::time::timeout_at(at, first_reply(&mut rx)).await {
+            Ok(outcome) => Ok(outcome),
+            Err(_) => Err(rx),
+        },
+        None => Ok(first_reply(&mut rx).await),
     }
 }
 

@@ -180,7 +180,10 @@ pub async fn handle(
     };
     let mode = crate::answer::in_force(&state, &listeners);
     if let Answer::Now { status } = mode {
-        let frames = (encode(&queued(&message)), encode(&answered(&message)));
+        let frames = (
+            encode(&queued(&message)),
+            encode(&crate::answer::answered(&message)),
+        );
         let early = crate::answer::now(&state, &channel, (seq, &id), frames, &listeners, status);
         if let Some(accepted) = early.await {
             return Ok(accepted);
@@ -198,7 +201,7 @@ pub async fn handle(
     let mut asked = None;
     let waited = tokio::time::timeout_at(deadline, async {
         // Room for every local listener's reply and one per other node.
-        let (tx, mut rx) = mpsc::channel(listeners.len() + REMOTE_REPLIES);
+        let (tx, rx) = mpsc::channel(listeners.len() + REMOTE_REPLIES);
         let message = Message::Binary(frame.clone());
         for listener in &listeners {
             listener.deliver(&id, message.clone(), tx.clone()).await;
@@ -214,14 +217,7 @@ pub async fn handle(
             asked = cluster.ask(&channel, &id, frame.clone(), tx.clone()).await;
         }
         drop(tx);
-        match early {
-            // `within`: past the wait, the receiver goes on to `late`.
-            Some(at) => match tokio::time::timeout_at(at, first_reply(&mut rx)).await {
-                Ok(outcome) => Ok(outcome),
-                Err(_) => Err(rx),
-            },
-            None => Ok(first_reply(&mut rx).await),
-        }
+        crate::answer::first_or_late(early, rx).await
     })
     .await;
     let outcome = match waited {
@@ -277,15 +273,6 @@ fn queued(message: &RelayMessage) -> RelayMessage {
     let mut message = message.clone();
     if let RelayMessage::Delivery(d) = &mut message {
         d.queued = true;
-    }
-    message
-}
-
-/// The same delivery, marked as answered already (answer mode `now`).
-fn answered(message: &RelayMessage) -> RelayMessage {
-    let mut message = message.clone();
-    if let RelayMessage::Delivery(d) = &mut message {
-        d.answered = true;
     }
     message
 }
