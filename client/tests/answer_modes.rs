@@ -293,3 +293,21 @@ async fn the_embedded_relay_answers_now_and_says_so_in_ready() {
     listener.signal("INT");
     listener.exit().await;
 }
+
+/// A `within` wait no shorter than the relay's response timeout cannot
+/// answer early: the relay applies `local` and says so.
+#[tokio::test]
+async fn a_within_wait_past_the_response_timeout_is_local() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = relay_keeping(&dir.path().join("relay")).await;
+    let target = slow_and_fast().await;
+    let (client, _) = listen(
+        &relay,
+        "long",
+        &target.url(),
+        Answer::Within { wait_ms: 60_000 },
+        &dir.path().join("client"),
+    )
+    .await;
+    assert_eq!(client.answer, Answer::Local);
+}

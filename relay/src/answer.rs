@@ -34,12 +34,20 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The mode in force for a channel with these `listeners`.
+/// The mode in force for a channel with these `listeners`, as applied (a
+/// `within` no sooner than the response timeout is `local`).
 pub fn in_force(state: &RelayState, listeners: &[Arc<Listener>]) -> Answer {
     if state.buffer.is_none() || state.cluster.is_some() {
         return Answer::Local;
     }
-    Answer::strictest(listeners.iter().map(|l| l.answer))
+    match Answer::strictest(listeners.iter().map(|l| l.answer)) {
+        mode @ Answer::Within { .. }
+            if early_wait(mode, state.config.response_timeout).is_none() =>
+        {
+            Answer::Local
+        }
+        mode => mode,
+    }
 }
 
 /// How long a sender waits for the local answer before `within` answers
