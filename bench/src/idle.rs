@@ -27,6 +27,7 @@ async fn connect(relay: SocketAddr, n: usize) -> anyhow::Result<Ws> {
         token: None,
         last_acked_seq: None,
         agent: "hookhole-bench".into(),
+        answer: None,
     });
     ws.send(to_message(&hello)).await?;
     // The welcome: the relay has registered this client.

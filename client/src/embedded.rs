@@ -50,10 +50,18 @@ fn session_token() -> anyhow::Result<Token> {
 
 /// Starts a relay on `127.0.0.1:port` (if that port is taken, on a free
 /// one) that admits only clients presenting [`EmbeddedRelay::token`]. It
-/// waits `response_timeout` (else the relay's default) for an answer.
-pub async fn start(port: u16, response_timeout: Option<Duration>) -> anyhow::Result<EmbeddedRelay> {
+/// waits `response_timeout` (else the relay's default) for an answer, and
+/// keeps deliveries in `buffer_dir` when given (answer modes need it).
+pub async fn start(
+    port: u16,
+    response_timeout: Option<Duration>,
+    buffer_dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<EmbeddedRelay> {
     let token = session_token()?;
-    let mut config = RelayConfig::default();
+    let mut config = RelayConfig {
+        data_dir: buffer_dir,
+        ..RelayConfig::default()
+    };
     if let Some(timeout) = response_timeout {
         config.response_timeout = timeout;
         // Room for the last answers to arrive after a stop.

@@ -67,6 +67,8 @@ pub struct EngineConfig {
     /// Plays the provider's retries of deliveries that failed here
     /// (`listen --retries`).
     pub retries: Option<crate::retries::Retrier>,
+    /// How this client asks the relay to answer senders (`listen --answer`).
+    pub answer: hookhole_shared::protocol::Answer,
 }
 
 impl EngineConfig {
@@ -93,6 +95,7 @@ impl EngineConfig {
             writer: None,
             addresses: netwatch::interface_addresses(),
             retries: None,
+            answer: hookhole_shared::protocol::Answer::Local,
         }
     }
 }
@@ -273,6 +276,7 @@ impl Engine {
                 relay: Some(relay.name()),
                 next_relay: Some(next.name()),
                 public_url: None,
+                answer: None,
             }))
             .await;
         if delay.is_zero() {
@@ -292,6 +296,15 @@ impl Engine {
     /// into the provider), `connected` after that, each naming the relay
     /// and the URL it gives, which may differ from the last relay's.
     fn connected(&mut self, relay: &Relay, welcome: &Welcome) -> Event {
+        let answer = welcome.answer.unwrap_or_default();
+        if answer != self.config.answer {
+            tracing::warn!(
+                "the relay answers senders in mode {answer}, not {} as asked: a relay \
+                 applies the strictest mode of a channel's clients, and local where it \
+                 cannot keep deliveries (no buffer, or a cluster)",
+                self.config.answer,
+            );
+        }
         if std::mem::replace(&mut self.ready_sent, true) {
             return Event::Connection(ConnectionEvent {
                 state: LinkState::Connected,
@@ -301,6 +314,7 @@ impl Engine {
                 relay: Some(relay.name()),
                 next_relay: None,
                 public_url: Some(welcome.public_url.clone()),
+                answer: Some(answer),
             });
         }
         Event::Ready {
@@ -309,6 +323,7 @@ impl Engine {
             listeners: welcome.listeners,
             forward: self.config.forwarder.target().to_string(),
             relay: relay.name(),
+            answer,
         }
     }
 
@@ -329,6 +344,7 @@ impl Engine {
                 relay: Some(relay.name()),
                 next_relay: None,
                 public_url: None,
+                answer: None,
             }))
             .await;
         error

@@ -3,7 +3,7 @@
 //!
 //! Field names are a public interface: add fields, never rename them.
 
-use hookhole_shared::protocol::{Delivery, Failure, Response};
+use hookhole_shared::protocol::{Answer, Delivery, Failure, Response};
 use hookhole_shared::signature::Verdict;
 use serde::Serialize;
 use std::sync::Arc;
@@ -19,12 +19,16 @@ pub enum Event {
         forward: String,
         /// The relay connected to (its URL without credentials).
         relay: String,
+        /// The answer mode in force on the channel (the strictest its
+        /// clients ask for; `local` where the relay cannot apply another).
+        answer: Answer,
     },
     /// One attempt at forwarding a delivery to the local server (boxed: it
     /// is much larger than the other events).
     Delivery(Box<DeliveryEvent>),
-    /// The number of clients on the channel changed.
-    Listeners { count: u32 },
+    /// The number of clients on the channel changed, and with it maybe the
+    /// answer mode in force.
+    Listeners { count: u32, answer: Answer },
     /// The link to the relay changed state.
     Connection(ConnectionEvent),
     /// A provider retry played by hookhole (`listen --retries`, the UI's
@@ -144,6 +148,9 @@ pub struct ConnectionEvent {
     /// may differ from the last relay's).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub public_url: Option<String>,
+    /// Connected: the answer mode in force on the channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Answer>,
 }
 
 impl Event {
@@ -213,6 +220,7 @@ mod tests {
             relay: None,
             next_relay: None,
             public_url: None,
+            answer: None,
         });
         let line = event.to_json_line();
         assert_eq!(
@@ -231,10 +239,19 @@ mod tests {
             listeners: 1,
             forward: "http://127.0.0.1:3000".into(),
             relay: "http://127.0.0.1:8080".into(),
+            answer: Answer::NOW,
         };
         assert_eq!(
             ready.to_json_line(),
-            r#"{"event":"ready","public_url":"http://127.0.0.1:8080/dev","channel":"dev","listeners":1,"forward":"http://127.0.0.1:3000","relay":"http://127.0.0.1:8080"}"#
+            r#"{"event":"ready","public_url":"http://127.0.0.1:8080/dev","channel":"dev","listeners":1,"forward":"http://127.0.0.1:3000","relay":"http://127.0.0.1:8080","answer":"now"}"#
+        );
+        let listeners = Event::Listeners {
+            count: 2,
+            answer: Answer::Local,
+        };
+        assert_eq!(
+            listeners.to_json_line(),
+            r#"{"event":"listeners","count":2,"answer":"local"}"#
         );
         let lost = Event::Connection(ConnectionEvent {
             state: LinkState::Reconnecting,
@@ -244,6 +261,7 @@ mod tests {
             relay: Some("https://a.example.com".into()),
             next_relay: Some("https://b.example.com".into()),
             public_url: None,
+            answer: None,
         });
         assert_eq!(
             lost.to_json_line(),
@@ -257,6 +275,7 @@ mod tests {
             relay: Some("https://b.example.com".into()),
             next_relay: None,
             public_url: Some("https://hooks.example.com/dev".into()),
+            answer: None,
         });
         assert_eq!(
             moved.to_json_line(),

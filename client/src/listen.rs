@@ -13,6 +13,7 @@ use crate::secrets;
 use crate::target::Target;
 use crate::verification::Verifier;
 use hookhole_host::settings::{self, UsageError};
+use hookhole_shared::protocol::Answer;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -109,6 +110,13 @@ pub struct ListenArgs {
     /// [default: the config file's [[listen.route]]]
     #[arg(long, value_name = "KEY=VALUE,...")]
     pub route: Vec<String>,
+    /// How the relay answers senders: local (the local server's answer),
+    /// now or now=STATUS (202 or STATUS at once, once the relay has kept the
+    /// delivery), within=DURATION (the local answer if it comes in time,
+    /// else 202) [default: local]
+    #[arg(long, env = "HOOKHOLE_ANSWER", value_name = "MODE",
+          value_parser = parse_answer)]
+    pub answer: Option<Answer>,
 }
 
 /// `--retry-speed`: a whole number from 1.
@@ -119,6 +127,11 @@ fn parse_retry_speed(text: &str) -> Result<u32, String> {
         )),
         Ok(speed) => Ok(speed),
     }
+}
+
+fn parse_answer(text: &str) -> Result<Answer, String> {
+    text.parse()
+        .map_err(|e: hookhole_shared::protocol::answer::AnswerError| e.to_string())
 }
 
 /// Everything `listen` needs, merged from flags, environment and file.
@@ -145,6 +158,8 @@ pub struct ListenConfig {
     pub provider: Option<String>,
     /// `--route`s, else the config file's `[[listen.route]]`s.
     pub routes: crate::route::Routes,
+    /// How senders are answered (`--answer`).
+    pub answer: Answer,
     /// Local time offset for displayed times (read at startup, before any
     /// thread exists, as the platform requires).
     pub utc_offset_s: i64,
@@ -202,6 +217,12 @@ impl ListenArgs {
             secrets::known_provider("--provider", id, &registry)?;
         }
         let routes = routes(&self.route, &file.route, &registry)?;
+        let answer = match (self.answer, &file.answer) {
+            (Some(answer), _) => answer,
+            (None, Some(text)) => parse_answer(text)
+                .map_err(|e| UsageError(format!("answer in the config file: {e}")))?,
+            (None, None) => Answer::Local,
+        };
         let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
         let shared = shared_settings(config_file, &registry, self.data_dir.clone())?;
         secrets.extend(shared.secrets);
@@ -245,6 +266,7 @@ impl ListenArgs {
             tls,
             provider,
             routes,
+            answer,
             utc_offset_s: 0,
         })
     }
@@ -312,7 +334,14 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     );
     let mut token = config.token.clone();
     let (embedded, relays) = if config.relays.is_empty() {
-        let relay = embedded::start(config.port, config.response_timeout).await?;
+        // An early answer needs somewhere to keep deliveries: the embedded
+        // relay gets a buffer in the data dir for it (and none otherwise).
+        let keep = config
+            .data_dir
+            .as_deref()
+            .filter(|_| config.answer != Answer::Local)
+            .map(|dir| dir.join("embedded-relay"));
+        let relay = embedded::start(config.port, config.response_timeout, keep).await?;
         // `--token` is for a remote relay; the embedded one knows only
         // the token it was started with.
         token = Some(relay.token.clone());
@@ -332,6 +361,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     engine_config.verifier = std::sync::Arc::new(config.verifier.clone());
     engine_config.provider = config.provider.clone();
     engine_config.routes = std::sync::Arc::new(config.routes.clone());
+    engine_config.answer = config.answer;
     if let Some(dir) = &config.data_dir {
         // The writer creates, upgrades and prunes the history; the engine
         // and the UI only read it (and save replays).

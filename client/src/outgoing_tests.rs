@@ -12,6 +12,7 @@ fn delivery(headers: Vec<Header>, body: &'static [u8]) -> Delivery {
         body_blake3: String::new(),
         url: String::new(),
         queued: false,
+        answered: false,
         body: Bytes::from_static(body),
     }
 }

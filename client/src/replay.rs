@@ -242,6 +242,7 @@ mod tests {
             body_blake3: String::new(),
             url: "https://relay/ch/hook".into(),
             queued: false,
+            answered: false,
             body: Bytes::from_static(b"{}"),
         };
         let verdict = Verdict {

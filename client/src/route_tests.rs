@@ -22,6 +22,7 @@ fn delivery(method: &str, path: &str, headers: &[(&str, &str)]) -> Delivery {
         body_blake3: String::new(),
         url: String::new(),
         queued: false,
+        answered: false,
         body: Bytes::new(),
     }
 }

@@ -86,7 +86,24 @@ async fn bad_flags_and_config_are_one_line_and_exit_code_2() {
         "[listen]\nfrward = \"3000\"\n",
     )
     .unwrap();
+    std::fs::write(
+        dir.path().join("answer.toml"),
+        "[listen]\nforward = 3000\nanswer = \"now=500\"\n",
+    )
+    .unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["listen", "--forward", "3000", "--answer", "later"],
+            "unknown answer mode \"later\": use local, now, now=STATUS (200-299) or within=DURATION",
+        ),
+        (
+            vec!["listen", "--forward", "3000", "--answer", "within=0s"],
+            "within=0s: the wait must be longer than 0",
+        ),
+        (
+            vec!["--config", "answer.toml", "listen"],
+            "answer in the config file: now=500: the status must be a success, 200-299",
+        ),
         (vec!["listen", "--bogus"], "--bogus"),
         (vec!["listen"], "--forward is required"),
         (

@@ -35,6 +35,7 @@ fn delivery(id: &str, method: &str, path: &str, query: Option<&str>, body: &[u8]
         body_blake3: hookhole_shared::body_digest::of(body),
         url: "http://relay.example/dev".into(),
         queued: false,
+        answered: false,
         body: Bytes::copy_from_slice(body),
     }
 }
@@ -125,6 +126,7 @@ async fn a_hostile_relay_cannot_send_the_client_to_another_host_or_port() {
         heartbeat_secs: 15,
         heartbeat_ms: None,
         max_body: 1024 * 1024,
+        answer: None,
     })))
     .await
     .unwrap();
@@ -218,6 +220,7 @@ async fn a_hostile_relay_cannot_send_the_client_to_another_host_or_port() {
     let queued = Delivery {
         seq: 100,
         queued: true,
+        answered: false,
         ..delivery("bad00010", "POST", &hostile_path, None, b"q")
     };
     ws.send(wire(RelayMessage::Delivery(queued))).await.unwrap();

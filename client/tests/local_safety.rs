@@ -73,7 +73,7 @@ async fn the_embedded_relay_admits_only_its_own_listener_and_senders_need_no_tok
 
 #[tokio::test]
 async fn the_listener_rejoins_its_embedded_relay_with_the_token_it_was_given() {
-    let relay = hookhole::embedded::start(0, None).await.unwrap();
+    let relay = hookhole::embedded::start(0, None, None).await.unwrap();
     let target = TestTarget::echo().await;
     let mut config = engine_config(&relay.url(), None, &target.url());
     config.token = Some(relay.token.clone());

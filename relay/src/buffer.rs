@@ -342,6 +342,13 @@ impl Buffer {
         Ok(())
     }
 
+    /// The last delivery buffered for `channel`, if any.
+    pub fn last(&self, channel: &str) -> Option<u64> {
+        self.pending()
+            .get(channel)
+            .and_then(|held| held.sizes.keys().next_back().copied())
+    }
+
     /// The channels with deliveries buffered.
     pub fn channels(&self) -> Vec<String> {
         self.pending().names()

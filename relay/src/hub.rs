@@ -8,7 +8,7 @@
 //! every listener is gone the receiver reports "closed" instead of hanging
 //! until the timeout.
 
-use hookhole_shared::protocol::{Failure, Response};
+use hookhole_shared::protocol::{Answer, Failure, Response};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,6 +63,8 @@ type Inflight = HashMap<String, mpsc::Sender<Reply>>;
 pub struct Listener {
     pub id: u64,
     pub channel: String,
+    /// The answer mode this client asked for in its hello.
+    pub answer: Answer,
     outbox: mpsc::Sender<Message>,
     /// `None` once the connection has ended: nothing new may be registered.
     inflight: Mutex<Option<Inflight>>,
@@ -154,11 +156,13 @@ impl Hub {
     pub fn join(
         &self,
         channel: &str,
+        answer: Answer,
     ) -> (Arc<Listener>, mpsc::Receiver<Message>, Vec<Arc<Listener>>) {
         let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
         let listener = Arc::new(Listener {
             id: self.next_listener.fetch_add(1, Ordering::Relaxed),
             channel: channel.to_string(),
+            answer,
             outbox: tx,
             inflight: Mutex::new(Some(HashMap::new())),
         });
@@ -229,7 +233,7 @@ mod tests {
     #[tokio::test]
     async fn leaving_releases_every_waiter() {
         let hub = Hub::default();
-        let (listener, _rx, all) = hub.join("dev");
+        let (listener, _rx, all) = hub.join("dev", Answer::Local);
         assert_eq!(all.len(), 1);
         let listeners = hub.route("dev").unwrap();
         let (a, b) = (hub.next_seq(), hub.next_seq());
@@ -252,7 +256,7 @@ mod tests {
     #[tokio::test]
     async fn answers_reach_the_waiter_once() {
         let hub = Hub::default();
-        let (listener, _rx, _) = hub.join("dev");
+        let (listener, _rx, _) = hub.join("dev", Answer::Local);
         let (tx, mut rx) = mpsc::channel(1);
         assert!(listener.deliver("d1", Message::text("x"), tx).await);
         let failure = |id: &str| {

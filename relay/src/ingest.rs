@@ -9,7 +9,7 @@ use crate::state::RelayState;
 use bytes::Bytes;
 use hookhole_shared::frame;
 use hookhole_shared::headers::{self, Header};
-use hookhole_shared::protocol::{Delivery, RelayMessage};
+use hookhole_shared::protocol::{Answer, Delivery, RelayMessage};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -144,6 +144,7 @@ pub async fn handle(
         body_blake3: body.digest.clone(),
         url,
         queued: false,
+        answered: false,
         // The body goes into the frame straight from its chunks, below.
         body: Bytes::new(),
     };
@@ -177,6 +178,17 @@ pub async fn handle(
             }
         }
     };
+    let mode = crate::answer::in_force(&state, &listeners);
+    if let Answer::Now { status } = mode {
+        let frames = (
+            encode(&queued(&message)),
+            encode(&crate::answer::answered(&message)),
+        );
+        let early = crate::answer::now(&state, &channel, (seq, &id), frames, &listeners, status);
+        if let Some(accepted) = early.await {
+            return Ok(accepted);
+        }
+    }
     let _slot = state
         .limiter
         .slot(&channel, &limits)
@@ -184,10 +196,12 @@ pub async fn handle(
     tracing::debug!(%channel, %id, seq, listeners = listeners.len(), "delivery");
 
     let timeout = state.config.response_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let early = crate::answer::early_wait(mode, timeout).map(|wait| deadline - timeout + wait);
     let mut asked = None;
-    let outcome = tokio::time::timeout(timeout, async {
+    let waited = tokio::time::timeout_at(deadline, async {
         // Room for every local listener's reply and one per other node.
-        let (tx, mut rx) = mpsc::channel(listeners.len() + REMOTE_REPLIES);
+        let (tx, rx) = mpsc::channel(listeners.len() + REMOTE_REPLIES);
         let message = Message::Binary(frame.clone());
         for listener in &listeners {
             listener.deliver(&id, message.clone(), tx.clone()).await;
@@ -203,9 +217,22 @@ pub async fn handle(
             asked = cluster.ask(&channel, &id, frame.clone(), tx.clone()).await;
         }
         drop(tx);
-        first_reply(&mut rx).await
+        crate::answer::first_or_late(early, rx).await
     })
     .await;
+    let outcome = match waited {
+        Ok(Ok(outcome)) => Ok(outcome),
+        Ok(Err(rx)) => {
+            let stored = encode(&queued(&message));
+            let late = crate::answer::late(&state, &channel, (seq, &id), stored, &listeners, rx);
+            match late.await {
+                Ok(accepted) => return Ok(accepted),
+                // Not kept: the sender waits for the local answer after all.
+                Err(mut rx) => tokio::time::timeout_at(deadline, first_reply(&mut rx)).await,
+            }
+        }
+        Err(elapsed) => Err(elapsed),
+    };
     for listener in &listeners {
         listener.forget(&id);
     }

@@ -17,7 +17,8 @@
 //! - `budget`: separate connection budgets for webhooks and clients.
 //! - `routes`: dispatch and the websocket upgrade.
 //! - `ingest`: turning a webhook into a delivery and waiting for its answer;
-//!   `ids`: random delivery ids and channel names.
+//!   `ids`: random delivery ids and channel names; `answer`: answer modes
+//!   (answering a sender early once its delivery is kept).
 //! - [`limits`]: per-channel rate and in-flight limits.
 //! - [`body`]: reading a webhook body within its size and time bounds.
 //! - [`forwarded`]: the `X-Forwarded-*` headers, and which proxies to trust.
@@ -37,6 +38,7 @@
 //! What both binaries need from the machine (usage errors, signals,
 //! logging, owner-only files, bounded reads) is `hookhole-host`'s.
 
+mod answer;
 pub mod auth;
 pub mod body;
 mod budget;

@@ -6,7 +6,7 @@ use crate::hub::{Listener, Reply};
 use crate::state::RelayState;
 use futures_util::{SinkExt, StreamExt};
 use hookhole_shared::protocol::{
-    ClientMessage, Hello, Message as _, RelayMessage, VERSION, Welcome, Wire, close,
+    Answer, ClientMessage, Message as _, RelayMessage, VERSION, Welcome, Wire, close,
 };
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -125,19 +125,19 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
                 format!("channel {channel} already has {present} clients, the relay's limit");
             return close_with(&mut ws, close::CHANNEL_FULL, &reason).await;
         }
-        let (listener, outbox, everyone) = state.hub.join(&channel);
+        let (listener, outbox, everyone) =
+            state.hub.join(&channel, hello.answer.unwrap_or_default());
         let buffer = match &state.buffer {
             Some(writer) => {
                 // Every delivery queued before we joined is committed
-                // before the buffer is read. Nothing is buffered for this
-                // channel while we are joined, so it is read after the gate.
+                // before the buffer is read, after the gate. What is
+                // buffered later (answer modes keep deliveries while
+                // clients are joined) comes to us live: the backlog ends
+                // at what is there now.
                 writer.flush().await;
                 let buffer = writer.buffer();
-                writer.ack(
-                    &channel,
-                    buffer.saved(&channel, resume_after(&state, &hello)),
-                );
-                Some(buffer.clone())
+                let last = buffer.last(&channel);
+                Some((buffer.clone(), last))
             }
             None => None,
         };
@@ -154,9 +154,10 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         heartbeat_secs: state.config.heartbeat_interval.as_secs().max(1),
         heartbeat_ms: Some(state.config.heartbeat_interval.as_millis() as u64),
         max_body: state.config.max_body as u64,
+        answer: Some(crate::answer::in_force(&state, &everyone)),
     });
     if ws.send(to_message(welcome.encode())).await.is_ok()
-        && send_buffered(&mut ws, buffer, &channel, resume_after(&state, &hello)).await
+        && send_buffered(&mut ws, buffer, &channel).await
     {
         announce(&state, &everyone, &listener).await;
         let reason = pump(&state, &listener, &mut ws, outbox).await;
@@ -177,42 +178,41 @@ fn total_listeners(state: &RelayState, channel: &str, here: usize) -> u32 {
     here as u32 + elsewhere
 }
 
-/// The message telling a client how many clients its channel has.
-pub fn listeners_message(count: u32) -> Message {
-    to_message(RelayMessage::Listeners { count }.encode())
-}
-
-/// Where the client's buffered deliveries resume: after the last one it
-/// saved. A sequence number is one relay's clock, so in a cluster (where
-/// the client may have saved it through another node) everything buffered
-/// is sent, and the client acknowledges what it already has.
-fn resume_after(state: &RelayState, hello: &Hello) -> Option<u64> {
-    match state.cluster {
-        Some(_) => None,
-        None => hello.last_acked_seq,
-    }
+/// The message telling a client how many clients its channel has, and the
+/// answer mode in force (which a join or a leave may change).
+pub fn listeners_message(count: u32, answer: Answer) -> Message {
+    let answer = Some(answer);
+    to_message(RelayMessage::Listeners { count, answer }.encode())
 }
 
 /// Bytes of buffered deliveries read from the database and sent at a time.
 const PAGE_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Sends deliveries buffered while no client was connected, oldest first,
-/// before any live one (live ones wait in the outbox meanwhile), a page at
-/// a time. `false` when the client is gone; a buffer that cannot be read
-/// is logged and left for the next connection.
+/// Sends the deliveries buffered for the channel up to `last`, oldest
+/// first, before any live one (live ones wait in the outbox meanwhile), a
+/// page at a time. `false` when the client is gone; a buffer that cannot
+/// be read is logged and left for the next connection.
+///
+/// All of them, whatever the hello's `last_acked_seq` says: deliveries are
+/// saved out of order (a backlog one at a time while live ones go at once;
+/// under an answer mode a slow local answer after a fast one), so a client
+/// that died may have saved 10 and not 9, and dropping "up to 10" would
+/// lose 9. The client acknowledges what it saved already (one history
+/// lookup each); only deliveries whose ack was lost come twice.
 async fn send_buffered(
     ws: &mut Ws,
-    buffer: Option<Arc<Buffer>>,
+    buffer: Option<(Arc<Buffer>, Option<u64>)>,
     channel: &str,
-    after: Option<u64>,
 ) -> bool {
-    let Some(buffer) = buffer else { return true };
-    let count = buffer.count_after(channel, after);
+    let Some((buffer, Some(last))) = buffer else {
+        return true;
+    };
+    let count = buffer.count_after(channel, None);
     if count == 0 {
         return true;
     }
     tracing::info!(%channel, count, "sending buffered deliveries");
-    let mut cursor = after;
+    let mut cursor = None;
     loop {
         let (reader, name) = (buffer.clone(), channel.to_string());
         let page = tokio::task::spawn_blocking(move || reader.page(&name, cursor, PAGE_BYTES))
@@ -226,10 +226,10 @@ async fn send_buffered(
                 return true;
             }
         };
-        let Some(&(last, _)) = page.last() else {
+        let Some(&(end, _)) = page.last() else {
             return true;
         };
-        for (_, frame) in page {
+        for (_, frame) in page.into_iter().filter(|(seq, _)| *seq <= last) {
             if ws.feed(Message::Binary(frame)).await.is_err() {
                 return false;
             }
@@ -237,7 +237,10 @@ async fn send_buffered(
         if ws.flush().await.is_err() {
             return false;
         }
-        cursor = Some(last);
+        if end >= last {
+            return true;
+        }
+        cursor = Some(end);
     }
 }
 
@@ -254,7 +257,8 @@ pub(crate) fn truncate(reason: &str) -> &str {
 async fn announce(state: &RelayState, listeners: &[Arc<Listener>], except: &Listener) {
     // `listeners` is the channel as it is now: after a join it includes the
     // newcomer (told by its welcome), after a leave it no longer has the leaver.
-    let message = listeners_message(total_listeners(state, &except.channel, listeners.len()));
+    let count = total_listeners(state, &except.channel, listeners.len());
+    let message = listeners_message(count, crate::answer::in_force(state, listeners));
     for other in listeners.iter().filter(|l| l.id != except.id) {
         other.send(message.clone()).await;
     }

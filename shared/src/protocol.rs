@@ -16,7 +16,10 @@ use std::fmt;
 /// BLAKE3 (`body_blake3`), no longer SHA-256 (`body_sha256`).
 pub const VERSION: u32 = 2;
 
+pub mod answer;
 pub mod versions;
+
+pub use answer::Answer;
 
 /// Path of the websocket endpoint on the relay.
 pub const CONNECT_PATH: &str = "/_hookhole/connect";
@@ -82,6 +85,10 @@ pub struct Hello {
     /// Client name and version, for the relay's logs.
     #[serde(default)]
     pub agent: String,
+    /// How this client wants senders answered ([`Answer`]); `None` (what a
+    /// client that predates answer modes sends) is `local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Answer>,
 }
 
 /// The relay's answer to a good `hello`.
@@ -102,6 +109,10 @@ pub struct Welcome {
     /// Largest body the relay accepts, in a webhook or in a response: a
     /// client answers `response_too_large` rather than send a bigger one.
     pub max_body: u64,
+    /// The answer mode in force on the channel; `None` (from a relay that
+    /// predates answer modes) is `local`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Answer>,
 }
 
 /// One webhook request as the relay received it. Sent as a binary message.
@@ -131,6 +142,11 @@ pub struct Delivery {
     /// clients forward these one at a time, in sequence order.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub queued: bool,
+    /// The relay has answered the sender already and keeps the delivery
+    /// until a client acknowledges it (answer mode `now`): the client
+    /// forwards it at once, saves it, and acknowledges it (no `response`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub answered: bool,
     #[serde(skip)]
     pub body: Bytes,
 }
@@ -212,9 +228,12 @@ pub enum ClientMessage {
 pub enum RelayMessage {
     Welcome(Welcome),
     Delivery(Delivery),
-    /// The number of clients on the channel changed.
+    /// The number of clients on the channel changed (and with it, maybe,
+    /// the answer mode in force; `None` from an older relay is `local`).
     Listeners {
         count: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        answer: Option<Answer>,
     },
     Heartbeat,
     /// A message type from a newer peer: ignored.

@@ -14,6 +14,12 @@ const FAILED_PROTOCOL: &str = r#"{"type":"failed","id":"d1","code":"protocol_err
 const ACK: &str = r#"{"type":"ack","id":"d1","seq":3}"#;
 const HEARTBEAT: &str = r#"{"type":"heartbeat"}"#;
 const LISTENERS: &str = r#"{"type":"listeners","count":3}"#;
+// Answer modes (optional fields added within version 2: a peer that does
+// not send them reads as `local`, one that does not know them ignores them).
+const HELLO_ANSWER: &str =
+    r#"{"type":"hello","version":2,"channel":"dev","agent":"hookhole/0.1.0","answer":"within=5s"}"#;
+const WELCOME_ANSWER: &str = r#"{"type":"welcome","version":2,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":1,"heartbeat_secs":15,"max_body":26214400,"answer":"now"}"#;
+const LISTENERS_ANSWER: &str = r#"{"type":"listeners","count":2,"answer":"within=5s"}"#;
 /// The golden delivery's body, and its digest.
 const DELIVERY_BODY: &[u8] = b"\x00\xff\r\n";
 const DELIVERY_BLAKE3: &str = "a02efa924dc54059eb145fc53d43a905dce0c6e7e8f03f1149cd80ff48d941c6";
@@ -41,6 +47,7 @@ fn hello_golden() {
         token: Some(Token("s3cret".into())),
         last_acked_seq: Some(7),
         agent: "hookhole/0.1.0".into(),
+        answer: None,
     });
     let json = text(&hello);
     assert_eq!(json, HELLO);
@@ -48,6 +55,37 @@ fn hello_golden() {
     // Optional fields may be left out by other clients.
     let minimal = ClientMessage::decode_text(MINIMAL_HELLO).unwrap();
     assert!(matches!(minimal, ClientMessage::Hello(h) if h.channel.is_none()));
+}
+
+/// The answer mode rides in an optional field: no version bump. A hello
+/// without it (every client before it) asks for `local`; a relay that
+/// predates it ignores it, as serde ignores unknown fields.
+#[test]
+fn the_answer_mode_is_optional_and_ignorable() {
+    let asked = ClientMessage::decode_text(HELLO_ANSWER).unwrap();
+    assert!(
+        matches!(&asked, ClientMessage::Hello(h) if h.answer == Some(Answer::Within { wait_ms: 5000 })),
+        "{asked:?}"
+    );
+    assert_eq!(text(&asked), HELLO_ANSWER);
+    let ClientMessage::Hello(old) = ClientMessage::decode_text(HELLO).unwrap() else {
+        panic!("a hello")
+    };
+    assert_eq!(old.answer.unwrap_or_default(), Answer::Local);
+    // A newer peer's extra fields and modes are ignored, not refused.
+    let newer = r#"{"type":"hello","version":2,"answer":"someday","later":{"x":1}}"#;
+    let ClientMessage::Hello(newer) = ClientMessage::decode_text(newer).unwrap() else {
+        panic!("a hello")
+    };
+    assert_eq!(newer.answer, Some(Answer::Local));
+    let listeners = RelayMessage::decode_text(LISTENERS).unwrap();
+    assert_eq!(
+        listeners,
+        RelayMessage::Listeners {
+            count: 3,
+            answer: None
+        }
+    );
 }
 
 #[test]
@@ -98,10 +136,37 @@ fn small_messages_golden() {
                 heartbeat_secs: 15,
                 heartbeat_ms: Some(15000),
                 max_body: 26214400,
+                answer: None,
             }),
             WELCOME,
         ),
-        (RelayMessage::Listeners { count: 3 }, LISTENERS),
+        (
+            RelayMessage::Welcome(Welcome {
+                version: 2,
+                channel: "dev".into(),
+                public_url: "http://127.0.0.1:8080/dev".into(),
+                listeners: 1,
+                heartbeat_secs: 15,
+                heartbeat_ms: None,
+                max_body: 26214400,
+                answer: Some(Answer::NOW),
+            }),
+            WELCOME_ANSWER,
+        ),
+        (
+            RelayMessage::Listeners {
+                count: 3,
+                answer: None,
+            },
+            LISTENERS,
+        ),
+        (
+            RelayMessage::Listeners {
+                count: 2,
+                answer: Some(Answer::Within { wait_ms: 5000 }),
+            },
+            LISTENERS_ANSWER,
+        ),
         (RelayMessage::Heartbeat, HEARTBEAT),
     ];
     for (msg, golden) in relay {
@@ -122,6 +187,7 @@ fn sample_delivery(body: &'static [u8]) -> Delivery {
         body_blake3: DELIVERY_BLAKE3.into(),
         url: "http://127.0.0.1:8080/dev/x/y?q=1".into(),
         queued: false,
+        answered: false,
         body: Bytes::from_static(body),
     }
 }
@@ -222,6 +288,9 @@ fn the_protocol_page_quotes_every_golden_string() {
         HEARTBEAT,
         LISTENERS,
         DELIVERY_HEADER,
+        HELLO_ANSWER,
+        WELCOME_ANSWER,
+        LISTENERS_ANSWER,
     ] {
         assert!(
             page.lines().any(|line| line == golden),

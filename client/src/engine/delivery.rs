@@ -160,7 +160,8 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
         seq: delivery.seq,
     };
     // Only a queued delivery can be a resend (the relay resends what was
-    // not acknowledged); a live one is new by construction.
+    // not acknowledged); a live one is new by construction, and so is one
+    // the relay answered early (its resends come queued).
     if delivery.queued && already_saved(&ctx.history, &ctx.channel, &delivery).await {
         // Saved (and forwarded) before a reconnect: acknowledge it again,
         // do not deliver it twice.
@@ -225,12 +226,13 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     let delivery = &exchange.delivery;
     // A live delivery's sender waits for the answer, which also tells the
     // relay it is saved; a queued one's sender was answered `202` long ago,
-    // and the relay only needs to hear it is saved, to free its buffer.
+    // as was an answered one's (answer mode `now`), and the relay only
+    // needs to hear it is saved, to free its buffer.
     // If the link dropped meanwhile, the relay has already answered the
     // sender; the event below still records what the local server did.
     // Bodies are `Bytes`: the clones below share the buffers.
     let reply = match &exchange.outcome {
-        _ if delivery.queued => ack,
+        _ if delivery.queued || delivery.answered => ack,
         Ok(response) => ClientMessage::Response(response.clone()),
         Err(failure) => ClientMessage::Failed(failure.clone()),
     };
@@ -238,8 +240,11 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     // Judged after the answer went out: the sender does not wait for it.
     // A provider's retry takes the route its first attempt took; a route
     // that answered by itself is what the provider heard: nothing to retry.
+    // Neither is there when the relay answered the sender `202` itself (a
+    // queued delivery, or answer mode `now`): the provider heard success.
+    let heard_202 = delivery.queued || delivery.answered;
     let retry = match (&ctx.retries, &recorded, target) {
-        (Some(retrier), Some(recorded), Some(target)) => {
+        (Some(retrier), Some(recorded), Some(target)) if !heard_202 => {
             let plan = retry_plan(&exchange, &signature, recorded, target.clone());
             Some((retrier, plan))
         }

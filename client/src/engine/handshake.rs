@@ -3,7 +3,9 @@
 use super::{End, EngineConfig, Ws, closed_by_relay, to_message};
 use futures_util::{SinkExt, StreamExt};
 use hookhole_shared::protocol::versions::{self, Upgrade};
-use hookhole_shared::protocol::{ClientMessage, Hello, Message as _, RelayMessage, Welcome, close};
+use hookhole_shared::protocol::{
+    Answer, ClientMessage, Hello, Message as _, RelayMessage, Welcome, close,
+};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
@@ -55,6 +57,8 @@ pub(super) async fn connect(
             token: config.token.clone(),
             last_acked_seq,
             agent: concat!("hookhole/", env!("CARGO_PKG_VERSION")).to_string(),
+            // `local` is what a hello without the field asks for.
+            answer: Some(config.answer).filter(|a| *a != Answer::Local),
         });
         ws.send(to_message(hello.encode()))
             .await

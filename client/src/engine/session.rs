@@ -75,7 +75,9 @@ pub(super) async fn serve(
                 match incoming {
                     Some(Ok(Message::Binary(bytes))) => match RelayMessage::decode_binary(bytes) {
                         Ok(RelayMessage::Delivery(delivery)) => {
-                            if delivery.queued {
+                            // Answered early by the relay: forwarded at once,
+                            // like a live one, and acknowledged once saved.
+                            if delivery.queued && !delivery.answered {
                                 // Kept while we were away: forwarded one at a time, in order.
                                 let _ = queued_tx.send(delivery).await;
                             } else {
@@ -86,8 +88,9 @@ pub(super) async fn serve(
                         Err(e) => return protocol_error(&mut ws, e.to_string()).await,
                     },
                     Some(Ok(Message::Text(text))) => match RelayMessage::decode_text(text.as_str()) {
-                        Ok(RelayMessage::Listeners { count }) => {
-                            let _ = events.send(Event::Listeners { count }).await;
+                        Ok(RelayMessage::Listeners { count, answer }) => {
+                            let answer = answer.unwrap_or_default();
+                            let _ = events.send(Event::Listeners { count, answer }).await;
                         }
                         Ok(RelayMessage::Heartbeat) => {
                             // try_send: a busy consumer may skip a heartbeat.

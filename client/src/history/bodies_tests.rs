@@ -60,6 +60,7 @@ fn delivery(id: &str, seq: u64, body: Vec<u8>) -> Delivery {
         body_blake3: String::new(),
         url: "https://relay/ch/big".into(),
         queued: false,
+        answered: false,
         body: Bytes::from(body),
     }
 }

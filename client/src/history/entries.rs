@@ -350,6 +350,7 @@ fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
                     body_blake3: String::new(),
                     url: std::mem::take(&mut detail.url).into_owned(),
                     queued: false,
+                    answered: false,
                     body,
                 },
                 body_len: h.body,

@@ -21,6 +21,7 @@ fn saved() -> Saved {
         body_blake3: String::new(),
         url: "https://relay/ch/hook?a=1".into(),
         queued: false,
+        answered: false,
         body: Bytes::from_static(b"\x00{\"a\":1}"),
     };
     let first = Attempt {

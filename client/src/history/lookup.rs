@@ -153,6 +153,7 @@ impl History {
                         headers: from_json(row.get(8)?),
                         body_blake3: String::new(),
                         queued: false,
+                        answered: false,
                         body: bytes::Bytes::from(body),
                     },
                     row.get::<_, String>(1)?,

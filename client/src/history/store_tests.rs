@@ -22,6 +22,7 @@ fn delivery(id: &str, seq: u64, at_ms: u64) -> Delivery {
         body_blake3: String::new(),
         url: "https://relay/ch/x?q=1".into(),
         queued: false,
+        answered: false,
         body: Bytes::from_static(b"\x00\x01{\"a\":1}\r\n"),
     }
 }

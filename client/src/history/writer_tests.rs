@@ -16,6 +16,7 @@ fn exchange(n: u64) -> Arc<Exchange> {
         body_blake3: String::new(),
         url: String::new(),
         queued: false,
+        answered: false,
         body: bytes::Bytes::from(vec![b'x'; 2048]),
     };
     let outcome = Ok(Response {

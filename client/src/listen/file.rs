@@ -37,6 +37,8 @@ pub(super) struct ListenFile {
     /// (`crate::route::parse`).
     #[serde(default)]
     pub(super) route: Vec<toml::Table>,
+    /// An answer mode, as `--answer`.
+    pub(super) answer: Option<String>,
 }
 
 /// The config file's `forward`: a string, or a port written as a TOML

@@ -164,6 +164,7 @@ mod tests {
             body_blake3: String::new(),
             url: "http://evil.example/ch/hooks?x=1".into(),
             queued: false,
+            answered: false,
             body: Bytes::from_static(body),
         }
     }

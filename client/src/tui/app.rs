@@ -113,6 +113,8 @@ pub struct Link {
     pub retry_at_ms: Option<u64>,
     pub last_heard_ms: Option<u64>,
     pub listeners: u32,
+    /// The answer mode in force on the channel (shown unless `local`).
+    pub answer: hookhole_shared::protocol::Answer,
 }
 
 /// A request as edited in `$EDITOR`: the parts a replay sends.

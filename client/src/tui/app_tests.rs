@@ -342,7 +342,10 @@ fn the_link_state_is_the_truth() {
     app.update(Msg::Engine(fixtures::reconnecting()));
     assert_eq!(app.link.state, Connection::Reconnecting);
     assert_eq!(app.link.retry_at_ms, Some(T0 + 12_000));
-    app.update(Msg::Engine(Event::Listeners { count: 3 }));
+    app.update(Msg::Engine(Event::Listeners {
+        count: 3,
+        answer: Default::default(),
+    }));
     assert_eq!(app.link.listeners, 3);
     app.update(Msg::Tick(T0 + 20_000));
     app.update(Msg::Engine(Event::Heartbeat));

@@ -60,6 +60,7 @@ pub fn delivery(
         body_blake3: String::new(),
         url: format!("https://hooks.example.com/dev{path}"),
         queued: false,
+        answered: false,
         body: Bytes::copy_from_slice(body),
     };
     let result = match outcome {
@@ -149,6 +150,7 @@ pub fn ready() -> Event {
         listeners: 1,
         forward: "http://127.0.0.1:3000".into(),
         relay: "https://hooks.example.com".into(),
+        answer: Default::default(),
     }
 }
 
@@ -161,6 +163,7 @@ pub fn reconnecting() -> Event {
         relay: None,
         next_relay: None,
         public_url: None,
+        answer: None,
     })
 }
 
@@ -173,6 +176,7 @@ pub fn refused() -> Event {
         relay: None,
         next_relay: None,
         public_url: None,
+        answer: None,
     })
 }
 

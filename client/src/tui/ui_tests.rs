@@ -143,6 +143,7 @@ fn hostile_text_is_drawn_escaped() {
             relay: Some("http://a\x1b[2J".into()),
             next_relay: Some("http://b\x1b[2J".into()),
             public_url: None,
+            answer: None,
         },
     )));
     app.update(Msg::Notice("replay failed: \x1b[2J\u{9b}H".into()));
@@ -213,6 +214,7 @@ fn listening_at(url: &str, with_deliveries: bool) -> App {
         listeners: 1,
         forward: "http://127.0.0.1:3000".into(),
         relay: url.rsplit_once('/').map_or(url, |(relay, _)| relay).into(),
+        answer: Default::default(),
     }));
     if with_deliveries {
         for event in fixtures::every_badge() {
@@ -288,6 +290,7 @@ fn connected_to(relay: &str, public_url: &str) -> Msg {
             relay: Some(relay.into()),
             next_relay: None,
             public_url: Some(public_url.into()),
+            answer: None,
         },
     ))
 }
@@ -313,6 +316,7 @@ fn the_status_follows_the_relay_the_client_moves_to() {
             relay: Some("https://a.example.com".into()),
             next_relay: Some("https://b.example.com".into()),
             public_url: None,
+            answer: None,
         },
     )));
     assert!(
@@ -411,4 +415,28 @@ fn a_hostile_event_type_is_drawn_escaped() {
     assert!(text.contains(r"order\x1b]0;pwned\x07.x"), "{text}");
     assert!(text.contains(r"id\u{202e}fdp.exe"), "{text}");
     assert!(text.contains(r"of d\x1b[2J"), "{text}");
+}
+
+/// The status bar names the answer mode in force when it is not `local`,
+/// and follows the relay's `listeners` messages.
+#[test]
+fn the_status_bar_shows_the_answer_mode_in_force() {
+    use hookhole_shared::protocol::Answer;
+    let mut app = app(120, 20, false);
+    let bar = |app: &App| screen(app).lines().last().unwrap_or_default().to_string();
+    assert!(!screen(&app).contains("answer"), "{}", screen(&app));
+    app.update(Msg::Engine(crate::events::Event::Listeners {
+        count: 2,
+        answer: Answer::Within { wait_ms: 5000 },
+    }));
+    assert!(
+        screen(&app).contains("2 listeners · answer within=5s"),
+        "{}",
+        bar(&app)
+    );
+    app.update(Msg::Engine(crate::events::Event::Listeners {
+        count: 1,
+        answer: Answer::Local,
+    }));
+    assert!(!screen(&app).contains("answer"), "{}", screen(&app));
 }

@@ -116,6 +116,8 @@ pub struct TestClient {
     pub public_url: String,
     pub channel: String,
     pub listeners: u32,
+    /// The answer mode in force when it joined.
+    pub answer: hookhole_shared::protocol::Answer,
 }
 
 pub fn engine_config(relay_url: &str, channel: Option<&str>, target: &str) -> EngineConfig {
@@ -144,6 +146,7 @@ impl TestClient {
             public_url,
             channel,
             listeners,
+            answer,
             ..
         }) = ready
         else {
@@ -156,6 +159,7 @@ impl TestClient {
             public_url,
             channel,
             listeners,
+            answer,
         }
     }
 

@@ -142,7 +142,8 @@ fn announce(state: &Arc<RelayState>, channel: &str) {
         return;
     };
     let total = listeners.len() as u32 + cluster.census.clients_elsewhere(channel);
-    let message = crate::tunnel::listeners_message(total);
+    // A cluster applies `local` (see `answer`).
+    let message = crate::tunnel::listeners_message(total, hookhole_shared::protocol::Answer::Local);
     tokio::spawn(async move {
         for listener in listeners {
             listener.send(message.clone()).await;

@@ -272,6 +272,7 @@ fn copy_as_curl(record: &Record, forward: &str) -> Result<String, String> {
         body_blake3: String::new(),
         url: record.url.clone(),
         queued: false,
+        answered: false,
         body: record.body.clone(),
     };
     crate::present::curl::for_delivery(&target, &delivery).map_err(|e| e.to_string())

@@ -37,8 +37,10 @@ impl App {
                 listeners,
                 forward,
                 relay,
+                answer,
                 ..
             } => {
+                self.link.answer = answer;
                 self.link.public_url = public_url;
                 self.link.relay = relay;
                 self.link.forward = forward;
@@ -46,7 +48,10 @@ impl App {
                 self.link.state = Connection::Connected;
                 self.link.last_heard_ms = Some(self.now_ms);
             }
-            Event::Listeners { count } => self.link.listeners = count,
+            Event::Listeners { count, answer } => {
+                self.link.listeners = count;
+                self.link.answer = answer;
+            }
             Event::Heartbeat => self.link.last_heard_ms = Some(self.now_ms),
             Event::Connection(c) => {
                 self.link.state = match c.state {
@@ -55,6 +60,9 @@ impl App {
                     LinkState::Failed => Connection::Refused,
                 };
                 self.link.reason = c.reason;
+                if let Some(answer) = c.answer {
+                    self.link.answer = answer;
+                }
                 self.link.retry_at_ms = c.retry_in_ms.map(|ms| self.now_ms + ms);
                 self.link.next_relay = c.next_relay;
                 // Connected to a relay: its URL is where webhooks go now.

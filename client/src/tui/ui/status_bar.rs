@@ -140,6 +140,11 @@ fn link_state(app: &App, width: usize, forward: Option<String>) -> Line<'static>
     if app.follow == Follow::Off {
         counts.retain(|(place, _)| *place != 3);
     }
+    // Senders get more than the local answer only under another mode: say
+    // which, before the listener count.
+    if link.answer != hookhole_shared::protocol::Answer::Local {
+        counts.insert(1, (0, format!("answer {}", link.answer)));
+    }
     let tail = |counts: &[(u8, String)]| {
         let mut shown: Vec<_> = counts.iter().collect();
         shown.sort_by_key(|(place, _)| *place);
