@@ -11,10 +11,9 @@
 
 mod common;
 
-use common::process::{self, hookhole, run};
+use common::process::{self, hookhole, json_lines_of, run, stdout_of};
 use common::*;
 use serde_json::Value;
-use std::path::Path;
 
 /// Maple's `order.notification` as its documentation shows it.
 const MAPLE: &[u8] =
@@ -52,14 +51,6 @@ header = {{ "X-Tenant" = "b*" }}
 forward = "{orders}"
 "#
     )
-}
-
-async fn stdout_of(dir: &Path, args: &[&str]) -> String {
-    let mut cmd = hookhole(dir);
-    cmd.args(args);
-    let (code, stdout, stderr) = run(cmd).await;
-    assert_eq!(code, Some(0), "{args:?}: {stderr}");
-    stdout
 }
 
 #[tokio::test]
@@ -129,11 +120,7 @@ async fn routes_send_each_delivery_to_its_server_or_answer_it_and_replays_follow
     drop(relay);
 
     // The history has the route of each, the answer given by `respond`.
-    let rows: Vec<Value> = stdout_of(dir.path(), &["history", "--json"])
-        .await
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows: Vec<Value> = json_lines_of(dir.path(), &["history", "--json"]).await;
     let routes: Vec<&Value> = rows.iter().map(|r| &r["route"]).collect();
     assert_eq!(
         routes,

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::process::{self, hookhole, run};
+use common::process::{self, hookhole, json_lines_of, run, stdout_of};
 use common::*;
 use hookhole::history::{Keep, Writer};
 use serde_json::Value;
@@ -47,15 +47,6 @@ fn malomo_headers(attempt: &'static str) -> Vec<(&'static str, &'static str)> {
         ("malomo-webhook-id", "9f1c2a8e-3b7d-4c55-8a51-2f0e6d7c9b10"),
         ("malomo-attempt-number", attempt),
     ]
-}
-
-/// A command's stdout, which must exit 0.
-async fn stdout_of(dir: &Path, args: &[&str]) -> String {
-    let mut cmd = hookhole(dir);
-    cmd.args(args);
-    let (code, stdout, stderr) = run(cmd).await;
-    assert_eq!(code, Some(0), "{args:?}: {stderr}");
-    stdout
 }
 
 /// The ids `history --json` lists with `extra` flags.
@@ -131,11 +122,7 @@ async fn a_maple_event_sent_twice_is_a_duplicate_of_the_first_delivery_everywher
     drop(relay);
 
     // The same object in `history --json` and `show --json`.
-    let rows: Vec<Value> = stdout_of(dir.path(), &["history", "--json"])
-        .await
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows: Vec<Value> = json_lines_of(dir.path(), &["history", "--json"]).await;
     assert_eq!(rows.len(), 4);
     assert_eq!(rows[1]["id"], second_id.as_str());
     assert_eq!(

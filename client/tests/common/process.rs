@@ -134,6 +134,25 @@ pub async fn run(mut cmd: Command) -> (Option<i32>, String, String) {
     )
 }
 
+/// `hookhole ARGS` run from `dir`, which must succeed: its stdout.
+pub async fn stdout_of(dir: &Path, args: &[&str]) -> String {
+    let mut cmd = hookhole(dir);
+    cmd.args(args);
+    let (code, stdout, stderr) = run(cmd).await;
+    assert_eq!(code, Some(0), "{args:?}: {stderr}");
+    stdout
+}
+
+/// `hookhole ARGS` run from `dir` (`history --json`, say): one JSON value
+/// per line of its stdout.
+pub async fn json_lines_of(dir: &Path, args: &[&str]) -> Vec<Value> {
+    stdout_of(dir, args)
+        .await
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// A relay process on `port` (0: any), keeping its buffer in `data`, with
 /// heartbeats every 200 ms.
 pub async fn relay(dir: &Path, data: &Path, port: u16) -> (Proc, u16) {
