@@ -5,7 +5,6 @@ use crate::announce::Announce;
 use crate::embedded;
 use crate::engine::relays::Relay;
 use crate::engine::{self, EngineConfig};
-use crate::events::Event;
 use crate::forward::{DEFAULT_MAX_RESPONSE, Forwarder};
 use crate::history::{History, Keep};
 use crate::memory::ChannelMemory;
@@ -14,13 +13,13 @@ use crate::target::Target;
 use crate::verification::Verifier;
 use hookhole_host::settings::{self, UsageError};
 use hookhole_shared::protocol::Answer;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 mod file;
+mod headless;
 
 use file::ListenFile;
 
@@ -382,7 +381,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         .data_dir
         .as_deref()
         .map(|dir| Announce::new(dir, &std::env::current_dir().unwrap_or_default()));
-    tokio::spawn(tap(engine_rx, tx, announce));
+    tokio::spawn(headless::tap(engine_rx, tx, announce));
     let replayer = crate::replay::Replayer {
         forwarder: engine_config.forwarder.clone(),
         verifier: engine_config.verifier.clone(),
@@ -413,7 +412,7 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
         }
         // Ends when the engine does (it drops its sender).
         None => {
-            print_events(rx).await;
+            headless::print_events(rx).await;
             Ok(())
         }
     };
@@ -425,73 +424,5 @@ pub async fn run(config: ListenConfig, shutdown: CancellationToken) -> anyhow::R
     match result {
         Ok(r) => r.map_err(anyhow::Error::from),
         Err(e) => Err(anyhow::anyhow!("the engine task failed: {e}")),
-    }
-}
-
-/// Passes events on, recording where this listener is (for `hookhole
-/// trigger`) once it is ready, and forgetting it when it stops.
-async fn tap(mut rx: mpsc::Receiver<Event>, tx: mpsc::Sender<Event>, announce: Option<Announce>) {
-    let mut recorded = None;
-    while let Some(event) = rx.recv().await {
-        // The URL follows the relay connected to; it is written only when
-        // it changes, not on every reconnect.
-        if let (Some(url), Some(announce)) = (event.public_url(), &announce)
-            && recorded.as_deref() != Some(url)
-        {
-            announce.record(url);
-            recorded = Some(url.to_string());
-        }
-        if tx.send(event).await.is_err() {
-            break;
-        }
-    }
-    if let Some(announce) = &announce {
-        announce.remove();
-    }
-}
-
-/// Headless output: one JSON object per line on stdout; a human hint on stderr.
-async fn print_events(mut rx: mpsc::Receiver<Event>) {
-    /// Bytes of lines gathered before they are written.
-    const BATCH: usize = 64 * 1024;
-    let mut lines = Vec::new();
-    let mut shown_url: Option<String> = None;
-    while let Some(first) = rx.recv().await {
-        // Under load many events are waiting: one write for all of them,
-        // instead of a system call per line. Alone, a line goes out at once.
-        let mut next = Some(first);
-        while let Some(event) = next.take() {
-            match &event {
-                Event::Ready {
-                    public_url,
-                    forward,
-                    ..
-                } => {
-                    shown_url = Some(public_url.clone());
-                    tracing::info!("send webhooks to {public_url}  (forwarded to {forward})");
-                }
-                // Another relay may give another URL: say so when it does.
-                Event::Connection(c) if c.public_url.is_some() && c.public_url != shown_url => {
-                    shown_url = c.public_url.clone();
-                    let (relay, url) = (
-                        c.relay.as_deref().unwrap_or("the relay"),
-                        shown_url.as_deref().unwrap_or(""),
-                    );
-                    tracing::info!("now on {relay}: send webhooks to {url}");
-                }
-                _ => {}
-            }
-            if !matches!(event, Event::Heartbeat) {
-                lines.extend_from_slice(event.to_json_line().as_bytes());
-                lines.push(b'\n');
-            }
-            if lines.len() < BATCH {
-                next = rx.try_recv().ok();
-            }
-        }
-        let mut stdout = std::io::stdout().lock();
-        // A closed stdout (e.g. `| head`) is not a reason to stop forwarding.
-        let _ = stdout.write_all(&lines).and_then(|_| stdout.flush());
-        lines.clear();
     }
 }
