@@ -58,6 +58,8 @@ pub struct Plan {
     pub seq: u64,
     /// Its provider and the attempt number it carried.
     pub recorded: Recorded,
+    /// The route its first attempt took: its retries go there too.
+    pub route: Option<crate::route::Label>,
 }
 
 /// Plays retries (cheap to clone).
@@ -302,9 +304,7 @@ impl Retrier {
                 .clone()
                 .unwrap_or_else(crate::history::store::unverified),
             webhook: Some(Webhook::of(registry, &recorded, Some(heard))),
-            // The route is the first attempt's (its line and the history
-            // say which); a retry goes where that one went.
-            route: None,
+            route: plan.route.clone(),
             target: plan.replay.target.as_ref().map(ToString::to_string),
             exchange: None,
         };

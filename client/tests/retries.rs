@@ -293,3 +293,49 @@ async fn a_bad_retry_speed_is_one_line_and_exit_2() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("retry-speed = 0"), "{stderr}");
 }
+
+/// A delivery a route sent to another local server is retried there, and
+/// each retry's line names the route, as the first attempt's does.
+#[tokio::test]
+async fn retries_follow_the_route_the_first_attempt_took() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut elsewhere = TestTarget::echo().await;
+    let mut routed = failing(1, 503).await;
+    let route = format!("provider=malomo,forward={}", routed.url());
+    let (_relay, mut listener, hook) =
+        listening(dir.path(), &elsewhere, &["--route", &route]).await;
+    let headers = [
+        ("content-type", "application/json"),
+        ("malomo-signature", "c2lnbmVk"),
+        ("malomo-webhook-id", "wh_route"),
+        ("malomo-attempt-number", "1"),
+    ];
+    assert_eq!(send("POST", &hook, &headers, MALOMO).await.status, 503);
+    for expected in ["1", "2"] {
+        let request = routed.next_request().await;
+        assert_eq!(
+            request.header("malomo-attempt-number"),
+            Some(expected.as_bytes())
+        );
+    }
+    let first = next(&mut listener, "delivery").await;
+    assert_eq!(first["route"], 1, "{first}");
+    let retry = next(&mut listener, "delivery").await;
+    assert_eq!(
+        (
+            retry["kind"].as_str(),
+            retry["route"].as_u64(),
+            retry["status"].as_u64()
+        ),
+        (Some("retry"), Some(1), Some(200)),
+        "{retry}"
+    );
+    assert_eq!(
+        next(&mut listener, "retries_ended").await["why"],
+        "answered"
+    );
+    assert!(
+        elsewhere.requests.try_recv().is_err(),
+        "nothing went to --forward"
+    );
+}

@@ -245,7 +245,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     let heard_202 = delivery.queued || delivery.answered;
     let retry = match (&ctx.retries, &recorded, target) {
         (Some(retrier), Some(recorded), Some(target)) if !heard_202 => {
-            let plan = retry_plan(&exchange, &signature, recorded, target.clone());
+            let plan = retry_plan(&exchange, &signature, recorded, target.clone(), &route);
             Some((retrier, plan))
         }
         _ => None,
@@ -295,6 +295,7 @@ fn retry_plan(
     signature: &Verdict,
     recorded: &Recorded,
     target: crate::target::Target,
+    route: &Option<crate::route::Label>,
 ) -> crate::retries::Plan {
     let d = &exchange.delivery;
     crate::retries::Plan {
@@ -315,5 +316,6 @@ fn retry_plan(
         },
         seq: d.seq,
         recorded: recorded.clone(),
+        route: route.clone(),
     }
 }

@@ -54,6 +54,7 @@ fn malomo_plan() -> Plan {
             },
             arrival: None,
         },
+        route: None,
     }
 }
 

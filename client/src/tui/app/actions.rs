@@ -220,6 +220,7 @@ impl App {
             },
             seq: record.seq,
             recorded: webhook.recorded(),
+            route: record.route.clone(),
         };
         vec![Command::PlayRetries(Box::new(plan))]
     }
