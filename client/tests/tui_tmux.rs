@@ -184,3 +184,50 @@ on = "any_failure"
     tmux.run(&["send-keys", "-t", "ui", "q"]);
     tmux.wait_for("EXITED=0").await;
 }
+
+/// `p` plays the provider's retries of the selected delivery (no
+/// `--retries` needed): the detail pane counts down to the next one, and
+/// `x` cancels it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn p_plays_the_providers_retries_with_a_countdown_and_x_cancels_them() {
+    if !tmux_available() {
+        return;
+    }
+    let mut target = TestTarget::start(|_| async {
+        Reply {
+            status: 500,
+            headers: vec![],
+            body: b"down".to_vec(),
+        }
+    })
+    .await;
+    // At 60x Malomo's first wait (10 attempts in 24 h, doubling) is about
+    // 3 s: long enough to see the countdown and cancel it.
+    let dir = dir_forwarding_to(&target.url(), "retry-speed = 60\n");
+    let data = dir.path().join("data");
+    let tmux = Tmux::new("retries");
+    tmux.start_listener(dir.path(), &data, (120, 40), &["NO_COLOR=1".into()]);
+    let url = format!("{}/malomo", public_url(&data).await);
+    let headers = [
+        ("content-type", "application/json"),
+        ("malomo-signature", "c2lnbmVk"),
+        ("malomo-topic", "orders:created"),
+        ("malomo-webhook-id", "wh_tui"),
+        ("malomo-attempt-number", "1"),
+    ];
+    let body = include_bytes!("../../shared/tests/fixtures/samples/malomo-orders.created.json");
+    assert_eq!(common::send("POST", &url, &headers, body).await.status, 500);
+    target.next_request().await;
+    tmux.wait_for("orders:created").await;
+    tmux.run(&["send-keys", "-t", "ui", "G"]);
+    tmux.run(&["send-keys", "-t", "ui", "p"]);
+    tmux.wait_for("next retry (attempt 2) in").await;
+    tmux.run(&["send-keys", "-t", "ui", "x"]);
+    tmux.wait_for("retries cancelled before attempt 2").await;
+    assert!(
+        target.requests.try_recv().is_err(),
+        "a cancelled retry is never sent"
+    );
+    tmux.run(&["send-keys", "-t", "ui", "q"]);
+    tmux.wait_for("EXITED=0").await;
+}
