@@ -48,14 +48,8 @@ async fn a_version_1_client_is_told_to_upgrade_hookhole() {
         reason,
         "this relay speaks protocol 2 and the client 1: upgrade hookhole (the client)"
     );
-    let health = send(
-        "GET",
-        &format!("{}/_hookhole/health", relay.url()),
-        &[],
-        b"",
-    )
-    .await;
-    assert_eq!(health.json()["protocol"], 2);
+    let health = relay.health().await;
+    assert_eq!(health["protocol"], 2);
 }
 
 /// A relay of protocol 1 on `listener`: it reads each client's hello and
@@ -243,14 +237,8 @@ async fn a_buffer_written_by_a_version_1_relay_reaches_a_version_2_client_intact
     // Each one was acknowledged: the buffer is empty.
     within("the buffer to empty", async {
         loop {
-            let health = send(
-                "GET",
-                &format!("{}/_hookhole/health", relay.url()),
-                &[],
-                b"",
-            )
-            .await;
-            if health.json()["buffered"] == 0 {
+            let health = relay.health().await;
+            if health["buffered"] == 0 {
                 return;
             }
             tokio::task::yield_now().await;

@@ -463,14 +463,8 @@ async fn the_offline_buffer_refuses_clearly_beyond_its_limits_and_reject_mode_an
     assert_eq!(too_many.status, 429);
     assert_eq!(too_many.json()["code"], "buffer_full");
     assert_eq!(too_many.header("retry-after"), Some(&b"60"[..]));
-    let health = send(
-        "GET",
-        &format!("{}/_hookhole/health", relay.url()),
-        &[],
-        b"",
-    )
-    .await;
-    assert_eq!(health.json()["buffered"], 2);
+    let health = relay.health().await;
+    assert_eq!(health["buffered"], 2);
 
     // A client takes what was kept, and the channel accepts again.
     let mut target = TestTarget::echo().await;

@@ -75,6 +75,13 @@ impl TestRelay {
         format!("http://{}", self.addr)
     }
 
+    /// `/_hookhole/health` as JSON.
+    pub async fn health(&self) -> serde_json::Value {
+        send("GET", &format!("{}/_hookhole/health", self.url()), &[], b"")
+            .await
+            .json()
+    }
+
     /// The relay's metrics text once it contains `needle` (a rejection is
     /// counted when its connection task ends, which may follow the answer).
     pub async fn metrics_with(&self, needle: &str) -> String {
