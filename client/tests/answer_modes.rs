@@ -16,10 +16,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// The local server's sleep for a slow answer: longer than any early answer
-/// may take, shorter than the relay's response timeout (10 s).
-const SLOW: Duration = Duration::from_secs(10);
-
 /// A relay that keeps deliveries in `dir` (answer modes need somewhere to).
 async fn relay_keeping(dir: &Path) -> TestRelay {
     TestRelay::start_with(RelayConfig {
@@ -44,24 +40,6 @@ async fn listen(
     let history = History::open_existing(data).unwrap();
     config.history = Some(Arc::new(History::open_existing(data).unwrap()));
     (TestClient::start_with(config).await, history)
-}
-
-/// A local server answering `/slow` with `201 late` after [`SLOW`], and
-/// anything else with `200 fast` at once.
-async fn slow_and_fast() -> TestTarget {
-    TestTarget::start(|req| async move {
-        if req.target.ends_with("/slow") {
-            tokio::time::sleep(SLOW).await;
-            Reply {
-                status: 201,
-                headers: vec![],
-                body: b"late".to_vec(),
-            }
-        } else {
-            Reply::ok("fast")
-        }
-    })
-    .await
 }
 
 /// The client's delivery event for `path`.
@@ -104,7 +82,7 @@ async fn until_nothing_kept(relay_url: &str) {
 async fn now_answers_the_sender_at_once_and_the_history_gets_the_late_local_answer() {
     let dir = tempfile::tempdir().unwrap();
     let relay = relay_keeping(&dir.path().join("relay")).await;
-    let target = slow_and_fast().await;
+    let target = TestTarget::slow_and_fast().await;
     let data = dir.path().join("client");
     let (mut client, history) = listen(&relay, "now", &target.url(), Answer::NOW, &data).await;
     assert_eq!(client.answer, Answer::NOW);
@@ -145,7 +123,7 @@ async fn now_answers_the_sender_at_once_and_the_history_gets_the_late_local_answ
 async fn within_passes_a_fast_local_answer_and_answers_202_for_a_slow_one() {
     let dir = tempfile::tempdir().unwrap();
     let relay = relay_keeping(&dir.path().join("relay")).await;
-    let target = slow_and_fast().await;
+    let target = TestTarget::slow_and_fast().await;
     let within_1s = Answer::Within { wait_ms: 1000 };
     let data = dir.path().join("client");
     let (mut client, history) = listen(&relay, "within", &target.url(), within_1s, &data).await;
@@ -176,7 +154,7 @@ async fn within_passes_a_fast_local_answer_and_answers_202_for_a_slow_one() {
 async fn the_strictest_mode_of_a_channels_clients_is_in_force_and_every_client_is_told() {
     let dir = tempfile::tempdir().unwrap();
     let relay = relay_keeping(&dir.path().join("relay")).await;
-    let target = slow_and_fast().await;
+    let target = TestTarget::slow_and_fast().await;
     let (mut eager, _) = listen(
         &relay,
         "both",
@@ -222,7 +200,7 @@ async fn the_strictest_mode_of_a_channels_clients_is_in_force_and_every_client_i
 #[tokio::test]
 async fn a_relay_that_cannot_keep_deliveries_applies_local_and_says_so() {
     let relay = TestRelay::start().await;
-    let target = slow_and_fast().await;
+    let target = TestTarget::slow_and_fast().await;
     let mut config = engine_config(&relay.url(), Some("nobuffer"), &target.url());
     config.answer = Answer::NOW;
     let client = TestClient::start_with(config).await;
@@ -239,7 +217,7 @@ async fn now_with_the_client_killed_after_the_202_delivers_when_a_client_connect
     let dir = tempfile::tempdir().unwrap();
     let (_relay, port) = relay(dir.path(), &dir.path().join("relay-data"), 0).await;
     let relay_url = format!("http://127.0.0.1:{port}");
-    let mut target = slow_and_fast().await;
+    let mut target = TestTarget::slow_and_fast().await;
     let extra = ["--answer", "now"];
     let first = headless_with(dir.path(), &relay_url, "kill", &target.url(), &extra).await;
 
@@ -272,7 +250,7 @@ async fn now_with_the_client_killed_after_the_202_delivers_when_a_client_connect
 #[tokio::test]
 async fn the_embedded_relay_answers_now_and_says_so_in_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let target = slow_and_fast().await;
+    let target = TestTarget::slow_and_fast().await;
     let mut cmd = common::process::hookhole(dir.path());
     cmd.args(["listen", "--no-tui", "--port", "0", "--forward"])
         .arg(target.url())
@@ -300,7 +278,7 @@ async fn the_embedded_relay_answers_now_and_says_so_in_ready() {
 async fn a_within_wait_past_the_response_timeout_is_local() {
     let dir = tempfile::tempdir().unwrap();
     let relay = relay_keeping(&dir.path().join("relay")).await;
-    let target = slow_and_fast().await;
+    let target = TestTarget::slow_and_fast().await;
     let (client, _) = listen(
         &relay,
         "long",

@@ -19,31 +19,52 @@
 //! sends (as a queued delivery) to the next client that connects; one that
 //! had saved it already acknowledges it without forwarding it again.
 //!
-//! Without a buffer (`--offline reject`, no data dir) nothing can be kept,
-//! and in a cluster the node that takes a webhook does not know the modes
-//! of clients on other nodes: both apply `local`, and say so to clients.
+//! Without a buffer (`--offline reject`, no data dir) nothing can be kept:
+//! such a relay applies `local`, and says so to clients.
+//!
+//! In a cluster each node keeps the copies it hands to its own clients: the
+//! mode in force is the strictest of this node's clients and of the other
+//! nodes' (each node tells its own in the census), and the node holding the
+//! clients applies it, whether the webhook arrived here or at another node
+//! (which passes on the early answer like any other answer).
 
 use crate::hub::{Listener, Outcome, Reply, first_reply};
 use crate::state::RelayState;
 use bytes::Bytes;
-use hookhole_shared::protocol::{Answer, RelayMessage};
-use http::{Response, StatusCode};
-use http_body_util::Full;
+use hookhole_shared::protocol::{Answer, RelayMessage, Response};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-/// The mode in force for a channel with these `listeners`, as applied (a
-/// `within` no sooner than the response timeout is `local`).
-pub fn in_force(state: &RelayState, listeners: &[Arc<Listener>]) -> Answer {
-    if state.buffer.is_none() || state.cluster.is_some() {
+/// The mode in force for `channel`, whose clients on this node are
+/// `listeners`, as applied (a `within` no sooner than the response timeout
+/// is `local`): the strictest of theirs and, in a cluster, of the modes the
+/// other nodes holding the channel told ([`here`] on each).
+pub fn in_force(state: &RelayState, channel: &str, listeners: &[Arc<Listener>]) -> Answer {
+    let elsewhere = state
+        .cluster
+        .as_ref()
+        .map(|cluster| cluster.answers_elsewhere(channel))
+        .unwrap_or_default();
+    applied(
+        state,
+        Answer::strictest([here(state, listeners)].into_iter().chain(elsewhere)),
+    )
+}
+
+/// The mode this node's own clients of a channel ask for, as this node can
+/// apply it: `local` without a buffer to keep early-answered deliveries.
+pub fn here(state: &RelayState, listeners: &[Arc<Listener>]) -> Answer {
+    if state.buffer.is_none() {
         return Answer::Local;
     }
-    match Answer::strictest(listeners.iter().map(|l| l.answer)) {
-        mode @ Answer::Within { .. }
-            if early_wait(mode, state.config.response_timeout).is_none() =>
-        {
+    applied(state, Answer::strictest(listeners.iter().map(|l| l.answer)))
+}
+
+fn applied(state: &RelayState, mode: Answer) -> Answer {
+    match mode {
+        Answer::Within { .. } if early_wait(mode, state.config.response_timeout).is_none() => {
             Answer::Local
         }
         mode => mode,
@@ -86,14 +107,21 @@ pub async fn first_or_late(
 }
 
 /// The early answer: `status`, with what was kept (no body where the
-/// status forbids one).
-fn accepted(status: StatusCode, id: &str) -> Response<Full<Bytes>> {
-    if matches!(status.as_u16(), 204 | 205) {
-        let mut response = Response::new(Full::new(Bytes::new()));
-        *response.status_mut() = status;
-        return response;
+/// status forbids one). A protocol response, as a client's answer is: a
+/// node answering early for a webhook another node took replies with it.
+fn accepted(status: u16, id: &str) -> Response {
+    let (headers, body) = if matches!(status, 204 | 205) {
+        (Vec::new(), Bytes::new())
+    } else {
+        let body = serde_json::json!({ "accepted": true, "id": id }).to_string();
+        (crate::error::json_headers(), Bytes::from(body))
+    };
+    Response {
+        id: id.to_string(),
+        status,
+        headers,
+        body,
     }
-    crate::error::json_response(status, &serde_json::json!({ "accepted": true, "id": id }))
 }
 
 /// `now`: keeps the delivery (`stored`, its queued frame), then answers
@@ -106,7 +134,7 @@ pub async fn now(
     (stored, live): (Bytes, Bytes),
     listeners: &[Arc<Listener>],
     status: u16,
-) -> Option<Response<Full<Bytes>>> {
+) -> Option<Response> {
     let writer = state.buffer.as_ref()?;
     if let Err(e) = writer.push(channel, seq, id, stored).await {
         tracing::warn!(%channel, %id, "answer mode now: cannot keep the delivery ({e}); waiting for the local answer");
@@ -122,7 +150,6 @@ pub async fn now(
             listener.send(message.clone()).await;
         }
     });
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::ACCEPTED);
     Some(accepted(status, id))
 }
 
@@ -144,7 +171,7 @@ pub async fn late(
     stored: Bytes,
     listeners: &[Arc<Listener>],
     mut rx: mpsc::Receiver<Reply>,
-) -> Result<Response<Full<Bytes>>, mpsc::Receiver<Reply>> {
+) -> Result<Response, mpsc::Receiver<Reply>> {
     let Some(writer) = &state.buffer else {
         return Err(rx);
     };
@@ -168,7 +195,7 @@ pub async fn late(
             }
         }
     });
-    Ok(accepted(StatusCode::ACCEPTED, id))
+    Ok(accepted(202, id))
 }
 
 #[cfg(test)]
@@ -190,10 +217,11 @@ mod tests {
 
     #[test]
     fn a_no_content_answer_has_no_body() {
-        let response = accepted(StatusCode::NO_CONTENT, "d1");
-        assert_eq!(response.status(), StatusCode::NO_CONTENT);
-        assert!(response.headers().get(http::header::CONTENT_TYPE).is_none());
-        let response = accepted(StatusCode::ACCEPTED, "d1");
-        assert_eq!(response.status(), StatusCode::ACCEPTED);
+        let response = accepted(204, "d1");
+        assert_eq!(response.status, 204);
+        assert!(response.headers.is_empty() && response.body.is_empty());
+        let response = accepted(202, "d1");
+        assert_eq!(response.status, 202);
+        assert!(response.headers.iter().any(|h| h.name == "content-type"));
     }
 }

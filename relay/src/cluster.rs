@@ -22,6 +22,7 @@
 
 mod bodies;
 mod census;
+mod early;
 mod held;
 mod link;
 mod live;
@@ -306,6 +307,11 @@ impl Cluster {
     /// Clients of `channel` on the other nodes.
     pub fn clients_elsewhere(&self, channel: &str) -> u32 {
         self.census.clients_elsewhere(channel)
+    }
+
+    /// The answer modes the other nodes holding `channel` apply.
+    pub fn answers_elsewhere(&self, channel: &str) -> Vec<hookhole_shared::protocol::Answer> {
+        self.census.answers_elsewhere(channel)
     }
 
     /// What `/_hookhole/health` says about the cluster, and whether the

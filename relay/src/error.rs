@@ -273,16 +273,25 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<F
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    // Browsers must never sniff a relay answer into HTML.
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        header::HeaderValue::from_static("nosniff"),
-    );
+    for h in json_headers() {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(h.name.as_bytes()),
+            header::HeaderValue::from_bytes(&h.value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
     response
+}
+
+/// The headers of every JSON answer the relay makes itself.
+pub fn json_headers() -> Vec<hookhole_shared::headers::Header> {
+    use hookhole_shared::headers::Header;
+    vec![
+        Header::new("content-type", "application/json"),
+        // Browsers must never sniff a relay answer into HTML.
+        Header::new("x-content-type-options", "nosniff"),
+    ]
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Webhook ingress: `METHOD /{channel}/{rest}?{query}` in, the local server's
 //! answer (or a precise error) out.
 
+use crate::cluster::Cluster;
 use crate::cluster::stored::StoreError;
 use crate::error::ApiError;
 use crate::forwarded;
@@ -15,7 +16,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -178,7 +179,23 @@ pub async fn handle(
             }
         }
     };
-    let mode = crate::answer::in_force(&state, &listeners);
+    // With no client here, the nodes holding the channel apply its mode.
+    let mode = match listeners.is_empty() {
+        true => Answer::Local,
+        false => crate::answer::in_force(&state, &channel, &listeners),
+    };
+    // Under an early mode this node answers from its own clients alone;
+    // the other nodes holding the channel keep and answer their own copies.
+    let ask_others = mode == Answer::Local;
+    if !ask_others && let Some(cluster) = cluster {
+        pass_on(
+            cluster,
+            &channel,
+            &id,
+            frame.clone(),
+            state.config.response_timeout,
+        );
+    }
     if let Answer::Now { status } = mode {
         let frames = (
             encode(&queued(&message)),
@@ -186,7 +203,7 @@ pub async fn handle(
         );
         let early = crate::answer::now(&state, &channel, (seq, &id), frames, &listeners, status);
         if let Some(accepted) = early.await {
-            return Ok(accepted);
+            return Ok(to_http(accepted));
         }
     }
     let _slot = state
@@ -212,6 +229,7 @@ pub async fn handle(
         // miss this one webhook, as a client joining one relay at the
         // moment a webhook arrives may.
         if let Some(cluster) = cluster
+            && ask_others
             && (listeners.is_empty() || cluster.clients_elsewhere(&channel) > 0)
         {
             asked = cluster.ask(&channel, &id, frame.clone(), tx.clone()).await;
@@ -226,7 +244,7 @@ pub async fn handle(
             let stored = encode(&queued(&message));
             let late = crate::answer::late(&state, &channel, (seq, &id), stored, &listeners, rx);
             match late.await {
-                Ok(accepted) => return Ok(accepted),
+                Ok(accepted) => return Ok(to_http(accepted)),
                 // Not kept: the sender waits for the local answer after all.
                 Err(mut rx) => tokio::time::timeout_at(deadline, first_reply(&mut rx)).await,
             }
@@ -268,8 +286,27 @@ pub async fn handle(
 /// holding the channel; more only when the census lags).
 const REMOTE_REPLIES: usize = 16;
 
+/// Sends a delivery to the other nodes holding `channel` without waiting
+/// for their answers: under an early answer mode each keeps and answers
+/// its own copy. The question is closed once they answered (or after
+/// `timeout`).
+fn pass_on(cluster: &Arc<Cluster>, channel: &str, id: &str, frame: Bytes, timeout: Duration) {
+    if cluster.clients_elsewhere(channel) == 0 {
+        return;
+    }
+    let (cluster, channel, id) = (cluster.clone(), channel.to_string(), id.to_string());
+    tokio::spawn(async move {
+        let (tx, mut rx) = mpsc::channel(REMOTE_REPLIES);
+        if let Some(asked) = cluster.ask(&channel, &id, frame, tx).await {
+            let _ =
+                tokio::time::timeout(timeout, async { while rx.recv().await.is_some() {} }).await;
+            cluster.done(&id, asked);
+        }
+    });
+}
+
 /// The same delivery, marked as kept for an absent client.
-fn queued(message: &RelayMessage) -> RelayMessage {
+pub fn queued(message: &RelayMessage) -> RelayMessage {
     let mut message = message.clone();
     if let RelayMessage::Delivery(d) = &mut message {
         d.queued = true;

@@ -154,7 +154,7 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         heartbeat_secs: state.config.heartbeat_interval.as_secs().max(1),
         heartbeat_ms: Some(state.config.heartbeat_interval.as_millis() as u64),
         max_body: state.config.max_body as u64,
-        answer: Some(crate::answer::in_force(&state, &everyone)),
+        answer: Some(crate::answer::in_force(&state, &channel, &everyone)),
     });
     if ws.send(to_message(welcome.encode())).await.is_ok()
         && send_buffered(&mut ws, buffer, &channel).await
@@ -258,7 +258,8 @@ async fn announce(state: &RelayState, listeners: &[Arc<Listener>], except: &List
     // `listeners` is the channel as it is now: after a join it includes the
     // newcomer (told by its welcome), after a leave it no longer has the leaver.
     let count = total_listeners(state, &except.channel, listeners.len());
-    let message = listeners_message(count, crate::answer::in_force(state, listeners));
+    let mode = crate::answer::in_force(state, &except.channel, listeners);
+    let message = listeners_message(count, mode);
     for other in listeners.iter().filter(|l| l.id != except.id) {
         other.send(message.clone()).await;
     }

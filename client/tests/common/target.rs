@@ -59,10 +59,32 @@ pub struct TestTarget {
     task: JoinHandle<()>,
 }
 
+/// The slow answer's sleep: longer than any early answer may take, shorter
+/// than the relay's response timeout (10 s).
+pub const SLOW: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl TestTarget {
     /// Answers 200 with the request body.
     pub async fn echo() -> Self {
         Self::start(|req| async move { Reply::ok(req.body) }).await
+    }
+
+    /// A local server answering `/slow` with `201 late` after [`SLOW`], and
+    /// anything else with `200 fast` at once (answer modes).
+    pub async fn slow_and_fast() -> Self {
+        Self::start(|req| async move {
+            if req.target.ends_with("/slow") {
+                tokio::time::sleep(SLOW).await;
+                Reply {
+                    status: 201,
+                    headers: vec![],
+                    body: b"late".to_vec(),
+                }
+            } else {
+                Reply::ok("fast")
+            }
+        })
+        .await
     }
 
     pub async fn start<F, Fut>(handler: F) -> Self

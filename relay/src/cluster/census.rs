@@ -5,10 +5,13 @@
 //! seconds; a node that starts holding a channel asks the others to tell
 //! theirs. Counts not repeated in time are dropped, so a node that died
 //! stops counting. Each client is told the channel's total, and the node a
-//! webhook arrives at knows how many nodes to expect answers from.
+//! webhook arrives at knows how many nodes to expect answers from. A count
+//! carries the answer mode the node's clients ask for, so that every node
+//! holding the channel applies the same, strictest, mode (`answer`).
 
 use super::live::{CENSUS_SUFFIX, channel_subject};
 use crate::state::RelayState;
+use hookhole_shared::protocol::Answer;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -28,10 +31,21 @@ struct Count {
     /// Asks every other node to tell its count now.
     #[serde(default)]
     ask: bool,
+    /// The mode this node's clients ask for, as it can apply it; absent
+    /// from a node of an older version, which applies `local`.
+    #[serde(default)]
+    answer: Answer,
 }
 
-/// Per node: its clients of a channel, and when it last said so.
-type Nodes = HashMap<String, (u32, Instant)>;
+/// What a node said of its clients of a channel.
+struct Said {
+    clients: u32,
+    answer: Answer,
+    at: Instant,
+}
+
+/// Per node: what it last said of its clients of a channel.
+type Nodes = HashMap<String, Said>;
 
 /// Other nodes' counts, per channel this node holds.
 #[derive(Default)]
@@ -49,15 +63,26 @@ impl Census {
         self.channels().get(channel).map_or(0, |nodes| {
             nodes
                 .values()
-                .fold(0u32, |sum, (n, _)| sum.saturating_add(*n))
+                .fold(0u32, |sum, said| sum.saturating_add(said.clients))
         })
     }
 
     /// Other nodes holding clients of `channel`.
     pub fn nodes_elsewhere(&self, channel: &str) -> usize {
-        self.channels()
-            .get(channel)
-            .map_or(0, |nodes| nodes.values().filter(|(n, _)| *n > 0).count())
+        self.channels().get(channel).map_or(0, |nodes| {
+            nodes.values().filter(|said| said.clients > 0).count()
+        })
+    }
+
+    /// The answer modes of the other nodes holding `channel`.
+    pub fn answers_elsewhere(&self, channel: &str) -> Vec<Answer> {
+        self.channels().get(channel).map_or_else(Vec::new, |nodes| {
+            nodes
+                .values()
+                .filter(|said| said.clients > 0)
+                .map(|said| said.answer)
+                .collect()
+        })
     }
 
     /// Tells the other nodes this node's count for `channel` (and, with
@@ -66,7 +91,8 @@ impl Census {
         let Some(cluster) = &state.cluster else {
             return;
         };
-        let clients = state.hub.route(channel).map_or(0, |l| l.len() as u32);
+        let listeners = state.hub.route(channel).unwrap_or_default();
+        let clients = listeners.len() as u32;
         if clients == 0 {
             self.channels().remove(channel);
         }
@@ -74,6 +100,7 @@ impl Census {
             node: cluster.node().to_string(),
             clients,
             ask,
+            answer: crate::answer::here(state, &listeners),
         };
         let payload = serde_json::to_vec(&count).unwrap_or_default();
         let (client, subject) = (
@@ -101,15 +128,22 @@ impl Census {
         let changed = {
             let mut channels = self.channels();
             let nodes = channels.entry(channel.to_string()).or_default();
-            let before = nodes.get(&count.node).map(|(n, _)| *n);
+            let before = nodes
+                .get(&count.node)
+                .map(|said| (said.clients, said.answer));
             if count.clients == 0 {
                 nodes.remove(&count.node);
             } else if before.is_none() && nodes.len() >= MAX_NODES {
                 return;
             } else {
-                nodes.insert(count.node.clone(), (count.clients, Instant::now()));
+                let said = Said {
+                    clients: count.clients,
+                    answer: count.answer,
+                    at: Instant::now(),
+                };
+                nodes.insert(count.node.clone(), said);
             }
-            before.unwrap_or(0) != count.clients
+            before.unwrap_or_default() != (count.clients, count.answer)
         };
         if count.ask {
             self.tell(state, channel, false);
@@ -124,7 +158,7 @@ impl Census {
         let mut changed = Vec::new();
         for (channel, nodes) in self.channels().iter_mut() {
             let before = nodes.len();
-            nodes.retain(|_, (_, seen)| seen.elapsed() < EXPIRY);
+            nodes.retain(|_, said| said.at.elapsed() < EXPIRY);
             if nodes.len() != before {
                 changed.push(channel.clone());
             }
@@ -133,7 +167,8 @@ impl Census {
     }
 }
 
-/// Tells this node's clients of `channel` the channel's total.
+/// Tells this node's clients of `channel` the channel's total and the
+/// answer mode in force.
 fn announce(state: &Arc<RelayState>, channel: &str) {
     let Some(cluster) = &state.cluster else {
         return;
@@ -142,8 +177,8 @@ fn announce(state: &Arc<RelayState>, channel: &str) {
         return;
     };
     let total = listeners.len() as u32 + cluster.census.clients_elsewhere(channel);
-    // A cluster applies `local` (see `answer`).
-    let message = crate::tunnel::listeners_message(total, hookhole_shared::protocol::Answer::Local);
+    let mode = crate::answer::in_force(state, channel, &listeners);
+    let message = crate::tunnel::listeners_message(total, mode);
     tokio::spawn(async move {
         for listener in listeners {
             listener.send(message.clone()).await;

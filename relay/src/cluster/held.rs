@@ -15,8 +15,6 @@ use futures_util::StreamExt;
 use hookhole_shared::protocol::{ClientMessage, Message as _, Wire};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 /// The channels this node holds clients of, each with the token that ends
@@ -219,8 +217,9 @@ async fn answer(state: Arc<RelayState>, channel: String, message: async_nats::Me
     }
 }
 
-/// Sends the delivery to this node's clients of `channel`; their first good
-/// answer, every failure, or `None` after the response timeout.
+/// Sends the delivery to this node's clients of `channel` under the
+/// channel's answer mode ([`super::early`]); their first good answer, the
+/// early answer, every failure, or `None` after the response timeout.
 async fn deliver_here(
     state: &RelayState,
     channel: &str,
@@ -242,20 +241,5 @@ async fn deliver_here(
             cluster.max_frame,
         )
         .await?;
-    let frame = Message::Binary(frame);
-    let (tx, mut rx) = mpsc::channel(listeners.len());
-    for listener in &listeners {
-        listener.deliver(id, frame.clone(), tx.clone()).await;
-    }
-    drop(tx);
-    let outcome = tokio::time::timeout(
-        state.config.response_timeout,
-        crate::hub::first_reply(&mut rx),
-    )
-    .await
-    .ok();
-    for listener in &listeners {
-        listener.forget(id);
-    }
-    Ok(outcome)
+    Ok(super::early::deliver(state, channel, id, frame, &listeners).await)
 }

@@ -1,0 +1,93 @@
+//! Answer modes for webhooks another node took.
+//!
+//! The node a webhook arrives at passes it to the nodes holding the
+//! channel (`live`) and answers its sender with the first reply. A holding
+//! node applies the channel's mode to the copy it hands its own clients,
+//! exactly as for a webhook that arrived here: it keeps the copy in its
+//! buffer and replies with the early answer (`now` at once, `within` once
+//! the wait is over), and its clients' acknowledgement or late answer frees
+//! the copy. A copy whose clients all left goes to the cluster's stream
+//! through the outbox, so a client on any node gets it.
+
+use crate::hub::{Listener, Outcome, Reply, first_reply};
+use crate::state::RelayState;
+use bytes::Bytes;
+use hookhole_shared::protocol::{Answer, Message as _, RelayMessage, Wire};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Hands `frame` (a delivery another node took) to this node's `listeners`
+/// under the channel's answer mode; their first answer, the early answer,
+/// every failure, or `None` after the response timeout.
+pub async fn deliver(
+    state: &RelayState,
+    channel: &str,
+    id: &str,
+    frame: Bytes,
+    listeners: &[Arc<Listener>],
+) -> Option<Outcome> {
+    let mode = crate::answer::in_force(state, channel, listeners);
+    // Decoded only when a copy may have to be kept: the delivery and its seq.
+    let kept = match mode {
+        Answer::Local => None,
+        _ => RelayMessage::decode_binary(frame.clone())
+            .ok()
+            .and_then(|message| match &message {
+                RelayMessage::Delivery(d) => Some((d.seq, message)),
+                _ => None,
+            }),
+    };
+    if let (Answer::Now { status }, Some((seq, message))) = (mode, &kept) {
+        let frames = (
+            binary(&crate::ingest::queued(message)),
+            binary(&crate::answer::answered(message)),
+        );
+        let early = crate::answer::now(state, channel, (*seq, id), frames, listeners, status);
+        if let Some(answer) = early.await {
+            return Some(Outcome::Answered(answer));
+        }
+    }
+    let timeout = state.config.response_timeout;
+    let deadline = Instant::now() + timeout;
+    let (tx, rx) = mpsc::channel::<Reply>(listeners.len());
+    let message = Message::Binary(frame);
+    for listener in listeners {
+        listener.deliver(id, message.clone(), tx.clone()).await;
+    }
+    drop(tx);
+    let early = crate::answer::early_wait(mode, timeout).map(|wait| deadline - timeout + wait);
+    let outcome = match tokio::time::timeout_at(deadline, crate::answer::first_or_late(early, rx))
+        .await
+    {
+        Ok(Ok(outcome)) => Some(outcome),
+        Ok(Err(mut rx)) => {
+            if let Some((seq, message)) = &kept {
+                let stored = binary(&crate::ingest::queued(message));
+                let late = crate::answer::late(state, channel, (*seq, id), stored, listeners, rx);
+                match late.await {
+                    // The listeners are forgotten once their answer came.
+                    Ok(answer) => return Some(Outcome::Answered(answer)),
+                    Err(back) => rx = back,
+                }
+            }
+            tokio::time::timeout_at(deadline, first_reply(&mut rx))
+                .await
+                .ok()
+        }
+        Err(_) => None,
+    };
+    for listener in listeners {
+        listener.forget(id);
+    }
+    outcome
+}
+
+/// A relay message as one binary frame.
+fn binary(message: &RelayMessage) -> Bytes {
+    match message.encode() {
+        Wire::Binary(bytes) => Bytes::from(bytes),
+        Wire::Text(text) => Bytes::from(text),
+    }
+}
