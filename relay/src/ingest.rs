@@ -1,7 +1,6 @@
 //! Webhook ingress: `METHOD /{channel}/{rest}?{query}` in, the local server's
 //! answer (or a precise error) out.
 
-use crate::cluster::Cluster;
 use crate::cluster::stored::StoreError;
 use crate::error::ApiError;
 use crate::forwarded;
@@ -16,7 +15,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -188,13 +187,7 @@ pub async fn handle(
     // the other nodes holding the channel keep and answer their own copies.
     let ask_others = mode == Answer::Local;
     if !ask_others && let Some(cluster) = cluster {
-        pass_on(
-            cluster,
-            &channel,
-            &id,
-            frame.clone(),
-            state.config.response_timeout,
-        );
+        cluster.pass_on(&channel, &id, frame.clone(), state.config.response_timeout);
     }
     if let Answer::Now { status } = mode {
         let frames = (
@@ -284,26 +277,7 @@ pub async fn handle(
 
 /// Answers from other nodes one delivery makes room for (one per node
 /// holding the channel; more only when the census lags).
-const REMOTE_REPLIES: usize = 16;
-
-/// Sends a delivery to the other nodes holding `channel` without waiting
-/// for their answers: under an early answer mode each keeps and answers
-/// its own copy. The question is closed once they answered (or after
-/// `timeout`).
-fn pass_on(cluster: &Arc<Cluster>, channel: &str, id: &str, frame: Bytes, timeout: Duration) {
-    if cluster.clients_elsewhere(channel) == 0 {
-        return;
-    }
-    let (cluster, channel, id) = (cluster.clone(), channel.to_string(), id.to_string());
-    tokio::spawn(async move {
-        let (tx, mut rx) = mpsc::channel(REMOTE_REPLIES);
-        if let Some(asked) = cluster.ask(&channel, &id, frame, tx).await {
-            let _ =
-                tokio::time::timeout(timeout, async { while rx.recv().await.is_some() {} }).await;
-            cluster.done(&id, asked);
-        }
-    });
-}
+pub const REMOTE_REPLIES: usize = 16;
 
 /// The same delivery, marked as kept for an absent client.
 pub fn queued(message: &RelayMessage) -> RelayMessage {

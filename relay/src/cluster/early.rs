@@ -14,6 +14,7 @@ use crate::state::RelayState;
 use bytes::Bytes;
 use hookhole_shared::protocol::{Answer, Message as _, RelayMessage, Wire};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
@@ -82,6 +83,27 @@ pub async fn deliver(
         listener.forget(id);
     }
     outcome
+}
+
+impl super::Cluster {
+    /// Sends a delivery to the other nodes holding `channel` without
+    /// waiting for their answers: under an early answer mode each keeps and
+    /// answers its own copy. The question is closed once they answered (or
+    /// after `timeout`).
+    pub fn pass_on(self: &Arc<Self>, channel: &str, id: &str, frame: Bytes, timeout: Duration) {
+        if self.clients_elsewhere(channel) == 0 {
+            return;
+        }
+        let (cluster, channel, id) = (self.clone(), channel.to_string(), id.to_string());
+        tokio::spawn(async move {
+            let (tx, mut rx) = mpsc::channel(crate::ingest::REMOTE_REPLIES);
+            if let Some(asked) = cluster.ask(&channel, &id, frame, tx).await {
+                let drained = async { while rx.recv().await.is_some() {} };
+                let _ = tokio::time::timeout(timeout, drained).await;
+                cluster.done(&id, asked);
+            }
+        });
+    }
 }
 
 /// A relay message as one binary frame.
