@@ -286,6 +286,20 @@ async fn a_channel_another_token_claimed_fails_and_stays_its_owners() {
         .unwrap()
         .to_string();
     assert!(detail.contains("(1 listener on it now)"), "{detail}");
+    // A probe claims nothing: Alice checking a free channel leaves it free
+    // for Bob.
+    let spare = [
+        "--relay",
+        &relay.url(),
+        "--channel",
+        "spare",
+        "--forward",
+        &target.url(),
+    ];
+    for token in [ALICE, BOB] {
+        let (code, checks) = doctor(dir.path(), &[&spare[..], &["--token", token]].concat()).await;
+        assert_eq!(code, Some(0), "{token}: {checks:#?}");
+    }
     // Bob's probe claimed nothing: Alice's listener is still the only one
     // and still gets the channel's webhooks.
     assert_eq!(
