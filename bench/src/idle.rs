@@ -28,6 +28,7 @@ async fn connect(relay: SocketAddr, n: usize) -> anyhow::Result<Ws> {
         last_acked_seq: None,
         agent: "hookhole-bench".into(),
         answer: None,
+        probe: false,
     });
     ws.send(to_message(&hello)).await?;
     // The welcome: the relay has registered this client.

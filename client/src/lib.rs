@@ -14,6 +14,8 @@
 //! - [`delivery`]: the one vocabulary of deliveries and attempts, and the
 //!   rule for "failed"; [`replay`]: sending a stored delivery again.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
+//! - [`doctor`]: `hookhole doctor`, what stands between the user and a
+//!   working `listen`, checked with `listen`'s own settings.
 //! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay
 //!   (with `hookhole relay`, the only user of the relay crate);
 //!   [`memory`]: the remembered relay-assigned channel; [`relay_tls`]: which
@@ -42,6 +44,7 @@
 pub mod announce;
 pub mod backoff;
 pub mod delivery;
+pub mod doctor;
 pub mod embedded;
 pub mod engine;
 pub mod events;

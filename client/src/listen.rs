@@ -20,8 +20,10 @@ use tokio_util::sync::CancellationToken;
 
 mod file;
 mod headless;
+mod resolve;
 
 use file::ListenFile;
+pub use resolve::{FileSettings, SecretSetting};
 
 pub const DEFAULT_PORT: u16 = 8080;
 pub const DEFAULT_FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
@@ -168,109 +170,6 @@ pub struct ListenConfig {
     pub retry_speed: u32,
 }
 
-impl ListenArgs {
-    pub fn resolve(&self, config_file: Option<&Path>) -> Result<ListenConfig, UsageError> {
-        let file: ListenFile = settings::load_section(config_file, "listen")?;
-        let (setting, forward) = match (&self.forward, file.forward) {
-            (Some(flag), _) => ("--forward", flag.clone()),
-            (None, Some(text)) => ("forward", text),
-            (None, None) => return Err(UsageError(
-                "--forward is required: the local server to send webhooks to, e.g. --forward http://127.0.0.1:3000".into(),
-            )),
-        };
-        let target = Target::parse_setting(setting, &forward).map_err(UsageError)?;
-        let channel = self.channel.clone().or(file.channel);
-        if let Some(name) = &channel {
-            hookhole_shared::channel::validate(name)
-                .map_err(|e| UsageError(format!("--channel {name:?}: {e}")))?;
-        }
-        let (setting, relays) = match (&self.relay, file.relay) {
-            (flags, _) if !flags.is_empty() => ("--relay", flags.clone()),
-            (_, listed) => ("relay", listed),
-        };
-        for url in &relays {
-            // An empty entry comes from a doubled comma in HOOKHOLE_RELAY.
-            let named = if url.is_empty() { "\"\"" } else { url };
-            engine::connect_url(url)
-                .map_err(|why| UsageError(format!("{setting} {named}: {why}")))?;
-        }
-        let response_timeout = match self.response_timeout {
-            Some(t) => Some(t),
-            None => settings::file_duration(file.response_timeout.as_deref(), "response-timeout")?,
-        };
-        let forward_timeout = match self.forward_timeout {
-            Some(t) => t,
-            None => settings::file_duration(file.forward_timeout.as_deref(), "forward-timeout")?
-                .unwrap_or(DEFAULT_FORWARD_TIMEOUT),
-        };
-        let headless = self.no_tui || file.no_tui.unwrap_or(false);
-        let keep = match (self.keep, &file.keep) {
-            (Some(keep), _) => keep,
-            (None, Some(text)) => Keep::parse(text).map_err(UsageError)?,
-            (None, None) => Keep::default(),
-        };
-        // Secrets add up: flags and environment, then the config file's.
-        let registry = crate::verification::registry(config_file)?;
-        let provider = self.provider.clone().or(file.provider);
-        if let Some(id) = &provider {
-            secrets::known_provider("--provider", id, &registry)?;
-        }
-        let routes = routes(&self.route, &file.route, &registry)?;
-        let answer = match (self.answer, &file.answer) {
-            (Some(answer), _) => answer,
-            (None, Some(text)) => parse_answer(text)
-                .map_err(|e| UsageError(format!("answer in the config file: {e}")))?,
-            (None, None) => Answer::Local,
-        };
-        let mut secrets = secrets::resolve(&self.secret, &registry, None)?;
-        let shared = shared_settings(config_file, &registry, self.data_dir.clone())?;
-        secrets.extend(shared.secrets);
-        let secure = |url: &String| url.starts_with("https://") || url.starts_with("wss://");
-        let tls = match relays.iter().any(secure) {
-            true => Some(
-                crate::relay_tls::client_config(
-                    self.ca_cert.clone().or(file.ca_cert).as_deref(),
-                    self.insecure || file.insecure.unwrap_or(false),
-                )
-                .map_err(UsageError)?,
-            ),
-            _ => None,
-        };
-        let retry_speed = match (self.retry_speed, file.retry_speed) {
-            (Some(speed), _) => speed,
-            (None, Some(n)) => u32::try_from(n)
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| UsageError(format!("retry-speed = {n}: a whole number from 1")))?,
-            (None, None) => crate::retries::DEFAULT_SPEED,
-        };
-        Ok(ListenConfig {
-            retries: self.retries || file.retries.unwrap_or(false),
-            retry_speed,
-            target,
-            relays,
-            channel,
-            port: self.port.or(file.port).unwrap_or(DEFAULT_PORT),
-            data_dir: shared.data_dir,
-            response_timeout,
-            forward_timeout,
-            verifier: Verifier { registry, secrets },
-            tui: !headless && std::io::IsTerminal::is_terminal(&std::io::stdout()),
-            keep,
-            token: self
-                .token
-                .clone()
-                .or(file.token)
-                .map(hookhole_shared::protocol::Token),
-            tls,
-            provider,
-            routes,
-            answer,
-            utc_offset_s: 0,
-        })
-    }
-}
-
 /// The routes in force: the `--route` flags when there are any (they
 /// replace the file's, as `--forward` replaces `forward`), else the
 /// config file's `[[listen.route]]` tables.
@@ -317,11 +216,15 @@ pub fn shared_settings(
     let file: ListenFile = settings::load_section(config_file, "listen")?;
     let file_dir = settings::find(config_file).and_then(|p| p.parent().map(Path::to_path_buf));
     Ok(Shared {
-        data_dir: data_dir_flag
-            .or(file.data_dir)
-            .or_else(|| dirs::data_dir().map(|d| d.join("hookhole"))),
+        data_dir: data_dir_of(data_dir_flag, file.data_dir),
         secrets: secrets::resolve(&file.secret, registry, file_dir.as_deref())?,
     })
+}
+
+/// The data dir: the flag's, else the config file's, else the platform's.
+fn data_dir_of(flag: Option<PathBuf>, in_file: Option<PathBuf>) -> Option<PathBuf> {
+    flag.or(in_file)
+        .or_else(|| dirs::data_dir().map(|d| d.join("hookhole")))
 }
 
 /// Runs `hookhole listen` until `shutdown` is cancelled.

@@ -54,6 +54,8 @@ enum Command {
     Replay(history_cmd::ReplayArgs),
     /// Export saved deliveries as HAR, curl commands or JSON
     Export(export::ExportArgs),
+    /// Check what stands between you and a working `listen` (same flags)
+    Doctor(hookhole::doctor::DoctorArgs),
 }
 
 const PROGRAM: &str = "hookhole";
@@ -117,6 +119,7 @@ fn main() -> ExitCode {
             Command::Show(args) => history_cmd::show(args, config),
             Command::Replay(args) => history_cmd::replay(args, config).await,
             Command::Export(args) => export::export(args, config),
+            Command::Doctor(args) => hookhole::doctor::run(args, config).await,
         }
     });
     match result {

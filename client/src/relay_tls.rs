@@ -98,27 +98,96 @@ impl ServerCertVerifier for AcceptAnything {
 /// not retried: the same certificate fails the same way until the user
 /// changes a flag.
 pub fn untrusted(error: &tokio_tungstenite::tungstenite::Error) -> Option<String> {
-    use rustls::CertificateError as Cert;
     use tokio_tungstenite::tungstenite::Error as WsError;
     let WsError::Io(io) = error else {
         return None;
     };
-    let rustls::Error::InvalidCertificate(cert) = io.get_ref()?.downcast_ref::<rustls::Error>()?
-    else {
-        return None;
-    };
-    let fix = "pass --ca-cert PATH with the relay's certificate (a relay started with \
-        --tls-self-signed writes it to self-signed-cert.pem in its data dir and logs the path), \
-        or --insecure to skip verification";
-    Some(match cert {
-        Cert::UnknownIssuer | Cert::BadSignature => {
-            format!("the relay's certificate is not trusted: {fix}")
+    let refusal = Refusal::of(io)?;
+    Some(match refusal.reason {
+        Reason::UnknownIssuer | Reason::BadSignature => {
+            format!("the relay's certificate is not trusted: {}", refusal.fix)
         }
-        Cert::NotValidForName | Cert::NotValidForNameContext { .. } => format!(
-            "the relay's certificate is not valid for the host in --relay: use a name the \
-             certificate holds (a --tls-self-signed relay's: localhost, 127.0.0.1 and its listen \
-             address), or {fix}"
+        Reason::NameMismatch => format!(
+            "the relay's certificate is not valid for the host in --relay: {}",
+            refusal.fix
         ),
-        other => format!("the relay's certificate was refused ({other:?}): {fix}"),
+        ref reason => format!(
+            "the relay's certificate was refused ({reason}): {}",
+            refusal.fix
+        ),
     })
+}
+
+/// Why a relay's certificate was refused, in a few words, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub reason: Reason,
+    pub fix: String,
+}
+
+/// The refusals a user can act on, named as a person would say them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    UnknownIssuer,
+    BadSignature,
+    NameMismatch,
+    Expired,
+    NotValidYet,
+    /// Any other, as rustls names it.
+    Other(String),
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Reason::UnknownIssuer => "unknown issuer",
+            Reason::BadSignature => "bad signature",
+            Reason::NameMismatch => "name mismatch",
+            Reason::Expired => "expired",
+            Reason::NotValidYet => "not valid yet",
+            Reason::Other(other) => other,
+        })
+    }
+}
+
+impl Refusal {
+    /// The refusal inside a failed handshake's error, if that is what it was.
+    pub fn of(io: &std::io::Error) -> Option<Refusal> {
+        match io.get_ref()?.downcast_ref::<rustls::Error>()? {
+            rustls::Error::InvalidCertificate(cert) => Some(Refusal::from(cert)),
+            _ => None,
+        }
+    }
+
+    fn from(cert: &rustls::CertificateError) -> Refusal {
+        use rustls::CertificateError as Cert;
+        const TRUST: &str = "pass --ca-cert PATH with the relay's certificate (a relay started \
+            with --tls-self-signed writes it to self-signed-cert.pem in its data dir and logs the \
+            path), or --insecure to skip verification";
+        let (reason, fix) = match cert {
+            Cert::UnknownIssuer => (Reason::UnknownIssuer, TRUST.to_string()),
+            Cert::BadSignature => (Reason::BadSignature, TRUST.to_string()),
+            Cert::NotValidForName | Cert::NotValidForNameContext { .. } => (
+                Reason::NameMismatch,
+                format!(
+                    "use a name the certificate holds (a --tls-self-signed relay's: localhost, \
+                     127.0.0.1 and its listen address), or {TRUST}"
+                ),
+            ),
+            Cert::Expired | Cert::ExpiredContext { .. } => (
+                Reason::Expired,
+                "the relay's operator must renew its certificate (or this machine's clock is \
+                 wrong); --insecure skips verification meanwhile"
+                    .to_string(),
+            ),
+            Cert::NotValidYet | Cert::NotValidYetContext { .. } => (
+                Reason::NotValidYet,
+                "check this machine's clock and the relay's; --insecure skips verification \
+                 meanwhile"
+                    .to_string(),
+            ),
+            other => (Reason::Other(format!("{other:?}")), TRUST.to_string()),
+        };
+        Refusal { reason, fix }
+    }
 }

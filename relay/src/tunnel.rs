@@ -23,6 +23,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 mod admission;
+mod probe;
 
 use admission::{admit, claim};
 
@@ -107,6 +108,9 @@ pub async fn run(state: Arc<RelayState>, upgraded: Upgraded, base: String) {
         }
     };
     let channel = match admit(&state, &hello) {
+        Ok((channel, owner)) if hello.probe => {
+            return probe::answer(&state, &mut ws, channel, owner.as_deref(), &base).await;
+        }
         Ok((channel, owner)) => match claim(&state, &channel, owner.as_deref()).await {
             Ok(()) => channel,
             Err((code, reason)) => return close_with(&mut ws, code, &reason).await,

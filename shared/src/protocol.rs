@@ -89,6 +89,30 @@ pub struct Hello {
     /// client that predates answer modes sends) is `local`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answer: Option<Answer>,
+    /// Check, do not join (`hookhole doctor`): the relay answers [`Probed`]
+    /// and closes, without making this link a listener, so no delivery can
+    /// reach it. A relay that predates probes ignores the field and sends
+    /// `welcome`: the client then closes at once.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
+}
+
+/// The relay's answer to a `hello` with `probe`: what joining would give.
+/// Only a hello the relay admits gets one (protocol version and token
+/// checked as for a join; their refusals are the same close codes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probed {
+    pub version: u32,
+    /// The channel the hello would join (one the relay would assign, when
+    /// it asked for none).
+    pub channel: String,
+    pub public_url: String,
+    /// Why this token may not claim the channel; absent: it may.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    /// Clients on the channel now (0 when refused: another token's channel
+    /// tells no more than that it is taken).
+    pub listeners: u32,
 }
 
 /// The relay's answer to a good `hello`.
@@ -227,6 +251,8 @@ pub enum ClientMessage {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum RelayMessage {
     Welcome(Welcome),
+    /// The answer to a probing `hello`; the relay closes after it.
+    Probed(Probed),
     Delivery(Delivery),
     /// The number of clients on the channel changed (and with it, maybe,
     /// the answer mode in force; `None` from an older relay is `local`).
@@ -376,6 +402,7 @@ impl Message for RelayMessage {
     fn kind(&self) -> &'static str {
         match self {
             RelayMessage::Welcome(_) => "welcome",
+            RelayMessage::Probed(_) => "probed",
             RelayMessage::Delivery(_) => "delivery",
             RelayMessage::Listeners { .. } => "listeners",
             RelayMessage::Heartbeat => "heartbeat",

@@ -20,6 +20,12 @@ const HELLO_ANSWER: &str =
     r#"{"type":"hello","version":2,"channel":"dev","agent":"hookhole/0.1.0","answer":"within=5s"}"#;
 const WELCOME_ANSWER: &str = r#"{"type":"welcome","version":2,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":1,"heartbeat_secs":15,"max_body":26214400,"answer":"now"}"#;
 const LISTENERS_ANSWER: &str = r#"{"type":"listeners","count":2,"answer":"within=5s"}"#;
+// Probes (`hookhole doctor`; optional within version 2: a relay that does
+// not know `probe` ignores it and answers `welcome`).
+const HELLO_PROBE: &str =
+    r#"{"type":"hello","version":2,"channel":"dev","agent":"hookhole/0.1.0","probe":true}"#;
+const PROBED: &str = r#"{"type":"probed","version":2,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":1}"#;
+const PROBED_REFUSED: &str = r#"{"type":"probed","version":2,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","refused":"channel dev belongs to another token","listeners":0}"#;
 /// The golden delivery's body, and its digest.
 const DELIVERY_BODY: &[u8] = b"\x00\xff\r\n";
 const DELIVERY_BLAKE3: &str = "a02efa924dc54059eb145fc53d43a905dce0c6e7e8f03f1149cd80ff48d941c6";
@@ -48,6 +54,7 @@ fn hello_golden() {
         last_acked_seq: Some(7),
         agent: "hookhole/0.1.0".into(),
         answer: None,
+        probe: false,
     });
     let json = text(&hello);
     assert_eq!(json, HELLO);
@@ -85,6 +92,38 @@ fn the_answer_mode_is_optional_and_ignorable() {
             count: 3,
             answer: None
         }
+    );
+}
+
+/// A probe asks the relay what joining would give without joining; the
+/// flag is left out of every other hello, so older relays see nothing new.
+#[test]
+fn a_probe_is_an_optional_hello_flag_and_its_own_answer() {
+    let ClientMessage::Hello(probe) = ClientMessage::decode_text(HELLO_PROBE).unwrap() else {
+        panic!("a hello")
+    };
+    assert!(probe.probe);
+    assert_eq!(text(&ClientMessage::Hello(probe.clone())), HELLO_PROBE);
+    let plain = Hello {
+        probe: false,
+        ..probe
+    };
+    assert!(!text(&ClientMessage::Hello(plain)).contains("probe"));
+    let ClientMessage::Hello(old) = ClientMessage::decode_text(HELLO).unwrap() else {
+        panic!("a hello")
+    };
+    assert!(!old.probe, "a hello without the flag joins");
+    for golden in [PROBED, PROBED_REFUSED] {
+        let decoded = RelayMessage::decode_text(golden).unwrap();
+        assert_eq!(decoded.kind(), "probed");
+        assert_eq!(text(&decoded), golden);
+    }
+    let RelayMessage::Probed(refused) = RelayMessage::decode_text(PROBED_REFUSED).unwrap() else {
+        panic!("probed")
+    };
+    assert_eq!(
+        refused.refused.as_deref(),
+        Some("channel dev belongs to another token")
     );
 }
 
@@ -291,6 +330,9 @@ fn the_protocol_page_quotes_every_golden_string() {
         HELLO_ANSWER,
         WELCOME_ANSWER,
         LISTENERS_ANSWER,
+        HELLO_PROBE,
+        PROBED,
+        PROBED_REFUSED,
     ] {
         assert!(
             page.lines().any(|line| line == golden),

@@ -59,6 +59,7 @@ pub(super) async fn connect(
             agent: concat!("hookhole/", env!("CARGO_PKG_VERSION")).to_string(),
             // `local` is what a hello without the field asks for.
             answer: Some(config.answer).filter(|a| *a != Answer::Local),
+            probe: false,
         });
         ws.send(to_message(hello.encode()))
             .await

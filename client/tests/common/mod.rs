@@ -5,6 +5,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod doctor;
 pub mod nats;
 pub mod process;
 mod sender;

@@ -62,6 +62,21 @@ impl Cluster {
         Ok(if theirs { Claim::Held } else { Claim::Taken })
     }
 
+    /// What [`Cluster::claim`] would say, without claiming (a probe).
+    pub async fn may_claim(&self, channel: &str, owner: &str) -> Result<Claim, ClusterError> {
+        let owners = &self.store().await?.owners;
+        let current = owners
+            .get(channel)
+            .await
+            .map_err(|e| ClusterError::Nats(format!("cannot read the owner: {e}")))?;
+        let free_or_theirs = current.is_none_or(|held| crate::auth::same_owner(&held, owner));
+        Ok(if free_or_theirs {
+            Claim::Held
+        } else {
+            Claim::Taken
+        })
+    }
+
     /// Whether some token claimed `channel` on any node.
     pub async fn is_claimed(&self, channel: &str) -> Result<bool, ClusterError> {
         let owners = &self.store().await?.owners;

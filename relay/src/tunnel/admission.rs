@@ -55,6 +55,32 @@ pub(super) async fn claim(
     }
 }
 
+/// Whether `owner` may claim `channel` (a probe): the same rules as
+/// [`claim`], on this relay and in a cluster on every node, without
+/// claiming it. The error is the reason a join would be refused with.
+pub(super) async fn may_claim(
+    state: &RelayState,
+    channel: &str,
+    owner: Option<&str>,
+) -> Result<(), String> {
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    state
+        .owners
+        .check_claim(channel, owner, state.config.limits.channels_per_token)?;
+    let Some(cluster) = &state.cluster else {
+        return Ok(());
+    };
+    match cluster.may_claim(channel, owner).await {
+        Ok(crate::cluster::Claim::Held) => Ok(()),
+        Ok(crate::cluster::Claim::Taken) => {
+            Err(format!("channel {channel} belongs to another token"))
+        }
+        Err(e) => Err(format!("cannot check who owns the channel now: {e}")),
+    }
+}
+
 /// Checks a hello; returns the channel to join (and the token's owner id,
 /// if any) or a close code and reason.
 pub(super) fn admit(
