@@ -14,6 +14,8 @@
 //! - [`delivery`]: the one vocabulary of deliveries and attempts, and the
 //!   rule for "failed"; [`replay`]: sending a stored delivery again.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
+//! - [`cli`]: the command line (every subcommand), which completions and
+//!   man pages are generated from.
 //! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay
 //!   (with `hookhole relay`, the only user of the relay crate);
 //!   [`memory`]: the remembered relay-assigned channel; [`relay_tls`]: which
@@ -41,6 +43,7 @@
 
 pub mod announce;
 pub mod backoff;
+pub mod cli;
 pub mod delivery;
 pub mod embedded;
 pub mod engine;
