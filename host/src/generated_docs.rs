@@ -27,11 +27,15 @@ pub use clap_complete::Shell;
 pub enum DocsCommand {
     /// Print the shell completion script to stdout
     ///
-    /// Save it where your shell looks, named for the program (NAME):
-    /// bash: ~/.local/share/bash-completion/completions/NAME;
-    /// zsh: _NAME in a directory on $fpath (before compinit runs);
-    /// fish: ~/.config/fish/completions/NAME.fish.
+    /// Save it where the shell looks for it, named for the program (NAME):
+    ///
+    /// bash: ~/.local/share/bash-completion/completions/NAME
+    ///
+    /// zsh: _NAME in a directory on $fpath (before compinit runs)
+    ///
+    /// fish: ~/.config/fish/completions/NAME.fish
     Completions {
+        /// The shell to write the script for
         #[arg(value_enum)]
         shell: Shell,
     },
