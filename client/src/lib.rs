@@ -14,6 +14,8 @@
 //! - [`delivery`]: the one vocabulary of deliveries and attempts, and the
 //!   rule for "failed"; [`replay`]: sending a stored delivery again.
 //! - [`events`]: what the engine reports (JSON lines in headless mode).
+//! - [`cli`]: the command line (every subcommand), which completions and
+//!   man pages are generated from.
 //! - [`doctor`]: `hookhole doctor`, what stands between the user and a
 //!   working `listen`, checked with `listen`'s own settings.
 //! - [`listen`]: the `listen` command; [`embedded`]: the in-process relay
@@ -43,6 +45,7 @@
 
 pub mod announce;
 pub mod backoff;
+pub mod cli;
 pub mod delivery;
 pub mod doctor;
 pub mod embedded;

@@ -1,17 +1,12 @@
 //! `hookhole`: receive webhooks on your laptop.
 
-use clap::{Parser, Subcommand};
-use hookhole::listen::ListenArgs;
-use hookhole::providers::ProvidersArgs;
-use hookhole::trigger::TriggerArgs;
-use hookhole::verify_cmd::VerifyArgs;
+use clap::{CommandFactory as _, Parser as _};
+use hookhole::cli::{Cli, Command};
 use hookhole::{export, history_cmd};
 use hookhole_host::logging::{self, init_tracing};
 use hookhole_host::private_files;
 use hookhole_host::process::{exit_for_clap, print_error, stop_on_signal};
 use hookhole_host::settings::UsageError;
-use hookhole_relay::cli::RelayArgs;
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc: a delivery allocates and frees its
@@ -20,43 +15,6 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use tokio_util::sync::CancellationToken;
-
-/// hookhole: a webhook tunnel and inspector. Webhooks sent to a relay
-/// channel reach your local server byte for byte, and its answer goes back.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-    /// Config file [default: ./hookhole.toml, then the platform config dir]
-    #[arg(long, env = "HOOKHOLE_CONFIG", value_name = "PATH", global = true)]
-    config: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Forward webhooks from a relay channel to a local server
-    Listen(ListenArgs),
-    /// Run a relay (the same as the hookhole-relay binary)
-    // Boxed: the relay has many flags, the other commands few.
-    Relay(Box<RelayArgs>),
-    /// Verify one request's signature offline (exit 0 only when valid)
-    Verify(VerifyArgs),
-    /// List the providers whose signatures hookhole verifies
-    Providers(ProvidersArgs),
-    /// Send a realistic, correctly signed webhook from any provider
-    Trigger(TriggerArgs),
-    /// List saved deliveries
-    History(history_cmd::HistoryArgs),
-    /// Show one saved delivery with every attempt
-    Show(history_cmd::ShowArgs),
-    /// Send saved deliveries to the local server again
-    Replay(history_cmd::ReplayArgs),
-    /// Export saved deliveries as HAR, curl commands or JSON
-    Export(export::ExportArgs),
-    /// Check what stands between you and a working `listen` (same flags)
-    Doctor(hookhole::doctor::DoctorArgs),
-}
 
 const PROGRAM: &str = "hookhole";
 
@@ -70,6 +28,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return exit_for_clap(e),
     };
+    // Nothing to set up for these: no config, logs or runtime. The man
+    // pages of `hookhole relay` are those of the relay binary it is.
+    if let Command::Docs(docs) = &cli.command {
+        return docs.run(Cli::command(), &[hookhole_relay::cli::Cli::command()]);
+    }
     // Read while this is the only thread: the platform's local-time lookup
     // is refused once other threads exist.
     let utc_offset_s =
@@ -120,6 +83,8 @@ fn main() -> ExitCode {
             Command::Replay(args) => history_cmd::replay(args, config).await,
             Command::Export(args) => export::export(args, config),
             Command::Doctor(args) => hookhole::doctor::run(args, config).await,
+            // Run above, before the runtime.
+            Command::Docs(_) => Ok(()),
         }
     });
     match result {

@@ -16,9 +16,14 @@
 //! - [`private_files`]: owner-only files and directories (0600 in 0700).
 //! - [`bounded_read`]: reading whole files and standard input with a size
 //!   bound.
+//! - [`generated_docs`]: the `completions` and `man` subcommands, generated
+//!   from each binary's clap definition; [`version`]: what `--version`
+//!   prints (the release and the protocol).
 
 pub mod bounded_read;
+pub mod generated_docs;
 pub mod logging;
 pub mod private_files;
 pub mod process;
 pub mod settings;
+pub mod version;

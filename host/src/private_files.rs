@@ -18,6 +18,9 @@ use std::path::Path;
 pub const FILE_MODE: u32 = 0o600;
 /// Mode of every directory we create.
 pub const DIR_MODE: u32 = 0o700;
+/// Mode of the one kind of file meant for everyone: man pages
+/// ([`write_public`]).
+pub const PUBLIC_FILE_MODE: u32 = 0o644;
 
 /// Creates `dir` (and missing parents) as owner-only directories. The last
 /// component, if it already exists, is narrowed to 0700 when it grants
@@ -83,6 +86,18 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 /// file beside it, then renamed over it, so a reader never sees half a file
 /// and a symlink planted at `path` is replaced, not followed.
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, FILE_MODE)
+}
+
+/// [`write`] for the one kind of file meant for every user of the machine:
+/// the man pages `hookhole man` installs, which a system-wide install puts
+/// where everyone's `man` reads them. They hold only our own help text.
+/// Still atomic, and still never written through a planted symlink.
+pub fn write_public(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, PUBLIC_FILE_MODE)
+}
+
+fn replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -96,7 +111,12 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         tmp_name.push(name);
         tmp_name.push(format!(".{}.{attempt}.tmp", std::process::id()));
         let tmp = dir.join(tmp_name);
-        match create_new(&tmp) {
+        let fresh = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp);
+        match fresh {
             Ok(mut file) => {
                 let written = file
                     .write_all(bytes)
@@ -195,6 +215,25 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
         assert_eq!(mode(&path), 0o600);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_public_file_is_readable_by_all_and_replaces_a_planted_symlink_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        let page = dir.path().join("hookhole.1");
+        std::os::unix::fs::symlink(&victim, &page).unwrap();
+
+        write_public(&page, b".TH hookhole 1\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        assert_eq!(std::fs::read(&page).unwrap(), b".TH hookhole 1\n");
+        // 0644 less the umask: what a file made with 0666 keeps, minus
+        // everyone's write bits.
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        assert_eq!(mode(&page), mode(&plain) & 0o644);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 
     #[test]

@@ -59,6 +59,14 @@ pub fn exit_for_clap(err: clap::Error) -> std::process::ExitCode {
         let _ = write!(out, "{}", printable::block(&rendered)).and_then(|()| out.flush());
         return std::process::ExitCode::SUCCESS;
     }
+    let line = one_line(&rendered);
+    eprintln!("{}", printable::line(&line));
+    std::process::ExitCode::from(2)
+}
+
+/// clap's rendered error as one line: the error, what it lists after a
+/// colon, the values it would have taken, and its tip when it has one.
+fn one_line(rendered: &str) -> String {
     let mut lines = rendered
         .lines()
         .map(str::trim)
@@ -75,11 +83,44 @@ pub fn exit_for_clap(err: clap::Error) -> std::process::ExitCode {
             None => break,
         }
     }
+    // A value outside a fixed set (`completions tcsh`): the set.
+    if let Some(values) = lines.next_if(|l| l.starts_with("[possible values:")) {
+        first = format!("{first} {values}");
+    }
     // Keep clap's "tip: a similar argument exists" when there is one.
-    let line = match lines.find(|l| l.starts_with("tip:")) {
+    match lines.find(|l| l.starts_with("tip:")) {
         Some(tip) => format!("{first} ({tip}); see --help"),
         None => format!("{first}; see --help"),
-    };
-    eprintln!("{}", printable::line(&line));
-    std::process::ExitCode::from(2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Arg, Command};
+
+    fn error_line(args: &[&str]) -> String {
+        let command = Command::new("toy")
+            .arg(Arg::new("shell").value_parser(["bash", "zsh"]))
+            .arg(Arg::new("name").long("name").required(true));
+        let err = command.try_get_matches_from(args).unwrap_err();
+        one_line(&err.render().to_string())
+    }
+
+    #[test]
+    fn a_value_outside_the_set_names_the_set_and_the_tip() {
+        assert_eq!(
+            error_line(&["toy", "--name", "n", "zsb"]),
+            "error: invalid value 'zsb' for '[shell]' [possible values: bash, zsh] \
+             (tip: a similar value exists: 'zsh'); see --help"
+        );
+    }
+
+    #[test]
+    fn a_missing_argument_is_named_on_the_same_line() {
+        assert_eq!(
+            error_line(&["toy"]),
+            "error: the following required arguments were not provided: --name <name>; see --help"
+        );
+    }
 }

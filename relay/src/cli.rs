@@ -1,4 +1,8 @@
-//! The relay's flags, shared by `hookhole-relay` and `hookhole relay`.
+//! The relay's flags, shared by `hookhole-relay` and `hookhole relay`;
+//! [`program`]: the whole `hookhole-relay` command line.
+
+mod program;
+pub use program::Cli;
 
 use crate::config::{Offline, RelayConfig};
 use crate::tls::TlsSource;

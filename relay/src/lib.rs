@@ -33,7 +33,8 @@
 //! - `tunnel`: one client's websocket session.
 //! - `error`: every error as an HTTP status and a JSON body; `metrics`:
 //!   the counters behind `/_hookhole/metrics`.
-//! - [`cli`]: the relay's flags, environment and `[relay]` in `hookhole.toml`.
+//! - [`cli`]: the relay's flags, environment and `[relay]` in `hookhole.toml`;
+//!   [`cli::Cli`]: the whole `hookhole-relay` command line.
 //!
 //! What both binaries need from the machine (usage errors, signals,
 //! logging, owner-only files, bounded reads) is `hookhole-host`'s.

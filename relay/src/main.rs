@@ -1,10 +1,9 @@
 //! `hookhole-relay`: run a relay.
 
-use clap::Parser;
+use clap::{CommandFactory as _, Parser as _};
 use hookhole_host::process::{exit_for_clap, print_error};
 use hookhole_host::settings::UsageError;
-use hookhole_relay::cli::RelayArgs;
-use std::path::PathBuf;
+use hookhole_relay::cli::Cli;
 use std::process::ExitCode;
 
 /// mimalloc instead of glibc's malloc: a delivery allocates and frees its
@@ -13,18 +12,6 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The hookhole relay: receives webhooks on public channel URLs and streams
-/// them to connected hookhole clients.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Cli {
-    #[command(flatten)]
-    relay: RelayArgs,
-    /// Config file [default: ./hookhole.toml, then the platform config dir]
-    #[arg(long, env = "HOOKHOLE_CONFIG", value_name = "PATH", global = true)]
-    config: Option<PathBuf>,
-}
-
 const PROGRAM: &str = "hookhole-relay";
 
 fn main() -> ExitCode {
@@ -32,6 +19,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return exit_for_clap(e),
     };
+    if let Some(docs) = &cli.command {
+        return docs.run(Cli::command(), &[]);
+    }
     hookhole_host::logging::init_tracing();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
