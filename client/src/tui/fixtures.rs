@@ -1,6 +1,7 @@
 //! Fixed deliveries for the UI's tests and snapshots: deterministic ids,
 //! times and verdicts, one of every signature status.
 
+use crate::delivery::SenderHeard;
 use crate::events::{DeliveryEvent, Event, Exchange, LinkState};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
@@ -95,10 +96,12 @@ pub fn delivery(
         ),
         webhook: None,
         route: None,
+        sender_heard: SenderHeard::Local,
         target: None,
         exchange: Some(Arc::new(Exchange {
             delivery,
             outcome: result,
+            heard: SenderHeard::Local,
         })),
     }))
 }
