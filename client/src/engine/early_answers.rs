@@ -48,7 +48,7 @@ impl EarlyAnswers {
         self.table().insert(id.to_string(), None);
         Expected {
             table: self.clone(),
-            id: id.to_string(),
+            id: Some(id.to_string()),
         }
     }
 
@@ -69,7 +69,8 @@ impl EarlyAnswers {
 /// A delivery registered in [`EarlyAnswers`].
 pub(super) struct Expected {
     table: EarlyAnswers,
-    id: String,
+    /// `None` once taken: the drop that follows has nothing to remove.
+    id: Option<String>,
 }
 
 impl Expected {
@@ -77,8 +78,12 @@ impl Expected {
     /// saved: the delivery frame's `queued`/`answered` marks, with the
     /// status a notice gave; a notice alone means the `within` wait ran
     /// out. No notice can change it after this.
-    pub(super) fn take(self, queued: bool, answered: bool) -> SenderHeard {
-        let notice = self.table.table().remove(&self.id).flatten();
+    pub(super) fn take(mut self, queued: bool, answered: bool) -> SenderHeard {
+        let notice = self
+            .id
+            .take()
+            .and_then(|id| self.table.table().remove(&id))
+            .flatten();
         match (SenderHeard::on_arrival(queued, answered), notice) {
             (SenderHeard::Relay { why, .. }, Some(n)) if why == RelayAnswered::AnswerNow => {
                 SenderHeard::Relay {
@@ -97,7 +102,9 @@ impl Expected {
 
 impl Drop for Expected {
     fn drop(&mut self) {
-        self.table.table().remove(&self.id);
+        if let Some(id) = &self.id {
+            self.table.table().remove(id);
+        }
     }
 }
 
