@@ -6,10 +6,13 @@
 //! `replay` and `export` read them.
 //!
 //! - [`attempt`]: an attempt, its [`Kind`] and its [`Outcome`].
+//! - [`heard`]: what the sender heard back, the local answer or the relay's.
 
 pub mod attempt;
+pub mod heard;
 
 pub use attempt::{Attempt, Kind, NotSent, Outcome};
+pub use heard::{RelayAnswered, SenderHeard};
 
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::{Registry, Status, Verdict};
@@ -27,6 +30,9 @@ pub struct StoredDelivery {
     /// The route that took it; `None` when it went to `--forward`, and in
     /// histories from before issue 20.
     pub route: Option<crate::route::Label>,
+    /// What its sender heard: the local answer in histories from before
+    /// it was recorded.
+    pub heard: SenderHeard,
 }
 
 impl StoredDelivery {
@@ -39,11 +45,12 @@ impl StoredDelivery {
         failed(&self.attempts, &self.verdict)
     }
 
-    /// The `webhook` object (`late` and the next step judged by the first
-    /// attempt, the one the provider made), by the rules in `registry`.
+    /// The `webhook` object (`late` and the next step judged by what the
+    /// sender heard: [`crate::webhook::provider_outcome`]), by the rules in
+    /// `registry`.
     pub fn webhook(&self, registry: &Registry) -> Option<crate::webhook::Webhook> {
         let recorded = self.webhook.as_ref()?;
-        let heard = crate::webhook::provider_outcome(&self.attempts);
+        let heard = crate::webhook::provider_outcome(self.heard, &self.attempts);
         Some(crate::webhook::Webhook::of(
             registry,
             recorded,

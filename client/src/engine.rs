@@ -26,6 +26,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 mod delivery;
+mod early_answers;
 mod handshake;
 pub mod relays;
 mod session;

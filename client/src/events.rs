@@ -63,12 +63,14 @@ pub enum Event {
     Heartbeat,
 }
 
-/// A whole exchange: the request as it arrived and what the local server
-/// did with it. Carried to the terminal UI, not printed.
+/// A whole exchange: the request as it arrived, what the local server
+/// did with it, and what the sender heard. Carried to the history's writer
+/// and the terminal UI, not printed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchange {
     pub delivery: Delivery,
     pub outcome: Result<Response, Failure>,
+    pub heard: crate::delivery::SenderHeard,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -98,6 +100,11 @@ pub struct DeliveryEvent {
     /// absent when none did (it went to `--forward`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<crate::route::Label>,
+    /// What the sender heard, when the relay answered it itself
+    /// (`{"status":202,"by":"relay","why":"queued"}`); absent when it heard
+    /// the local answer (`status`, `error`).
+    #[serde(skip_serializing_if = "crate::delivery::SenderHeard::is_local")]
+    pub sender_heard: crate::delivery::SenderHeard,
     /// The local server it was sent to (`None`: a route answered it).
     #[serde(skip)]
     pub target: Option<String>,
@@ -201,12 +208,46 @@ mod tests {
             },
             webhook: None,
             route: None,
+            sender_heard: crate::delivery::SenderHeard::Local,
             target: None,
             exchange: None,
         }));
         assert_eq!(
             event.to_json_line(),
             r#"{"event":"delivery","id":"abc","seq":4,"attempt":1,"method":"POST","path":"/x/y","query":"q=1","status":null,"error":"local_unreachable: connection refused","duration_ms":3,"body_bytes":123,"signature":{"scheme":"stripe","status":"expired","reason":"signature matches but the timestamp is 600 s old (tolerance 300 s)","secret":"secret 1 of 1, whsec_…5e2","timestamp_age_s":600,"candidates":["stripe"]}}"#
+        );
+    }
+
+    /// `sender_heard` is there only when the relay answered the sender
+    /// itself; `status` stays the local server's.
+    #[test]
+    fn a_delivery_the_relay_answered_says_what_the_sender_heard() {
+        let event = Event::Delivery(Box::new(DeliveryEvent {
+            id: "abc".into(),
+            seq: 4,
+            attempt: 1,
+            method: "POST".into(),
+            path: "/".into(),
+            query: None,
+            status: Some(500),
+            error: None,
+            duration_ms: 1000,
+            body_bytes: 2,
+            signature: crate::history::store::unverified(),
+            webhook: None,
+            route: None,
+            sender_heard: crate::delivery::SenderHeard::Relay {
+                status: 202,
+                why: crate::delivery::RelayAnswered::AnswerWithin { wait_ms: Some(300) },
+            },
+            target: None,
+            exchange: None,
+        }));
+        let line: serde_json::Value = serde_json::from_str(&event.to_json_line()).unwrap();
+        assert_eq!(line["status"], 500);
+        assert_eq!(
+            line["sender_heard"],
+            serde_json::json!({"status": 202, "by": "relay", "why": "answer_within", "wait_ms": 300})
         );
     }
 

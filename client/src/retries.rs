@@ -11,7 +11,7 @@
 
 pub mod schedule;
 
-use crate::delivery::{Attempt, Kind, Outcome};
+use crate::delivery::{Attempt, Kind};
 use crate::events::{DeliveryEvent, Event, RetriedEvent};
 use crate::replay::{Mode, Replay, Replayer};
 use crate::webhook::{Recorded, Webhook};
@@ -108,22 +108,20 @@ impl Retrier {
     }
 
     /// After a delivery's first attempt: plays its retries when its
-    /// provider would retry `outcome` (`listen --retries`); says so when it
-    /// would not retry a failure. Nothing for a satisfied provider.
-    pub async fn after_first(&self, plan: Plan, outcome: &Outcome, duration_ms: u64) {
+    /// provider would retry what it `heard` ([`crate::webhook::provider_outcome`]:
+    /// the local answer, or the relay's own) (`listen --retries`); says so
+    /// when it would not retry a failure. Nothing for a satisfied provider.
+    pub async fn after_first(&self, plan: Plan, heard: &webhook::Outcome) {
         let Some(Rules { rules, name }) = self.rules(&plan.recorded) else {
             return;
         };
         let on = rules.retries.as_ref().expect("rules() has retries").on;
-        match schedule::heard(outcome, webhook::late(&rules, duration_ms), on) {
+        let late = webhook::late(&rules, heard.duration_ms);
+        match schedule::heard(heard.status, late, on) {
             Heard::Satisfied => {}
             Heard::Final => {
-                let heard = webhook::Outcome {
-                    status: outcome.status(),
-                    duration_ms,
-                };
                 let attempt = plan.recorded.facts.attempt;
-                let message = webhook::next_step(name, &rules, attempt, &heard)
+                let message = webhook::next_step(name, &rules, attempt, heard)
                     .unwrap_or_else(|| format!("{name} does not retry this answer"));
                 let ended = ended(&plan, Ended::NotRetried, attempt.unwrap_or(1), message);
                 let _ = self.events.send(ended).await;
@@ -230,7 +228,7 @@ impl Retrier {
             };
             let duration_ms = attempt.duration_ms.unwrap_or(0);
             let late = webhook::late(&rules, duration_ms);
-            let heard = schedule::heard(&attempt.outcome, late, policy.on);
+            let heard = schedule::heard(attempt.outcome.status(), late, policy.on);
             let outcome = webhook::Outcome {
                 status: attempt.outcome.status(),
                 duration_ms,
@@ -305,6 +303,8 @@ impl Retrier {
                 .unwrap_or_else(crate::history::store::unverified),
             webhook: Some(Webhook::of(registry, &recorded, Some(heard))),
             route: plan.route.clone(),
+            // A retry is hookhole's own: only the local server hears it.
+            sender_heard: crate::delivery::SenderHeard::Local,
             target: plan.replay.target.as_ref().map(ToString::to_string),
             exchange: None,
         };

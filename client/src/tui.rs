@@ -8,6 +8,8 @@
 pub mod app;
 mod clipboard;
 mod detail;
+#[cfg(test)]
+mod detail_tests;
 mod edit_file;
 pub mod editor;
 mod filter;

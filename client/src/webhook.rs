@@ -6,13 +6,14 @@
 //! What a delivery says about itself is read by the shared crate
 //! ([`hookhole_shared::webhook`]); whether its event arrived before is
 //! found by the history writer (`history/duplicates.rs`); `late` and the
-//! provider's next step are computed here, from the saved facts and how
-//! the local server answered, with the shared crate's functions: the one
-//! place each of them is decided.
+//! provider's next step are computed here, from the saved facts and what
+//! the provider heard ([`provider_outcome`]: the local answer, or the
+//! relay's), with the shared crate's functions: the one place each of
+//! them is decided.
 
 pub mod attempt_number;
 
-use crate::delivery::{Attempt, Kind};
+use crate::delivery::{Attempt, Kind, SenderHeard};
 use hookhole_shared::signature::{Registry, Request, Verdict};
 use hookhole_shared::webhook::{self, EventRules, Outcome, WebhookFacts};
 use serde::Serialize;
@@ -61,10 +62,18 @@ pub struct Recorded {
     pub arrival: Option<Arrival>,
 }
 
-/// How the provider heard the local answer: the first attempt's (replays
-/// are hookhole's own; the provider never sees them). `None` before it
-/// ended.
-pub fn provider_outcome(attempts: &[Attempt]) -> Option<Outcome> {
+/// What the provider heard, the one rule `late`, its next step and its
+/// retries are judged by: the relay's answer when the relay answered it
+/// itself (at once, or after the `within` wait), else the local answer of
+/// the first attempt (replays are hookhole's own; the provider never sees
+/// them), `None` before that ended.
+pub fn provider_outcome(heard: SenderHeard, attempts: &[Attempt]) -> Option<Outcome> {
+    if let SenderHeard::Relay { status, why } = heard {
+        return Some(Outcome {
+            status: Some(status),
+            duration_ms: why.wait_ms().unwrap_or(0),
+        });
+    }
     let first = attempts.iter().find(|a| a.kind == Kind::Original)?;
     Some(Outcome {
         status: first.outcome.status(),

@@ -164,3 +164,63 @@ fn bare() -> Recorded {
         arrival: None,
     }
 }
+
+/// The one rule for what the provider heard: the relay's own answer when
+/// it gave one (at once, or after the `within` wait), else the first
+/// attempt's local answer; replays never count.
+#[test]
+fn the_provider_heard_the_relays_answer_when_the_relay_gave_one() {
+    use crate::delivery::{Attempt, Kind, Outcome as Local, RelayAnswered, SenderHeard};
+    let answered = |kind, number, status, duration_ms| Attempt {
+        duration_ms: Some(duration_ms),
+        ..Attempt::new(
+            kind,
+            number,
+            0,
+            Local::Answered {
+                status,
+                headers: Vec::new(),
+                body: bytes::Bytes::new(),
+            },
+        )
+    };
+    let attempts = [
+        answered(Kind::Original, 1, 500, 11_000),
+        answered(Kind::Replay, 2, 200, 5),
+    ];
+    let local = provider_outcome(SenderHeard::Local, &attempts);
+    assert_eq!(local, Some(heard(Some(500), 11_000)));
+    let queued = SenderHeard::Relay {
+        status: 202,
+        why: RelayAnswered::Queued,
+    };
+    assert_eq!(
+        provider_outcome(queued, &attempts),
+        Some(heard(Some(202), 0))
+    );
+    let within = SenderHeard::Relay {
+        status: 202,
+        why: RelayAnswered::AnswerWithin { wait_ms: Some(300) },
+    };
+    assert_eq!(
+        provider_outcome(within, &attempts),
+        Some(heard(Some(202), 300)),
+        "answered when the wait ran out"
+    );
+    // Before the first attempt ended, the relay's answer is known already.
+    assert_eq!(provider_outcome(SenderHeard::Local, &[]), None);
+    assert_eq!(provider_outcome(queued, &[]), Some(heard(Some(202), 0)));
+
+    // Malomo, its 10 s deadline: the local 500 after 11 s is late and
+    // retried; the relay's 202 in time satisfies it.
+    let registry = Registry::builtin();
+    let judged = |outcome: Option<Outcome>| {
+        let w = Webhook::of(&registry, &malomo(Some(1), None), outcome.as_ref());
+        (w.late, w.next.is_some())
+    };
+    assert_eq!(judged(local), (Some(true), true));
+    assert_eq!(
+        judged(provider_outcome(within, &attempts)),
+        (Some(false), false)
+    );
+}

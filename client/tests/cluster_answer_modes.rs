@@ -82,6 +82,7 @@ async fn within_on_another_node_passes_fast_answers_and_answers_202_for_slow_one
         let event = listener.wait_event("delivery").await;
         if event["path"] == "/slow" {
             assert_eq!(event["status"], 201, "{event}");
+            assert_eq!(event["sender_heard"]["why"], "answer_within", "{event}");
             break;
         }
     }
@@ -172,6 +173,8 @@ async fn now_with_clients_on_two_nodes_answers_at_once_and_reaches_both() {
         let event = listener.wait_event("delivery").await;
         assert_eq!(event["status"], 201, "{event}");
         assert_eq!(event["id"], sent.json()["id"], "{event}");
+        // Each client was told its node answered the sender itself.
+        assert_eq!(event["sender_heard"]["why"], "answer_now", "{event}");
     }
     within("both nodes to free their kept copies", async {
         while a.metric("hookhole_buffered").await + b.metric("hookhole_buffered").await != 0 {

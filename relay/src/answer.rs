@@ -15,6 +15,10 @@
 //!   client saved the delivery, even past the sender's response timeout)
 //!   frees the stored copy.
 //!
+//! Either way the relay tells those clients it answered the sender itself
+//! ([`RelayMessage::Answered`], with the status it sent), so their
+//! history records what the sender heard rather than the local answer.
+//!
 //! A client that dies in between leaves the stored copy, which the relay
 //! sends (as a queued delivery) to the next client that connects; one that
 //! had saved it already acknowledges it without forwarding it again.
@@ -31,7 +35,7 @@
 use crate::hub::{Listener, Outcome, Reply, first_reply};
 use crate::state::RelayState;
 use bytes::Bytes;
-use hookhole_shared::protocol::{Answer, RelayMessage, Response};
+use hookhole_shared::protocol::{Answer, Message as _, RelayMessage, Response, Wire};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -125,7 +129,8 @@ fn accepted(status: u16, id: &str) -> Response {
 }
 
 /// `now`: keeps the delivery (`stored`, its queued frame), then answers
-/// `status` and sends `live` (its `answered` frame) to `listeners`.
+/// `status` and sends `live` (its `answered` frame) to `listeners`, each
+/// followed by the notice of the status.
 /// `None` when it cannot be kept: the caller answers as `local` does.
 pub async fn now(
     state: &RelayState,
@@ -142,15 +147,32 @@ pub async fn now(
     }
     state.metrics.count_delivered();
     let listeners = listeners.to_vec();
+    let notice = answered_notice(id, status, None);
     // The sender need not wait for a client's outbox (a client under load
     // makes room slowly); the kept copy covers a client that never gets it.
+    // The notice goes right behind the delivery, on the same ordered link.
     tokio::spawn(async move {
         let message = Message::Binary(live);
         for listener in &listeners {
             listener.send(message.clone()).await;
+            listener.send(notice.clone()).await;
         }
     });
     Some(accepted(status, id))
+}
+
+/// Tells a client that the relay answered delivery `id`'s sender itself
+/// with `status` (after `wait_ms` under `within`).
+fn answered_notice(id: &str, status: u16, wait_ms: Option<u64>) -> Message {
+    let notice = RelayMessage::Answered {
+        id: id.to_string(),
+        status,
+        wait_ms,
+    };
+    match notice.encode() {
+        Wire::Text(text) => Message::text(text),
+        Wire::Binary(bytes) => Message::Binary(bytes.into()),
+    }
 }
 
 /// How long the relay waits, after a `within` answer, for the client's
@@ -160,10 +182,10 @@ pub async fn now(
 /// connection, where it is acknowledged as saved.
 const LATE_ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// `within`, when the wait is over: keeps the delivery and answers `202`;
-/// the local exchange goes on, and the client's answer (sent after it saved
-/// the delivery) frees the kept copy. `Err(rx)` when it cannot be kept:
-/// the caller waits on as `local` does.
+/// `within`, when the wait is over: keeps the delivery, answers `202` and
+/// tells the clients so; the local exchange goes on, and the client's
+/// answer (sent after it saved the delivery) frees the kept copy.
+/// `Err(rx)` when it cannot be kept: the caller waits on as `local` does.
 pub async fn late(
     state: &RelayState,
     channel: &str,
@@ -180,9 +202,17 @@ pub async fn late(
         return Err(rx);
     }
     state.metrics.count_delivered();
+    let wait = early_wait(
+        in_force(state, channel, listeners),
+        state.config.response_timeout,
+    );
+    let notice = answered_notice(id, 202, wait.map(|w| w.as_millis() as u64));
     let (writer, channel, listeners) = (writer.clone(), channel.to_string(), listeners.to_vec());
     let key = id.to_string();
     tokio::spawn(async move {
+        for listener in &listeners {
+            listener.send(notice.clone()).await;
+        }
         let outcome = tokio::time::timeout(LATE_ANSWER_LIMIT, first_reply(&mut rx)).await;
         for listener in &listeners {
             listener.forget(&key);

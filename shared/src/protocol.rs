@@ -261,6 +261,17 @@ pub enum RelayMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         answer: Option<Answer>,
     },
+    /// The relay has answered the sender of delivery `id` itself, with
+    /// `status` (answer mode `now`, or `within` when the local answer did
+    /// not come in `wait_ms`): what the sender heard is not the local
+    /// answer. A client that predates it ignores it ([`Self::Unknown`]).
+    Answered {
+        id: String,
+        status: u16,
+        /// The `within` wait the relay answered after; absent under `now`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        wait_ms: Option<u64>,
+    },
     Heartbeat,
     /// A message type from a newer peer: ignored.
     #[serde(other)]
@@ -405,6 +416,7 @@ impl Message for RelayMessage {
             RelayMessage::Probed(_) => "probed",
             RelayMessage::Delivery(_) => "delivery",
             RelayMessage::Listeners { .. } => "listeners",
+            RelayMessage::Answered { .. } => "answered",
             RelayMessage::Heartbeat => "heartbeat",
             RelayMessage::Unknown => "unknown",
         }

@@ -26,6 +26,10 @@ const HELLO_PROBE: &str =
     r#"{"type":"hello","version":2,"channel":"dev","agent":"hookhole/0.1.0","probe":true}"#;
 const PROBED: &str = r#"{"type":"probed","version":2,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","listeners":1}"#;
 const PROBED_REFUSED: &str = r#"{"type":"probed","version":2,"channel":"dev","public_url":"http://127.0.0.1:8080/dev","refused":"channel dev belongs to another token","listeners":0}"#;
+// The relay answered a sender itself (a message added within version 2:
+// an older client ignores it as unknown).
+const ANSWERED_NOW: &str = r#"{"type":"answered","id":"d1","status":204}"#;
+const ANSWERED_WITHIN: &str = r#"{"type":"answered","id":"d1","status":202,"wait_ms":5000}"#;
 /// The golden delivery's body, and its digest.
 const DELIVERY_BODY: &[u8] = b"\x00\xff\r\n";
 const DELIVERY_BLAKE3: &str = "a02efa924dc54059eb145fc53d43a905dce0c6e7e8f03f1149cd80ff48d941c6";
@@ -206,6 +210,22 @@ fn small_messages_golden() {
             },
             LISTENERS_ANSWER,
         ),
+        (
+            RelayMessage::Answered {
+                id: "d1".into(),
+                status: 204,
+                wait_ms: None,
+            },
+            ANSWERED_NOW,
+        ),
+        (
+            RelayMessage::Answered {
+                id: "d1".into(),
+                status: 202,
+                wait_ms: Some(5000),
+            },
+            ANSWERED_WITHIN,
+        ),
         (RelayMessage::Heartbeat, HEARTBEAT),
     ];
     for (msg, golden) in relay {
@@ -333,6 +353,8 @@ fn the_protocol_page_quotes_every_golden_string() {
         HELLO_PROBE,
         PROBED,
         PROBED_REFUSED,
+        ANSWERED_NOW,
+        ANSWERED_WITHIN,
     ] {
         assert!(
             page.lines().any(|line| line == golden),

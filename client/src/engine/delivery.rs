@@ -1,6 +1,7 @@
 //! One delivery, start to finish: check, verify, forward, save, answer,
 //! report.
 
+use super::early_answers::Expected;
 use super::to_message;
 use crate::events::{DeliveryEvent, Event, Exchange};
 use crate::forward::Forwarder;
@@ -12,7 +13,7 @@ use crate::webhook::{Recorded, Webhook};
 use hookhole_shared::body_digest;
 use hookhole_shared::protocol::{ClientMessage, Delivery, Failure, FailureCode, Message as _};
 use hookhole_shared::signature::Verdict;
-use hookhole_shared::webhook::{self, WebhookFacts};
+use hookhole_shared::webhook::WebhookFacts;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -33,6 +34,8 @@ pub(super) struct DeliveryContext {
     pub(super) outbox: mpsc::Sender<Message>,
     pub(super) events: mpsc::Sender<Event>,
     pub(super) retries: Option<crate::retries::Retrier>,
+    /// The relay's notices that it answered a sender itself.
+    pub(super) early: super::early_answers::EarlyAnswers,
 }
 
 /// Whether the history holds this delivery already.
@@ -149,11 +152,13 @@ async fn save(
     written.webhook
 }
 
-/// Verifies, forwards, saves the delivery with its answer, answers the
-/// relay, acknowledges, reports. Nothing is answered or acknowledged before
-/// the delivery is saved: whatever the relay hears back about is in the
-/// history. A crash before that leaves the sender unanswered, and it retries.
-pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
+/// Verifies, forwards, saves the delivery with its answer and what its
+/// sender heard (`expected`: registered for the relay's notice), answers
+/// the relay, acknowledges, reports. Nothing is answered or acknowledged
+/// before the delivery is saved: whatever the relay hears back about is in
+/// the history. A crash before that leaves the sender unanswered, and it
+/// retries.
+pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery, expected: Expected) {
     let signature = Verifying::start(&ctx, &delivery);
     let ack = ClientMessage::Ack {
         id: delivery.id.clone(),
@@ -214,14 +219,19 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
             Some(format!("{}: {}", failure.code.as_str(), failure.message)),
         ),
     };
+    let heard = expected.take(delivery.queued, delivery.answered);
     // One value for the history's write and the event: nothing is copied.
     let exchange = Arc::new(Exchange {
         delivery,
         outcome: result,
+        heard,
     });
     // Saved before the answer (or the ack) goes out: whatever the relay hears
     // about is in the history.
     let first = crate::delivery::Attempt::first(&exchange.outcome, target, started_ms, duration_ms);
+    // What the provider heard: lateness, its next step and its retries are
+    // judged by it.
+    let provider = crate::webhook::provider_outcome(heard, std::slice::from_ref(&first));
     let recorded = save(&ctx, &exchange, &signature, facts, first, route.clone()).await;
     let delivery = &exchange.delivery;
     // A live delivery's sender waits for the answer, which also tells the
@@ -240,23 +250,15 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
     // Judged after the answer went out: the sender does not wait for it.
     // A provider's retry takes the route its first attempt took; a route
     // that answered by itself is what the provider heard: nothing to retry.
-    // Neither is there when the relay answered the sender `202` itself (a
-    // queued delivery, or answer mode `now`): the provider heard success.
-    let heard_202 = delivery.queued || delivery.answered;
-    let retry = match (&ctx.retries, &recorded, target) {
-        (Some(retrier), Some(recorded), Some(target)) if !heard_202 => {
+    let retry = match (&ctx.retries, &recorded, target, provider) {
+        (Some(retrier), Some(recorded), Some(target), Some(provider)) => {
             let plan = retry_plan(&exchange, &signature, recorded, target.clone(), &route);
-            Some((retrier, plan))
+            Some((retrier, plan, provider))
         }
         _ => None,
     };
-    let webhook = recorded.map(|recorded| {
-        let heard = webhook::Outcome {
-            status,
-            duration_ms,
-        };
-        Webhook::of(&ctx.verifier.registry, &recorded, Some(&heard))
-    });
+    let webhook =
+        recorded.map(|recorded| Webhook::of(&ctx.verifier.registry, &recorded, provider.as_ref()));
     let path = if delivery.path.is_empty() {
         "/".to_string()
     } else {
@@ -278,13 +280,13 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery) {
             signature,
             webhook,
             route,
+            sender_heard: heard,
             target: target.map(ToString::to_string),
             exchange: Some(exchange.clone()),
         })))
         .await;
-    if let Some((retrier, plan)) = retry {
-        let outcome = crate::delivery::Outcome::of(&exchange.outcome);
-        retrier.after_first(plan, &outcome, duration_ms).await;
+    if let Some((retrier, plan, provider)) = retry {
+        retrier.after_first(plan, &provider).await;
     }
 }
 

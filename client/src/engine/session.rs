@@ -2,6 +2,7 @@
 //! the link ends (and how it ended).
 
 use super::delivery::{DeliveryContext, handle_delivery};
+use super::early_answers::{EarlyAnswers, Expected};
 use super::{End, EngineConfig, Ws, closed_by_relay, to_message};
 use crate::events::Event;
 use crate::netwatch::{Change, Watch};
@@ -57,13 +58,14 @@ pub(super) async fn serve(
         outbox: outbox_tx.clone(),
         events: events.clone(),
         retries: config.retries.clone(),
+        early: EarlyAnswers::default(),
     };
-    let (queued_tx, mut queued_rx) = mpsc::channel::<Delivery>(OUTBOX_CAPACITY);
+    let (queued_tx, mut queued_rx) = mpsc::channel::<(Delivery, Expected)>(OUTBOX_CAPACITY);
     let in_order = context.clone();
     // Ends when the session does (its sender is dropped).
     tokio::spawn(async move {
-        while let Some(delivery) = queued_rx.recv().await {
-            handle_delivery(in_order.clone(), delivery).await;
+        while let Some((delivery, expected)) = queued_rx.recv().await {
+            handle_delivery(in_order.clone(), delivery, expected).await;
         }
     });
     let mut last_heard = Instant::now();
@@ -75,13 +77,16 @@ pub(super) async fn serve(
                 match incoming {
                     Some(Ok(Message::Binary(bytes))) => match RelayMessage::decode_binary(bytes) {
                         Ok(RelayMessage::Delivery(delivery)) => {
+                            // Registered before the next message is read:
+                            // the relay's notice about it comes after it.
+                            let expected = context.early.expect(&delivery.id);
                             // Answered early by the relay: forwarded at once,
                             // like a live one, and acknowledged once saved.
                             if delivery.queued && !delivery.answered {
                                 // Kept while we were away: forwarded one at a time, in order.
-                                let _ = queued_tx.send(delivery).await;
+                                let _ = queued_tx.send((delivery, expected)).await;
                             } else {
-                                tokio::spawn(handle_delivery(context.clone(), delivery));
+                                tokio::spawn(handle_delivery(context.clone(), delivery, expected));
                             }
                         }
                         Ok(_) => {}
@@ -95,6 +100,15 @@ pub(super) async fn serve(
                         Ok(RelayMessage::Heartbeat) => {
                             // try_send: a busy consumer may skip a heartbeat.
                             let _ = events.try_send(Event::Heartbeat);
+                        }
+                        Ok(RelayMessage::Answered { id, status, wait_ms }) => {
+                            if !context.early.answered(&id, status, wait_ms) {
+                                tracing::info!(
+                                    id = %hookhole_shared::printable::line(&id),
+                                    status,
+                                    "the relay answered this delivery's sender itself after it was saved: its history keeps the local answer"
+                                );
+                            }
                         }
                         Ok(_) => {}
                         Err(e) => return protocol_error(&mut ws, e.to_string()).await,

@@ -16,8 +16,19 @@ use std::time::{Duration, SystemTime};
 /// Turns a history of this version (empty) into one of version 4: the
 /// last before the log, where rows held small bodies and named the files
 /// of large ones.
+/// Today's schema back to version 7's: no record of the relay's answer.
+pub(super) const DOWN_TO_V7: &str = "
+ALTER TABLE deliveries DROP COLUMN heard_status;
+ALTER TABLE deliveries DROP COLUMN heard_why;
+ALTER TABLE deliveries DROP COLUMN heard_wait_ms;
+PRAGMA user_version = 7;
+";
+
 /// Today's schema back to version 6's: no routes.
 pub(super) const DOWN_TO_V6: &str = "
+ALTER TABLE deliveries DROP COLUMN heard_status;
+ALTER TABLE deliveries DROP COLUMN heard_why;
+ALTER TABLE deliveries DROP COLUMN heard_wait_ms;
 ALTER TABLE deliveries DROP COLUMN route;
 ALTER TABLE deliveries DROP COLUMN route_name;
 PRAGMA user_version = 6;
@@ -25,6 +36,9 @@ PRAGMA user_version = 6;
 
 /// Today's schema back to version 5's: no routes, no webhook facts.
 pub(super) const DOWN_TO_V5: &str = "
+ALTER TABLE deliveries DROP COLUMN heard_status;
+ALTER TABLE deliveries DROP COLUMN heard_why;
+ALTER TABLE deliveries DROP COLUMN heard_wait_ms;
 ALTER TABLE deliveries DROP COLUMN route;
 ALTER TABLE deliveries DROP COLUMN route_name;
 DROP INDEX deliveries_by_event;

@@ -1,10 +1,11 @@
 //! The checked mapping between an attempt's [`Kind`] and [`Outcome`] and
 //! the history's columns: every name written is one these types give, and
 //! every name read is turned back into one of them or refused. Also the
-//! attempts' rows, read back, and a delivery's webhook columns.
+//! attempts' rows, read back, and a delivery's webhook, route and
+//! sender-heard columns.
 
 use crate::delivery::attempt::failure_code;
-use crate::delivery::{Attempt, Kind, NotSent, Outcome};
+use crate::delivery::{Attempt, Kind, NotSent, Outcome, RelayAnswered, SenderHeard};
 use crate::webhook::{Arrival, Recorded};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
@@ -144,6 +145,45 @@ pub(super) fn route_columns(
         })),
         None => Ok(None),
     }
+}
+
+/// What a delivery's sender heard, from column `at` on: the relay's
+/// status, why it answered, and its `within` wait; all NULL for the local
+/// answer (and in rows of older versions).
+pub(super) const HEARD_COLUMNS: &str = "heard_status, heard_why, heard_wait_ms";
+
+/// The [`HEARD_COLUMNS`] of `heard`.
+pub(super) fn heard_columns(
+    heard: SenderHeard,
+) -> (Option<u16>, Option<&'static str>, Option<i64>) {
+    match heard {
+        SenderHeard::Local => (None, None, None),
+        SenderHeard::Relay { status, why } => (
+            Some(status),
+            Some(why.as_str()),
+            why.wait_ms().map(|ms| ms.min(i64::MAX as u64) as i64),
+        ),
+    }
+}
+
+pub(super) fn heard_from(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<SenderHeard> {
+    let (Some(status), Some(why)) = (
+        row.get::<_, Option<u16>>(at)?,
+        row.get::<_, Option<String>>(at + 1)?,
+    ) else {
+        return Ok(SenderHeard::Local);
+    };
+    let wait_ms = row
+        .get::<_, Option<i64>>(at + 2)?
+        .map(|ms| ms.max(0) as u64);
+    let why = RelayAnswered::parse(&why, wait_ms).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            at + 1,
+            rusqlite::types::Type::Text,
+            unknown("reason for the relay's answer", &why).into(),
+        )
+    })?;
+    Ok(SenderHeard::Relay { status, why })
 }
 
 pub(super) fn webhook_columns(

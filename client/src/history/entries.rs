@@ -14,15 +14,17 @@
 //! The head is decoded field by field into our own types: an unknown
 //! attempt kind or failure code, a length that does not add up, is refused.
 //! A delivery's head also holds its webhook facts (absent in records of
-//! builds before them, which decode as having none).
+//! builds before them, which decode as having none), its route, and what
+//! its sender heard when the relay answered it (absent: the local answer).
 
 use super::columns::{outcome_columns, outcome_from};
 use super::log::{Kind, Outgoing, Record};
-use crate::delivery::{self, Attempt};
+use crate::delivery::{self, Attempt, SenderHeard};
 use crate::route::Label;
 use crate::webhook::Recorded;
 use bytes::Bytes;
 use detail::Detail;
+use heard_head::HeardHead;
 use hookhole_shared::protocol::Delivery;
 use hookhole_shared::signature::Verdict;
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,7 @@ use std::io;
 use webhook_head::WebhookHead;
 
 mod detail;
+mod heard_head;
 mod webhook_head;
 
 /// A delivery as saved: what a [`Kind::Delivery`] record holds.
@@ -46,6 +49,7 @@ pub struct Saved {
     /// The route that took the delivery (none in records from before
     /// issue 20).
     pub route: Option<Label>,
+    pub heard: SenderHeard,
 }
 
 /// A record, decoded.
@@ -74,6 +78,8 @@ struct DeliveryHead<'a> {
     webhook: Option<WebhookHead<'a>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     route: Option<RouteHead<'a>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    heard: Option<HeardHead<'a>>,
 }
 
 /// The route that took a delivery, in its head.
@@ -191,7 +197,8 @@ fn put_json(buf: &mut Vec<u8>, value: &impl Serialize) -> io::Result<()> {
     Ok(())
 }
 
-/// The record of a delivery, its first attempt and its webhook facts, sealed.
+/// The record of a delivery, its first attempt, its webhook facts, its
+/// route and what its sender heard, sealed.
 pub fn delivery<'a>(
     channel: &'a str,
     d: &'a Delivery,
@@ -199,6 +206,7 @@ pub fn delivery<'a>(
     first: Option<&'a Attempt>,
     webhook: Option<&'a Recorded>,
     route: Option<&'a Label>,
+    heard: SenderHeard,
 ) -> io::Result<Outgoing<'a>> {
     let head = DeliveryHead {
         channel: Cow::Borrowed(channel),
@@ -216,6 +224,7 @@ pub fn delivery<'a>(
             number: r.number,
             name: r.name.as_deref().map(Cow::Borrowed),
         }),
+        heard: HeardHead::of(heard),
     };
     let detail = Detail {
         url: Cow::Borrowed(&d.url),
@@ -361,6 +370,7 @@ fn decode_as(record: Record, read: Read) -> io::Result<Entry> {
                     number: r.number,
                     name: r.name.map(Cow::into_owned),
                 }),
+                heard: heard_head::heard(h.heard)?,
             }))
         }
         Kind::Attempt => {

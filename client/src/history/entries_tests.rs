@@ -2,7 +2,7 @@
 //! guessed) when their lengths do not add up.
 
 use super::*;
-use crate::delivery::{Kind as AttemptKind, Outcome};
+use crate::delivery::{Kind as AttemptKind, Outcome, SenderHeard};
 use hookhole_shared::headers::Header;
 
 fn saved() -> Saved {
@@ -61,6 +61,12 @@ fn saved() -> Saved {
             number: 2,
             name: Some("orders".into()),
         }),
+        heard: SenderHeard::Relay {
+            status: 202,
+            why: crate::delivery::RelayAnswered::AnswerWithin {
+                wait_ms: Some(1000),
+            },
+        },
     }
 }
 
@@ -93,6 +99,7 @@ fn deliveries_and_attempts_come_back_exactly() {
         s.first.as_ref(),
         s.webhook.as_ref(),
         s.route.as_ref(),
+        s.heard,
     )
     .unwrap();
     assert_eq!(
@@ -114,14 +121,16 @@ fn deliveries_and_attempts_come_back_exactly() {
     );
 }
 
-/// A delivery saved without webhook facts or a route (no provider, no
-/// route took it, or by a build before them) has no trace of them in its
-/// head, and reads back as such.
+/// A delivery saved without webhook facts, a route or the relay's answer
+/// (no provider, no route took it, the sender heard the local answer, or
+/// by a build before them) has no trace of them in its head, and reads
+/// back as such.
 #[test]
 fn a_record_without_webhook_facts_reads_back_without_them() {
     let mut s = saved();
     s.webhook = None;
     s.route = None;
+    s.heard = SenderHeard::Local;
     let out = delivery(
         &s.channel,
         &s.delivery,
@@ -129,11 +138,15 @@ fn a_record_without_webhook_facts_reads_back_without_them() {
         s.first.as_ref(),
         None,
         None,
+        SenderHeard::Local,
     )
     .unwrap();
     let head = String::from_utf8_lossy(&out.head);
     assert!(!head.contains("webhook"), "{head}");
     assert!(!head.contains("route"), "{head}");
+    // The local answer costs no byte: a record of a build from before
+    // `heard` is the same, and reads back as the local answer.
+    assert!(!head.contains("heard"), "{head}");
     assert_eq!(decode(record(&out)).unwrap(), Entry::Delivery(Box::new(s)));
 }
 
@@ -147,6 +160,7 @@ fn the_index_reads_no_headers_but_checks_every_length() {
         s.first.as_ref(),
         s.webhook.as_ref(),
         s.route.as_ref(),
+        s.heard,
     )
     .unwrap();
     // As an indexing scan reads it: the head only.
@@ -178,6 +192,7 @@ fn lengths_that_do_not_add_up_are_refused() {
         s.first.as_ref(),
         s.webhook.as_ref(),
         s.route.as_ref(),
+        s.heard,
     )
     .unwrap();
     let whole = record(&out);
@@ -222,4 +237,44 @@ fn lengths_that_do_not_add_up_are_refused() {
             "{what}: {error}"
         );
     }
+}
+
+/// What the sender heard from the relay is in the head (what the index
+/// reads), a few bytes; a reason this build does not know is refused, not
+/// read as the local answer.
+#[test]
+fn the_relays_answer_is_in_the_head_and_an_unknown_reason_is_refused() {
+    let s = saved();
+    let out = delivery(
+        &s.channel,
+        &s.delivery,
+        &s.verdict,
+        s.first.as_ref(),
+        s.webhook.as_ref(),
+        s.route.as_ref(),
+        s.heard,
+    )
+    .unwrap();
+    let head = String::from_utf8_lossy(&out.head).into_owned();
+    assert!(
+        head.contains(r#""heard":{"status":202,"why":"answer_within","wait_ms":1000}"#),
+        "{head}"
+    );
+    match decode_head(record(&out)).unwrap() {
+        Entry::Delivery(indexed) => assert_eq!(indexed.heard, s.heard),
+        other => panic!("{other:?}"),
+    }
+    // The same length, another reason: the head's length still adds up.
+    let mut newer = record(&out);
+    let at = newer
+        .payload
+        .windows(13)
+        .position(|w| w == b"answer_within")
+        .unwrap();
+    newer.payload[at..at + 13].copy_from_slice(b"answer_later!");
+    let err = decode(newer).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown reason \"answer_later!\""),
+        "{err}"
+    );
 }

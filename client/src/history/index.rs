@@ -185,15 +185,16 @@ fn insert_delivery(conn: &Connection, s: &Saved, offset: i64) -> rusqlite::Resul
     let d = &s.delivery;
     let facts = s.webhook.as_ref().map(|w| &w.facts);
     let arrival = s.webhook.as_ref().and_then(|w| w.arrival.as_ref());
+    let (heard_status, heard_why, heard_wait_ms) = super::columns::heard_columns(s.heard);
     // The headers, the URL and the body are in the log only.
     let inserted = conn
         .prepare_cached(
             "INSERT INTO deliveries
              (id, channel, seq, received_at_ms, method, path, query, url, headers, body, verdict,
               log_offset, body_len, provider, event_type, event_id, event_attempt, deadline_ms,
-              duplicate_of, seen, route, route_name)
+              duplicate_of, seen, route, route_name, heard_status, heard_why, heard_wait_ms)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, '', '', x'', ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                    ?16, ?17, ?18, ?19
+                    ?16, ?17, ?18, ?19, ?20, ?21, ?22
              WHERE NOT EXISTS
                  (SELECT 1 FROM deliveries WHERE channel = ?2 AND seq = ?3 AND id = ?1)",
         )?
@@ -219,6 +220,9 @@ fn insert_delivery(conn: &Connection, s: &Saved, offset: i64) -> rusqlite::Resul
             arrival.map(|a| a.seen),
             s.route.as_ref().map(|r| r.number),
             s.route.as_ref().and_then(|r| r.name.as_ref()),
+            heard_status,
+            heard_why,
+            heard_wait_ms,
         ])?;
     if inserted == 0 {
         return Ok(None);

@@ -91,6 +91,7 @@ impl History {
                 signature: d.verdict.clone(),
                 webhook,
                 route: d.route.clone(),
+                sender_heard: d.heard,
             });
         }
         if out.len() > limit {

@@ -5,7 +5,8 @@
 //! index up with the log, so it finds what was saved before it.
 
 use super::columns::{
-    AttemptRow, ROUTE_COLUMNS, WEBHOOK_COLUMNS, attempt_rows, route_columns, webhook_columns,
+    AttemptRow, HEARD_COLUMNS, ROUTE_COLUMNS, WEBHOOK_COLUMNS, attempt_rows, heard_from,
+    route_columns, webhook_columns,
 };
 use super::entries::{self, Entry, Saved};
 use super::store::{History, LookupError, from_json, unverified};
@@ -127,44 +128,46 @@ impl History {
         files: Files,
     ) -> Result<(StoredDelivery, u64), LookupError> {
         let conn = self.conn();
-        let (mut delivery, channel, verdict, body_file, logged, webhook, route) = conn.query_row(
-            &format!(
+        let (mut delivery, channel, verdict, body_file, logged, webhook, route, heard) = conn
+            .query_row(
+                &format!(
                 "SELECT id, channel, seq, received_at_ms, method, path, query, url, headers, body,
                         verdict, body_file, log_offset, body_len, {WEBHOOK_COLUMNS},
-                        {ROUTE_COLUMNS}
+                        {ROUTE_COLUMNS}, {HEARD_COLUMNS}
                  FROM deliveries WHERE pk = ?1"
             ),
-            params![pk],
-            |row| {
-                let body: Vec<u8> = row.get(9)?;
-                let logged: Option<(i64, i64)> = match (row.get(12)?, row.get(13)?) {
-                    (Some(offset), Some(len)) => Some((offset, len)),
-                    _ => None,
-                };
-                Ok((
-                    Delivery {
-                        id: row.get(0)?,
-                        seq: row.get::<_, i64>(2)? as u64,
-                        received_at_ms: row.get::<_, i64>(3)? as u64,
-                        method: row.get(4)?,
-                        path: row.get(5)?,
-                        query: row.get(6)?,
-                        url: row.get(7)?,
-                        headers: from_json(row.get(8)?),
-                        body_blake3: String::new(),
-                        queued: false,
-                        answered: false,
-                        body: bytes::Bytes::from(body),
-                    },
-                    row.get::<_, String>(1)?,
-                    from_json::<Option<Verdict>>(row.get(10)?),
-                    row.get::<_, Option<String>>(11)?,
-                    logged,
-                    webhook_columns(row, 14)?,
-                    route_columns(row, 21)?,
-                ))
-            },
-        )?;
+                params![pk],
+                |row| {
+                    let body: Vec<u8> = row.get(9)?;
+                    let logged: Option<(i64, i64)> = match (row.get(12)?, row.get(13)?) {
+                        (Some(offset), Some(len)) => Some((offset, len)),
+                        _ => None,
+                    };
+                    Ok((
+                        Delivery {
+                            id: row.get(0)?,
+                            seq: row.get::<_, i64>(2)? as u64,
+                            received_at_ms: row.get::<_, i64>(3)? as u64,
+                            method: row.get(4)?,
+                            path: row.get(5)?,
+                            query: row.get(6)?,
+                            url: row.get(7)?,
+                            headers: from_json(row.get(8)?),
+                            body_blake3: String::new(),
+                            queued: false,
+                            answered: false,
+                            body: bytes::Bytes::from(body),
+                        },
+                        row.get::<_, String>(1)?,
+                        from_json::<Option<Verdict>>(row.get(10)?),
+                        row.get::<_, Option<String>>(11)?,
+                        logged,
+                        webhook_columns(row, 14)?,
+                        route_columns(row, 21)?,
+                        heard_from(row, 23)?,
+                    ))
+                },
+            )?;
         let rows = attempt_rows(&conn, pk)?;
         // Files and the log are read without holding the connection.
         drop(conn);
@@ -202,6 +205,7 @@ impl History {
             attempts,
             webhook,
             route,
+            heard,
         };
         Ok((stored, body_len))
     }

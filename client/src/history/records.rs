@@ -78,4 +78,7 @@ pub struct Summary {
     /// The route that took it: its name, else its number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<crate::route::Label>,
+    /// What its sender heard, when the relay answered it itself.
+    #[serde(skip_serializing_if = "crate::delivery::SenderHeard::is_local")]
+    pub sender_heard: crate::delivery::SenderHeard,
 }

@@ -38,12 +38,18 @@
 //! Version 7 adds the route that took a delivery (issue 20): `route`, its
 //! number, and `route_name`, its name if it had one. Older rows have none:
 //! no route took them.
+//!
+//! Version 8 adds what a delivery's sender heard when the relay answered
+//! it itself (a queued delivery, answer modes `now` and `within`):
+//! `heard_status`, `heard_why` and `heard_wait_ms`. NULL is the local
+//! answer, which is what every older row's sender heard as far as any
+//! build before it knew.
 
 use rusqlite::{Connection, OptionalExtension};
 
 /// `PRAGMA user_version` of the schema below. Databases from before
 /// versioning have 0.
-pub const VERSION: i32 = 7;
+pub const VERSION: i32 = 8;
 
 const TABLES: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -70,7 +76,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
     duplicate_of    TEXT,
     seen            INTEGER,
     route           INTEGER,
-    route_name      TEXT
+    route_name      TEXT,
+    heard_status    INTEGER,
+    heard_why       TEXT,
+    heard_wait_ms   INTEGER
 );
 CREATE TABLE IF NOT EXISTS attempts (
     delivery          INTEGER NOT NULL REFERENCES deliveries (pk) ON DELETE CASCADE,
@@ -211,6 +220,13 @@ ALTER TABLE deliveries ADD COLUMN route INTEGER;
 ALTER TABLE deliveries ADD COLUMN route_name TEXT;
 ";
 
+/// Version 7 to 8: what a delivery's sender heard from the relay.
+const FROM_V7: &str = "
+ALTER TABLE deliveries ADD COLUMN heard_status INTEGER;
+ALTER TABLE deliveries ADD COLUMN heard_why TEXT;
+ALTER TABLE deliveries ADD COLUMN heard_wait_ms INTEGER;
+";
+
 /// Every upgrade ends here: the ids of the rows copied.
 const FILL_IDS: &str = "INSERT INTO delivery_ids (pk, id) SELECT pk, id FROM deliveries;";
 
@@ -270,9 +286,9 @@ fn upgrade(conn: &Connection, found: i32) -> rusqlite::Result<()> {
         conn.execute_batch(TABLES)?;
         conn.execute_batch(COPY_V2)?;
         conn.execute_batch(FILL_IDS)?;
-    } else if old_tables && (3..=6).contains(&found) {
+    } else if old_tables && (3..=7).contains(&found) {
         // Each step adds columns: the ones from `found` on, in order.
-        let steps = [FROM_V3, FROM_V4, FROM_V5, FROM_V6];
+        let steps = [FROM_V3, FROM_V4, FROM_V5, FROM_V6, FROM_V7];
         for step in &steps[(found - 3) as usize..] {
             conn.execute_batch(step)?;
         }

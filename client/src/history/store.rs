@@ -287,8 +287,9 @@ impl History {
         if self.contains(channel, d.seq, &d.id)? {
             return Ok(false);
         }
-        let record =
-            super::entries::delivery(channel, d, verdict, None, webhook, None).map_err(io_error)?;
+        let heard = crate::delivery::SenderHeard::on_arrival(d.queued, d.answered);
+        let record = super::entries::delivery(channel, d, verdict, None, webhook, None, heard)
+            .map_err(io_error)?;
         self.save(&record)?;
         Ok(true)
     }

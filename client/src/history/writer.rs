@@ -177,6 +177,7 @@ fn run(
                 Some(&x.attempt),
                 webhook.as_ref(),
                 x.route.as_ref(),
+                x.forwarded.heard,
             ) {
                 Ok(record) => {
                     records.push(record);

@@ -25,7 +25,11 @@ fn exchange(n: u64) -> Arc<Exchange> {
         headers: Vec::new(),
         body: bytes::Bytes::new(),
     });
-    Arc::new(Exchange { delivery, outcome })
+    Arc::new(Exchange {
+        delivery,
+        outcome,
+        heard: crate::delivery::SenderHeard::Local,
+    })
 }
 
 fn first_attempt(forwarded: &Exchange) -> Attempt {
@@ -279,6 +283,64 @@ async fn a_version_6_history_gains_routes_and_keeps_every_delivery() {
     assert_eq!(history.get("d1").unwrap().route, None);
     assert_eq!(history.get("d2").unwrap().route.as_ref(), Some(&routes[0]));
     assert_eq!(history.get("d3").unwrap().route.as_ref(), Some(&routes[1]));
+    let version: i32 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, crate::history::schema::VERSION);
+}
+
+/// The release before what the sender heard was recorded: its deliveries
+/// read as having heard the local answer; the index gains the columns in
+/// place, and new deliveries are read back (whole, and in listings) with
+/// the relay's answer their sender heard.
+#[tokio::test]
+async fn a_version_7_history_gains_what_the_sender_heard_and_keeps_every_delivery() {
+    use crate::delivery::{RelayAnswered, SenderHeard};
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Writer::start(dir.path(), Keep::count_only(100)).unwrap();
+    let verdict = crate::history::store::unverified();
+    let old = exchange(1);
+    let attempt = first_attempt(&old);
+    let saved = writer.record_exchange("ch", old, &verdict, None, attempt, None);
+    assert_eq!(saved.await.saved, Ok(true));
+    drop(writer);
+    eventually("indexed", || indexed(dir.path()) == Some(1)).await;
+    let path = dir.path().join(super::super::FILE_NAME);
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(crate::history::bodies_tests::DOWN_TO_V7)
+        .unwrap();
+
+    let writer = Writer::start(dir.path(), Keep::count_only(100)).unwrap();
+    let heard = [
+        SenderHeard::Relay {
+            status: 202,
+            why: RelayAnswered::Queued,
+        },
+        SenderHeard::Relay {
+            status: 202,
+            why: RelayAnswered::AnswerWithin { wait_ms: Some(300) },
+        },
+    ];
+    for (n, heard) in [(2, heard[0]), (3, heard[1])] {
+        let mut x = Arc::unwrap_or_clone(exchange(n));
+        x.heard = heard;
+        let attempt = first_attempt(&x);
+        let saved = writer.record_exchange("ch", Arc::new(x), &verdict, None, attempt, None);
+        assert_eq!(saved.await.saved, Ok(true));
+    }
+    let history = super::super::History::open_existing(dir.path()).unwrap();
+    assert_eq!(history.get("d1").unwrap().heard, SenderHeard::Local);
+    assert_eq!(history.get("d2").unwrap().heard, heard[0]);
+    assert_eq!(history.get("d3").unwrap().heard, heard[1]);
+    let listed: Vec<SenderHeard> = history
+        .summaries_of(10, false)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.sender_heard)
+        .collect();
+    assert_eq!(listed, [SenderHeard::Local, heard[0], heard[1]]);
     let version: i32 = rusqlite::Connection::open(&path)
         .unwrap()
         .pragma_query_value(None, "user_version", |r| r.get(0))

@@ -57,6 +57,9 @@ pub fn delivery_json(d: &StoredDelivery, registry: &Registry) -> Value {
     if let Some(route) = &d.route {
         value["route"] = json!(route);
     }
+    if !d.heard.is_local() {
+        value["sender_heard"] = json!(d.heard);
+    }
     value
 }
 
@@ -86,6 +89,9 @@ pub fn show(args: &ShowArgs, config_file: Option<&Path>) -> anyhow::Result<()> {
     ];
     if let Some(route) = &d.route {
         lines.push(format!("route: {}", route.taken(d.attempts.first())));
+    }
+    if let Some(heard) = d.heard.describe() {
+        lines.push(format!("sender heard: {heard}"));
     }
     // What the delivery says as a webhook, and what its provider would do.
     if let Some(webhook) = d.webhook(&registry) {

@@ -1,7 +1,6 @@
 //! A provider's documented retry schedule as waits, and whether an answer
 //! is retried: pure, so every case is tested without a clock.
 
-use crate::delivery::Outcome;
 use hookhole_shared::webhook::{RetryOn, RetryPolicy};
 use std::time::Duration;
 
@@ -78,15 +77,16 @@ pub enum Heard {
     Final,
 }
 
-/// How the provider hears `outcome`, answered `late` or not: failed by the
-/// client's one rule ([`Outcome::failed`]) or past the deadline, then
-/// retried as its `on` rule says.
-pub fn heard(outcome: &Outcome, late: Option<bool>, on: RetryOn) -> Heard {
+/// How the provider hears an answer with `status` (`None`: none came),
+/// answered `late` or not: a 2xx in time satisfies it (the client's one
+/// rule, [`crate::delivery::Outcome::failed`], for an answer); anything
+/// else is retried as its `on` rule says.
+pub fn heard(status: Option<u16>, late: Option<bool>, on: RetryOn) -> Heard {
     let late = late == Some(true);
-    if !late && outcome.failed() == Some(false) {
+    if !late && status.is_some_and(|s| (200..300).contains(&s)) {
         return Heard::Satisfied;
     }
-    match on.retries(outcome.status(), late) {
+    match on.retries(status, late) {
         true => Heard::Retried,
         false => Heard::Final,
     }
@@ -95,8 +95,6 @@ pub fn heard(outcome: &Outcome, late: Option<bool>, on: RetryOn) -> Heard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use hookhole_shared::protocol::FailureCode;
 
     fn policy(attempts: Option<u32>, delays_s: &[u64], within_s: Option<u64>) -> RetryPolicy {
         RetryPolicy {
@@ -157,27 +155,20 @@ mod tests {
 
     #[test]
     fn what_the_provider_retries() {
-        let answered = |status| Outcome::Answered {
-            status,
-            headers: Vec::new(),
-            body: Bytes::new(),
-        };
-        let refused = Outcome::Failed {
-            code: FailureCode::LocalUnreachable,
-            message: "refused".into(),
-        };
+        let answered = Some;
+        let refused = None;
         use Heard::*;
         let any = RetryOn::AnyFailure;
         let server = RetryOn::ServerErrors;
-        assert_eq!(heard(&answered(200), Some(false), any), Satisfied);
-        assert_eq!(heard(&answered(204), None, server), Satisfied);
-        assert_eq!(heard(&answered(200), Some(true), any), Retried, "late");
-        assert_eq!(heard(&answered(200), Some(true), server), Retried, "late");
-        assert_eq!(heard(&answered(400), None, any), Retried);
-        assert_eq!(heard(&answered(400), None, server), Final);
-        assert_eq!(heard(&answered(400), Some(true), server), Retried);
-        assert_eq!(heard(&answered(429), None, server), Retried);
-        assert_eq!(heard(&answered(503), None, server), Retried);
-        assert_eq!(heard(&refused, None, server), Retried);
+        assert_eq!(heard(answered(200), Some(false), any), Satisfied);
+        assert_eq!(heard(answered(204), None, server), Satisfied);
+        assert_eq!(heard(answered(200), Some(true), any), Retried, "late");
+        assert_eq!(heard(answered(200), Some(true), server), Retried, "late");
+        assert_eq!(heard(answered(400), None, any), Retried);
+        assert_eq!(heard(answered(400), None, server), Final);
+        assert_eq!(heard(answered(400), Some(true), server), Retried);
+        assert_eq!(heard(answered(429), None, server), Retried);
+        assert_eq!(heard(answered(503), None, server), Retried);
+        assert_eq!(heard(refused, None, server), Retried);
     }
 }

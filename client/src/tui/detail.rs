@@ -24,6 +24,9 @@ fn request(r: &Record) -> Vec<String> {
             route.taken(r.attempts.first())
         ));
     }
+    if let Some(heard) = r.heard.describe() {
+        out.push(format!("Sender heard: {heard}"));
+    }
     out.extend(webhook(r));
     out.extend([format!("{} {}", r.method, r.url), String::new()]);
     out.extend(header_lines(&r.headers));

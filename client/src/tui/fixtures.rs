@@ -1,6 +1,7 @@
 //! Fixed deliveries for the UI's tests and snapshots: deterministic ids,
 //! times and verdicts, one of every signature status.
 
+use crate::delivery::SenderHeard;
 use crate::events::{DeliveryEvent, Event, Exchange, LinkState};
 use bytes::Bytes;
 use hookhole_shared::headers::Header;
@@ -95,10 +96,12 @@ pub fn delivery(
         ),
         webhook: None,
         route: None,
+        sender_heard: SenderHeard::Local,
         target: None,
         exchange: Some(Arc::new(Exchange {
             delivery,
             outcome: result,
+            heard: SenderHeard::Local,
         })),
     }))
 }
@@ -132,6 +135,34 @@ pub fn malomo(n: u64, seen: u32, duration_ms: u64) -> Event {
             &recorded,
             Some(&heard),
         ));
+    }
+    event
+}
+
+/// A Malomo delivery the local server answered `status` in
+/// `duration_ms`, whose sender heard `heard` (the relay's own answer);
+/// its webhook object judged by what the sender heard, as the engine does.
+pub fn relay_answered(n: u64, status: u16, duration_ms: u64, heard: SenderHeard) -> Event {
+    let mut event = malomo(n, 1, duration_ms);
+    if let Event::Delivery(d) = &mut event {
+        d.status = Some(status);
+        d.sender_heard = heard;
+        let recorded = d.webhook.as_ref().expect("a Malomo delivery").recorded();
+        let registry = hookhole_shared::signature::Registry::builtin();
+        let provider = crate::webhook::provider_outcome(heard, &[]);
+        d.webhook = Some(crate::webhook::Webhook::of(
+            &registry,
+            &recorded,
+            provider.as_ref(),
+        ));
+        if let Some(x) = d.exchange.take() {
+            let mut x = Arc::unwrap_or_clone(x);
+            if let Ok(response) = &mut x.outcome {
+                response.status = status;
+            }
+            x.heard = heard;
+            d.exchange = Some(Arc::new(x));
+        }
     }
     event
 }

@@ -29,6 +29,8 @@ pub struct Record {
     pub webhook: Option<Webhook>,
     /// The route that took it (`None`: it went to `--forward`).
     pub route: Option<crate::route::Label>,
+    /// What its sender heard: the local answer, or the relay's own.
+    pub heard: crate::delivery::SenderHeard,
 }
 
 impl Record {
@@ -42,7 +44,9 @@ impl Record {
     /// just the summary when the exchange is not attached).
     pub fn from_event(event: &DeliveryEvent) -> Record {
         let (url, headers, body, outcome) = match event.exchange.as_deref() {
-            Some(Exchange { delivery, outcome }) => (
+            Some(Exchange {
+                delivery, outcome, ..
+            }) => (
                 delivery.url.clone(),
                 delivery.headers.clone(),
                 delivery.body.clone(),
@@ -92,6 +96,7 @@ impl Record {
             }],
             webhook: event.webhook.clone(),
             route: event.route.clone(),
+            heard: event.sender_heard,
         }
     }
 
@@ -117,6 +122,7 @@ impl Record {
             attempts: stored.attempts.clone(),
             webhook: stored.webhook(registry),
             route: stored.route.clone(),
+            heard: stored.heard,
         }
     }
 

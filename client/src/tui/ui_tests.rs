@@ -8,13 +8,13 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn screen(app: &App) -> String {
+pub(super) fn screen(app: &App) -> String {
     let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
     terminal.draw(|frame| render(app, frame)).unwrap();
     terminal.backend().to_string()
 }
 
-fn app(width: u16, height: u16, with_deliveries: bool) -> App {
+pub(super) fn app(width: u16, height: u16, with_deliveries: bool) -> App {
     let mut app = App::new(0, false);
     app.update(Msg::Resize(width, height));
     app.update(Msg::Tick(T0 + 9_000));
@@ -27,7 +27,7 @@ fn app(width: u16, height: u16, with_deliveries: bool) -> App {
     app
 }
 
-fn press(app: &mut App, code: KeyCode) {
+pub(super) fn press(app: &mut App, code: KeyCode) {
     app.update(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
 }
 
