@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
 pub mod nats;
+pub mod pebble;
 pub mod process;
 mod sender;
 mod target;
