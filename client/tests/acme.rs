@@ -30,7 +30,10 @@ async fn relay(dir: &Path, pebble: &Pebble, extra: &[String]) -> Proc {
         cmd.stderr(log);
         cmd
     });
-    proc.wait_event("listening").await;
+    let listening = proc.wait_event("listening").await;
+    // Without --public-url the relay advertises its domain.
+    let url = format!("https://{DOMAIN}:{}", pebble.relay_port);
+    assert_eq!(listening["public_url"], url.as_str());
     proc
 }
 
@@ -148,4 +151,99 @@ async fn a_domain_gets_its_certificate_by_tls_alpn_and_renews_it_under_a_connect
         text.contains("renewed the certificate for relay.hookhole.test"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn http_01_on_the_http_port_and_everything_else_there_is_redirected_to_https() {
+    let Some(pebble) = Pebble::start(3600).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let http_port = pebble.http_port.to_string();
+    let _relay = relay(dir.path(), &pebble, &["--http-port".into(), http_port]).await;
+    let root = std::fs::read(pebble.root().await).unwrap();
+    until_tls(
+        dir.path(),
+        &pebble,
+        &root,
+        "a certificate by HTTP-01",
+        |tls| tls["serial"].is_string(),
+    )
+    .await;
+    let pebble_log = std::fs::read_to_string(pebble.dir.path().join("pebble.log")).unwrap();
+    assert!(pebble_log.contains("validate w/ HTTP"), "{pebble_log}");
+
+    // The plain port sends everything else to the relay's own name.
+    let plain = format!("http://127.0.0.1:{}/ch/hook?x=1", pebble.http_port);
+    let moved = send("POST", &plain, &[("host", "evil.example")], b"{}").await;
+    assert_eq!(moved.status, 308);
+    let location = format!("https://{DOMAIN}:{}/ch/hook?x=1", pebble.relay_port);
+    assert_eq!(moved.header("location"), Some(location.as_bytes()));
+}
+
+#[tokio::test]
+async fn a_restart_reuses_the_saved_certificate_and_a_failed_renewal_keeps_the_last_good_one() {
+    use std::os::unix::fs::PermissionsExt as _;
+    // Renewal is due 16 seconds after the issue.
+    let Some(pebble) = Pebble::start(24).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let first = relay(dir.path(), &pebble, &[]).await;
+    let root = std::fs::read(pebble.root().await).unwrap();
+    let issued = until_tls(dir.path(), &pebble, &root, "the first certificate", |tls| {
+        tls["serial"].is_string()
+    })
+    .await;
+    first.signal("TERM");
+    first.exit().await;
+
+    // Owner-only files in owner-only directories.
+    let acme = dir.path().join("relay-data/acme");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&acme), 0o700);
+    let ca_dirs: Vec<_> = std::fs::read_dir(&acme).unwrap().flatten().collect();
+    assert_eq!(ca_dirs.len(), 1);
+    let ca_dir = ca_dirs[0].path();
+    assert_eq!(mode(&ca_dir), 0o700);
+    for file in ["account.json", "cert.pem", "key.pem"] {
+        assert_eq!(mode(&ca_dir.join(file)), 0o600, "{file}");
+    }
+
+    // From now on the CA finds nothing at the relay's name.
+    pebble.resolve_to("127.0.0.2").await;
+    let _second = relay(dir.path(), &pebble, &[]).await;
+    let reused = until_tls(dir.path(), &pebble, &root, "the saved certificate", |tls| {
+        tls["serial"].is_string()
+    })
+    .await;
+    assert_eq!(reused["serial"], issued["serial"], "no new order at start");
+    let failed = until_tls(dir.path(), &pebble, &root, "a failed renewal", |tls| {
+        tls["failures"].as_u64() > Some(0)
+    })
+    .await;
+    assert_eq!(
+        failed["serial"], issued["serial"],
+        "the last good certificate stays"
+    );
+    assert!(failed["next_try"].is_string(), "{failed}");
+    let text = log(dir.path());
+    assert_eq!(text.matches("obtained a certificate").count(), 1, "{text}");
+    assert!(
+        text.contains("reusing the saved certificate for relay.hookhole.test"),
+        "{text}"
+    );
+    let warning = text
+        .lines()
+        .find(|l| l.contains("ACME order for relay.hookhole.test failed"))
+        .unwrap_or_else(|| panic!("{text}"));
+    for says in [
+        "127.0.0.2",
+        "DNS A/AAAA records of relay.hookhole.test",
+        "port 443",
+        "still serving the certificate valid until",
+        "next try in 1m",
+    ] {
+        assert!(warning.contains(says), "{says:?} in {warning}");
+    }
 }
