@@ -56,7 +56,7 @@ async fn webhooks_and_the_client_link_run_over_tls() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert, made.cert.pem()).unwrap();
-    std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+    std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
     let relay = TestRelay::start_with(RelayConfig {
         tls: Some(TlsSource::Files {
             cert: cert.clone(),
@@ -130,7 +130,7 @@ async fn sighup_reloads_the_certificate_without_dropping_clients_and_ingress_spe
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let first = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     std::fs::write(&cert, first.cert.pem()).unwrap();
-    std::fs::write(&key, first.key_pair.serialize_pem()).unwrap();
+    std::fs::write(&key, first.signing_key.serialize_pem()).unwrap();
     let mut relay_cmd = hookhole(dir.path());
     relay_cmd
         .args(["relay", "--listen", "127.0.0.1:0", "--tls-cert"])
@@ -161,7 +161,7 @@ async fn sighup_reloads_the_certificate_without_dropping_clients_and_ingress_spe
     // New files, then SIGHUP: new handshakes get the new certificate.
     let second = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     std::fs::write(&cert, second.cert.pem()).unwrap();
-    std::fs::write(&key, second.key_pair.serialize_pem()).unwrap();
+    std::fs::write(&key, second.signing_key.serialize_pem()).unwrap();
     relay.signal("HUP");
     within("the new certificate", async {
         while handshake(addr, second.cert.der()).await.is_err() {

@@ -167,6 +167,8 @@ pub struct RelayArgs {
           value_parser = settings::parse_duration)]
     pub heartbeat: Option<Duration>,
     #[command(flatten)]
+    pub acme: crate::acme::AcmeArgs,
+    #[command(flatten)]
     pub cluster: crate::cluster::ClusterArgs,
 }
 
@@ -191,6 +193,12 @@ struct RelayFile {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     tls_self_signed: Option<bool>,
+    #[serde(default)]
+    domain: Vec<String>,
+    acme_email: Option<String>,
+    acme_directory: Option<String>,
+    acme_ca_cert: Option<PathBuf>,
+    http_port: Option<u16>,
     rate_limit: Option<f64>,
     max_in_flight: Option<usize>,
     max_clients: Option<usize>,
@@ -303,6 +311,22 @@ impl RelayArgs {
             listen,
             config.public_url.as_deref(),
         )?;
+        let acme_file = crate::acme::AcmeFile {
+            domain: file.domain,
+            acme_email: file.acme_email,
+            acme_directory: file.acme_directory,
+            acme_ca_cert: file.acme_ca_cert,
+            http_port: file.http_port,
+        };
+        if let Some(acme) = self.acme.resolve(acme_file, config.tls.is_some())? {
+            if acme.http_port == Some(listen.port()) {
+                return Err(UsageError(format!(
+                    "--http-port {} is the --listen port: give the plain HTTP port its own (80)",
+                    listen.port()
+                )));
+            }
+            config.tls = Some(TlsSource::Acme(acme));
+        }
         let rate = self
             .rate_limit
             .or(file.rate_limit)
@@ -396,10 +420,17 @@ pub async fn run(args: &RelayArgs, config_file: Option<&Path>) -> anyhow::Result
     let (listen, config) = args.resolve(config_file)?;
     // The data dir is checked before the port is taken or anything printed:
     // a relay that cannot start says only why.
-    let relay = crate::server::Relay::open(config)?;
+    let mut relay = crate::server::Relay::open(config)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    if let Some(port) = relay.http_port() {
+        let plain = std::net::SocketAddr::new(listen.ip(), port);
+        let listener = TcpListener::bind(plain)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {plain} (--http-port): {e}"))?;
+        relay.serve_http_port(listener);
+    }
     let local = listener.local_addr()?;
     let base = relay.config().base_url(None, local);
     // One machine-readable line on stdout, so scripts and tests can find the

@@ -100,7 +100,16 @@ impl RelayConfig {
         match (&self.public_url, host) {
             (Some(url), _) => url.trim_end_matches('/').to_string(),
             (None, Some(host)) => format!("{scheme}://{host}"),
-            (None, None) => format!("{scheme}://{local_addr}"),
+            // With --domain the relay's name is known: clients verify it.
+            (None, None) => match &self.tls {
+                Some(crate::tls::TlsSource::Acme(acme)) if !acme.domains.is_empty() => {
+                    match local_addr.port() {
+                        443 => format!("https://{}", acme.domains[0]),
+                        port => format!("https://{}:{port}", acme.domains[0]),
+                    }
+                }
+                _ => format!("{scheme}://{local_addr}"),
+            },
         }
     }
 

@@ -11,7 +11,8 @@
 //! - [`config`]: the settings of a running relay ([`RelayConfig`]),
 //!   however they were given.
 //! - [`tls`]: certificates from PEM files (reloaded on SIGHUP) or
-//!   self-signed.
+//!   self-signed; [`acme`]: from an ACME CA such as Let's Encrypt
+//!   (`--domain`), renewed in the background.
 //! - `connection`: one connection: TLS, its first head, its budget, hyper.
 //! - `first_head`: reading and classifying a connection's first request head.
 //! - `budget`: separate connection budgets for webhooks and clients.
@@ -39,6 +40,7 @@
 //! What both binaries need from the machine (usage errors, signals,
 //! logging, owner-only files, bounded reads) is `hookhole-host`'s.
 
+pub mod acme;
 mod answer;
 pub mod auth;
 pub mod body;

@@ -121,6 +121,7 @@ fn health(state: &RelayState, method: &Method) -> Result<Response<Full<Bytes>>, 
             "channels": stats.channels,
             "clients": stats.clients,
             "buffered": state.buffer.as_ref().map_or(0, |b| b.buffer().waiting_count()),
+            "tls": state.acme.as_ref().map(|acme| acme.report()),
         }),
     ))
 }

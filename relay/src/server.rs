@@ -19,10 +19,29 @@ use tokio_util::task::TaskTracker;
 /// How long closing websockets may take once the drain is over.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The HTTPS certificate: from files, or self-signed. A self-signed one is
-/// kept in the data dir, reused while it holds the names asked for, and
-/// its path logged for clients' `--ca-cert`.
+/// The HTTPS certificate: from files, self-signed, or from an ACME CA. A
+/// self-signed one is kept in the data dir, reused while it holds the
+/// names asked for, and its path logged for clients' `--ca-cert`.
 fn start_tls(
+    source: &crate::tls::TlsSource,
+    data_dir: Option<&std::path::Path>,
+) -> anyhow::Result<(crate::tls::Tls, Option<Arc<crate::acme::Acme>>)> {
+    if let crate::tls::TlsSource::Acme(settings) = source {
+        let dir = data_dir.ok_or_else(|| {
+            hookhole_host::settings::UsageError(
+                "--domain keeps its ACME account and certificate in the data dir: give --data-dir"
+                    .into(),
+            )
+        })?;
+        let acme = crate::acme::Acme::open(settings.clone(), dir)
+            .map_err(hookhole_host::settings::UsageError)?;
+        let tls = crate::tls::Tls::acme(source.clone(), acme.challenges());
+        return Ok((tls, Some(Arc::new(acme))));
+    }
+    start_certificate(source, data_dir).map(|tls| (tls, None))
+}
+
+fn start_certificate(
     source: &crate::tls::TlsSource,
     data_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<crate::tls::Tls> {
@@ -52,6 +71,41 @@ fn start_tls(
         ),
     }
     Ok(tls)
+}
+
+/// Starts ordering and renewing, and the plain HTTP port when bound.
+fn start_acme(
+    acme: &Arc<crate::acme::Acme>,
+    http_port: Option<TcpListener>,
+    config: &RelayConfig,
+    local_addr: std::net::SocketAddr,
+    shutdown: &CancellationToken,
+) {
+    tracing::info!(
+        "HTTPS for {} with certificates from {}",
+        acme.settings().domains.join(", "),
+        crate::acme::sanitize(&acme.settings().directory)
+    );
+    tokio::spawn(acme.clone().run(shutdown.clone()));
+    if let Some(listener) = http_port {
+        // Redirects go to the relay's own name, never to a request's Host.
+        let name = acme
+            .settings()
+            .domains
+            .first()
+            .map_or("localhost", String::as_str);
+        let base = match &config.public_url {
+            Some(url) => url.clone(),
+            None if local_addr.port() == 443 => format!("https://{name}"),
+            None => format!("https://{name}:{}", local_addr.port()),
+        };
+        tokio::spawn(crate::acme::http01::serve(
+            listener,
+            acme.challenges(),
+            base,
+            shutdown.clone(),
+        ));
+    }
 }
 
 /// Reloads the certificate files on SIGHUP, until shutdown.
@@ -93,6 +147,10 @@ pub struct Relay {
     config: RelayConfig,
     owners: crate::auth::Owners,
     tls: Option<Arc<crate::tls::Tls>>,
+    /// Orders and renews the certificate (`--domain`).
+    acme: Option<Arc<crate::acme::Acme>>,
+    /// The plain HTTP port of `--http-port`, once bound.
+    http_port: Option<TcpListener>,
     buffer: Option<crate::buffer_writer::BufferWriter>,
 }
 
@@ -102,9 +160,12 @@ impl Relay {
     /// [`hookhole_host::settings::UsageError`]) before anything is written.
     pub fn open(config: RelayConfig) -> anyhow::Result<Relay> {
         let owners = crate::auth::Owners::open(config.data_dir.as_deref())?;
-        let tls = match &config.tls {
-            Some(source) => Some(Arc::new(start_tls(source, config.data_dir.as_deref())?)),
-            None => None,
+        let (tls, acme) = match &config.tls {
+            Some(source) => {
+                let (tls, acme) = start_tls(source, config.data_dir.as_deref())?;
+                (Some(Arc::new(tls)), acme)
+            }
+            None => (None, None),
         };
         let buffer = match (&config.data_dir, config.offline) {
             (Some(dir), crate::config::Offline::Queue) => {
@@ -129,12 +190,27 @@ impl Relay {
             config,
             owners,
             tls,
+            acme,
+            http_port: None,
             buffer,
         })
     }
 
     pub fn config(&self) -> &RelayConfig {
         &self.config
+    }
+
+    /// The plain HTTP port `--http-port` asks for, to bind before serving.
+    pub fn http_port(&self) -> Option<u16> {
+        self.acme
+            .as_ref()
+            .and_then(|acme| acme.settings().http_port)
+    }
+
+    /// Serves the CA's HTTP-01 challenges and redirects to HTTPS on
+    /// `listener` (see [`Relay::http_port`]).
+    pub fn serve_http_port(&mut self, listener: TcpListener) {
+        self.http_port = Some(listener);
     }
 
     /// Serves on `listener` until `shutdown` is cancelled, then drains.
@@ -147,13 +223,20 @@ impl Relay {
             config,
             owners,
             tls,
+            acme,
+            http_port,
             buffer,
         } = self;
         let local_addr = listener.local_addr()?;
         let drain_timeout = config.drain_timeout;
         if let Some(tls) = &tls {
-            tracing::info!("HTTPS on; certificate SHA-256 {}", tls.fingerprint);
+            if let Some(fingerprint) = &tls.fingerprint {
+                tracing::info!("HTTPS on; certificate SHA-256 {fingerprint}");
+            }
             tokio::spawn(reload_on_hangup(tls.clone(), shutdown.clone()));
+        }
+        if let Some(acme) = &acme {
+            start_acme(acme, http_port, &config, local_addr, &shutdown);
         }
         let cluster = match &config.cluster {
             Some(settings) => Some(Arc::new(
@@ -173,6 +256,7 @@ impl Relay {
             owners,
             limiter: crate::limits::Gate::default(),
             metrics: crate::metrics::Metrics::default(),
+            acme,
             config,
             hub: Hub::default(),
             local_addr,

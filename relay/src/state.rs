@@ -28,6 +28,8 @@ pub struct RelayState {
     pub metrics: crate::metrics::Metrics,
     /// Membership in a cluster of relays (`--nats`).
     pub cluster: Option<std::sync::Arc<crate::cluster::Cluster>>,
+    /// The certificate from an ACME CA, for the health report (`--domain`).
+    pub acme: Option<std::sync::Arc<crate::acme::Acme>>,
     /// Open connections by class, and their limits.
     pub budgets: std::sync::Arc<crate::budget::Budgets>,
 }

@@ -4,7 +4,9 @@
 //! certificate is written into the data dir (owner-only, like its key), so
 //! clients can trust it with `hookhole listen --ca-cert PATH`, and reused by
 //! the next start while it holds the names asked for: a restart must not
-//! leave every client that trusts it unable to reconnect.
+//! leave every client that trusts it unable to reconnect. With `--domain`
+//! the certificate comes from an ACME CA (`crate::acme`), through a
+//! resolver that also answers the CA's TLS-ALPN-01 challenges.
 
 use rustls::ServerConfig;
 use rustls_pki_types::pem::PemObject;
@@ -25,6 +27,8 @@ pub enum TlsSource {
     SelfSigned {
         names: Vec<String>,
     },
+    /// Certificates ordered and renewed from an ACME CA (`--domain`).
+    Acme(crate::acme::AcmeSettings),
 }
 
 impl TlsSource {
@@ -68,8 +72,9 @@ impl TlsSource {
 pub struct Tls {
     source: TlsSource,
     acceptor: RwLock<TlsAcceptor>,
-    /// SHA-256 of the certificate (hex, colon-separated), for pinning.
-    pub fingerprint: String,
+    /// SHA-256 of the certificate (hex, colon-separated), for pinning;
+    /// `None` for ACME, whose certificate changes at each renewal.
+    pub fingerprint: Option<String>,
     /// A certificate made at startup, as PEM: certificate and key.
     made: Option<(String, String)>,
 }
@@ -86,9 +91,13 @@ fn server_config(
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .map_err(|e| format!("the certificate and key do not fit together: {e}"))?;
-    // HTTP/2 and HTTP/1.1 on ingress; websockets use HTTP/1.1.
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn();
     Ok(config)
+}
+
+/// HTTP/2 and HTTP/1.1 on ingress; websockets use HTTP/1.1.
+fn alpn() -> Vec<Vec<u8>> {
+    vec![b"h2".to_vec(), b"http/1.1".to_vec()]
 }
 
 fn fingerprint(cert: &CertificateDer<'_>) -> String {
@@ -130,11 +139,12 @@ fn load(source: &TlsSource) -> Result<Loaded, String> {
                 .map_err(|e| format!("cannot make a self-signed certificate: {e}"))?;
             let cert = made.cert.der().clone();
             let print = fingerprint(&cert);
-            let key = PrivateKeyDer::try_from(made.key_pair.serialize_der())
+            let key = PrivateKeyDer::try_from(made.signing_key.serialize_der())
                 .map_err(|e| format!("self-signed key: {e}"))?;
-            let pem = (made.cert.pem(), made.key_pair.serialize_pem());
+            let pem = (made.cert.pem(), made.signing_key.serialize_pem());
             Ok((server_config(vec![cert], key)?, print, Some(pem)))
         }
+        TlsSource::Acme(_) => Err("an ACME certificate is ordered, not loaded".into()),
     }
 }
 
@@ -162,9 +172,30 @@ impl Tls {
         Ok(Tls {
             source,
             acceptor: RwLock::new(TlsAcceptor::from(Arc::new(config))),
-            fingerprint,
+            fingerprint: Some(fingerprint),
             made,
         })
+    }
+
+    /// HTTPS with certificates from an ACME CA: `challenges` picks the
+    /// certificate at each handshake (the CA's challenge under
+    /// `acme-tls/1`, the issued one otherwise), so a renewal needs no new
+    /// acceptor.
+    pub fn acme(source: TlsSource, challenges: Arc<crate::acme::Challenges>) -> Tls {
+        let mut config = ServerConfig::builder()
+            .with_no_client_auth()
+            .with_cert_resolver(challenges);
+        config.alpn_protocols = alpn();
+        // Last: offered only by a CA validating, which offers nothing else.
+        config
+            .alpn_protocols
+            .push(crate::acme::ACME_TLS_ALPN.to_vec());
+        Tls {
+            source,
+            acceptor: RwLock::new(TlsAcceptor::from(Arc::new(config))),
+            fingerprint: None,
+            made: None,
+        }
     }
 
     /// Writes a certificate made at startup, and its key, into `dir`
@@ -211,13 +242,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
         std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
         let tls = Tls::new(TlsSource::Files {
             cert: cert.clone(),
             key: key.clone(),
         })
         .unwrap();
-        assert_eq!(tls.fingerprint.len(), 32 * 3 - 1);
+        assert_eq!(tls.fingerprint.as_ref().unwrap().len(), 32 * 3 - 1);
         tls.reload().unwrap();
         std::fs::write(&cert, "not a certificate").unwrap();
         assert!(
@@ -254,7 +285,7 @@ mod tests {
         assert_eq!(mode(&cert), 0o600);
         assert_eq!(mode(&dir.join(SELF_SIGNED_KEY)), 0o600);
         let der = CertificateDer::from_pem_file(&cert).unwrap();
-        assert_eq!(fingerprint(&der), tls.fingerprint);
+        assert_eq!(Some(fingerprint(&der)), tls.fingerprint);
         PrivateKeyDer::from_pem_file(dir.join(SELF_SIGNED_KEY)).unwrap();
 
         // The next start serves the same certificate, while it holds the names.

@@ -138,3 +138,67 @@ fn a_public_url_with_an_invalid_port_is_refused() {
         Some("https://hooks.example.com:8443")
     );
 }
+
+#[test]
+fn domain_asks_for_acme_from_flags_or_the_file_and_excludes_other_certificates() {
+    use hookhole_relay::tls::TlsSource;
+    let acme = |config: hookhole_relay::RelayConfig| match config.tls {
+        Some(TlsSource::Acme(settings)) => settings,
+        other => panic!("expected ACME, got {other:?}"),
+    };
+    let settings = acme(resolve(&["--domain", "Relay.Example.com"], "").unwrap());
+    assert_eq!(settings.domains, ["relay.example.com"]);
+    assert_eq!(settings.directory, hookhole_relay::acme::LETS_ENCRYPT);
+    assert_eq!(settings.http_port, None);
+
+    let file = "[relay]\ndomain = [\"a.example.com\", \"b.example.com\"]\nacme-email = \"ops@example.com\"\nhttp-port = 8081\nacme-directory = \"https://ca.example.com/dir\"\n";
+    let settings = acme(resolve(&[], file).unwrap());
+    assert_eq!(settings.domains, ["a.example.com", "b.example.com"]);
+    assert_eq!(settings.email.as_deref(), Some("ops@example.com"));
+    assert_eq!(settings.http_port, Some(8081));
+    assert_eq!(settings.directory, "https://ca.example.com/dir");
+
+    for (args, file, why) in [
+        (
+            &["--domain", "a.example.com", "--tls-self-signed"][..],
+            "",
+            "leave out --tls-cert",
+        ),
+        (
+            &["--domain", "a.example.com"][..],
+            "[relay]\ntls-self-signed = true\n",
+            "leave out",
+        ),
+        (&["--domain", "10.0.0.1"][..], "", "IP address"),
+        (&["--domain", "*.example.com"][..], "", "wildcards"),
+        (&["--http-port", "80"][..], "", "need --domain"),
+        (
+            &["--domain", "a.example.com", "--http-port", "8080"][..],
+            "",
+            "is the --listen port",
+        ),
+        (
+            &[
+                "--domain",
+                "a.example.com",
+                "--acme-directory",
+                "http://ca.example/dir",
+            ][..],
+            "",
+            "https://",
+        ),
+        (
+            &["--domain", "a.example.com", "--acme-email", "nobody"][..],
+            "",
+            "@",
+        ),
+        (
+            &[][..],
+            "[relay]\ndomain = [\"localhost\"]\n",
+            "domain in the config file",
+        ),
+    ] {
+        let error = resolve(args, file).unwrap_err();
+        assert!(error.contains(why), "{args:?} {file:?}: {error}");
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod doctor;
 pub mod nats;
+pub mod pebble;
 pub mod process;
 mod sender;
 mod target;
