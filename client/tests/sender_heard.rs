@@ -16,25 +16,6 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 
-/// A sender of the user's own: a 500 ms deadline, retried on any failure.
-const ACME: &str = r#"
-[[preset]]
-id = "acme"
-name = "Acme"
-secret_hint = "the Acme secret"
-header = "X-Acme-Signature"
-
-[preset.events]
-type = "body:/type"
-id = "body:/id"
-deadline_ms = 500
-
-[preset.events.retries]
-attempts = 3
-delays_s = [60, 600]
-on = "any_failure"
-"#;
-
 const EVENT: &[u8] = br#"{"id":"evt_1","type":"invoice.paid"}"#;
 
 /// How long the local server takes on `/slow`: past Acme's deadline and
@@ -62,7 +43,8 @@ async fn slow_500() -> TestTarget {
 /// A working dir whose `hookhole.toml` knows Acme, and a relay process
 /// keeping deliveries; the relay's URL.
 async fn acme_and_relay(dir: &Path) -> (Proc, String) {
-    std::fs::write(dir.join("hookhole.toml"), ACME).unwrap();
+    // Acme: a 500 ms deadline, retried on any failure.
+    std::fs::write(dir.join("hookhole.toml"), acme_preset(500)).unwrap();
     let (relay, port) = relay(dir, &dir.join("relay-data"), 0).await;
     (relay, format!("http://127.0.0.1:{port}"))
 }

@@ -147,24 +147,8 @@ async fn an_answer_after_the_senders_deadline_is_marked_late_with_its_next_step(
         Reply::ok(req.body)
     })
     .await;
-    let preset = r#"
-[[preset]]
-id = "acme"
-name = "Acme"
-secret_hint = "the Acme secret"
-header = "X-Acme-Signature"
-
-[preset.events]
-type = "body:/type"
-id = "body:/id"
-deadline_ms = 100
-
-[preset.events.retries]
-attempts = 3
-delays_s = [60, 600]
-on = "any_failure"
-"#;
-    let dir = dir_forwarding_to(&target.url(), preset);
+    let preset = acme_preset(100);
+    let dir = dir_forwarding_to(&target.url(), &preset);
     let data = dir.path().join("data");
     let tmux = Tmux::new("late");
     tmux.start_listener(dir.path(), &data, (120, 30), &["NO_COLOR=1".into()]);

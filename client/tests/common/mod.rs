@@ -274,3 +274,28 @@ pub async fn refusal(relay_url: &str, channel: Option<&str>, token: Option<&str>
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A sender of the user's own, "Acme" (`[[preset]]` in `hookhole.toml`):
+/// signs with `X-Acme-Signature`, has its event type and id in the body,
+/// a deadline of `deadline_ms`, and retries any failure twice.
+pub fn acme_preset(deadline_ms: u64) -> String {
+    format!(
+        r#"
+[[preset]]
+id = "acme"
+name = "Acme"
+secret_hint = "the Acme secret"
+header = "X-Acme-Signature"
+
+[preset.events]
+type = "body:/type"
+id = "body:/id"
+deadline_ms = {deadline_ms}
+
+[preset.events.retries]
+attempts = 3
+delays_s = [60, 600]
+on = "any_failure"
+"#
+    )
+}
