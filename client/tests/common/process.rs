@@ -64,14 +64,20 @@ impl Proc {
         (line, addr.port())
     }
 
-    /// Skips stdout lines until one has `"event": event`.
+    /// Skips stdout lines until one has `"event": event`, within the one
+    /// bound for the whole wait: a process that keeps printing other lines
+    /// (a client retrying its connection) must not hold a test forever.
     pub async fn wait_event(&mut self, event: &str) -> serde_json::Value {
-        loop {
-            let json = self.next_json().await;
-            if json["event"] == event {
-                return json;
+        let what = format!("a {event:?} line on stdout");
+        within(&what, async {
+            loop {
+                let json = self.next_json().await;
+                if json["event"] == event {
+                    return json;
+                }
             }
-        }
+        })
+        .await
     }
 
     pub fn signal(&self, signal: &str) {
