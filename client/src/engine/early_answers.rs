@@ -3,8 +3,9 @@
 //! still forwarding, so each is saved with what its sender heard.
 //!
 //! The session registers a delivery ([`EarlyAnswers::expect`]) before it
-//! starts handling it, and the notice, which comes after the delivery on
-//! the same ordered link, marks it. The delivery's task takes the mark
+//! starts handling it, when a notice may come (answer mode `within`, or a
+//! delivery the relay answered already), and the notice, which comes after
+//! the delivery on the same ordered link, marks it. The delivery's task takes the mark
 //! just before it saves the delivery ([`Expected::take`]); from then on a
 //! notice for it finds nothing. That happens under `within` when the local
 //! answer comes at the moment the wait runs out (the client saved it as
@@ -19,6 +20,7 @@
 //! [`RelayMessage::Answered`]: hookhole_shared::protocol::RelayMessage::Answered
 
 use crate::delivery::{RelayAnswered, SenderHeard};
+use hookhole_shared::protocol::Answer;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -42,13 +44,19 @@ impl EarlyAnswers {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Registers delivery `id`, about to be handled; dropping the handle
+    /// Registers delivery `id`, about to be handled, when a notice about
+    /// it may come: the relay answered it already (`now`: the notice gives
+    /// the status), or the mode in force is `within`. Under `local` none
+    /// comes, and the common path takes no lock. Dropping the handle
     /// forgets it.
-    pub(super) fn expect(&self, id: &str) -> Expected {
-        self.table().insert(id.to_string(), None);
+    pub(super) fn expect(&self, id: &str, in_force: Answer, answered: bool) -> Expected {
+        let noticed = answered || matches!(in_force, Answer::Within { .. });
+        if noticed {
+            self.table().insert(id.to_string(), None);
+        }
         Expected {
             table: self.clone(),
-            id: Some(id.to_string()),
+            id: noticed.then(|| id.to_string()),
         }
     }
 
@@ -116,16 +124,18 @@ mod tests {
         SenderHeard::Relay { status, why }
     }
 
+    const WITHIN: Answer = Answer::Within { wait_ms: 300 };
+
     #[test]
     fn a_notice_before_the_save_marks_the_delivery() {
         let early = EarlyAnswers::default();
-        let live = early.expect("d1");
+        let live = early.expect("d1", WITHIN, false);
         assert!(early.answered("d1", 202, Some(300)));
         let within = RelayAnswered::AnswerWithin { wait_ms: Some(300) };
         assert_eq!(live.take(false, false), relay(202, within));
 
         // Under `now` the notice gives the status the sender got.
-        let now = early.expect("d2");
+        let now = early.expect("d2", Answer::NOW, true);
         assert!(early.answered("d2", 204, None));
         assert_eq!(now.take(false, true), relay(204, RelayAnswered::AnswerNow));
     }
@@ -133,13 +143,16 @@ mod tests {
     #[test]
     fn without_a_notice_the_delivery_frame_decides() {
         let early = EarlyAnswers::default();
-        assert_eq!(early.expect("d1").take(false, false), SenderHeard::Local);
         assert_eq!(
-            early.expect("d2").take(false, true),
+            early.expect("d1", WITHIN, false).take(false, false),
+            SenderHeard::Local
+        );
+        assert_eq!(
+            early.expect("d2", Answer::NOW, true).take(false, true),
             relay(202, RelayAnswered::AnswerNow)
         );
         assert_eq!(
-            early.expect("d3").take(true, false),
+            early.expect("d3", Answer::Local, false).take(true, false),
             relay(202, RelayAnswered::Queued)
         );
     }
@@ -149,13 +162,24 @@ mod tests {
     #[test]
     fn a_notice_after_the_save_or_for_an_unknown_id_is_not_kept() {
         let early = EarlyAnswers::default();
-        let live = early.expect("d1");
+        let live = early.expect("d1", WITHIN, false);
         assert_eq!(live.take(false, false), SenderHeard::Local);
         assert!(!early.answered("d1", 202, Some(300)));
         assert!(!early.answered("never-sent", 202, None));
-        let dropped = early.expect("d2");
+        let dropped = early.expect("d2", WITHIN, false);
         drop(dropped);
         assert!(!early.answered("d2", 202, None));
         assert!(early.table().is_empty());
+    }
+
+    /// Under `local` no notice can come: nothing is registered (no lock on
+    /// the common path), and a stray notice finds nothing.
+    #[test]
+    fn under_local_nothing_is_registered() {
+        let early = EarlyAnswers::default();
+        let live = early.expect("d1", Answer::Local, false);
+        assert!(early.table().is_empty());
+        assert!(!early.answered("d1", 202, Some(300)));
+        assert_eq!(live.take(false, false), SenderHeard::Local);
     }
 }

@@ -68,6 +68,9 @@ pub(super) async fn serve(
             handle_delivery(in_order.clone(), delivery, expected).await;
         }
     });
+    // The answer mode in force: whether the relay may tell of a sender it
+    // answered itself (an older relay says nothing: `local`).
+    let mut in_force = welcome.answer.unwrap_or_default();
     let mut last_heard = Instant::now();
     loop {
         tokio::select! {
@@ -79,7 +82,8 @@ pub(super) async fn serve(
                         Ok(RelayMessage::Delivery(delivery)) => {
                             // Registered before the next message is read:
                             // the relay's notice about it comes after it.
-                            let expected = context.early.expect(&delivery.id);
+                            let expected =
+                                context.early.expect(&delivery.id, in_force, delivery.answered);
                             // Answered early by the relay: forwarded at once,
                             // like a live one, and acknowledged once saved.
                             if delivery.queued && !delivery.answered {
@@ -95,6 +99,7 @@ pub(super) async fn serve(
                     Some(Ok(Message::Text(text))) => match RelayMessage::decode_text(text.as_str()) {
                         Ok(RelayMessage::Listeners { count, answer }) => {
                             let answer = answer.unwrap_or_default();
+                            in_force = answer;
                             let _ = events.send(Event::Listeners { count, answer }).await;
                         }
                         Ok(RelayMessage::Heartbeat) => {
