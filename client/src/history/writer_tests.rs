@@ -242,27 +242,40 @@ async fn a_resend_is_not_counted_as_an_arrival() {
     assert_eq!(retry.webhook.unwrap().arrival.unwrap().seen, 2);
 }
 
-/// The release before routes: its deliveries are kept and read as taken by
-/// none; the index gains the route columns in place, and new deliveries
-/// are read back with the route that took them.
-#[tokio::test]
-async fn a_version_6_history_gains_routes_and_keeps_every_delivery() {
-    let dir = tempfile::tempdir().unwrap();
-    let writer = Writer::start(dir.path(), Keep::count_only(100)).unwrap();
+/// A history in `dir` with delivery `d1` saved and indexed, whose index is
+/// then taken back to an older schema by `downgrade` (SQL).
+async fn one_delivery_indexed_as(dir: &std::path::Path, downgrade: &str) {
+    let writer = Writer::start(dir, Keep::count_only(100)).unwrap();
     let verdict = crate::history::store::unverified();
     let old = exchange(1);
     let attempt = first_attempt(&old);
     let saved = writer.record_exchange("ch", old, &verdict, None, attempt, None);
     assert_eq!(saved.await.saved, Ok(true));
     drop(writer);
-    eventually("indexed", || indexed(dir.path()) == Some(1)).await;
-    let path = dir.path().join(super::super::FILE_NAME);
-    rusqlite::Connection::open(&path)
+    eventually("indexed", || indexed(dir) == Some(1)).await;
+    rusqlite::Connection::open(dir.join(super::super::FILE_NAME))
         .unwrap()
-        .execute_batch(crate::history::bodies_tests::DOWN_TO_V6)
+        .execute_batch(downgrade)
         .unwrap();
+}
 
+/// The index's schema version.
+fn schema_version(dir: &std::path::Path) -> i32 {
+    rusqlite::Connection::open(dir.join(super::super::FILE_NAME))
+        .unwrap()
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap()
+}
+
+/// The release before routes: its deliveries are kept and read as taken by
+/// none; the index gains the route columns in place, and new deliveries
+/// are read back with the route that took them.
+#[tokio::test]
+async fn a_version_6_history_gains_routes_and_keeps_every_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    one_delivery_indexed_as(dir.path(), crate::history::bodies_tests::DOWN_TO_V6).await;
     let writer = Writer::start(dir.path(), Keep::count_only(100)).unwrap();
+    let verdict = crate::history::store::unverified();
     let routes = [
         crate::route::Label {
             number: 1,
@@ -283,11 +296,7 @@ async fn a_version_6_history_gains_routes_and_keeps_every_delivery() {
     assert_eq!(history.get("d1").unwrap().route, None);
     assert_eq!(history.get("d2").unwrap().route.as_ref(), Some(&routes[0]));
     assert_eq!(history.get("d3").unwrap().route.as_ref(), Some(&routes[1]));
-    let version: i32 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, crate::history::schema::VERSION);
+    assert_eq!(schema_version(dir.path()), crate::history::schema::VERSION);
 }
 
 /// The release before what the sender heard was recorded: its deliveries
@@ -298,21 +307,9 @@ async fn a_version_6_history_gains_routes_and_keeps_every_delivery() {
 async fn a_version_7_history_gains_what_the_sender_heard_and_keeps_every_delivery() {
     use crate::delivery::{RelayAnswered, SenderHeard};
     let dir = tempfile::tempdir().unwrap();
+    one_delivery_indexed_as(dir.path(), crate::history::bodies_tests::DOWN_TO_V7).await;
     let writer = Writer::start(dir.path(), Keep::count_only(100)).unwrap();
     let verdict = crate::history::store::unverified();
-    let old = exchange(1);
-    let attempt = first_attempt(&old);
-    let saved = writer.record_exchange("ch", old, &verdict, None, attempt, None);
-    assert_eq!(saved.await.saved, Ok(true));
-    drop(writer);
-    eventually("indexed", || indexed(dir.path()) == Some(1)).await;
-    let path = dir.path().join(super::super::FILE_NAME);
-    rusqlite::Connection::open(&path)
-        .unwrap()
-        .execute_batch(crate::history::bodies_tests::DOWN_TO_V7)
-        .unwrap();
-
-    let writer = Writer::start(dir.path(), Keep::count_only(100)).unwrap();
     let heard = [
         SenderHeard::Relay {
             status: 202,
@@ -341,9 +338,5 @@ async fn a_version_7_history_gains_what_the_sender_heard_and_keeps_every_deliver
         .map(|s| s.sender_heard)
         .collect();
     assert_eq!(listed, [SenderHeard::Local, heard[0], heard[1]]);
-    let version: i32 = rusqlite::Connection::open(&path)
-        .unwrap()
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .unwrap();
-    assert_eq!(version, crate::history::schema::VERSION);
+    assert_eq!(schema_version(dir.path()), crate::history::schema::VERSION);
 }
