@@ -63,6 +63,17 @@ async fn shown(dir: &Path, id: &str) -> Value {
     serde_json::from_str(&stdout_of(dir, &["show", "--json", id]).await).unwrap()
 }
 
+/// The delivery `line` says its sender heard `heard`, in Acme's time (not
+/// late), and so do `show --json` and `show` (whose text has `said`).
+async fn heard_everywhere(dir: &Path, line: &Value, heard: &Value, said: &str) {
+    assert_eq!(&line["sender_heard"], heard, "{line}");
+    assert_eq!(line["webhook"]["late"], false, "{line}");
+    let id = line["id"].as_str().unwrap();
+    assert_eq!(&shown(dir, id).await["sender_heard"], heard);
+    let text = stdout_of(dir, &["show", id]).await;
+    assert!(text.contains(said), "{text}");
+}
+
 /// The ids `history --late` lists.
 async fn late_ids(dir: &Path) -> Vec<String> {
     json_lines_of(dir, &["history", "--json", "--late"])
@@ -176,15 +187,8 @@ async fn a_queued_delivery_records_the_relays_202() {
     let line = listener.wait_event("delivery").await;
     assert_eq!(line["id"], sent.json()["id"]);
     let heard = json!({"status": 202, "by": "relay", "why": "queued"});
-    assert_eq!(line["sender_heard"], heard, "{line}");
-    assert_eq!(line["webhook"]["late"], false, "{line}");
-    let id = line["id"].as_str().unwrap();
-    assert_eq!(shown(dir.path(), id).await["sender_heard"], heard);
-    let text = stdout_of(dir.path(), &["show", id]).await;
-    assert!(
-        text.contains("sender heard: 202 from the relay (queued: no client was connected)"),
-        "{text}"
-    );
+    let said = "sender heard: 202 from the relay (queued: no client was connected)";
+    heard_everywhere(dir.path(), &line, &heard, said).await;
 }
 
 /// `--answer now=204`: the sender got `204` at once, which the relay's
@@ -203,13 +207,6 @@ async fn answer_now_records_the_status_the_relay_answered() {
     let line = listener.wait_event("delivery").await;
     assert_eq!(line["status"], 500, "{line}");
     let heard = json!({"status": 204, "by": "relay", "why": "answer_now"});
-    assert_eq!(line["sender_heard"], heard, "{line}");
-    assert_eq!(line["webhook"]["late"], false, "{line}");
-    let id = line["id"].as_str().unwrap();
-    assert_eq!(shown(dir.path(), id).await["sender_heard"], heard);
-    let text = stdout_of(dir.path(), &["show", id]).await;
-    assert!(
-        text.contains("sender heard: 204 from the relay (answer mode now)"),
-        "{text}"
-    );
+    let said = "sender heard: 204 from the relay (answer mode now)";
+    heard_everywhere(dir.path(), &line, &heard, said).await;
 }
