@@ -20,8 +20,7 @@ async fn a_webhook_sent_to_one_node_reaches_a_client_on_another() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = ClusterRelay::start(dir.path(), &nats, "a", &[]).await;
-    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let (a, b) = ClusterRelay::pair(dir.path(), &nats).await;
     let mut target = TestTarget::start(|req| async move {
         Reply {
             status: 201,
@@ -90,8 +89,7 @@ async fn clients_on_two_nodes_all_receive_each_webhook() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = ClusterRelay::start(dir.path(), &nats, "a", &[]).await;
-    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let (a, b) = ClusterRelay::pair(dir.path(), &nats).await;
     let mut on_a = TestTarget::echo().await;
     let mut on_b = TestTarget::echo().await;
     let mut first = client(dir.path(), &a.url, "shared", &on_a.url()).await;
@@ -124,8 +122,7 @@ async fn webhooks_stored_with_no_client_drain_in_order_through_another_node() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = ClusterRelay::start(dir.path(), &nats, "a", &[]).await;
-    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let (a, b) = ClusterRelay::pair(dir.path(), &nats).await;
     for n in 0..5 {
         let sent = post(&format!("{}/later/n", a.url), format!("{n}").as_bytes()).await;
         assert_eq!(sent.status, 202, "{:?}", sent.body);
@@ -213,8 +210,7 @@ async fn a_25_mib_body_crosses_nodes_byte_for_byte() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = ClusterRelay::start(dir.path(), &nats, "a", &[]).await;
-    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let (a, b) = ClusterRelay::pair(dir.path(), &nats).await;
     let mut target =
         TestTarget::start(|req| async move { Reply::ok(format!("{}", req.body.len())) }).await;
     let _client = client(dir.path(), &b.url, "big", &target.url()).await;

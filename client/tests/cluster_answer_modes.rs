@@ -23,8 +23,7 @@ async fn now_on_another_node_answers_at_once_and_a_killed_client_loses_nothing()
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = ClusterRelay::start(dir.path(), &nats, "a", &[]).await;
-    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let (a, b) = ClusterRelay::pair(dir.path(), &nats).await;
     let mut target = TestTarget::slow_and_fast().await;
     let now = ["--answer", "now"];
     let first = client(dir.path(), &b.url, "now", &target.url(), &now).await;
@@ -61,8 +60,7 @@ async fn within_on_another_node_passes_fast_answers_and_answers_202_for_slow_one
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = ClusterRelay::start(dir.path(), &nats, "a", &[]).await;
-    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let (a, b) = ClusterRelay::pair(dir.path(), &nats).await;
     let target = TestTarget::slow_and_fast().await;
     let within = ["--answer", "within=500ms"];
     let mut listener = client(dir.path(), &b.url, "within", &target.url(), &within).await;
@@ -99,8 +97,7 @@ async fn the_strictest_mode_across_nodes_is_in_force_and_every_client_is_told() 
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = ClusterRelay::start(dir.path(), &nats, "a", &[]).await;
-    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let (a, b) = ClusterRelay::pair(dir.path(), &nats).await;
     let target = TestTarget::slow_and_fast().await;
     let mut eager = client(
         dir.path(),
@@ -151,8 +148,7 @@ async fn now_with_clients_on_two_nodes_answers_at_once_and_reaches_both() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let a = ClusterRelay::start(dir.path(), &nats, "a", &[]).await;
-    let b = ClusterRelay::start(dir.path(), &nats, "b", &[]).await;
+    let (a, b) = ClusterRelay::pair(dir.path(), &nats).await;
     let mut on_a = TestTarget::slow_and_fast().await;
     let mut on_b = TestTarget::slow_and_fast().await;
     let now = ["--answer", "now"];

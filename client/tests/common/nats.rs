@@ -147,6 +147,12 @@ impl ClusterRelay {
         Box::pin(Self::start_on(dir, &nats.url(), node, "127.0.0.1:0", extra)).await
     }
 
+    /// Relays "a" and "b" with no extra flags: the usual two-node cluster.
+    pub async fn pair(dir: &Path, nats: &Nats) -> (ClusterRelay, ClusterRelay) {
+        let a = Self::start(dir, nats, "a", &[]).await;
+        (a, Self::start(dir, nats, "b", &[]).await)
+    }
+
     /// The same while NATS is away (or not usable): waits for it to
     /// listen only.
     pub async fn start_unlinked(dir: &Path, nats: &str, node: &str) -> ClusterRelay {
