@@ -30,22 +30,16 @@ pub async fn deliver(
     listeners: &[Arc<Listener>],
 ) -> Option<Outcome> {
     let mode = crate::answer::in_force(state, channel, listeners);
-    // Decoded only when a copy may have to be kept: the delivery and its seq.
-    let kept = match mode {
-        Answer::Local => None,
-        _ => RelayMessage::decode_binary(frame.clone())
-            .ok()
-            .and_then(|message| match &message {
-                RelayMessage::Delivery(d) => Some((d.seq, message)),
-                _ => None,
-            }),
-    };
-    if let (Answer::Now { status }, Some((seq, message))) = (mode, &kept) {
+    // Decoded only when a copy is kept: at once under `now`, under
+    // `within` only once the wait is over.
+    if let Answer::Now { status } = mode
+        && let Some((seq, message)) = delivery_of(&frame)
+    {
         let frames = (
-            binary(&crate::ingest::queued(message)),
-            binary(&crate::answer::answered(message)),
+            binary(&crate::ingest::queued(&message)),
+            binary(&crate::answer::answered(&message)),
         );
-        let early = crate::answer::now(state, channel, (*seq, id), frames, listeners, status);
+        let early = crate::answer::now(state, channel, (seq, id), frames, listeners, status);
         if let Some(answer) = early.await {
             return Some(Outcome::Answered(answer));
         }
@@ -53,7 +47,7 @@ pub async fn deliver(
     let timeout = state.config.response_timeout;
     let deadline = Instant::now() + timeout;
     let (tx, rx) = mpsc::channel::<Reply>(listeners.len());
-    let message = Message::Binary(frame);
+    let message = Message::Binary(frame.clone());
     for listener in listeners {
         listener.deliver(id, message.clone(), tx.clone()).await;
     }
@@ -64,9 +58,9 @@ pub async fn deliver(
     {
         Ok(Ok(outcome)) => Some(outcome),
         Ok(Err(mut rx)) => {
-            if let Some((seq, message)) = &kept {
-                let stored = binary(&crate::ingest::queued(message));
-                let late = crate::answer::late(state, channel, (*seq, id), stored, listeners, rx);
+            if let Some((seq, message)) = delivery_of(&frame) {
+                let stored = binary(&crate::ingest::queued(&message));
+                let late = crate::answer::late(state, channel, (seq, id), stored, listeners, rx);
                 match late.await {
                     // The listeners are forgotten once their answer came.
                     Ok(answer) => return Some(Outcome::Answered(answer)),
@@ -104,6 +98,15 @@ impl super::Cluster {
             }
         });
     }
+}
+
+/// The delivery a frame holds, and its seq.
+fn delivery_of(frame: &Bytes) -> Option<(u64, RelayMessage)> {
+    let message = RelayMessage::decode_binary(frame.clone()).ok()?;
+    let RelayMessage::Delivery(d) = &message else {
+        return None;
+    };
+    Some((d.seq, message))
 }
 
 /// A relay message as one binary frame.
