@@ -182,15 +182,15 @@ fn answered_notice(id: &str, status: u16, wait_ms: Option<u64>) -> Message {
 /// connection, where it is acknowledged as saved.
 const LATE_ANSWER_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// `within`, when the wait is over: keeps the delivery, answers `202` and
-/// tells the clients so; the local exchange goes on, and the client's
+/// `within` (`mode`), when the wait is over: keeps the delivery (`stored`,
+/// its queued frame), answers `202` and tells the clients so; the local exchange goes on, and the client's
 /// answer (sent after it saved the delivery) frees the kept copy.
 /// `Err(rx)` when it cannot be kept: the caller waits on as `local` does.
 pub async fn late(
     state: &RelayState,
     channel: &str,
     (seq, id): (u64, &str),
-    stored: Bytes,
+    (stored, mode): (Bytes, Answer),
     listeners: &[Arc<Listener>],
     mut rx: mpsc::Receiver<Reply>,
 ) -> Result<Response, mpsc::Receiver<Reply>> {
@@ -202,11 +202,11 @@ pub async fn late(
         return Err(rx);
     }
     state.metrics.count_delivered();
-    let wait = early_wait(
-        in_force(state, channel, listeners),
-        state.config.response_timeout,
-    );
-    let notice = answered_notice(id, 202, wait.map(|w| w.as_millis() as u64));
+    let wait_ms = match mode {
+        Answer::Within { wait_ms } => Some(wait_ms),
+        _ => None,
+    };
+    let notice = answered_notice(id, 202, wait_ms);
     let (writer, channel, listeners) = (writer.clone(), channel.to_string(), listeners.to_vec());
     let key = id.to_string();
     tokio::spawn(async move {

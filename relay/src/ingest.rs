@@ -235,7 +235,8 @@ pub async fn handle(
         Ok(Ok(outcome)) => Ok(outcome),
         Ok(Err(rx)) => {
             let stored = encode(&queued(&message));
-            let late = crate::answer::late(&state, &channel, (seq, &id), stored, &listeners, rx);
+            let late =
+                crate::answer::late(&state, &channel, (seq, &id), (stored, mode), &listeners, rx);
             match late.await {
                 Ok(accepted) => return Ok(to_http(accepted)),
                 // Not kept: the sender waits for the local answer after all.

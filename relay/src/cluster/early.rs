@@ -60,7 +60,8 @@ pub async fn deliver(
         Ok(Err(mut rx)) => {
             if let Some((seq, message)) = delivery_of(&frame) {
                 let stored = binary(&crate::ingest::queued(&message));
-                let late = crate::answer::late(state, channel, (seq, id), stored, listeners, rx);
+                let late =
+                    crate::answer::late(state, channel, (seq, id), (stored, mode), listeners, rx);
                 match late.await {
                     // The listeners are forgotten once their answer came.
                     Ok(answer) => return Some(Outcome::Answered(answer)),
