@@ -35,6 +35,13 @@ pub struct StoredDelivery {
     pub heard: SenderHeard,
 }
 
+/// The path after the channel as people, scripts and routes see it: `/`
+/// for a webhook sent to the channel's bare URL (the wire has it empty),
+/// as `--forward` appends it.
+pub fn shown_path(path: &str) -> &str {
+    if path.is_empty() { "/" } else { path }
+}
+
 impl StoredDelivery {
     pub fn last(&self) -> Option<&Attempt> {
         self.attempts.last()

@@ -119,11 +119,7 @@ pub(crate) fn time(ms: u64) -> String {
 }
 
 fn path_and_query(d: &hookhole_shared::protocol::Delivery) -> String {
-    let path = if d.path.is_empty() {
-        "/"
-    } else {
-        d.path.as_str()
-    };
+    let path = crate::delivery::shown_path(&d.path);
     match &d.query {
         Some(q) => format!("{path}?{q}"),
         None => path.to_string(),
@@ -168,11 +164,7 @@ pub fn history(args: &HistoryArgs, config_file: Option<&Path>) -> anyhow::Result
             (None, Some(e)) => format!("✗ {e}"),
             (None, None) => "…".into(),
         };
-        let path = if r.path.is_empty() {
-            "/"
-        } else {
-            r.path.as_str()
-        };
+        let path = crate::delivery::shown_path(&r.path);
         let path = match &r.query {
             Some(q) => format!("{path}?{q}"),
             None => path.to_string(),

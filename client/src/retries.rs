@@ -284,11 +284,7 @@ impl Retrier {
             seq: plan.seq,
             attempt: attempt.number,
             method: request.method.clone(),
-            path: if request.path.is_empty() {
-                "/".to_string()
-            } else {
-                request.path.clone()
-            },
+            path: crate::delivery::shown_path(&request.path).to_string(),
             query: request.query.clone(),
             status: attempt.outcome.status(),
             error,

@@ -109,9 +109,7 @@ impl Matchers {
     }
 
     fn matches(&self, d: &Delivery, facts: Option<&WebhookFacts>) -> bool {
-        // The path after the channel, as `--forward` appends it: `/` when
-        // the webhook URL had none.
-        let path = if d.path.is_empty() { "/" } else { &d.path };
+        let path = crate::delivery::shown_path(&d.path);
         self.method
             .as_ref()
             .is_none_or(|m| m.eq_ignore_ascii_case(&d.method))

@@ -259,11 +259,7 @@ pub(super) async fn handle_delivery(ctx: DeliveryContext, delivery: Delivery, ex
     };
     let webhook =
         recorded.map(|recorded| Webhook::of(&ctx.verifier.registry, &recorded, provider.as_ref()));
-    let path = if delivery.path.is_empty() {
-        "/".to_string()
-    } else {
-        delivery.path.clone()
-    };
+    let path = crate::delivery::shown_path(&delivery.path).to_string();
     let _ = ctx
         .events
         .send(Event::Delivery(Box::new(DeliveryEvent {

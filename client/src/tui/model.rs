@@ -109,11 +109,7 @@ impl Record {
             seq: d.seq,
             received_at_ms: d.received_at_ms,
             method: d.method.clone(),
-            path: if d.path.is_empty() {
-                "/".into()
-            } else {
-                d.path.clone()
-            },
+            path: crate::delivery::shown_path(&d.path).to_string(),
             query: d.query.clone(),
             url: d.url.clone(),
             headers: d.headers.clone(),
